@@ -1,0 +1,110 @@
+//! The check registry: every code meshgate reports, with its default severity and
+//! documentation. `docs/checks.md` is generated from this table (a test keeps the
+//! two equal), so the docs cannot drift from the code. Codes are stable: never
+//! renumber, never reuse.
+
+use crate::finding::Severity;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Check {
+    pub code: &'static str,
+    pub severity: Severity,
+    /// The kind of object the finding is reported on.
+    pub kind: &'static str,
+    /// C/U: create/update of the subject; D: delete/update of a referent.
+    pub phase: &'static str,
+    pub condition: &'static str,
+    /// The `istioctl analyze` (IST) or Kiali (KIA) equivalent.
+    pub peer: &'static str,
+    /// A pointer such a finding carries.
+    pub example: &'static str,
+}
+
+macro_rules! checks {
+    ($($id:ident = $code:literal, $sev:ident, $kind:literal, $phase:literal, $peer:literal, $example:literal, $cond:literal;)*) => {
+        $(pub static $id: Check = Check {
+            code: $code,
+            severity: Severity::$sev,
+            kind: $kind,
+            phase: $phase,
+            condition: $cond,
+            peer: $peer,
+            example: $example,
+        };)*
+        /// Every check, in code order.
+        pub static CATALOG: &[&Check] = &[$(&$id),*];
+    };
+}
+
+checks! {
+    MG0001 = "MG0001", Error, "any Istio kind", "C/U", "—", "/spec/http/0/route",
+        "The object cannot be read into the shape the checks need; the message names the field and what was expected.";
+    MG0101 = "MG0101", Error, "VirtualService", "C/U; D of Gateway", "IST0101 gateway, KIA1102", "/spec/http/0/match/0/gateways/1",
+        "A gateway named in `spec.gateways` or `{http,tls,tcp}[].match[].gateways` does not exist.";
+    MG0102 = "MG0102", Error, "VirtualService", "C/U; D of Service/ServiceEntry", "IST0101 host, KIA1101", "/spec/http/0/route/0/destination/host",
+        "A route or mirror destination host matches no Service or ServiceEntry visible to the VirtualService's clients. A warning instead for an external host under MeshConfig `outboundTrafficPolicy: ALLOW_ANY`, or for a host only a wildcard ServiceEntry covers (istiod builds no cluster for it).";
+    MG0103 = "MG0103", Error, "VirtualService", "C/U; D/U of DestinationRule", "IST0101 host+subset, KIA1107", "/spec/http/0/route/0/destination/subset",
+        "A route or mirror destination `subset` is defined by no DestinationRule that istiod's lookup finds for that host from the VirtualService's namespace.";
+    MG0104 = "MG0104", Error, "VirtualService", "C/U; U of Service", "IST0101 host:port", "/spec/http/0/route/0/destination/port/number",
+        "A destination `port.number` is not a port of the Service or ServiceEntry it resolves to.";
+    MG0105 = "MG0105", Error, "VirtualService", "C/U", "IST0112", "/spec/http/0/route/0/destination",
+        "An HTTP route destination names no port while the Service or ServiceEntry exposes several.";
+    MG0106 = "MG0106", Warning, "VirtualService", "C/U", "IST0132", "/spec/gateways/0",
+        "For a bound Gateway that exists, none of the VirtualService's hosts is served by the Gateway's servers (including the `ns/host` namespace restriction).";
+    MG0107 = "MG0107", Error, "VirtualService", "C/U", "—", "/spec/http/0/delegate/name",
+        "`http[].delegate` names a VirtualService that does not exist.";
+    MG0108 = "MG0108", Error, "VirtualService", "C/U", "IST0109, KIA1106", "/spec/hosts/0",
+        "Another mesh-bound VirtualService already defines the same host in an overlapping exportTo scope; istiod uses only one of them.";
+    MG0201 = "MG0201", Warning, "DestinationRule", "C/U", "IST0174, KIA0202", "/spec/host",
+        "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
+    MG0301 = "MG0301", Warning, "Gateway", "C/U", "IST0101 selector, KIA0302", "/spec/selector",
+        "The `selector` matches no gateway workload in any namespace.";
+    MG0305 = "MG0305", Info, "Gateway", "C/U", "—", "/metadata/name",
+        "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
+}
+
+pub fn lookup(code: &str) -> Option<&'static Check> {
+    CATALOG.iter().copied().find(|c| c.code == code)
+}
+
+/// The Markdown table of `docs/checks.md`.
+pub fn markdown() -> String {
+    let mut s = String::from(
+        "# Check catalog\n\n\
+         Generated from the check registry in `src/checks/catalog.rs` by `meshgate catalog`; \
+         a test fails when this file and the registry differ. Codes are stable: never renumbered, never reused.\n\n\
+         Severity is the default; the admission action follows from the policy (error → deny, warning → warn, info → audit). \
+         Phase: C/U = create/update of the subject, D = delete or update of a referent (impact analysis).\n\n\
+         | code | severity | reported on | phase | condition | istioctl / Kiali | example pointer |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for c in CATALOG {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | `{}` |\n",
+            c.code, c.severity, c.kind, c.phase, c.condition, c.peer, c.example
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_ordered() {
+        for w in CATALOG.windows(2) {
+            assert!(w[0].code < w[1].code, "{} !< {}", w[0].code, w[1].code);
+        }
+    }
+
+    #[test]
+    fn docs_checks_md_matches_the_registry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks.md");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == markdown(),
+            "docs/checks.md differs from the registry: run `cargo run -- catalog > docs/checks.md`"
+        );
+    }
+}

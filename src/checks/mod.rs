@@ -1,0 +1,40 @@
+//! The check engine: pure functions of (object, cluster view) → findings, one module
+//! per resource kind. The CLI and the webhook both call `check`.
+
+pub mod catalog;
+mod common;
+mod destination_rule;
+mod gateway;
+mod virtual_service;
+
+use crate::finding::Finding;
+use crate::view::{ClusterView, Entry, Parsed};
+
+/// All findings for one object against the view. The object need not be in the
+/// view (admission of a new object); if it is, it never conflicts with itself.
+pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !entry.object.key.kind.is_istio() {
+        return out;
+    }
+    common::check(entry, &mut out);
+    match &entry.parsed {
+        Parsed::VirtualService(vs) => virtual_service::check(entry, vs, view, &mut out),
+        Parsed::DestinationRule(dr) => destination_rule::check(entry, dr, view, &mut out),
+        Parsed::Gateway(gw) => gateway::check(entry, gw, view, &mut out),
+        _ => {}
+    }
+    out
+}
+
+/// Joins names for a message: `a, b, c`.
+pub(crate) fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(items: I) -> String {
+    items
+        .into_iter()
+        .map(|s| s.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,0 +1,239 @@
+//! VirtualService checks: MG0101–MG0108.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::{catalog, join};
+use crate::finding::{Finding, Severity};
+use crate::model::fields::child;
+use crate::model::virtual_service::{Destination, Role, VirtualServiceSpec};
+use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
+use crate::semantics::host;
+use crate::view::{ClusterView, Entry, Parsed};
+
+pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let ns = key.namespace.as_str();
+    let domain = view.cluster_domain();
+    let export_to = view.export_to(entry);
+    let clients = export_to.client_namespaces(ns);
+
+    // MG0101 and MG0106: gateways.
+    for g in vs.gateways.iter().chain(&vs.match_gateways) {
+        let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
+            continue;
+        };
+        match view.gateway(&namespace, &name) {
+            None => out.push(Finding::new(
+                &catalog::MG0101,
+                key,
+                g.pointer.clone(),
+                format!("gateway \"{namespace}/{name}\" not found"),
+            )),
+            Some(gw) => {
+                let is_spec_gateway = vs.gateways.iter().any(|s| std::ptr::eq(s, g));
+                if is_spec_gateway && !vs.hosts.is_empty() {
+                    check_binding(entry, vs, gw, &g.pointer, out);
+                }
+            }
+        }
+    }
+
+    for d in &vs.destinations {
+        check_destination(entry, d, &clients, view, out);
+    }
+
+    // MG0107: delegates.
+    for d in &vs.delegates {
+        let dns = d.namespace.as_deref().unwrap_or(ns);
+        if view.virtual_service(dns, &d.name).is_none() {
+            out.push(Finding::new(
+                &catalog::MG0107,
+                key,
+                child(&d.pointer, "name"),
+                format!("delegate VirtualService \"{dns}/{}\" not found", d.name),
+            ));
+        }
+    }
+
+    // MG0108: another mesh-bound VirtualService with the same host.
+    if vs.is_mesh_bound() {
+        for h in &vs.hosts {
+            let fqdn = host::resolve(&h.value, ns, domain);
+            let others: Vec<&Arc<Entry>> = view
+                .mesh_virtual_services(&fqdn)
+                .filter(|o| o.object.key != *key && view.export_to(o).overlaps(&export_to))
+                .collect();
+            if !others.is_empty() {
+                let names = join(others.iter().map(|o| o.object.key.qualified_name()));
+                out.push(Finding::new(
+                    &catalog::MG0108,
+                    key,
+                    h.pointer.clone(),
+                    format!(
+                        "host {fqdn} is also defined by mesh VirtualService {names} in an overlapping exportTo scope; \
+                         sidecars use only one of them: merge the routes into one VirtualService"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// MG0106: none of the VirtualService's hosts is served by the bound Gateway.
+fn check_binding(entry: &Entry, vs: &VirtualServiceSpec, gw: &Entry, at: &jsonptr::Pointer, out: &mut Vec<Finding>) {
+    let Parsed::Gateway(spec) = &gw.parsed else {
+        return;
+    };
+    let ns = entry.object.key.namespace.as_str();
+    let gw_ns = gw.object.key.namespace.as_str();
+    let server_hosts: Vec<ServerHost> = spec
+        .servers
+        .iter()
+        .flat_map(|s| &s.hosts)
+        .map(|h| ServerHost::parse(&h.value, gw_ns))
+        .collect();
+    let served = vs
+        .hosts
+        .iter()
+        .any(|h| server_hosts.iter().any(|sh| sh.admits(ns, &h.value)));
+    if !served {
+        let written: BTreeSet<&str> = spec
+            .servers
+            .iter()
+            .flat_map(|s| &s.hosts)
+            .map(|h| h.value.as_str())
+            .collect();
+        out.push(Finding::new(
+            &catalog::MG0106,
+            &entry.object.key,
+            at.to_buf(),
+            format!(
+                "gateway \"{}\" serves none of this VirtualService's hosts [{}] for namespace {ns} (server hosts: [{}]); \
+                 requests for these hosts get 404 there",
+                gw.object.key.qualified_name(),
+                join(vs.hosts.iter().map(|h| h.value.as_str())),
+                join(written)
+            ),
+        ));
+    }
+}
+
+/// MG0102–MG0105 for one destination.
+fn check_destination(entry: &Entry, d: &Destination, clients: &[String], view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let ns = key.namespace.as_str();
+    let domain = view.cluster_domain();
+    let fqdn = host::resolve(&d.host, ns, domain);
+    let all: Vec<&Arc<Entry>> = view.registry(&fqdn).collect();
+    let visible: Vec<&Arc<Entry>> = all
+        .iter()
+        .copied()
+        .filter(|e| {
+            let ex = view.export_to(e);
+            clients.iter().any(|c| ex.visible_to(c))
+        })
+        .collect();
+
+    if visible.is_empty() {
+        let mut f = Finding::new(&catalog::MG0102, key, d.host_pointer(), String::new());
+        if let Some(hidden) = all.first() {
+            f.message = format!(
+                "host {fqdn} is declared by {} but not exported to namespace {} (exportTo: {})",
+                hidden.object.key,
+                join(clients),
+                view.export_to(hidden).describe()
+            );
+        } else if let Some((pattern, se)) = (!host::is_wildcard(&fqdn))
+            .then(|| view.covering_registry(&fqdn).into_iter().next())
+            .flatten()
+        {
+            f.message = format!(
+                "host {fqdn} is covered only by wildcard host {pattern} of {}: istiod builds no cluster for {fqdn}, \
+                 so this route fails; add {fqdn} to a ServiceEntry's hosts",
+                se.object.key
+            );
+            f.severity = Severity::Warning;
+        } else {
+            f.message = format!("host {fqdn} matches no Service or ServiceEntry");
+            if d.host.contains('.') && !host::is_cluster_host(&d.host, domain) {
+                let expanded = format!("{}.svc.{domain}", d.host);
+                if view.registry(&expanded).next().is_some() {
+                    f.message.push_str(&format!(
+                        "; a host with a dot is not expanded: did you mean {expanded}?"
+                    ));
+                }
+            }
+            if !host::is_cluster_host(&fqdn, domain) && view.mesh().outbound_allow_any {
+                f.message.push_str(
+                    "; MeshConfig outboundTrafficPolicy ALLOW_ANY lets unknown external hosts pass through, \
+                     but this route has no cluster to send to",
+                );
+                f.severity = Severity::Warning;
+            }
+        }
+        out.push(f);
+        return;
+    }
+
+    // MG0104 / MG0105: ports.
+    let ports: BTreeSet<u32> = visible.iter().flat_map(|e| e.ports()).collect();
+    match d.port {
+        Some(p) if !ports.is_empty() && !ports.contains(&p) => out.push(Finding::new(
+            &catalog::MG0104,
+            key,
+            d.port_pointer(),
+            format!(
+                "port {p} is not a port of {fqdn} (ports: {})",
+                join(ports.iter().map(u32::to_string))
+            ),
+        )),
+        None if d.role == Role::HttpRoute && ports.len() > 1 => out.push(Finding::new(
+            &catalog::MG0105,
+            key,
+            d.pointer.clone(),
+            format!(
+                "{fqdn} exposes several ports ({}): name one with port.number",
+                join(ports.iter().map(u32::to_string))
+            ),
+        )),
+        _ => {}
+    }
+
+    // MG0103: subset.
+    if let Some(subset) = &d.subset {
+        let dest_namespaces: Vec<String> = visible
+            .iter()
+            .map(|e| e.object.key.namespace.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut seen_rules = BTreeSet::new();
+        let mut defined = false;
+        for client in clients {
+            for dr in view.destination_rules_for(&fqdn, client, &dest_namespaces) {
+                seen_rules.insert(dr.object.key.qualified_name());
+                if let Parsed::DestinationRule(spec) = &dr.parsed {
+                    defined |= spec.subsets.iter().any(|s| &s.name == subset);
+                }
+            }
+        }
+        if !defined {
+            let message = if seen_rules.is_empty() {
+                format!(
+                    "subset \"{subset}\" of {fqdn} is defined by no DestinationRule: none applies to this host from namespace {}",
+                    join(clients)
+                )
+            } else {
+                format!(
+                    "subset \"{subset}\" is not defined by DestinationRule {} for {fqdn}",
+                    join(&seen_rules)
+                )
+            };
+            out.push(Finding::new(&catalog::MG0103, key, d.subset_pointer(), message));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,377 @@
+use crate::checks::testutil::*;
+use crate::finding::Severity;
+
+fn vs(spec: &str) -> String {
+    format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: subject, namespace: default}}\nspec:\n{spec}")
+}
+
+const GW_PUBLIC: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*/bookinfo.com\"]\n";
+const DR_REVIEWS: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n";
+
+#[test]
+fn mg0101_missing_gateway_in_spec_gateways() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n"));
+    assert_eq!(codes(&f), [("MG0101".into(), "/spec/gateways/0".into())]);
+    assert_eq!(f[0].message, "gateway \"istio-system/public\" not found");
+    assert_eq!(f[0].severity, Severity::Error);
+}
+
+#[test]
+fn mg0101_match_gateway_pointer() {
+    let v = view(&[SVC_REVIEWS, GW_PUBLIC]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - match:\n    - gateways: [istio-system/public, missing]\n    route:\n    - destination: {host: reviews}\n"),
+    );
+    assert_eq!(codes(&f), [("MG0101".into(), "/spec/http/0/match/0/gateways/1".into())]);
+    assert_eq!(f[0].message, "gateway \"default/missing\" not found");
+}
+
+#[test]
+fn mg0101_name_forms_resolve() {
+    let v = view(&[SVC_REVIEWS, GW_PUBLIC]);
+    for g in ["istio-system/public", "public.istio-system.svc.cluster.local", "mesh"] {
+        let f = check_yaml(&v, &vs(&format!("  hosts: [bookinfo.com]\n  gateways: [\"{g}\"]\n  http:\n  - route:\n    - destination: {{host: reviews}}\n")));
+        assert!(f.is_empty(), "{g}: {f:?}");
+    }
+    // `./public` and a bare name mean the VirtualService's own namespace.
+    for g in ["./public", "public"] {
+        let f = check_yaml(&v, &vs(&format!("  hosts: [bookinfo.com]\n  gateways: [\"{g}\"]\n  http:\n  - route:\n    - destination: {{host: reviews}}\n")));
+        assert_eq!(f[0].message, "gateway \"default/public\" not found", "{g}");
+    }
+}
+
+#[test]
+fn mg0102_missing_cluster_host_is_an_error() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: ratings}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/http/0/route/0/destination/host".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(
+        f[0].message.contains("ratings.default.svc.cluster.local"),
+        "{}",
+        f[0].message
+    );
+    let ok = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n"),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0102_dotted_short_name_is_not_expanded_and_the_message_says_so() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews.default}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/http/0/route/0/destination/host".into())]
+    );
+    assert!(
+        f[0].message.contains("did you mean reviews.default.svc.cluster.local"),
+        "{}",
+        f[0].message
+    );
+    // External-looking host under the default ALLOW_ANY: a warning.
+    assert_eq!(f[0].severity, Severity::Warning);
+    let ok = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews.default.svc.cluster.local}\n"),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0102_external_host_severity_follows_outbound_policy() {
+    let spec = vs("  hosts: [httpbin.org]\n  http:\n  - route:\n    - destination: {host: httpbin.org}\n");
+    let allow_any = view(&[]);
+    let f = check_yaml(&allow_any, &spec);
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/http/0/route/0/destination/host".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Warning);
+    let registry_only = view(&["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    outboundTrafficPolicy:\n      mode: REGISTRY_ONLY\n"]);
+    let f = check_yaml(&registry_only, &spec);
+    assert_eq!(f[0].severity, Severity::Error);
+    let se = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: httpbin, namespace: default}\nspec:\n  hosts: [httpbin.org]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n";
+    assert!(check_yaml(&view(&[se]), &spec).is_empty());
+}
+
+#[test]
+fn mg0102_wildcard_service_entry_only_is_a_warning() {
+    let se = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: wild, namespace: default}\nspec:\n  hosts: [\"*.foo.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  location: MESH_EXTERNAL\n  resolution: NONE\n";
+    let registry_only = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: \"outboundTrafficPolicy: {mode: REGISTRY_ONLY}\"\n";
+    let v = view(&[se, registry_only]);
+    let f = check_yaml(&v, &vs("  hosts: [a.foo.com]\n  tls:\n  - match: [{sniHosts: [a.foo.com]}]\n    route:\n    - destination: {host: a.foo.com}\n"));
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/tls/0/route/0/destination/host".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].message.contains("*.foo.com"), "{}", f[0].message);
+    // A wildcard destination equal to the wildcard registry host is fine.
+    let ok = check_yaml(&v, &vs("  hosts: [\"*.foo.com\"]\n  tls:\n  - match: [{sniHosts: [\"*.foo.com\"]}]\n    route:\n    - destination: {host: \"*.foo.com\"}\n"));
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0102_export_to_hides_services() {
+    let hidden = "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n  namespace: data\n  annotations: {networking.istio.io/exportTo: \".\"}\nspec:\n  ports: [{port: 5432}]\n";
+    let v = view(&[hidden]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [x]\n  tcp:\n  - route:\n    - destination: {host: db.data.svc.cluster.local}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/tcp/0/route/0/destination/host".into())]
+    );
+    assert!(
+        f[0].message.contains("not exported to namespace default"),
+        "{}",
+        f[0].message
+    );
+    // A VirtualService exported only to `data` is used by clients there: visible.
+    let f = check_yaml(&v, &vs("  exportTo: [data]\n  hosts: [x]\n  tcp:\n  - route:\n    - destination: {host: db.data.svc.cluster.local}\n"));
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn mg0102_mesh_default_service_export_to() {
+    let mesh = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: \"defaultServiceExportTo: ['.']\"\n";
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: data}\nspec:\n  ports: [{port: 5432}]\n";
+    let v = view(&[mesh, svc]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [x]\n  tcp:\n  - route:\n    - destination: {host: db.data.svc.cluster.local}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/tcp/0/route/0/destination/host".into())]
+    );
+}
+
+#[test]
+fn mg0102_mirrors_are_checked() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n    mirror: {host: shadow}\n    mirrors:\n    - destination: {host: shadow2}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0102".into(), "/spec/http/0/mirror/host".into()),
+            ("MG0102".into(), "/spec/http/0/mirrors/0/destination/host".into())
+        ]
+    );
+}
+
+#[test]
+fn mg0103_subset_needs_a_destination_rule() {
+    let v = view(&[SVC_REVIEWS]);
+    let spec = vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n");
+    let f = check_yaml(&v, &spec);
+    assert_eq!(
+        codes(&f),
+        [("MG0103".into(), "/spec/http/0/route/0/destination/subset".into())]
+    );
+    let v = view(&[SVC_REVIEWS, DR_REVIEWS]);
+    assert!(check_yaml(&v, &spec).is_empty());
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v3}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0103".into(), "/spec/http/0/route/0/destination/subset".into())]
+    );
+    assert!(f[0].message.contains("default/reviews"), "{}", f[0].message);
+}
+
+#[test]
+fn mg0103_own_namespace_rule_shadows_the_destination_namespace() {
+    // The client namespace's rule wins even without the subset, as istiod does.
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: backend}\nspec:\n  ports: [{port: 9080}]\n";
+    let dr_backend = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: backend}\nspec:\n  host: ratings\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+    let dr_local = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings-local, namespace: default}\nspec:\n  host: ratings.backend.svc.cluster.local\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n";
+    let spec = vs(
+        "  hosts: [x]\n  http:\n  - route:\n    - destination: {host: ratings.backend.svc.cluster.local, subset: v1}\n",
+    );
+    assert!(check_yaml(&view(&[svc, dr_backend]), &spec).is_empty());
+    let f = check_yaml(&view(&[svc, dr_backend, dr_local]), &spec);
+    assert_eq!(
+        codes(&f),
+        [("MG0103".into(), "/spec/http/0/route/0/destination/subset".into())]
+    );
+    assert!(f[0].message.contains("default/ratings-local"), "{}", f[0].message);
+}
+
+#[test]
+fn mg0103_third_namespace_rule_is_never_used() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: backend}\nspec:\n  ports: [{port: 9080}]\n";
+    let dr_third = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: third}\nspec:\n  host: ratings.backend.svc.cluster.local\n  exportTo: [\"*\"]\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+    let dr_root = dr_third.replace("third", "istio-system");
+    let spec = vs(
+        "  hosts: [x]\n  http:\n  - route:\n    - destination: {host: ratings.backend.svc.cluster.local, subset: v1}\n",
+    );
+    assert_eq!(codes(&check_yaml(&view(&[svc, dr_third]), &spec)).len(), 1);
+    assert!(check_yaml(&view(&[svc, &dr_root]), &spec).is_empty());
+}
+
+#[test]
+fn mg0103_exact_host_beats_wildcard_and_unexported_rules_are_skipped() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: backend}\nspec:\n  ports: [{port: 9080}]\n";
+    let wild = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: wild, namespace: backend}\nspec:\n  host: \"*.backend.svc.cluster.local\"\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+    let exact = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: exact, namespace: backend}\nspec:\n  host: ratings\n  subsets: [{name: v2, labels: {version: v2}}]\n";
+    let spec_v1 = vs(
+        "  hosts: [x]\n  http:\n  - route:\n    - destination: {host: ratings.backend.svc.cluster.local, subset: v1}\n",
+    );
+    assert!(check_yaml(&view(&[svc, wild]), &spec_v1).is_empty());
+    let f = check_yaml(&view(&[svc, wild, exact]), &spec_v1);
+    assert!(f[0].message.contains("backend/exact"), "{}", f[0].message);
+    let private = exact
+        .replace("  host: ratings\n", "  host: ratings\n  exportTo: [\".\"]\n")
+        .replace("v2", "v1");
+    // Not exported to `default`: skipped, so the wildcard rule applies.
+    assert!(check_yaml(&view(&[svc, wild, &private]), &spec_v1).is_empty());
+}
+
+#[test]
+fn mg0104_port_not_on_service() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, port: {number: 80}}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0104".into(), "/spec/http/0/route/0/destination/port/number".into())]
+    );
+    assert!(f[0].message.contains("9080"));
+    let ok = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, port: {number: 9080}}\n"),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0105_port_required_when_several() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: default}\nspec:\n  ports: [{port: 80, name: http}, {port: 8080, name: http-alt}]\n";
+    let v = view(&[svc]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [multi]\n  http:\n  - route:\n    - destination: {host: multi}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0105".into(), "/spec/http/0/route/0/destination".into())]
+    );
+    let ok = check_yaml(
+        &v,
+        &vs("  hosts: [multi]\n  http:\n  - route:\n    - destination: {host: multi, port: {number: 8080}}\n"),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0106_gateway_serves_none_of_the_hosts() {
+    let v = view(&[SVC_REVIEWS, GW_PUBLIC]);
+    let f = check_yaml(&v, &vs("  hosts: [shop.example.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n"));
+    assert_eq!(codes(&f), [("MG0106".into(), "/spec/gateways/0".into())]);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n")).is_empty());
+}
+
+#[test]
+fn mg0106_namespace_restricted_server_host() {
+    let gw = GW_PUBLIC.replace("*/bookinfo.com", "prod/bookinfo.com");
+    let v = view(&[SVC_REVIEWS, &gw]);
+    let f = check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n"));
+    assert_eq!(codes(&f), [("MG0106".into(), "/spec/gateways/0".into())]);
+    assert!(f[0].message.contains("for namespace default"), "{}", f[0].message);
+}
+
+#[test]
+fn mg0107_missing_delegate() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - delegate: {name: reviews-routes, namespace: team}\n"),
+    );
+    assert_eq!(codes(&f), [("MG0107".into(), "/spec/http/0/delegate/name".into())]);
+    assert_eq!(
+        f[0].message,
+        "delegate VirtualService \"team/reviews-routes\" not found"
+    );
+    let delegate = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-routes, namespace: team}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews.default.svc.cluster.local}\n";
+    let v = view(&[SVC_REVIEWS, delegate]);
+    assert!(check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - delegate: {name: reviews-routes, namespace: team}\n")
+    )
+    .is_empty());
+}
+
+#[test]
+fn mg0108_duplicate_mesh_host() {
+    let other = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: other, namespace: default}\nspec:\n  hosts: [reviews.default.svc.cluster.local]\n  http:\n  - route:\n    - destination: {host: reviews}\n";
+    let v = view(&[SVC_REVIEWS, other]);
+    let spec = vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n");
+    let f = check_yaml(&v, &spec);
+    assert_eq!(codes(&f), [("MG0108".into(), "/spec/hosts/0".into())]);
+    assert!(f[0].message.contains("default/other"), "{}", f[0].message);
+    // Disjoint exportTo scopes do not conflict; gateway-only VirtualServices do not either.
+    let scoped = other.replace("spec:\n", "spec:\n  exportTo: [\".\"]\n");
+    let v2 = view(&[SVC_REVIEWS, &scoped]);
+    assert!(check_yaml(
+        &v2,
+        &vs("  exportTo: [elsewhere]\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n")
+    )
+    .is_empty());
+    let gw_only = vs("  hosts: [reviews]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n");
+    let v3 = view(&[SVC_REVIEWS, other, GW_PUBLIC]);
+    assert!(!codes(&check_yaml(&v3, &gw_only)).iter().any(|(c, _)| c == "MG0108"));
+}
+
+#[test]
+fn mg0108_does_not_conflict_with_itself() {
+    let me = vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n");
+    let v = view(&[SVC_REVIEWS, &me]);
+    assert!(check_yaml(&v, &me).is_empty());
+}
+
+#[test]
+fn mg0001_malformed_fields_are_named() {
+    let v = view(&[SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: reviews\n  http:\n  - route:\n    - destination: {host: 42}\n  - route: {}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0001".into(), "/spec/hosts".into()),
+            ("MG0001".into(), "/spec/http/0/route/0/destination/host".into()),
+            ("MG0001".into(), "/spec/http/1/route".into()),
+        ]
+    );
+    assert_eq!(f[0].message, "cannot read this field: expected a list, found a string");
+    let f = check_yaml(
+        &v,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: [1]\n",
+    );
+    assert_eq!(codes(&f), [("MG0001".into(), "/spec".into())]);
+}

@@ -1,0 +1,132 @@
+//! `meshgate check`: the engine over manifest files (product.md §1.2).
+
+use std::collections::HashMap;
+
+use clap::{Args, ValueEnum};
+
+use super::output;
+use crate::checks;
+use crate::finding::{Finding, Severity};
+use crate::manifest::{self, Manifest};
+use crate::model::ObjKey;
+use crate::view::{ClusterView, ViewSettings};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or directories (recursive); `-` reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Namespace for objects that name none.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// The cluster's DNS domain, for short-name expansion.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    /// Never fail on findings (exit 2 still reports unreadable input).
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+/// The result of checking a set of manifests, before formatting.
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub objects: usize,
+    /// Objects defined more than once: (key, where it was shadowed, where the winner is).
+    pub duplicates: Vec<(ObjKey, String, String)>,
+}
+
+/// Builds the view from every manifest and checks each Istio object against it.
+pub fn check_manifests(manifests: &[Manifest], settings: ViewSettings) -> Report {
+    let mut view = ClusterView::new(settings);
+    let mut last: HashMap<&ObjKey, usize> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (i, m) in manifests.iter().enumerate() {
+        if let Some(prev) = last.insert(&m.object.key, i) {
+            let p = &manifests[prev].source;
+            duplicates.push((
+                m.object.key.clone(),
+                format!("{}:{}", p.file, p.line),
+                format!("{}:{}", m.source.file, m.source.line),
+            ));
+        }
+        view.apply(m.object.clone());
+    }
+    let mut findings = Vec::new();
+    for (i, m) in manifests.iter().enumerate() {
+        if last.get(&m.object.key) != Some(&i) {
+            continue; // shadowed by a later definition
+        }
+        let Some(entry) = view.get(&m.object.key) else {
+            continue;
+        };
+        for mut f in checks::check(entry, &view) {
+            f.file = Some(m.source.file.to_string());
+            f.line = Some(m.source.line_of(&f.pointer));
+            findings.push(f);
+        }
+    }
+    Report {
+        findings,
+        objects: manifests.len(),
+        duplicates,
+    }
+}
+
+pub fn run(args: &CheckArgs) -> i32 {
+    let manifests = match manifest::load_paths(&args.paths, &args.namespace) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("meshgate: error: {e}");
+            return 2;
+        }
+    };
+    let settings = ViewSettings {
+        cluster_domain: args.cluster_domain.clone(),
+        file_mode: true,
+    };
+    let report = check_manifests(&manifests, settings);
+    for (key, shadowed, winner) in &report.duplicates {
+        eprintln!("meshgate: note: {key} is defined at {shadowed} and again at {winner}; the later one is checked");
+    }
+    let text = match args.output {
+        Format::Text => output::text(&report),
+        Format::Json => output::json(&report),
+        Format::Sarif => output::sarif(&report),
+    };
+    print!("{text}");
+    let failed = args
+        .fail_on
+        .threshold()
+        .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
+    i32::from(failed)
+}

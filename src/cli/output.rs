@@ -1,0 +1,96 @@
+//! Output formats of `meshgate check`. The JSON shape is a stable contract.
+
+use serde_json::{json, Value};
+
+use super::check::Report;
+use crate::checks::catalog;
+use crate::finding::Severity;
+
+fn summary(report: &Report) -> Value {
+    let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
+    json!({
+        "errors": count(Severity::Error),
+        "warnings": count(Severity::Warning),
+        "infos": count(Severity::Info),
+    })
+}
+
+/// `{"findings":[...], "summary":{"errors":N,"warnings":N,"infos":N}}`.
+pub fn json(report: &Report) -> String {
+    let v = json!({ "findings": report.findings, "summary": summary(report) });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// One finding a line, `file:line: severity CODE Kind ns/name pointer: message`.
+pub fn text(report: &Report) -> String {
+    let mut s = String::new();
+    for f in &report.findings {
+        let place = match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        s.push_str(&format!(
+            "{place}{} {} {} {}/{} {}: {}\n",
+            f.severity, f.code, f.kind, f.namespace, f.name, f.pointer, f.message
+        ));
+    }
+    let sum = summary(report);
+    s.push_str(&format!(
+        "{} objects checked: {} errors, {} warnings, {} infos\n",
+        report.objects, sum["errors"], sum["warnings"], sum["infos"]
+    ));
+    s
+}
+
+/// SARIF 2.1.0 for code-scanning UIs.
+pub fn sarif(report: &Report) -> String {
+    let level = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    };
+    let rules: Vec<Value> = catalog::CATALOG
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.code,
+                "shortDescription": { "text": c.condition },
+                "defaultConfiguration": { "level": level(c.severity) },
+                "properties": { "kind": c.kind },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut r = json!({
+                "ruleId": f.code,
+                "level": level(f.severity),
+                "message": { "text": format!("{} {}/{} {}: {}", f.kind, f.namespace, f.name, f.pointer, f.message) },
+            });
+            if let Some(file) = &f.file {
+                let mut loc = json!({ "artifactLocation": { "uri": file } });
+                if let Some(line) = f.line {
+                    loc["region"] = json!({ "startLine": line });
+                }
+                r["locations"] = json!([{ "physicalLocation": loc }]);
+            }
+            r
+        })
+        .collect();
+    let v = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": { "name": "meshgate", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
+            "results": results,
+        }],
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}

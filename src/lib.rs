@@ -1,0 +1,15 @@
+//! meshgate: an admission validating webhook for Istio configuration.
+//!
+//! Layers, one direction of dependencies: `model` (objects and lenient typed views)
+//! → `semantics` (Istio naming and visibility rules) → `view` (the indexed cluster
+//! view) → `checks` (pure functions of object and view) → `cli` (and the server).
+#![forbid(unsafe_code)]
+
+pub mod checks;
+pub mod cli;
+pub mod finding;
+pub mod manifest;
+pub mod model;
+pub mod semantics;
+pub mod synthetic;
+pub mod view;

@@ -1,0 +1,80 @@
+//! A Kubernetes Service as the mesh sees it.
+
+use std::collections::BTreeMap;
+
+use jsonptr::PointerBuf;
+use serde_json::Value;
+
+use super::fields::{self, child, index, Problems};
+use super::Object;
+
+pub const EXPORT_TO_ANNOTATION: &str = "networking.istio.io/exportTo";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceSpec {
+    pub ports: Vec<ServicePort>,
+    pub selector: BTreeMap<String, String>,
+    pub export_to: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    pub port: u32,
+    pub target_port: Option<TargetPort>,
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub app_protocol: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetPort {
+    Number(u32),
+    Name(String),
+}
+
+pub fn parse(obj: &Object, p: &mut Problems) -> ServiceSpec {
+    let mut spec = ServiceSpec {
+        export_to: obj
+            .annotations
+            .get(EXPORT_TO_ANNOTATION)
+            .map(|a| {
+                a.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ..ServiceSpec::default()
+    };
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return spec;
+    };
+    spec.selector = fields::string_map(m, "selector", &root, p);
+    let at = child(&root, "ports");
+    for (i, v) in fields::list(m.get("ports"), &at, p).iter().enumerate() {
+        let here = index(&at, i);
+        let Some(pm) = fields::mapping(Some(v), &here, p) else {
+            continue;
+        };
+        let Some(port) = fields::port_field(pm, "port", &here, p) else {
+            continue;
+        };
+        let target_port = match pm.get("targetPort") {
+            Some(Value::Number(n)) => n.as_u64().map(|n| TargetPort::Number(n as u32)),
+            Some(Value::String(s)) => Some(match s.parse::<u32>() {
+                Ok(n) => TargetPort::Number(n),
+                Err(_) => TargetPort::Name(s.clone()),
+            }),
+            _ => None,
+        };
+        spec.ports.push(ServicePort {
+            port,
+            target_port,
+            name: fields::str_field(pm, "name", &here, p).map(str::to_string),
+            protocol: fields::str_field(pm, "protocol", &here, p).map(str::to_string),
+            app_protocol: fields::str_field(pm, "appProtocol", &here, p).map(str::to_string),
+        });
+    }
+    spec
+}

@@ -1,0 +1,165 @@
+//! The fields of a VirtualService that checks and indexes read.
+
+use jsonptr::{Pointer, PointerBuf};
+use serde_json::{Map, Value};
+
+use super::fields::{self, child, index, Located, Problems};
+use super::Object;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VirtualServiceSpec {
+    pub hosts: Vec<Located<String>>,
+    /// `spec.gateways`; empty means `mesh`.
+    pub gateways: Vec<Located<String>>,
+    /// `{http,tls,tcp}[].match[].gateways[]`.
+    pub match_gateways: Vec<Located<String>>,
+    pub destinations: Vec<Destination>,
+    pub delegates: Vec<Delegate>,
+    pub export_to: Vec<String>,
+}
+
+/// A route or mirror destination. `pointer` is the destination object itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub role: Role,
+    pub host: String,
+    pub subset: Option<String>,
+    pub port: Option<u32>,
+    pub pointer: PointerBuf,
+}
+
+impl Destination {
+    pub fn host_pointer(&self) -> PointerBuf {
+        child(&self.pointer, "host")
+    }
+    pub fn subset_pointer(&self) -> PointerBuf {
+        child(&self.pointer, "subset")
+    }
+    pub fn port_pointer(&self) -> PointerBuf {
+        child(&child(&self.pointer, "port"), "number")
+    }
+}
+
+/// Where a destination sits: port selection rules differ between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    HttpRoute,
+    HttpMirror,
+    TlsRoute,
+    TcpRoute,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delegate {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub pointer: PointerBuf,
+}
+
+impl VirtualServiceSpec {
+    /// Whether sidecars use it: no `gateways` (defaults to `mesh`) or `mesh` listed.
+    pub fn is_mesh_bound(&self) -> bool {
+        self.gateways.is_empty() || self.gateways.iter().any(|g| g.value == "mesh")
+    }
+}
+
+pub fn parse(obj: &Object, p: &mut Problems) -> VirtualServiceSpec {
+    let mut spec = VirtualServiceSpec::default();
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return spec;
+    };
+    spec.hosts = fields::string_list(m, "hosts", &root, p);
+    spec.gateways = fields::string_list(m, "gateways", &root, p);
+    spec.export_to = fields::string_list(m, "exportTo", &root, p)
+        .into_iter()
+        .map(|l| l.value)
+        .collect();
+    for section in ["http", "tls", "tcp"] {
+        let at = child(&root, section);
+        for (i, rule) in fields::list(m.get(section), &at, p).iter().enumerate() {
+            let rule_at = index(&at, i);
+            let Some(rule) = fields::mapping(Some(rule), &rule_at, p) else {
+                continue;
+            };
+            read_rule(section, rule, &rule_at, &mut spec, p);
+        }
+    }
+    spec
+}
+
+fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut VirtualServiceSpec, p: &mut Problems) {
+    let match_at = child(at, "match");
+    for (j, m) in fields::list(rule.get("match"), &match_at, p).iter().enumerate() {
+        let here = index(&match_at, j);
+        if let Some(m) = fields::mapping(Some(m), &here, p) {
+            spec.match_gateways.extend(fields::string_list(m, "gateways", &here, p));
+        }
+    }
+    let route_at = child(at, "route");
+    for (j, r) in fields::list(rule.get("route"), &route_at, p).iter().enumerate() {
+        let here = index(&route_at, j);
+        if let Some(r) = fields::mapping(Some(r), &here, p) {
+            let role = match section {
+                "http" => Role::HttpRoute,
+                "tls" => Role::TlsRoute,
+                _ => Role::TcpRoute,
+            };
+            read_destination(role, r.get("destination"), &child(&here, "destination"), spec, p);
+        }
+    }
+    if section != "http" {
+        return;
+    }
+    read_destination(Role::HttpMirror, rule.get("mirror"), &child(at, "mirror"), spec, p);
+    let mirrors_at = child(at, "mirrors");
+    for (j, r) in fields::list(rule.get("mirrors"), &mirrors_at, p).iter().enumerate() {
+        let here = index(&mirrors_at, j);
+        if let Some(r) = fields::mapping(Some(r), &here, p) {
+            read_destination(
+                Role::HttpMirror,
+                r.get("destination"),
+                &child(&here, "destination"),
+                spec,
+                p,
+            );
+        }
+    }
+    let delegate_at = child(at, "delegate");
+    if let Some(d) = fields::mapping(rule.get("delegate"), &delegate_at, p) {
+        match fields::str_field(d, "name", &delegate_at, p) {
+            Some(name) => spec.delegates.push(Delegate {
+                name: name.to_string(),
+                namespace: fields::str_field(d, "namespace", &delegate_at, p)
+                    .filter(|ns| !ns.is_empty())
+                    .map(str::to_string),
+                pointer: delegate_at,
+            }),
+            None => p.invalid(&child(&delegate_at, "name"), "a delegate needs a name"),
+        }
+    }
+}
+
+fn read_destination(role: Role, v: Option<&Value>, at: &Pointer, spec: &mut VirtualServiceSpec, p: &mut Problems) {
+    let Some(d) = fields::mapping(v, at, p) else {
+        return;
+    };
+    if d.get("host").is_none_or(Value::is_null) {
+        p.invalid(&child(at, "host"), "a destination needs a host");
+        return;
+    }
+    let Some(host) = fields::str_field(d, "host", at, p) else {
+        return;
+    };
+    let port_at = child(at, "port");
+    let port = fields::mapping(d.get("port"), &port_at, p).and_then(|pm| fields::port_field(pm, "number", &port_at, p));
+    spec.destinations.push(Destination {
+        role,
+        host: host.to_string(),
+        subset: fields::str_field(d, "subset", at, p)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        port,
+        pointer: at.to_buf(),
+    });
+}

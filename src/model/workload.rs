@@ -1,0 +1,49 @@
+//! Workloads: Pods, WorkloadEntries and (in file mode) pod templates of controllers.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Kind, Object};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub service_account: Option<String>,
+}
+
+/// The workload an object stands for, if any. Controllers count only when
+/// `from_templates` (file mode: CI manifests rarely hold Pods).
+pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
+    let (labels, pod_spec) = match obj.key.kind {
+        Kind::Pod => (obj.labels.clone(), obj.value.get("spec")),
+        Kind::WorkloadEntry => (labels_at(obj.value.pointer("/spec/labels")), None),
+        Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet if from_templates => (
+            labels_at(obj.value.pointer("/spec/template/metadata/labels")),
+            obj.value.pointer("/spec/template/spec"),
+        ),
+        _ => return None,
+    };
+    let service_account = match obj.key.kind {
+        Kind::WorkloadEntry => obj.value.pointer("/spec/serviceAccount"),
+        _ => pod_spec.and_then(|s| s.get("serviceAccountName")),
+    }
+    .and_then(Value::as_str)
+    .map(str::to_string);
+    Some(Workload {
+        namespace: obj.key.namespace.clone(),
+        labels,
+        service_account,
+    })
+}
+
+fn labels_at(v: Option<&Value>) -> BTreeMap<String, String> {
+    match v {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}

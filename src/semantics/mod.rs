@@ -1,0 +1,5 @@
+//! Istio's naming and visibility rules (product.md §4), as istiod applies them.
+
+pub mod export_to;
+pub mod gateway_ref;
+pub mod host;

@@ -1,0 +1,102 @@
+//! An object as the view stores it: the object, its parsed spec (parsed once, at
+//! apply time, by the same parsers the checks use) and any parse problems.
+
+use crate::model::destination_rule::{self, DestinationRuleSpec};
+use crate::model::fields::Problems;
+use crate::model::gateway::{self, GatewaySpec};
+use crate::model::service::{self, ServiceSpec};
+use crate::model::service_entry::{self, ServiceEntrySpec};
+use crate::model::virtual_service::{self, VirtualServiceSpec};
+use crate::model::workload::{self, Workload};
+use crate::model::{Kind, Object};
+use crate::semantics::host;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    VirtualService(VirtualServiceSpec),
+    DestinationRule(DestinationRuleSpec),
+    Gateway(GatewaySpec),
+    ServiceEntry(ServiceEntrySpec),
+    Service(ServiceSpec),
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub object: Object,
+    pub parsed: Parsed,
+    pub problems: Problems,
+    pub workload: Option<Workload>,
+}
+
+/// Settings fixed for the life of a view.
+#[derive(Clone, Debug)]
+pub struct ViewSettings {
+    pub cluster_domain: String,
+    /// File mode: controllers' pod templates count as workloads and every object's
+    /// namespace counts as existing. Live mode: Pods and Namespace objects only.
+    pub file_mode: bool,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        ViewSettings {
+            cluster_domain: "cluster.local".to_string(),
+            file_mode: true,
+        }
+    }
+}
+
+impl Entry {
+    pub fn new(object: Object, settings: &ViewSettings) -> Entry {
+        let mut problems = Problems::default();
+        let parsed = match object.key.kind {
+            Kind::VirtualService => Parsed::VirtualService(virtual_service::parse(&object, &mut problems)),
+            Kind::DestinationRule => Parsed::DestinationRule(destination_rule::parse(&object, &mut problems)),
+            Kind::Gateway => Parsed::Gateway(gateway::parse(&object, &mut problems)),
+            Kind::ServiceEntry => Parsed::ServiceEntry(service_entry::parse(&object, &mut problems)),
+            Kind::Service => Parsed::Service(service::parse(&object, &mut problems)),
+            _ => Parsed::None,
+        };
+        let workload = workload::from_object(&object, settings.file_mode);
+        Entry {
+            object,
+            parsed,
+            problems,
+            workload,
+        }
+    }
+
+    /// The registry hosts this object provides: a Service's FQDN, a ServiceEntry's hosts.
+    pub fn provided_hosts(&self, cluster_domain: &str) -> Vec<String> {
+        match &self.parsed {
+            Parsed::Service(_) => vec![host::service_fqdn(
+                &self.object.key.name,
+                &self.object.key.namespace,
+                cluster_domain,
+            )],
+            Parsed::ServiceEntry(se) => se.hosts.iter().map(|h| h.value.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The ports a registry host of this object exposes.
+    pub fn ports(&self) -> Vec<u32> {
+        match &self.parsed {
+            Parsed::Service(s) => s.ports.iter().map(|p| p.port).collect(),
+            Parsed::ServiceEntry(se) => se.ports.iter().map(|p| p.number).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `exportTo` as written (Service: annotation; others: spec).
+    pub fn export_to_entries(&self) -> &[String] {
+        match &self.parsed {
+            Parsed::Service(s) => &s.export_to,
+            Parsed::ServiceEntry(s) => &s.export_to,
+            Parsed::VirtualService(s) => &s.export_to,
+            Parsed::DestinationRule(s) => &s.export_to,
+            _ => &[],
+        }
+    }
+}

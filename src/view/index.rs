@@ -1,0 +1,135 @@
+//! Secondary indexes of the view. `add` and `remove` walk the same contributions
+//! of an entry, so an object's index entries leave exactly as they came.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::entry::{Entry, Parsed};
+use crate::model::ObjKey;
+use crate::semantics::gateway_ref::GatewayRef;
+use crate::semantics::host;
+
+type Keys = BTreeSet<Arc<ObjKey>>;
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Indexes {
+    /// Registry host (FQDN or literal wildcard) → Services/ServiceEntries.
+    pub hosts: HashMap<String, Keys>,
+    /// Non-wildcard registry hosts, labels reversed, for "anything under *.foo.com".
+    pub reversed_hosts: BTreeSet<String>,
+    /// Namespace → DestinationRule host (resolved) → rules.
+    pub drs: HashMap<String, HashMap<String, Keys>>,
+    /// Gateway (namespace, name) → VirtualServices naming it.
+    pub gateway_binders: HashMap<(String, String), Keys>,
+    /// Destination FQDN → VirtualServices routing to it.
+    pub host_referrers: HashMap<String, Keys>,
+    /// Host FQDN → mesh-bound VirtualServices declaring it.
+    pub mesh_vs_hosts: HashMap<String, Keys>,
+    /// (label, value) → workloads carrying it.
+    pub workloads_by_label: HashMap<(String, String), Keys>,
+    pub workloads: Keys,
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Add,
+    Remove,
+}
+
+fn update<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Keys>, k: K, key: &Arc<ObjKey>, op: Op) {
+    match op {
+        Op::Add => {
+            map.entry(k).or_default().insert(key.clone());
+        }
+        Op::Remove => {
+            if let Some(set) = map.get_mut(&k) {
+                set.remove(key);
+                if set.is_empty() {
+                    map.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+impl Indexes {
+    pub fn add(&mut self, key: &Arc<ObjKey>, entry: &Entry, domain: &str) {
+        self.walk(key, entry, domain, Op::Add);
+    }
+
+    pub fn remove(&mut self, key: &Arc<ObjKey>, entry: &Entry, domain: &str) {
+        self.walk(key, entry, domain, Op::Remove);
+    }
+
+    fn walk(&mut self, key: &Arc<ObjKey>, entry: &Entry, domain: &str, op: Op) {
+        let ns = key.namespace.as_str();
+        for h in entry.provided_hosts(domain) {
+            if !host::is_wildcard(&h) {
+                let rev = host::reversed(&h);
+                match op {
+                    Op::Add => {
+                        self.reversed_hosts.insert(rev);
+                    }
+                    // Another object may still provide the same host.
+                    Op::Remove => {
+                        if self.hosts.get(&h).is_some_and(|s| s.len() == 1 && s.contains(key)) {
+                            self.reversed_hosts.remove(&rev);
+                        }
+                    }
+                }
+            }
+            update(&mut self.hosts, h, key, op);
+        }
+        match &entry.parsed {
+            Parsed::DestinationRule(dr) => {
+                if let Some(h) = &dr.host {
+                    let h = host::resolve(h, ns, domain).into_owned();
+                    let per_ns = self.drs.entry(ns.to_string()).or_default();
+                    update(per_ns, h, key, op);
+                    if per_ns.is_empty() {
+                        self.drs.remove(ns);
+                    }
+                }
+            }
+            Parsed::VirtualService(vs) => {
+                let mut gateways: BTreeSet<(String, String)> = BTreeSet::new();
+                for g in vs.gateways.iter().chain(&vs.match_gateways) {
+                    if let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) {
+                        gateways.insert((namespace, name));
+                    }
+                }
+                for g in gateways {
+                    update(&mut self.gateway_binders, g, key, op);
+                }
+                let dests: BTreeSet<String> = vs
+                    .destinations
+                    .iter()
+                    .map(|d| host::resolve(&d.host, ns, domain).into_owned())
+                    .collect();
+                for d in dests {
+                    update(&mut self.host_referrers, d, key, op);
+                }
+                if vs.is_mesh_bound() {
+                    let hosts: BTreeSet<String> = vs
+                        .hosts
+                        .iter()
+                        .map(|h| host::resolve(&h.value, ns, domain).into_owned())
+                        .collect();
+                    for h in hosts {
+                        update(&mut self.mesh_vs_hosts, h, key, op);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(w) = &entry.workload {
+            for (k, v) in &w.labels {
+                update(&mut self.workloads_by_label, (k.clone(), v.clone()), key, op);
+            }
+            match op {
+                Op::Add => self.workloads.insert(key.clone()),
+                Op::Remove => self.workloads.remove(key),
+            };
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The cluster view (product.md §2): every object the checks may ask about, plus
+//! indexes shaped for those questions, so that a review costs lookups, not scans.
+//!
+//! One code path for files and watches: `apply` and `delete` update the indexes
+//! incrementally, touching only the entries of the object concerned.
+
+mod entry;
+mod index;
+
+pub use entry::{Entry, Parsed, ViewSettings};
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::model::mesh_config::MeshConfig;
+use crate::model::{Kind, ObjKey, Object};
+use crate::semantics::export_to::ExportTo;
+use crate::semantics::host;
+use index::Indexes;
+
+/// The ConfigMap holding MeshConfig, and where to look for it first.
+const MESH_CONFIGMAP: &str = "istio";
+const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
+
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    settings: ViewSettings,
+    objects: HashMap<ObjKey, Arc<Entry>>,
+    idx: Indexes,
+    mesh: MeshConfig,
+    /// MeshConfig candidates by namespace of their `istio` ConfigMap.
+    mesh_sources: BTreeMap<String, MeshConfig>,
+    /// Namespaces that objects live in, with their object counts (file mode).
+    object_namespaces: HashMap<String, usize>,
+}
+
+impl ClusterView {
+    pub fn new(settings: ViewSettings) -> ClusterView {
+        ClusterView {
+            settings,
+            ..ClusterView::default()
+        }
+    }
+
+    pub fn settings(&self) -> &ViewSettings {
+        &self.settings
+    }
+
+    pub fn cluster_domain(&self) -> &str {
+        &self.settings.cluster_domain
+    }
+
+    pub fn mesh(&self) -> &MeshConfig {
+        &self.mesh
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Object counts by kind, for metrics and logs.
+    pub fn counts(&self) -> BTreeMap<Kind, usize> {
+        let mut out = BTreeMap::new();
+        for k in self.objects.keys() {
+            *out.entry(k.kind).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Adds or replaces an object. Returns the entry it replaced.
+    pub fn apply(&mut self, object: Object) -> Option<Arc<Entry>> {
+        let entry = Arc::new(Entry::new(object, &self.settings));
+        self.apply_entry(entry)
+    }
+
+    pub fn apply_entry(&mut self, entry: Arc<Entry>) -> Option<Arc<Entry>> {
+        let key = entry.object.key.clone();
+        let old = self.delete(&key);
+        let shared = Arc::new(key.clone());
+        self.idx.add(&shared, &entry, &self.settings.cluster_domain);
+        *self.object_namespaces.entry(key.namespace.clone()).or_insert(0) += 1;
+        let is_mesh_config = key.kind == Kind::ConfigMap && key.name == MESH_CONFIGMAP;
+        if is_mesh_config {
+            let text = entry
+                .object
+                .value
+                .pointer("/data/mesh")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            // A MeshConfig that does not parse leaves Istio's defaults: istiod would
+            // refuse it too, and the checks must still run.
+            let mc = MeshConfig::from_mesh_text(text).unwrap_or_default();
+            self.mesh_sources.insert(key.namespace.clone(), mc);
+        }
+        self.objects.insert(key, entry);
+        if is_mesh_config {
+            self.refresh_mesh();
+        }
+        old
+    }
+
+    /// Removes an object and its index entries.
+    pub fn delete(&mut self, key: &ObjKey) -> Option<Arc<Entry>> {
+        let old = self.objects.remove(key)?;
+        let shared = Arc::new(key.clone());
+        self.idx.remove(&shared, &old, &self.settings.cluster_domain);
+        if let Some(n) = self.object_namespaces.get_mut(&key.namespace) {
+            *n -= 1;
+            if *n == 0 {
+                self.object_namespaces.remove(&key.namespace);
+            }
+        }
+        if key.kind == Kind::ConfigMap && key.name == MESH_CONFIGMAP {
+            self.mesh_sources.remove(&key.namespace);
+            self.refresh_mesh();
+        }
+        Some(old)
+    }
+
+    fn refresh_mesh(&mut self) {
+        self.mesh = self
+            .mesh_sources
+            .get(DEFAULT_ISTIO_NAMESPACE)
+            .or_else(|| self.mesh_sources.values().next())
+            .cloned()
+            .unwrap_or_default();
+    }
+
+    pub fn get(&self, key: &ObjKey) -> Option<&Arc<Entry>> {
+        self.objects.get(key)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.objects.values()
+    }
+
+    pub fn namespace_exists(&self, ns: &str) -> bool {
+        self.objects.contains_key(&ObjKey::new(Kind::Namespace, "", ns))
+            || (self.settings.file_mode && self.object_namespaces.contains_key(ns))
+    }
+
+    /// Resolves an entry's `exportTo` with the MeshConfig default for its kind.
+    pub fn export_to(&self, entry: &Entry) -> ExportTo {
+        let default: &[String] = match entry.object.key.kind {
+            Kind::Service | Kind::ServiceEntry => &self.mesh.default_service_export_to,
+            Kind::VirtualService => &self.mesh.default_virtual_service_export_to,
+            Kind::DestinationRule => &self.mesh.default_destination_rule_export_to,
+            _ => &[],
+        };
+        ExportTo::resolve(entry.export_to_entries(), default, &entry.object.key.namespace)
+    }
+
+    /// Services and ServiceEntries that declare exactly `host` (a wildcard host
+    /// matches only the same wildcard).
+    pub fn registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.hosts.get(host))
+    }
+
+    /// Wildcard registry hosts covering `host`, most specific first.
+    pub fn covering_registry(&self, host: &str) -> Vec<(String, &Arc<Entry>)> {
+        let mut out = Vec::new();
+        for w in host::covering_wildcards(host) {
+            for e in self.lookup(self.idx.hosts.get(&w)) {
+                out.push((w.clone(), e));
+            }
+        }
+        out
+    }
+
+    /// Whether any registry host lies under wildcard `pattern` (`*.foo.com`).
+    pub fn any_registry_under(&self, pattern: &str) -> bool {
+        if self.idx.hosts.contains_key(pattern) {
+            return true;
+        }
+        let Some(suffix) = pattern.strip_prefix("*.") else {
+            return pattern == "*" && !self.idx.hosts.is_empty();
+        };
+        let prefix = format!("{}.", host::reversed(suffix));
+        self.idx
+            .reversed_hosts
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|h| h.starts_with(&prefix))
+    }
+
+    pub fn gateway(&self, namespace: &str, name: &str) -> Option<&Arc<Entry>> {
+        self.objects.get(&ObjKey::new(Kind::Gateway, namespace, name))
+    }
+
+    pub fn virtual_service(&self, namespace: &str, name: &str) -> Option<&Arc<Entry>> {
+        self.objects.get(&ObjKey::new(Kind::VirtualService, namespace, name))
+    }
+
+    /// VirtualServices that name Gateway `namespace/name` anywhere.
+    pub fn gateway_binders(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.gateway_binders.get(&(namespace.to_string(), name.to_string())))
+    }
+
+    /// Mesh-bound VirtualServices declaring host `fqdn`.
+    pub fn mesh_virtual_services(&self, fqdn: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.mesh_vs_hosts.get(fqdn))
+    }
+
+    /// VirtualServices routing or mirroring to `fqdn` (reverse index for impact analysis).
+    pub fn host_referrers(&self, fqdn: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.host_referrers.get(fqdn))
+    }
+
+    /// DestinationRules in `namespace` whose host is exactly `host`.
+    fn destination_rules_in(&self, namespace: &str, host: &str) -> Vec<&Arc<Entry>> {
+        self.lookup(self.idx.drs.get(namespace).and_then(|m| m.get(host)))
+            .collect()
+    }
+
+    /// The DestinationRules istiod applies for `host` from a client in `client_ns`
+    /// (product.md §4): its own namespace first (whatever their exportTo), then the
+    /// destination's namespaces, then the root namespace, each exported to the
+    /// client; within a step the exact host beats the most specific wildcard, and
+    /// rules for the same host in one namespace merge.
+    pub fn destination_rules_for(
+        &self,
+        host: &str,
+        client_ns: &str,
+        destination_namespaces: &[String],
+    ) -> Vec<&Arc<Entry>> {
+        let root = self.mesh.root_namespace.as_str();
+        let mut steps: Vec<(&str, bool)> = vec![(client_ns, false)];
+        for ns in destination_namespaces {
+            if ns != client_ns && !steps.iter().any(|(s, _)| s == ns) {
+                steps.push((ns, true));
+            }
+        }
+        if !steps.iter().any(|(s, _)| *s == root) {
+            steps.push((root, true));
+        }
+        for (ns, must_export) in steps {
+            let candidates = std::iter::once(host.to_string()).chain(host::covering_wildcards(host));
+            for h in candidates {
+                let found: Vec<&Arc<Entry>> = self
+                    .destination_rules_in(ns, &h)
+                    .into_iter()
+                    .filter(|dr| !must_export || self.export_to(dr).visible_to(client_ns))
+                    .collect();
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Workloads whose labels include all of `selector`, in `namespace` (or any
+    /// namespace when `None`). An empty selector selects every workload in scope.
+    pub fn workloads_matching<'a>(
+        &'a self,
+        namespace: Option<&'a str>,
+        selector: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {
+        let candidates: Box<dyn Iterator<Item = &Arc<ObjKey>>> = match selector.iter().min_by_key(|(k, v)| {
+            self.idx
+                .workloads_by_label
+                .get(&((*k).clone(), (*v).clone()))
+                .map_or(0, BTreeSet::len)
+        }) {
+            Some((k, v)) => match self.idx.workloads_by_label.get(&(k.clone(), v.clone())) {
+                Some(set) => Box::new(set.iter()),
+                None => Box::new(std::iter::empty()),
+            },
+            None => Box::new(self.idx.workloads.iter()),
+        };
+        candidates.filter_map(|k| self.objects.get(k)).filter(move |e| {
+            let Some(w) = &e.workload else { return false };
+            namespace.is_none_or(|ns| w.namespace == ns) && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+        })
+    }
+
+    fn lookup<'a>(&'a self, keys: Option<&'a BTreeSet<Arc<ObjKey>>>) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {
+        keys.into_iter().flatten().filter_map(|k| self.objects.get(k))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+use super::*;
+use crate::manifest::parse_text;
+
+fn objects(text: &str) -> Vec<Object> {
+    parse_text("t.yaml", text, "default")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.object)
+        .collect()
+}
+
+const MIX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: default}\nspec:\n  hosts: [api.foo.com, \"*.bar.com\"]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/gw]\n  http:\n  - route: [{destination: {host: reviews}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default, labels: {app: reviews, version: v1}}\n";
+
+#[test]
+fn lookups_answer_from_indexes() {
+    let mut v = ClusterView::new(ViewSettings::default());
+    for o in objects(MIX) {
+        v.apply(o);
+    }
+    assert_eq!(v.registry("reviews.default.svc.cluster.local").count(), 1);
+    assert_eq!(v.registry("api.foo.com").count(), 1);
+    assert_eq!(v.covering_registry("x.bar.com").len(), 1);
+    assert!(v.any_registry_under("*.foo.com"));
+    assert!(v.any_registry_under("*.svc.cluster.local"));
+    assert!(!v.any_registry_under("*.baz.com"));
+    assert_eq!(v.gateway_binders("istio-system", "gw").count(), 1);
+    assert_eq!(v.host_referrers("reviews.default.svc.cluster.local").count(), 1);
+    assert_eq!(v.mesh_virtual_services("reviews.default.svc.cluster.local").count(), 1);
+    let sel = [("app".to_string(), "reviews".to_string())].into_iter().collect();
+    assert_eq!(v.workloads_matching(Some("default"), &sel).count(), 1);
+    assert_eq!(v.workloads_matching(Some("other"), &sel).count(), 0);
+    assert_eq!(
+        v.destination_rules_for("reviews.default.svc.cluster.local", "default", &[])
+            .len(),
+        1
+    );
+    assert!(v.namespace_exists("default"));
+    assert!(!v.namespace_exists("nowhere"));
+}
+
+#[test]
+fn delete_removes_every_index_entry() {
+    let mut v = ClusterView::new(ViewSettings::default());
+    let objs = objects(MIX);
+    for o in objs.clone() {
+        v.apply(o);
+    }
+    // Re-applying the same objects changes nothing.
+    for o in objs.clone() {
+        v.apply(o);
+    }
+    assert_eq!(v.len(), objs.len());
+    for o in &objs {
+        assert!(v.delete(&o.key).is_some());
+    }
+    assert!(v.is_empty());
+    let idx = &v.idx;
+    assert!(idx.hosts.is_empty() && idx.reversed_hosts.is_empty() && idx.drs.is_empty());
+    assert!(idx.gateway_binders.is_empty() && idx.host_referrers.is_empty() && idx.mesh_vs_hosts.is_empty());
+    assert!(idx.workloads_by_label.is_empty() && idx.workloads.is_empty());
+    assert!(v.object_namespaces.is_empty());
+}
+
+#[test]
+fn an_update_moves_index_entries() {
+    let mut v = ClusterView::new(ViewSettings::default());
+    for o in objects(MIX) {
+        v.apply(o);
+    }
+    let moved = objects("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [istio-system/other]\n");
+    v.apply(moved[0].clone());
+    assert_eq!(v.gateway_binders("istio-system", "gw").count(), 0);
+    assert_eq!(v.gateway_binders("istio-system", "other").count(), 1);
+    assert_eq!(v.mesh_virtual_services("reviews.default.svc.cluster.local").count(), 0);
+}
+
+#[test]
+fn live_mode_counts_only_pods_and_namespace_objects() {
+    let mut v = ClusterView::new(ViewSettings {
+        file_mode: false,
+        ..ViewSettings::default()
+    });
+    for o in objects("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: app}\nspec:\n  template:\n    metadata: {labels: {app: x}}\n") {
+        v.apply(o);
+    }
+    assert!(!v.namespace_exists("app"));
+    let sel = [("app".to_string(), "x".to_string())].into_iter().collect();
+    assert_eq!(v.workloads_matching(None, &sel).count(), 0);
+    for o in objects("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n") {
+        v.apply(o);
+    }
+    assert!(v.namespace_exists("app"));
+}
+
+#[test]
+fn mesh_config_follows_its_configmap() {
+    let mut v = ClusterView::new(ViewSettings::default());
+    let cm = objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: \"rootNamespace: mesh-root\"\n");
+    v.apply(cm[0].clone());
+    assert_eq!(v.mesh().root_namespace, "mesh-root");
+    v.delete(&cm[0].key);
+    assert_eq!(v.mesh().root_namespace, "istio-system");
+}
