@@ -1,0 +1,224 @@
+//! `meshgate check` as a CI pipeline runs it: real files, real process, exit codes.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn path(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn missing_gateway_json_contract_and_exit_1() {
+    let f = repo("tests/fixtures/cli/missing-gateway.yaml");
+    let o = run(&["check", "-o", "json", &path(&f)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(
+        v,
+        json!({
+            "findings": [{
+                "code": "MG0101",
+                "severity": "error",
+                "kind": "VirtualService",
+                "namespace": "shop",
+                "name": "web",
+                "pointer": "/spec/gateways/0",
+                "message": "gateway \"istio-system/public\" not found",
+                "file": path(&f),
+                "line": 22
+            }],
+            "summary": {"errors": 1, "warnings": 0, "infos": 0}
+        })
+    );
+}
+
+#[test]
+fn text_output_names_file_line_code_and_pointer() {
+    let f = repo("tests/fixtures/cli/missing-gateway.yaml");
+    let o = run(&["check", &path(&f)]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "{}:22: error MG0101 VirtualService shop/web /spec/gateways/0: gateway \"istio-system/public\" not found\n",
+            path(&f)
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("2 objects checked: 1 errors, 0 warnings, 0 infos\n"), "{out}");
+}
+
+#[test]
+fn consistent_set_exits_0() {
+    let o = run(&[
+        "check",
+        "-o",
+        "json",
+        &path(&repo("tests/fixtures/cli/missing-gateway.yaml")),
+        &path(&repo("tests/fixtures/cli/public-gateway.yaml")),
+        &path(&repo("tests/fixtures/ingress")),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(json(&o)["findings"], json!([]));
+}
+
+fn bookinfo(files: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["check".into(), "-o".into(), "json".into()];
+    args.extend(files.iter().map(|f| path(&shared(&format!("istio/samples/bookinfo/{f}")))));
+    args.push(path(&repo("tests/fixtures/ingress")));
+    args
+}
+
+#[test]
+fn bookinfo_consistent_set_has_no_finding() {
+    let args = bookinfo(&[
+        "platform/kube/bookinfo.yaml",
+        "platform/kube/bookinfo-versions.yaml",
+        "networking/bookinfo-gateway.yaml",
+        "networking/destination-rule-all.yaml",
+        "networking/virtual-service-all-v1.yaml",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(json(&o)["findings"], json!([]), "{}", stdout(&o));
+}
+
+#[test]
+fn bookinfo_without_destination_rules_reports_mg0103_on_every_subset_route() {
+    let args = bookinfo(&[
+        "platform/kube/bookinfo.yaml",
+        "platform/kube/bookinfo-versions.yaml",
+        "networking/bookinfo-gateway.yaml",
+        "networking/virtual-service-all-v1.yaml",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let vs_file = path(&shared("istio/samples/bookinfo/networking/virtual-service-all-v1.yaml"));
+    let got: Vec<(String, String, String, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["file"], vs_file.as_str());
+            assert_eq!(f["severity"], "error");
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["name"].as_str().unwrap().to_string(),
+                f["pointer"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let p = "/spec/http/0/route/0/destination/subset";
+    assert_eq!(
+        got,
+        [
+            ("MG0103".into(), "productpage".into(), p.into(), 12),
+            ("MG0103".into(), "reviews".into(), p.into(), 25),
+            ("MG0103".into(), "ratings".into(), p.into(), 38),
+            ("MG0103".into(), "details".into(), p.into(), 51),
+        ]
+    );
+    assert_eq!(v["summary"], json!({"errors": 4, "warnings": 0, "infos": 0}));
+}
+
+#[test]
+fn stdin_namespace_flag_and_kind_list() {
+    let input = r#"{"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+       "metadata": {"name": "r"},
+       "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]}}
+    ]}"#;
+    let o = run_with_stdin(&["check", "-o", "json", "-n", "team-a", "-"], input);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let f = &json(&o)["findings"][0];
+    assert_eq!(f["code"], "MG0102");
+    assert_eq!(f["namespace"], "team-a");
+    assert_eq!(f["file"], "<stdin>");
+    assert_eq!(f["line"], 4);
+    assert!(f["message"].as_str().unwrap().contains("reviews.team-a.svc.cluster.local"));
+}
+
+#[test]
+fn fail_on_threshold() {
+    // An unbound Gateway is an info finding (MG0305) and a selector with no workload a warning.
+    let gw = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: istio-system}\nspec:\n  selector: {istio: nothing}\n";
+    let o = run_with_stdin(&["check", "-"], gw);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = run_with_stdin(&["check", "--fail-on", "warning", "-"], gw);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run_with_stdin(&["check", "--fail-on", "never", "-o", "json", "-"], gw);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json(&o)["summary"], json!({"errors": 0, "warnings": 1, "infos": 1}));
+}
+
+#[test]
+fn unparsable_input_exits_2_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n").unwrap();
+    let o = run(&["check", &path(&bad)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.starts_with(&format!("meshgate: error: {}:", path(&bad))), "{err}");
+    assert!(err.contains(":5: ") || err.contains(":4: "), "{err}");
+
+    let o = run(&["check", "/nonexistent/path.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/path.yaml"), "{}", stderr(&o));
+
+    let o = run(&["check"]);
+    assert_eq!(o.status.code(), Some(2), "no path is a usage error");
+    let o = run(&["check", "-o", "xml", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn directories_are_walked_recursively_for_yaml_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+    std::fs::write(
+        dir.path().join("a/b/vs.json"),
+        r#"{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"x","namespace":"default"},
+            "spec":{"hosts":["web"],"gateways":["gw"]}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("a/notes.txt"), "not yaml: [").unwrap();
+    std::fs::write(dir.path().join(".hidden.yaml"), "not yaml: [").unwrap();
+    let o = run(&["check", "-o", "json", &path(dir.path())]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let f = &json(&o)["findings"][0];
+    assert_eq!(f["code"], "MG0101");
+    assert_eq!(f["pointer"], "/spec/gateways/0");
+    assert_eq!(f["message"], "gateway \"default/gw\" not found");
+}
+
+#[test]
+fn sarif_output_is_valid_json_with_results() {
+    let f = repo("tests/fixtures/cli/missing-gateway.yaml");
+    let o = run(&["check", "-o", "sarif", &path(&f)]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["version"], "2.1.0");
+    let r = &v["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "MG0101");
+    assert_eq!(r["level"], "error");
+    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 22);
+}
+
+#[test]
+fn malformed_field_is_a_finding_not_a_crash() {
+    let vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec:\n  hosts: [a]\n  http:\n  - route: 7\n";
+    let o = run_with_stdin(&["check", "-o", "json", "-"], vs);
+    assert_eq!(o.status.code(), Some(1));
+    let f = &json(&o)["findings"][0];
+    assert_eq!(f["code"], "MG0001");
+    assert_eq!(f["pointer"], "/spec/http/0/route");
+    assert_eq!(f["line"], 7);
+    assert_eq!(f["message"], "cannot read this field: expected a list, found a number");
+}
