@@ -57,7 +57,10 @@ fn check_one(bencher: divan::Bencher, which: &str) {
         _ => synthetic::gateway(&s, 5),
     };
     let view = view();
-    assert!(checks::check(&subject(value.clone()), view).is_empty(), "synthetic objects are consistent");
+    assert!(
+        checks::check(&subject(value.clone()), view).is_empty(),
+        "synthetic objects are consistent"
+    );
     bencher.bench(|| {
         let o = Object::from_value(divan::black_box(value.clone()), "default").unwrap();
         let entry = Entry::new(o, view.settings());

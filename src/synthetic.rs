@@ -157,7 +157,11 @@ fn emit(v: &Value, indent: usize, out: &mut String) {
         Value::Object(m) if !m.is_empty() => {
             for (k, val) in m {
                 let plain = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-                let key = if plain { k.clone() } else { serde_json::to_string(k).unwrap_or_default() };
+                let key = if plain {
+                    k.clone()
+                } else {
+                    serde_json::to_string(k).unwrap_or_default()
+                };
                 if is_block(val) {
                     out.push_str(&format!("{pad}{key}:\n"));
                     emit(val, indent + 2, out);

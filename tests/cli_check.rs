@@ -47,7 +47,10 @@ fn text_output_names_file_line_code_and_pointer() {
         )),
         "{out}"
     );
-    assert!(out.ends_with("2 objects checked: 1 errors, 0 warnings, 0 infos\n"), "{out}");
+    assert!(
+        out.ends_with("2 objects checked: 1 errors, 0 warnings, 0 infos\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -66,7 +69,11 @@ fn consistent_set_exits_0() {
 
 fn bookinfo(files: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec!["check".into(), "-o".into(), "json".into()];
-    args.extend(files.iter().map(|f| path(&shared(&format!("istio/samples/bookinfo/{f}")))));
+    args.extend(
+        files
+            .iter()
+            .map(|f| path(&shared(&format!("istio/samples/bookinfo/{f}")))),
+    );
     args.push(path(&repo("tests/fixtures/ingress")));
     args
 }
@@ -141,7 +148,10 @@ fn stdin_namespace_flag_and_kind_list() {
     assert_eq!(f["namespace"], "team-a");
     assert_eq!(f["file"], "<stdin>");
     assert_eq!(f["line"], 4);
-    assert!(f["message"].as_str().unwrap().contains("reviews.team-a.svc.cluster.local"));
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .contains("reviews.team-a.svc.cluster.local"));
 }
 
 #[test]

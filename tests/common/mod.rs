@@ -18,12 +18,20 @@ pub fn shared(path: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo("../shared"));
     let p = base.join(path);
-    assert!(p.exists(), "{} is missing: these tests read Istio's samples from ../shared", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: these tests read Istio's samples from ../shared",
+        p.display()
+    );
     p
 }
 
 pub fn run(args: &[&str]) -> Output {
-    meshgate().args(args).stdin(Stdio::null()).output().expect("meshgate runs")
+    meshgate()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("meshgate runs")
 }
 
 pub fn run_with_stdin(args: &[&str], input: &str) -> Output {
