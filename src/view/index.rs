@@ -1,7 +1,6 @@
 //! Secondary indexes of the view. `add` and `remove` walk the same contributions
 //! of an entry, so an object's index entries leave exactly as they came.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::entry::{Entry, Parsed};
@@ -9,14 +8,15 @@ use crate::model::ObjKey;
 use crate::semantics::gateway_ref::GatewayRef;
 use crate::semantics::host;
 
-type Keys = BTreeSet<Arc<ObjKey>>;
+pub(super) type Keys = imbl::OrdSet<Arc<ObjKey>>;
+type HashMap<K, V> = imbl::HashMap<K, V>;
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct Indexes {
     /// Registry host (FQDN or literal wildcard) → Services/ServiceEntries.
     pub hosts: HashMap<String, Keys>,
     /// Non-wildcard registry hosts, labels reversed, for "anything under *.foo.com".
-    pub reversed_hosts: BTreeSet<String>,
+    pub reversed_hosts: imbl::OrdSet<String>,
     /// Namespace → DestinationRule host (resolved) → rules.
     pub drs: HashMap<String, HashMap<String, Keys>>,
     /// Gateway (namespace, name) → VirtualServices naming it.
@@ -36,7 +36,7 @@ enum Op {
     Remove,
 }
 
-fn update<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Keys>, k: K, key: &Arc<ObjKey>, op: Op) {
+fn update<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Keys>, k: K, key: &Arc<ObjKey>, op: Op) {
     match op {
         Op::Add => {
             map.entry(k).or_default().insert(key.clone());
@@ -92,7 +92,7 @@ impl Indexes {
                 }
             }
             Parsed::VirtualService(vs) => {
-                let mut gateways: BTreeSet<(String, String)> = BTreeSet::new();
+                let mut gateways: std::collections::BTreeSet<(String, String)> = Default::default();
                 for g in vs.gateways.iter().chain(&vs.match_gateways) {
                     if let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) {
                         gateways.insert((namespace, name));
@@ -101,7 +101,7 @@ impl Indexes {
                 for g in gateways {
                     update(&mut self.gateway_binders, g, key, op);
                 }
-                let dests: BTreeSet<String> = vs
+                let dests: std::collections::BTreeSet<String> = vs
                     .destinations
                     .iter()
                     .map(|d| host::resolve(&d.host, ns, domain).into_owned())
@@ -110,7 +110,7 @@ impl Indexes {
                     update(&mut self.host_referrers, d, key, op);
                 }
                 if vs.is_mesh_bound() {
-                    let hosts: BTreeSet<String> = vs
+                    let hosts: std::collections::BTreeSet<String> = vs
                         .hosts
                         .iter()
                         .map(|h| host::resolve(&h.value, ns, domain).into_owned())

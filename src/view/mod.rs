@@ -9,29 +9,30 @@ mod index;
 
 pub use entry::{Entry, Parsed, ViewSettings};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::mesh_config::MeshConfig;
 use crate::model::{Kind, ObjKey, Object};
 use crate::semantics::export_to::ExportTo;
 use crate::semantics::host;
-use index::Indexes;
+use index::{Indexes, Keys};
 
 /// The ConfigMap holding MeshConfig, and where to look for it first.
 const MESH_CONFIGMAP: &str = "istio";
 const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
+/// Cheap to clone: every map is persistent, so a clone shares all structure.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     settings: ViewSettings,
-    objects: HashMap<ObjKey, Arc<Entry>>,
+    objects: imbl::HashMap<ObjKey, Arc<Entry>>,
     idx: Indexes,
     mesh: MeshConfig,
     /// MeshConfig candidates by namespace of their `istio` ConfigMap.
     mesh_sources: BTreeMap<String, MeshConfig>,
     /// Namespaces that objects live in, with their object counts (file mode).
-    object_namespaces: HashMap<String, usize>,
+    object_namespaces: imbl::HashMap<String, usize>,
 }
 
 impl ClusterView {
@@ -264,7 +265,7 @@ impl ClusterView {
             self.idx
                 .workloads_by_label
                 .get(&((*k).clone(), (*v).clone()))
-                .map_or(0, BTreeSet::len)
+                .map_or(0, Keys::len)
         }) {
             Some((k, v)) => match self.idx.workloads_by_label.get(&(k.clone(), v.clone())) {
                 Some(set) => Box::new(set.iter()),
@@ -272,14 +273,14 @@ impl ClusterView {
             },
             None => Box::new(self.idx.workloads.iter()),
         };
-        candidates.filter_map(|k| self.objects.get(k)).filter(move |e| {
+        candidates.filter_map(|k| self.objects.get(k.as_ref())).filter(move |e| {
             let Some(w) = &e.workload else { return false };
             namespace.is_none_or(|ns| w.namespace == ns) && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
         })
     }
 
-    fn lookup<'a>(&'a self, keys: Option<&'a BTreeSet<Arc<ObjKey>>>) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {
-        keys.into_iter().flatten().filter_map(|k| self.objects.get(k))
+    fn lookup<'a>(&'a self, keys: Option<&'a Keys>) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {
+        keys.into_iter().flatten().filter_map(|k| self.objects.get(k.as_ref()))
     }
 }
 
