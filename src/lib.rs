@@ -5,11 +5,13 @@
 //! view) → `checks` (pure functions of object and view) → `cli` (and the server).
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod checks;
 pub mod cli;
 pub mod finding;
 pub mod manifest;
 pub mod model;
+pub mod policy;
 pub mod semantics;
 pub mod synthetic;
 pub mod view;

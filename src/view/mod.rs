@@ -273,10 +273,12 @@ impl ClusterView {
             },
             None => Box::new(self.idx.workloads.iter()),
         };
-        candidates.filter_map(|k| self.objects.get(k.as_ref())).filter(move |e| {
-            let Some(w) = &e.workload else { return false };
-            namespace.is_none_or(|ns| w.namespace == ns) && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
-        })
+        candidates
+            .filter_map(|k| self.objects.get(k.as_ref()))
+            .filter(move |e| {
+                let Some(w) = &e.workload else { return false };
+                namespace.is_none_or(|ns| w.namespace == ns) && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+            })
     }
 
     fn lookup<'a>(&'a self, keys: Option<&'a Keys>) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {

@@ -1,0 +1,253 @@
+//! The admission decision for one review.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::impact::{self, Change as ImpactChange};
+use super::pending::{Change as PendingChange, Pending};
+use super::review::{Operation, ReviewRequest};
+use crate::checks;
+use crate::finding::Finding;
+use crate::model::{Kind, Object};
+use crate::policy::{Action, Policy, IGNORE_ANNOTATION};
+use crate::view::{ClusterView, Entry};
+
+/// How many referrers a denial names before it only counts them.
+const MAX_NAMED_REFERRERS: usize = 10;
+
+#[derive(Debug, Default)]
+pub struct Decision {
+    pub allowed: bool,
+    pub message: Option<String>,
+    pub warnings: Vec<String>,
+    /// Every finding with the action taken, for metrics and audit logs.
+    pub findings: Vec<(Finding, Action)>,
+    /// The kind reviewed, for metrics.
+    pub kind: &'static str,
+    /// Skipped by an exemption (namespace or opt-out label).
+    pub exempt: bool,
+}
+
+impl Decision {
+    fn allow(kind: &'static str) -> Decision {
+        Decision {
+            allowed: true,
+            kind,
+            ..Decision::default()
+        }
+    }
+}
+
+/// A review meshgate cannot judge at all: answered with HTTP 400.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecideError {
+    #[error("meshgate does not review kind {group}/{kind}: check the webhook's rules")]
+    UnknownKind { group: String, kind: String },
+}
+
+/// Decides one review against `base` (the cluster view) plus the pending overlay.
+/// `ready` is false while the view's initial lists are incomplete or stale: then
+/// only findings that need no cluster view (MG0001) may deny.
+pub fn decide(
+    req: &ReviewRequest,
+    base: &ClusterView,
+    ready: bool,
+    policy: &Policy,
+    pending: &Pending,
+    now: Instant,
+) -> Result<Decision, DecideError> {
+    let api_version = if req.kind.group.is_empty() {
+        req.kind.version.clone()
+    } else {
+        format!("{}/{}", req.kind.group, req.kind.version)
+    };
+    let kind = Kind::from_type(&api_version, &req.kind.kind);
+    if kind == Kind::Other {
+        return Err(DecideError::UnknownKind {
+            group: req.kind.group.chars().take(100).collect(),
+            kind: req.kind.kind.chars().take(100).collect(),
+        });
+    }
+    let kind_name = kind.as_str();
+    if policy.exempt_namespaces.contains(&req.namespace) {
+        return Ok(Decision {
+            exempt: true,
+            ..Decision::allow(kind_name)
+        });
+    }
+    let subject_value = match req.operation {
+        Operation::Delete => req.old_object.as_ref(),
+        _ => req.object.as_ref(),
+    };
+    let Some(subject_value) = subject_value else {
+        // DELETE without oldObject (very old API servers) or CONNECT: nothing to judge.
+        return Ok(Decision::allow(kind_name));
+    };
+    let subject = match Object::from_value(subject_value.clone(), &req.namespace) {
+        Ok(o) => o,
+        Err(e) => {
+            return Ok(Decision {
+                allowed: false,
+                message: Some(format!("MG0001 /: {e}")),
+                kind: kind_name,
+                ..Decision::default()
+            })
+        }
+    };
+    if subject.labels.get(&policy.opt_out_label).is_some_and(|v| v == "true") {
+        return Ok(Decision {
+            exempt: true,
+            ..Decision::allow(kind_name)
+        });
+    }
+
+    let overlay = pending.overlay(base, req.dry_run, now);
+    let view = overlay.as_ref().unwrap_or(base);
+    let entry = Arc::new(Entry::new(subject, view.settings()));
+    let mut decision = Decision::allow(kind_name);
+    let mut denials: Vec<String> = Vec::new();
+
+    if req.operation != Operation::Delete {
+        let mut findings = checks::check(&entry, view);
+        ignore_annotated(&entry.object, &mut findings);
+        let existing = existing_findings(req, view, policy);
+        for f in findings {
+            let mut action = policy.action(&f);
+            let mut line = f.headline();
+            if action == Action::Deny && existing.contains(&(f.code, f.message.clone())) {
+                action = Action::Warn;
+                line.push_str(" (already present before this update)");
+            }
+            if !ready && action == Action::Deny && f.code != "MG0001" {
+                action = Action::Warn;
+            }
+            match action {
+                Action::Deny => denials.push(line),
+                Action::Warn => decision.warnings.push(line),
+                Action::Audit | Action::Off => {}
+            }
+            decision.findings.push((f, action));
+        }
+    }
+
+    if matches!(req.operation, Operation::Delete | Operation::Update) && impact::is_referent(kind) {
+        let change = match req.operation {
+            Operation::Delete => ImpactChange::Delete(entry.object.key.clone()),
+            _ => ImpactChange::Update(entry.clone()),
+        };
+        let verb = if req.operation == Operation::Delete {
+            "deleting"
+        } else {
+            "this change to"
+        };
+        let (deny, warn) = impact_lines(view, &change, policy, ready);
+        if !deny.is_empty() {
+            denials.push(format!(
+                "{verb} {} {} breaks {} object(s) that refer to it: {}",
+                kind_name,
+                entry.object.key.qualified_name(),
+                deny.len(),
+                summarize(&deny)
+            ));
+        }
+        decision.warnings.extend(warn);
+    }
+
+    if !ready {
+        decision.warnings.push(
+            "meshgate: the cluster view is not ready (initial list incomplete or watch stale); references were not enforced"
+                .to_string(),
+        );
+    }
+    if !denials.is_empty() {
+        decision.allowed = false;
+        decision.message = Some(denials.join("; "));
+    }
+    if decision.allowed {
+        let change = match req.operation {
+            Operation::Delete => PendingChange::Tombstone,
+            _ => PendingChange::Upsert(entry.clone()),
+        };
+        pending.record(entry.object.key.clone(), change, req.dry_run, policy.pending_ttl, now);
+    }
+    Ok(decision)
+}
+
+/// Drops findings whose code the object's `meshgate.io/ignore` annotation lists.
+fn ignore_annotated(object: &Object, findings: &mut Vec<Finding>) {
+    let Some(list) = object.annotations.get(IGNORE_ANNOTATION) else {
+        return;
+    };
+    let codes: BTreeSet<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if codes.contains("*") {
+        findings.clear();
+    } else {
+        findings.retain(|f| !codes.contains(f.code));
+    }
+}
+
+/// On UPDATE, the (code, message) pairs the old object already had: those are not
+/// denied unless `enforceExisting`, so an unrelated edit to an already-broken
+/// object is never blocked.
+fn existing_findings(req: &ReviewRequest, view: &ClusterView, policy: &Policy) -> BTreeSet<(&'static str, String)> {
+    if req.operation != Operation::Update || policy.enforce_existing {
+        return BTreeSet::new();
+    }
+    let Some(old) = req
+        .old_object
+        .as_ref()
+        .and_then(|o| Object::from_value(o.clone(), &req.namespace).ok())
+    else {
+        return BTreeSet::new();
+    };
+    let old = Entry::new(old, view.settings());
+    checks::check(&old, view)
+        .into_iter()
+        .map(|f| (f.code, f.message))
+        .collect()
+}
+
+/// One line per broken referrer (deny) and per warning.
+fn impact_lines(view: &ClusterView, change: &ImpactChange, policy: &Policy, ready: bool) -> (Vec<String>, Vec<String>) {
+    let mut deny = Vec::new();
+    let mut warn = Vec::new();
+    for (referrer, mut findings) in impact::analyze(view, change).broken {
+        let key = &referrer.object.key;
+        if policy.exempt_namespaces.contains(&key.namespace) {
+            continue;
+        }
+        ignore_annotated(&referrer.object, &mut findings);
+        let lines: Vec<String> = findings
+            .iter()
+            .filter(|f| policy.action(f) == Action::Deny)
+            .map(Finding::headline)
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let line = format!("{key} ({})", lines.join(", "));
+        if ready {
+            deny.push(line);
+        } else {
+            warn.push(format!("would break {line}"));
+        }
+    }
+    (deny, warn)
+}
+
+fn summarize(lines: &[String]) -> String {
+    let mut s = lines
+        .iter()
+        .take(MAX_NAMED_REFERRERS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if lines.len() > MAX_NAMED_REFERRERS {
+        s.push_str(&format!(" and {} more", lines.len() - MAX_NAMED_REFERRERS));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,421 @@
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::admission::review::{GroupVersionKind, ReviewVersion};
+use crate::checks::testutil::view;
+
+const GW: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+const SVC: &str =
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  ports: [{port: 80}]\n";
+
+fn vs(name: &str, gateway: &str) -> Value {
+    json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+           "metadata": {"name": name, "namespace": "shop"},
+           "spec": {"hosts": ["shop.example.com"], "gateways": [gateway],
+                    "http": [{"route": [{"destination": {"host": "web"}}]}]}})
+}
+
+fn req(
+    op: Operation,
+    kind: &str,
+    group: &str,
+    object: Option<Value>,
+    old: Option<Value>,
+    dry_run: bool,
+) -> ReviewRequest {
+    let meta = object.as_ref().or(old.as_ref()).unwrap()["metadata"].clone();
+    ReviewRequest {
+        version: ReviewVersion::V1,
+        uid: "u".into(),
+        kind: GroupVersionKind {
+            group: group.into(),
+            version: "v1".into(),
+            kind: kind.into(),
+        },
+        namespace: meta["namespace"].as_str().unwrap_or_default().into(),
+        name: meta["name"].as_str().unwrap_or_default().into(),
+        operation: op,
+        object,
+        old_object: old,
+        dry_run,
+    }
+}
+
+fn create_vs(v: Value, dry_run: bool) -> ReviewRequest {
+    req(
+        Operation::Create,
+        "VirtualService",
+        "networking.istio.io",
+        Some(v),
+        None,
+        dry_run,
+    )
+}
+
+fn run(r: &ReviewRequest, base: &ClusterView, policy: &Policy, pending: &Pending) -> Decision {
+    decide(r, base, true, policy, pending, Instant::now()).unwrap()
+}
+
+#[test]
+fn create_with_missing_gateway_is_denied_with_code_and_pointer() {
+    let base = view(&[SVC]);
+    let d = run(
+        &create_vs(vs("a", "istio-system/public"), false),
+        &base,
+        &Policy::with_defaults("meshgate"),
+        &Pending::default(),
+    );
+    assert!(!d.allowed);
+    assert_eq!(
+        d.message.as_deref(),
+        Some("MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found")
+    );
+}
+
+#[test]
+fn warnings_are_returned_and_allowed() {
+    let base = view(&[SVC, GW]);
+    let mut v = vs("a", "istio-system/public");
+    v["spec"]["hosts"] = json!(["shop.example.com"]);
+    let gw_other_hosts = GW.replace("[\"*\"]", "[\"other.example.com\"]");
+    let base2 = view(&[SVC, &gw_other_hosts]);
+    let d = run(
+        &create_vs(v.clone(), false),
+        &base,
+        &Policy::with_defaults("m"),
+        &Pending::default(),
+    );
+    assert!(d.allowed && d.warnings.is_empty(), "{d:?}");
+    let d = run(
+        &create_vs(v, false),
+        &base2,
+        &Policy::with_defaults("m"),
+        &Pending::default(),
+    );
+    assert!(d.allowed);
+    assert_eq!(d.warnings.len(), 1);
+    assert!(
+        d.warnings[0].starts_with("MG0106 /spec/gateways/0: "),
+        "{:?}",
+        d.warnings
+    );
+}
+
+#[test]
+fn update_keeps_existing_findings_as_warnings_unless_enforced() {
+    let base = view(&[SVC]);
+    let old = vs("a", "istio-system/public");
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"team": "x"});
+    let r = req(
+        Operation::Update,
+        "VirtualService",
+        "networking.istio.io",
+        Some(new.clone()),
+        Some(old.clone()),
+        false,
+    );
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(d.allowed, "{d:?}");
+    assert_eq!(
+        d.warnings,
+        ["MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found (already present before this update)"]
+    );
+    let enforce = Policy::parse("settings:\n  enforceExisting: true\n", "m").unwrap();
+    assert!(!run(&r, &base, &enforce, &Pending::default()).allowed);
+    // A new problem in the update is denied.
+    let mut worse = old.clone();
+    worse["spec"]["gateways"] = json!(["istio-system/public", "istio-system/other"]);
+    let r = req(
+        Operation::Update,
+        "VirtualService",
+        "networking.istio.io",
+        Some(worse),
+        Some(old),
+        false,
+    );
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(!d.allowed);
+    assert_eq!(
+        d.message.as_deref(),
+        Some("MG0101 /spec/gateways/1: gateway \"istio-system/other\" not found")
+    );
+}
+
+#[test]
+fn deleting_a_bound_gateway_is_denied_naming_the_referrers() {
+    let v = crate::synthetic::to_yaml(&vs("a", "istio-system/public"));
+    let base = view(&[SVC, GW, &v]);
+    let gw: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
+        .object
+        .value
+        .clone();
+    let r = req(
+        Operation::Delete,
+        "Gateway",
+        "networking.istio.io",
+        None,
+        Some(gw),
+        false,
+    );
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(!d.allowed);
+    assert_eq!(
+        d.message.as_deref(),
+        Some("deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/a (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found)")
+    );
+    // An unbound gateway deletes freely.
+    let base = view(&[SVC, GW]);
+    assert!(run(&r, &base, &Policy::with_defaults("m"), &Pending::default()).allowed);
+}
+
+#[test]
+fn deleting_a_routed_service_and_removing_a_used_port_are_denied() {
+    let v = crate::synthetic::to_yaml(
+        &json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "a", "namespace": "shop"},
+        "spec": {"hosts": ["web"], "http": [{"route": [{"destination": {"host": "web", "port": {"number": 80}}}]}]}}),
+    );
+    let base = view(&[SVC, &v]);
+    let svc: Value = crate::manifest::parse_text("s", SVC, "x").unwrap()[0]
+        .object
+        .value
+        .clone();
+    let r = req(Operation::Delete, "Service", "", None, Some(svc.clone()), false);
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(
+        d.message
+            .as_deref()
+            .unwrap()
+            .contains("MG0102 /spec/http/0/route/0/destination/host"),
+        "{d:?}"
+    );
+    let mut moved = svc.clone();
+    moved["spec"]["ports"] = json!([{"port": 8080}]);
+    let r = req(Operation::Update, "Service", "", Some(moved), Some(svc), false);
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(!d.allowed);
+    assert!(
+        d.message
+            .as_deref()
+            .unwrap()
+            .contains("MG0104 /spec/http/0/route/0/destination/port/number"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn impact_names_at_most_ten_referrers_and_counts_the_rest() {
+    let mut docs: Vec<String> = vec![SVC.into(), GW.into()];
+    for i in 0..12 {
+        docs.push(crate::synthetic::to_yaml(&vs(
+            &format!("vs-{i:02}"),
+            "istio-system/public",
+        )));
+    }
+    let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    let base = view(&refs);
+    let gw: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
+        .object
+        .value
+        .clone();
+    let r = req(
+        Operation::Delete,
+        "Gateway",
+        "networking.istio.io",
+        None,
+        Some(gw),
+        false,
+    );
+    let m = run(&r, &base, &Policy::with_defaults("m"), &Pending::default())
+        .message
+        .unwrap();
+    assert!(m.contains("breaks 12 object(s)"), "{m}");
+    assert!(m.ends_with(" and 2 more"), "{m}");
+    assert_eq!(m.matches("VirtualService shop/").count(), 10);
+}
+
+#[test]
+fn pending_overlay_real_and_dry_run() {
+    let base = view(&[SVC]);
+    let policy = Policy::with_defaults("m");
+    let pending = Pending::default();
+    let gw_obj: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
+        .object
+        .value
+        .clone();
+    // A dry-run Gateway satisfies a later dry-run VirtualService only.
+    let r = req(
+        Operation::Create,
+        "Gateway",
+        "networking.istio.io",
+        Some(gw_obj.clone()),
+        None,
+        true,
+    );
+    assert!(run(&r, &base, &policy, &pending).allowed);
+    assert!(
+        run(
+            &create_vs(vs("a", "istio-system/public"), true),
+            &base,
+            &policy,
+            &pending
+        )
+        .allowed
+    );
+    assert!(
+        !run(
+            &create_vs(vs("a", "istio-system/public"), false),
+            &base,
+            &policy,
+            &pending
+        )
+        .allowed
+    );
+    // A real one satisfies both.
+    let r = req(
+        Operation::Create,
+        "Gateway",
+        "networking.istio.io",
+        Some(gw_obj.clone()),
+        None,
+        false,
+    );
+    assert!(run(&r, &base, &policy, &pending).allowed);
+    assert!(
+        run(
+            &create_vs(vs("b", "istio-system/public"), false),
+            &base,
+            &policy,
+            &pending
+        )
+        .allowed
+    );
+    // After the TTL it is gone.
+    let later = Instant::now() + Duration::from_secs(61);
+    let d = decide(
+        &create_vs(vs("c", "istio-system/public"), false),
+        &base,
+        true,
+        &policy,
+        &pending,
+        later,
+    )
+    .unwrap();
+    assert!(!d.allowed);
+}
+
+#[test]
+fn tombstones_hide_deleted_objects() {
+    let base = view(&[SVC, GW]);
+    let policy = Policy::with_defaults("m");
+    let pending = Pending::default();
+    let gw_obj: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
+        .object
+        .value
+        .clone();
+    let r = req(
+        Operation::Delete,
+        "Gateway",
+        "networking.istio.io",
+        None,
+        Some(gw_obj),
+        false,
+    );
+    assert!(run(&r, &base, &policy, &pending).allowed);
+    assert!(
+        !run(
+            &create_vs(vs("a", "istio-system/public"), false),
+            &base,
+            &policy,
+            &pending
+        )
+        .allowed
+    );
+}
+
+#[test]
+fn exemptions_and_ignore_annotation() {
+    let base = view(&[SVC]);
+    let policy = Policy::with_defaults("shop");
+    let d = run(
+        &create_vs(vs("a", "istio-system/public"), false),
+        &base,
+        &policy,
+        &Pending::default(),
+    );
+    assert!(d.allowed && d.exempt);
+    let policy = Policy::with_defaults("m");
+    let mut v = vs("a", "istio-system/public");
+    v["metadata"]["labels"] = json!({"meshgate.io/skip": "true"});
+    assert!(run(&create_vs(v, false), &base, &policy, &Pending::default()).allowed);
+    let mut v = vs("a", "istio-system/public");
+    v["metadata"]["annotations"] = json!({"meshgate.io/ignore": "MG0106, MG0101"});
+    assert!(run(&create_vs(v.clone(), false), &base, &policy, &Pending::default()).allowed);
+    v["metadata"]["annotations"] = json!({"meshgate.io/ignore": "MG0106"});
+    assert!(!run(&create_vs(v.clone(), false), &base, &policy, &Pending::default()).allowed);
+    v["metadata"]["annotations"] = json!({"meshgate.io/ignore": "*"});
+    assert!(run(&create_vs(v, false), &base, &policy, &Pending::default()).allowed);
+}
+
+#[test]
+fn not_ready_never_denies_on_cluster_view_findings() {
+    let base = view(&[SVC]);
+    let d = decide(
+        &create_vs(vs("a", "istio-system/public"), false),
+        &base,
+        false,
+        &Policy::with_defaults("m"),
+        &Pending::default(),
+        Instant::now(),
+    )
+    .unwrap();
+    assert!(d.allowed);
+    assert!(d.warnings.iter().any(|w| w.contains("not ready")), "{:?}", d.warnings);
+    assert!(d.warnings.iter().any(|w| w.starts_with("MG0101")), "{:?}", d.warnings);
+    let mut bad = vs("a", "mesh");
+    bad["spec"]["hosts"] = json!("x");
+    let d = decide(
+        &create_vs(bad, false),
+        &base,
+        false,
+        &Policy::with_defaults("m"),
+        &Pending::default(),
+        Instant::now(),
+    )
+    .unwrap();
+    assert!(!d.allowed, "MG0001 needs no cluster view");
+}
+
+#[test]
+fn unknown_kinds_are_errors_and_unparsable_objects_denied() {
+    let base = view(&[]);
+    let r = req(
+        Operation::Create,
+        "Frobnicator",
+        "example.com",
+        Some(json!({"metadata": {"name": "x"}})),
+        None,
+        false,
+    );
+    assert!(matches!(
+        decide(
+            &r,
+            &base,
+            true,
+            &Policy::with_defaults("m"),
+            &Pending::default(),
+            Instant::now()
+        ),
+        Err(DecideError::UnknownKind { .. })
+    ));
+    let r = create_vs(
+        json!({"metadata": {"namespace": "shop", "name": "x"}, "spec": {}}),
+        false,
+    );
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(!d.allowed);
+    assert!(d.message.unwrap().starts_with("MG0001 /: not a Kubernetes object"));
+}
