@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod finding;
@@ -13,5 +14,6 @@ pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod semantics;
+pub mod server;
 pub mod synthetic;
 pub mod view;

@@ -3,10 +3,12 @@
 
 mod check;
 mod output;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
 pub use check::CheckArgs;
+pub use serve::{demo_manifests, CertsArgs, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Check manifest files against the cluster view they form (no cluster needed).
     Check(CheckArgs),
+    /// Run the admission webhook (HTTPS) and its admin listener.
+    Serve(ServeArgs),
+    /// Generate a CA and a serving certificate for the webhook.
+    Certs(CertsArgs),
     /// Print the check catalog as Markdown (the source of docs/checks.md).
     Catalog,
 }
@@ -39,6 +45,8 @@ pub fn run() -> i32 {
     };
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Serve(args) => serve::run_serve(args),
+        Command::Certs(args) => serve::run_certs(&args),
         Command::Catalog => {
             print!("{}", crate::checks::catalog::markdown());
             0

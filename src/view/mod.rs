@@ -6,8 +6,10 @@
 
 mod entry;
 mod index;
+mod shared;
 
 pub use entry::{Entry, Parsed, ViewSettings};
+pub use shared::SharedView;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

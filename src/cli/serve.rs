@@ -1,0 +1,221 @@
+//! `meshgate serve` and `meshgate certs`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::manifest::{self, Manifest};
+use crate::server::{self, AppState, ServeOptions};
+use crate::view::{ClusterView, SharedView, ViewSettings};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Webhook (HTTPS) listen address.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub addr: SocketAddr,
+    /// Admin (plain HTTP) listen address: /livez, /readyz, /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub admin_addr: SocketAddr,
+    /// Development mode: generate certs/ if missing, bind 127.0.0.1, load the demo cluster view.
+    #[arg(long)]
+    pub dev: bool,
+    /// Build the cluster view from manifest files in DIR (no API server needed).
+    #[arg(long, value_name = "DIR")]
+    pub cluster_from: Option<String>,
+    /// Serving certificate (PEM); reloaded when it changes on disk.
+    #[arg(long, default_value = "certs/tls.crt")]
+    pub tls_cert: PathBuf,
+    /// Serving key (PEM).
+    #[arg(long, default_value = "certs/tls.key")]
+    pub tls_key: PathBuf,
+    /// Policy file (hot-reloaded).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The webhook's own namespace, exempt by default.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "meshgate")]
+    pub own_namespace: String,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = server::DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// Seconds between checks of the certificate and policy files.
+    #[arg(long, default_value_t = 2)]
+    pub reload_seconds: u64,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// DNS names for the serving certificate (repeatable).
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// IP addresses for the serving certificate (repeatable).
+    #[arg(long = "ip", value_name = "ADDR")]
+    pub ip: Vec<String>,
+    /// Output directory for ca.crt, ca.key, tls.crt, tls.key.
+    #[arg(long, default_value = "certs")]
+    pub out: PathBuf,
+}
+
+/// The demo cluster view, embedded so `serve --dev` works from any directory.
+const DEMO_CLUSTER: &[(&str, &str)] = &[
+    ("examples/demo-cluster/bookinfo.yaml", include_str!("../../examples/demo-cluster/bookinfo.yaml")),
+    ("examples/demo-cluster/bookinfo-versions.yaml", include_str!("../../examples/demo-cluster/bookinfo-versions.yaml")),
+    ("examples/demo-cluster/bookinfo-gateway.yaml", include_str!("../../examples/demo-cluster/bookinfo-gateway.yaml")),
+    ("examples/demo-cluster/destination-rule-all.yaml", include_str!("../../examples/demo-cluster/destination-rule-all.yaml")),
+    ("examples/demo-cluster/virtual-service-all-v1.yaml", include_str!("../../examples/demo-cluster/virtual-service-all-v1.yaml")),
+    ("examples/demo-cluster/ingress-gateway.yaml", include_str!("../../examples/demo-cluster/ingress-gateway.yaml")),
+];
+
+pub fn demo_manifests() -> Result<Vec<Manifest>, manifest::LoadError> {
+    let mut out = Vec::new();
+    for (name, text) in DEMO_CLUSTER {
+        out.extend(manifest::parse_text(name, text, "default")?);
+    }
+    Ok(out)
+}
+
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], addr.port()))
+}
+
+pub fn run_certs(args: &CertsArgs) -> i32 {
+    if args.dns.is_empty() && args.ip.is_empty() {
+        eprintln!("meshgate: error: name at least one --dns or --ip for the serving certificate");
+        return 2;
+    }
+    match crate::certs::generate(&args.dns, &args.ip).and_then(|g| crate::certs::write_all(&args.out, &g)) {
+        Ok(()) => {
+            println!("wrote {0}/ca.crt {0}/ca.key {0}/tls.crt {0}/tls.key", args.out.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("meshgate: error: {e}");
+            1
+        }
+    }
+}
+
+pub fn run_serve(mut args: ServeArgs) -> i32 {
+    init_logging();
+    if args.dev {
+        args.addr = loopback(args.addr);
+        args.admin_addr = loopback(args.admin_addr);
+        let dir = args.tls_cert.parent().unwrap_or(Path::new("certs")).to_path_buf();
+        match crate::certs::ensure_dev(&dir) {
+            Ok(true) => tracing::info!(dir = %dir.display(), "generated a development CA and serving certificate"),
+            Ok(false) => {}
+            Err(e) => {
+                eprintln!("meshgate: error: {e}");
+                return 1;
+            }
+        }
+    }
+    let manifests = match (&args.cluster_from, args.dev) {
+        (Some(dir), _) => manifest::load_paths(std::slice::from_ref(dir), "default"),
+        (None, true) => demo_manifests(),
+        (None, false) => {
+            eprintln!("meshgate: error: no cluster view: pass --cluster-from DIR (manifest files) or --dev (the demo view)");
+            return 2;
+        }
+    };
+    let manifests = match manifests {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("meshgate: error: {e}");
+            return 2;
+        }
+    };
+    let mut view = ClusterView::new(ViewSettings {
+        cluster_domain: args.cluster_domain.clone(),
+        file_mode: true,
+    });
+    for m in manifests {
+        view.apply(m.object);
+    }
+    tracing::info!(objects = view.len(), "cluster view loaded from files");
+    let opts = ServeOptions {
+        addr: args.addr,
+        admin_addr: args.admin_addr,
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
+        config: args.config.clone(),
+        own_namespace: args.own_namespace.clone(),
+        body_limit: args.body_limit,
+        header_read_timeout: Duration::from_secs(10),
+        reload_interval: Duration::from_secs(args.reload_seconds.max(1)),
+        shutdown_grace: Duration::from_secs(30),
+    };
+    let policy = match server::load_policy(opts.config.as_ref(), &opts.own_namespace) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("meshgate: error: {e}");
+            return 2;
+        }
+    };
+    let state = AppState::new(Arc::new(SharedView::new(view, true)), policy);
+    let bound = match server::bind(&opts) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("meshgate: error: {e}");
+            return 1;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("meshgate: error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let webhook = bound.webhook.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let admin = bound.admin.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(webhook = %webhook, admin = %admin, "meshgate serving");
+    if args.dev {
+        let ca = args.tls_cert.parent().unwrap_or(Path::new("certs")).join("ca.crt");
+        let port = args.addr.port();
+        println!(
+            "\nmeshgate is serving the demo cluster view (bookinfo) on https://localhost:{port}/validate\n\
+             Try a review that gets denied:\n\n  \
+             curl --cacert {ca} -H 'Content-Type: application/json' --data @examples/reviews/vs-missing-gateway.json https://localhost:{port}/validate\n\n\
+             and one that is allowed: examples/reviews/vs-consistent.json; health: http://127.0.0.1:{admin_port}/readyz, metrics: /metrics\n",
+            admin_port = args.admin_addr.port(),
+            ca = ca.display()
+        );
+    }
+    match runtime.block_on(server::serve(opts, bound, state, shutdown_signal())) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("meshgate: error: {e}");
+            1
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}

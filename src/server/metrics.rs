@@ -1,0 +1,112 @@
+//! Prometheus metrics (text exposition on the admin listener's `/metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReviewLabels {
+    pub kind: String,
+    pub operation: String,
+    /// allowed | denied | exempt | invalid
+    pub decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    pub code: String,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub reviews: Family<ReviewLabels, Counter>,
+    pub review_seconds: Histogram,
+    pub findings: Family<FindingLabels, Counter>,
+    pub cache_objects: Family<KindLabels, Gauge>,
+    pub cache_ready: Gauge,
+    pub not_ready_allowed: Counter,
+    pub cert_not_after: Gauge,
+    pub cert_reloads: Counter,
+    pub cert_reload_failures: Counter,
+    pub config_reloads: Counter,
+    pub config_reload_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("meshgate");
+        let reviews = Family::<ReviewLabels, Counter>::default();
+        registry.register("reviews", "Admission reviews by kind, operation and decision", reviews.clone());
+        let review_seconds = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0]);
+        registry.register("review_duration_seconds", "Time to decide one review", review_seconds.clone());
+        let findings = Family::<FindingLabels, Counter>::default();
+        registry.register("findings", "Findings at admission by code and action taken", findings.clone());
+        let cache_objects = Family::<KindLabels, Gauge>::default();
+        registry.register("cache_objects", "Objects in the cluster view by kind", cache_objects.clone());
+        let cache_ready = Gauge::default();
+        registry.register("cache_ready", "1 when every initial list of the cluster view is in", cache_ready.clone());
+        let not_ready_allowed = Counter::default();
+        registry.register(
+            "cache_not_ready_allowed",
+            "Reviews allowed with a warning because the cluster view was not ready",
+            not_ready_allowed.clone(),
+        );
+        let cert_not_after = Gauge::default();
+        registry.register(
+            "certificate_expiry_timestamp_seconds",
+            "Expiry of the serving certificate (Unix seconds)",
+            cert_not_after.clone(),
+        );
+        let cert_reloads = Counter::default();
+        registry.register("certificate_reloads", "Serving certificate reloads", cert_reloads.clone());
+        let cert_reload_failures = Counter::default();
+        registry.register(
+            "certificate_reload_failures",
+            "New certificate pairs rejected (the old one stays)",
+            cert_reload_failures.clone(),
+        );
+        let config_reloads = Counter::default();
+        registry.register("config_reloads", "Policy configuration reloads", config_reloads.clone());
+        let config_reload_failures = Counter::default();
+        registry.register(
+            "config_reload_failures",
+            "Policy configurations rejected (the running one stays)",
+            config_reload_failures.clone(),
+        );
+        Metrics {
+            registry,
+            reviews,
+            review_seconds,
+            findings,
+            cache_objects,
+            cache_ready,
+            not_ready_allowed,
+            cert_not_after,
+            cert_reloads,
+            cert_reload_failures,
+            config_reloads,
+            config_reload_failures,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut s = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut s, &self.registry);
+        s
+    }
+}

@@ -1,0 +1,312 @@
+//! `meshgate serve`: the HTTPS webhook and the plain-HTTP admin listener. Knows
+//! HTTP and TLS; asks `admission` for every decision.
+
+pub mod metrics;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::admission::{self, review, Pending};
+use crate::policy::{Action, Policy};
+use crate::view::SharedView;
+use metrics::{FindingLabels, KindLabels, Metrics, ReviewLabels};
+
+/// Everything a request handler needs, shared across connections.
+#[derive(Clone)]
+pub struct AppState {
+    pub view: Arc<SharedView>,
+    pub policy: Arc<RwLock<Arc<Policy>>>,
+    pub pending: Arc<Pending>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(view: Arc<SharedView>, policy: Policy) -> AppState {
+        AppState {
+            view,
+            policy: Arc::new(RwLock::new(Arc::new(policy))),
+            pending: Arc::new(Pending::default()),
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Publishes cache gauges from the current view.
+    pub fn refresh_cache_metrics(&self) {
+        let view = self.view.snapshot();
+        for (kind, n) in view.counts() {
+            self.metrics
+                .cache_objects
+                .get_or_create(&KindLabels {
+                    kind: kind.as_str().to_string(),
+                })
+                .set(n as i64);
+        }
+        self.metrics.cache_ready.set(i64::from(self.view.is_ready()));
+    }
+}
+
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// The webhook routes: `POST /validate`.
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// The admin routes: `/livez`, `/readyz`, `/metrics`.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/livez", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn validate(State(st): State<AppState>, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
+    let start = Instant::now();
+    let count = |kind: &str, op: &str, decision: &str| {
+        st.metrics
+            .reviews
+            .get_or_create(&ReviewLabels {
+                kind: kind.to_string(),
+                operation: op.to_string(),
+                decision: decision.to_string(),
+            })
+            .inc();
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            count("", "", "invalid");
+            return error(rejection.status(), format!("cannot read request body: {}", rejection.body_text()));
+        }
+    };
+    let req = match review::parse(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            count("", "", "invalid");
+            tracing::info!(error = %e, "malformed admission review");
+            return error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let view = st.view.snapshot();
+    let ready = st.view.is_ready();
+    let policy = st.policy();
+    let decision = match admission::decide(&req, &view, ready, &policy, &st.pending, Instant::now()) {
+        Ok(d) => d,
+        Err(e) => {
+            count(&req.kind.kind, req.operation.as_str(), "invalid");
+            return error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    for (f, action) in &decision.findings {
+        st.metrics
+            .findings
+            .get_or_create(&FindingLabels {
+                code: f.code.to_string(),
+                action: action.as_str().to_string(),
+            })
+            .inc();
+        if *action == Action::Audit {
+            tracing::info!(code = f.code, kind = %f.kind, namespace = %f.namespace, name = %f.name, pointer = %f.pointer, "finding audited");
+        }
+    }
+    if !ready && decision.allowed {
+        st.metrics.not_ready_allowed.inc();
+    }
+    let outcome = match (decision.exempt, decision.allowed) {
+        (true, _) => "exempt",
+        (false, true) => "allowed",
+        (false, false) => "denied",
+    };
+    count(decision.kind, req.operation.as_str(), outcome);
+    tracing::debug!(uid = %req.uid, kind = decision.kind, namespace = %req.namespace, name = %req.name, operation = req.operation.as_str(), dry_run = req.dry_run, outcome, "review");
+    st.metrics.review_seconds.observe(start.elapsed().as_secs_f64());
+    let body = review::response(req.version, &req.uid, decision.allowed, decision.message.as_deref(), &decision.warnings);
+    Json(body).into_response()
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    if st.view.is_ready() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "cluster view not ready\n").into_response()
+    }
+}
+
+async fn metrics_text(State(st): State<AppState>) -> Response {
+    st.refresh_cache_metrics();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        st.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// How the server is run.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub config: Option<PathBuf>,
+    pub own_namespace: String,
+    pub body_limit: usize,
+    pub header_read_timeout: Duration,
+    pub reload_interval: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Loads the policy file, or the defaults when there is none.
+pub fn load_policy(path: Option<&PathBuf>, own_namespace: &str) -> Result<Policy, ServeError> {
+    let Some(path) = path else {
+        return Ok(Policy::with_defaults(own_namespace));
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))?;
+    Policy::parse(&text, own_namespace).map_err(|e| ServeError::Config(format!("{}: {e}", path.display())))
+}
+
+/// Bound listeners, so callers (and tests) learn the real ports before serving.
+pub struct Bound {
+    pub webhook: std::net::TcpListener,
+    pub admin: std::net::TcpListener,
+}
+
+pub fn bind(opts: &ServeOptions) -> Result<Bound, ServeError> {
+    let b = |addr: SocketAddr| -> Result<std::net::TcpListener, ServeError> {
+        let l = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+        l.set_nonblocking(true)?;
+        Ok(l)
+    };
+    Ok(Bound {
+        webhook: b(opts.addr)?,
+        admin: b(opts.admin_addr)?,
+    })
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight reviews.
+pub async fn serve(
+    opts: ServeOptions,
+    bound: Bound,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let cert = Arc::new(tls::ReloadingCert::load(opts.cert.clone(), opts.key.clone())?);
+    state.metrics.cert_not_after.set(cert.not_after());
+    let tls_config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls::server_config(cert.clone())?));
+
+    spawn_cert_reloader(cert, state.clone(), opts.reload_interval);
+    if let Some(path) = opts.config.clone() {
+        spawn_config_reloader(path, opts.own_namespace.clone(), state.clone(), opts.reload_interval);
+    }
+
+    let handle = axum_server::Handle::new();
+    let admin_handle = axum_server::Handle::new();
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls_config).handshake_timeout(Duration::from_secs(10));
+    let mut server = axum_server::from_tcp(bound.webhook)?.acceptor(acceptor).handle(handle.clone());
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout);
+    let admin = axum_server::from_tcp(bound.admin)?.handle(admin_handle.clone());
+
+    let grace = opts.shutdown_grace;
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight reviews");
+        handle.graceful_shutdown(Some(grace));
+        admin_handle.graceful_shutdown(Some(Duration::from_secs(1)));
+    });
+    let webhook = server.serve(router(state.clone(), opts.body_limit).into_make_service());
+    let admin = admin.serve(admin_router(state).into_make_service());
+    let (w, a) = tokio::join!(webhook, admin);
+    w?;
+    a?;
+    Ok(())
+}
+
+fn spawn_cert_reloader(cert: Arc<tls::ReloadingCert>, state: AppState, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match cert.reload() {
+                Ok(tls::Reload::Unchanged) => {}
+                Ok(tls::Reload::Reloaded) => {
+                    state.metrics.cert_reloads.inc();
+                    state.metrics.cert_not_after.set(cert.not_after());
+                    tracing::info!("serving certificate reloaded");
+                }
+                Err(e) => {
+                    state.metrics.cert_reload_failures.inc();
+                    tracing::warn!(error = %e, "new serving certificate rejected; keeping the current one");
+                }
+            }
+        }
+    });
+}
+
+fn spawn_config_reloader(path: PathBuf, own_namespace: String, state: AppState, every: Duration) {
+    tokio::spawn(async move {
+        let mut last = std::fs::read(&path).ok();
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let Ok(now) = std::fs::read(&path) else { continue };
+            if last.as_ref() == Some(&now) {
+                continue;
+            }
+            last = Some(now.clone());
+            match Policy::parse(&String::from_utf8_lossy(&now), &own_namespace) {
+                Ok(p) => {
+                    *state.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(p);
+                    state.metrics.config_reloads.inc();
+                    tracing::info!(path = %path.display(), "policy reloaded");
+                }
+                Err(e) => {
+                    state.metrics.config_reload_failures.inc();
+                    tracing::warn!(path = %path.display(), error = %e, "policy rejected; keeping the running one");
+                }
+            }
+        }
+    });
+}
