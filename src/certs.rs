@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
@@ -42,7 +45,11 @@ pub fn generate(dns: &[String], ips: &[String]) -> Result<Generated, CertError> 
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.distinguished_name.push(DnType::CommonName, "meshgate local CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     ca.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
     ca.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
     let ca_cert = ca.self_signed(&ca_key)?;
@@ -53,8 +60,10 @@ pub fn generate(dns: &[String], ips: &[String]) -> Result<Generated, CertError> 
         let addr = ip.parse().map_err(|_| CertError::BadIp(ip.clone()))?;
         leaf.subject_alt_names.push(SanType::IpAddress(addr));
     }
-    leaf.distinguished_name
-        .push(DnType::CommonName, dns.first().cloned().unwrap_or_else(|| "meshgate".into()));
+    leaf.distinguished_name.push(
+        DnType::CommonName,
+        dns.first().cloned().unwrap_or_else(|| "meshgate".into()),
+    );
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.not_before = rcgen::date_time_ymd(year - 1, 1, 1);

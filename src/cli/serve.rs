@@ -63,12 +63,30 @@ pub struct CertsArgs {
 
 /// The demo cluster view, embedded so `serve --dev` works from any directory.
 const DEMO_CLUSTER: &[(&str, &str)] = &[
-    ("examples/demo-cluster/bookinfo.yaml", include_str!("../../examples/demo-cluster/bookinfo.yaml")),
-    ("examples/demo-cluster/bookinfo-versions.yaml", include_str!("../../examples/demo-cluster/bookinfo-versions.yaml")),
-    ("examples/demo-cluster/bookinfo-gateway.yaml", include_str!("../../examples/demo-cluster/bookinfo-gateway.yaml")),
-    ("examples/demo-cluster/destination-rule-all.yaml", include_str!("../../examples/demo-cluster/destination-rule-all.yaml")),
-    ("examples/demo-cluster/virtual-service-all-v1.yaml", include_str!("../../examples/demo-cluster/virtual-service-all-v1.yaml")),
-    ("examples/demo-cluster/ingress-gateway.yaml", include_str!("../../examples/demo-cluster/ingress-gateway.yaml")),
+    (
+        "examples/demo-cluster/bookinfo.yaml",
+        include_str!("../../examples/demo-cluster/bookinfo.yaml"),
+    ),
+    (
+        "examples/demo-cluster/bookinfo-versions.yaml",
+        include_str!("../../examples/demo-cluster/bookinfo-versions.yaml"),
+    ),
+    (
+        "examples/demo-cluster/bookinfo-gateway.yaml",
+        include_str!("../../examples/demo-cluster/bookinfo-gateway.yaml"),
+    ),
+    (
+        "examples/demo-cluster/destination-rule-all.yaml",
+        include_str!("../../examples/demo-cluster/destination-rule-all.yaml"),
+    ),
+    (
+        "examples/demo-cluster/virtual-service-all-v1.yaml",
+        include_str!("../../examples/demo-cluster/virtual-service-all-v1.yaml"),
+    ),
+    (
+        "examples/demo-cluster/ingress-gateway.yaml",
+        include_str!("../../examples/demo-cluster/ingress-gateway.yaml"),
+    ),
 ];
 
 pub fn demo_manifests() -> Result<Vec<Manifest>, manifest::LoadError> {
@@ -90,7 +108,10 @@ pub fn run_certs(args: &CertsArgs) -> i32 {
     }
     match crate::certs::generate(&args.dns, &args.ip).and_then(|g| crate::certs::write_all(&args.out, &g)) {
         Ok(()) => {
-            println!("wrote {0}/ca.crt {0}/ca.key {0}/tls.crt {0}/tls.key", args.out.display());
+            println!(
+                "wrote {0}/ca.crt {0}/ca.key {0}/tls.crt {0}/tls.key",
+                args.out.display()
+            );
             0
         }
         Err(e) => {
@@ -119,7 +140,9 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
         (Some(dir), _) => manifest::load_paths(std::slice::from_ref(dir), "default"),
         (None, true) => demo_manifests(),
         (None, false) => {
-            eprintln!("meshgate: error: no cluster view: pass --cluster-from DIR (manifest files) or --dev (the demo view)");
+            eprintln!(
+                "meshgate: error: no cluster view: pass --cluster-from DIR (manifest files) or --dev (the demo view)"
+            );
             return 2;
         }
     };
@@ -217,5 +240,8 @@ async fn shutdown_signal() {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }

@@ -51,15 +51,35 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("meshgate");
         let reviews = Family::<ReviewLabels, Counter>::default();
-        registry.register("reviews", "Admission reviews by kind, operation and decision", reviews.clone());
+        registry.register(
+            "reviews",
+            "Admission reviews by kind, operation and decision",
+            reviews.clone(),
+        );
         let review_seconds = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0]);
-        registry.register("review_duration_seconds", "Time to decide one review", review_seconds.clone());
+        registry.register(
+            "review_duration_seconds",
+            "Time to decide one review",
+            review_seconds.clone(),
+        );
         let findings = Family::<FindingLabels, Counter>::default();
-        registry.register("findings", "Findings at admission by code and action taken", findings.clone());
+        registry.register(
+            "findings",
+            "Findings at admission by code and action taken",
+            findings.clone(),
+        );
         let cache_objects = Family::<KindLabels, Gauge>::default();
-        registry.register("cache_objects", "Objects in the cluster view by kind", cache_objects.clone());
+        registry.register(
+            "cache_objects",
+            "Objects in the cluster view by kind",
+            cache_objects.clone(),
+        );
         let cache_ready = Gauge::default();
-        registry.register("cache_ready", "1 when every initial list of the cluster view is in", cache_ready.clone());
+        registry.register(
+            "cache_ready",
+            "1 when every initial list of the cluster view is in",
+            cache_ready.clone(),
+        );
         let not_ready_allowed = Counter::default();
         registry.register(
             "cache_not_ready_allowed",
@@ -73,7 +93,11 @@ impl Metrics {
             cert_not_after.clone(),
         );
         let cert_reloads = Counter::default();
-        registry.register("certificate_reloads", "Serving certificate reloads", cert_reloads.clone());
+        registry.register(
+            "certificate_reloads",
+            "Serving certificate reloads",
+            cert_reloads.clone(),
+        );
         let cert_reload_failures = Counter::default();
         registry.register(
             "certificate_reload_failures",

@@ -83,7 +83,10 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-async fn validate(State(st): State<AppState>, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
+async fn validate(
+    State(st): State<AppState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let start = Instant::now();
     let count = |kind: &str, op: &str, decision: &str| {
         st.metrics
@@ -99,7 +102,10 @@ async fn validate(State(st): State<AppState>, body: Result<Bytes, axum::extract:
         Ok(b) => b,
         Err(rejection) => {
             count("", "", "invalid");
-            return error(rejection.status(), format!("cannot read request body: {}", rejection.body_text()));
+            return error(
+                rejection.status(),
+                format!("cannot read request body: {}", rejection.body_text()),
+            );
         }
     };
     let req = match review::parse(&body) {
@@ -143,7 +149,13 @@ async fn validate(State(st): State<AppState>, body: Result<Bytes, axum::extract:
     count(decision.kind, req.operation.as_str(), outcome);
     tracing::debug!(uid = %req.uid, kind = decision.kind, namespace = %req.namespace, name = %req.name, operation = req.operation.as_str(), dry_run = req.dry_run, outcome, "review");
     st.metrics.review_seconds.observe(start.elapsed().as_secs_f64());
-    let body = review::response(req.version, &req.uid, decision.allowed, decision.message.as_deref(), &decision.warnings);
+    let body = review::response(
+        req.version,
+        &req.uid,
+        decision.allowed,
+        decision.message.as_deref(),
+        &decision.warnings,
+    );
     Json(body).into_response()
 }
 
@@ -158,7 +170,10 @@ async fn readyz(State(st): State<AppState>) -> Response {
 async fn metrics_text(State(st): State<AppState>) -> Response {
     st.refresh_cache_metrics();
     (
-        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         st.metrics.encode(),
     )
         .into_response()
@@ -241,7 +256,9 @@ pub async fn serve(
     let handle = axum_server::Handle::new();
     let admin_handle = axum_server::Handle::new();
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls_config).handshake_timeout(Duration::from_secs(10));
-    let mut server = axum_server::from_tcp(bound.webhook)?.acceptor(acceptor).handle(handle.clone());
+    let mut server = axum_server::from_tcp(bound.webhook)?
+        .acceptor(acceptor)
+        .handle(handle.clone());
     server
         .http_builder()
         .http1()

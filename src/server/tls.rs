@@ -47,7 +47,8 @@ pub fn parse_pair(cert_pem: &[u8], key_pem: &[u8], origin: &str) -> Result<Loade
     let provider = CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    let certified = CertifiedKey::from_der(certs.clone(), key, &provider).map_err(|e| TlsError::Invalid(e.to_string()))?;
+    let certified =
+        CertifiedKey::from_der(certs.clone(), key, &provider).map_err(|e| TlsError::Invalid(e.to_string()))?;
     let not_after = x509_parser::parse_x509_certificate(&certs[0])
         .map(|(_, c)| c.validity().not_after.timestamp())
         .map_err(|e| TlsError::Invalid(format!("certificate does not parse: {e}")))?;
@@ -101,7 +102,8 @@ impl ReloadingCert {
         let pair = parse_pair(&c, &k, &self.cert_path.display().to_string())?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = pair.key;
         *self.loaded_from.lock().unwrap_or_else(|p| p.into_inner()) = (c, k);
-        self.not_after.store(pair.not_after, std::sync::atomic::Ordering::Relaxed);
+        self.not_after
+            .store(pair.not_after, std::sync::atomic::Ordering::Relaxed);
         Ok(Reload::Reloaded)
     }
 }

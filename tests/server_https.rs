@@ -1,0 +1,258 @@
+//! The real server on loopback ports, real certificates, a real HTTPS client.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::*;
+use serde_json::{json, Value};
+
+const SVC: &str =
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  ports: [{port: 80, name: http}]\n";
+const GW: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*/shop.example.com\"]\n";
+const V1: &str = "admission.k8s.io/v1";
+const VS_KIND: (&str, &str) = ("networking.istio.io", "VirtualService");
+const GW_KIND: (&str, &str) = ("networking.istio.io", "Gateway");
+
+fn vs(name: &str, gateway: &str) -> Value {
+    json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+           "metadata": {"name": name, "namespace": "shop"},
+           "spec": {"hosts": ["shop.example.com"], "gateways": [gateway],
+                    "http": [{"route": [{"destination": {"host": "web"}}]}]}})
+}
+
+fn gw_value() -> Value {
+    meshgate::manifest::parse_text("gw", GW, "x").unwrap()[0]
+        .object
+        .value
+        .clone()
+}
+
+async fn server_with(docs: &[&str]) -> TestServer {
+    TestServer::start(Setup {
+        view: view_from(docs),
+        ..Setup::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_and_deny_with_code_and_pointer() {
+    let s = server_with(&[SVC]).await;
+    let (status, body) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("a", "istio-system/public")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["apiVersion"], V1);
+    assert_eq!(body["response"]["uid"], "uid-a");
+    assert_eq!(body["response"]["allowed"], false);
+    assert_eq!(
+        body["response"]["status"]["message"],
+        "MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found"
+    );
+    let (_, body) = s
+        .post(review(V1, "CREATE", VS_KIND, Some(vs("b", "mesh")), None, false))
+        .await;
+    assert_eq!(body["response"]["allowed"], true, "{body}");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_and_v1beta1() {
+    let gw_other = GW.replace("*/shop.example.com", "*/other.example.com");
+    let s = server_with(&[SVC, &gw_other]).await;
+    let (_, body) = s
+        .post(review(
+            "admission.k8s.io/v1beta1",
+            "CREATE",
+            VS_KIND,
+            Some(vs("a", "istio-system/public")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(body["apiVersion"], "admission.k8s.io/v1beta1");
+    assert_eq!(body["response"]["allowed"], true);
+    let w = body["response"]["warnings"].as_array().unwrap();
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].as_str()
+            .unwrap()
+            .starts_with("MG0106 /spec/gateways/0: gateway \"istio-system/public\" serves none"),
+        "{w:?}"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_overlay_and_real_overlay() {
+    let s = server_with(&[SVC]).await;
+    // Gateway admitted in a dry run: satisfies a later dry-run VirtualService only.
+    let (_, b) = s
+        .post(review(V1, "CREATE", GW_KIND, Some(gw_value()), None, true))
+        .await;
+    assert_eq!(b["response"]["allowed"], true);
+    let (_, b) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("a", "istio-system/public")),
+            None,
+            true,
+        ))
+        .await;
+    assert_eq!(b["response"]["allowed"], true, "{b}");
+    let (_, b) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("a", "istio-system/public")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(
+        b["response"]["allowed"], false,
+        "a real apply is not satisfied by a dry run"
+    );
+    // A real Gateway admission satisfies real lookups (apply -f dir/ in one batch).
+    s.post(review(V1, "CREATE", GW_KIND, Some(gw_value()), None, false))
+        .await;
+    let (_, b) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("a", "istio-system/public")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(b["response"]["allowed"], true, "{b}");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_with_pre_existing_findings_is_a_warning() {
+    let s = server_with(&[SVC]).await;
+    let old = vs("a", "istio-system/public");
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"edited": "yes"});
+    let (_, b) = s.post(review(V1, "UPDATE", VS_KIND, Some(new), Some(old), false)).await;
+    assert_eq!(b["response"]["allowed"], true, "{b}");
+    assert!(b["response"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("(already present before this update)"));
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_impact_names_referrers() {
+    let bound = meshgate::synthetic::to_yaml(&vs("bound", "istio-system/public"));
+    let s = server_with(&[SVC, GW, &bound]).await;
+    let (_, b) = s
+        .post(review(V1, "DELETE", GW_KIND, None, Some(gw_value()), false))
+        .await;
+    assert_eq!(b["response"]["allowed"], false);
+    assert_eq!(
+        b["response"]["status"]["message"],
+        "deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/bound (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found)"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exemptions_and_ignore_annotation() {
+    let s = server_with(&[SVC]).await;
+    let mut v = vs("a", "istio-system/public");
+    v["metadata"]["namespace"] = json!("kube-system");
+    let (_, b) = s.post(review(V1, "CREATE", VS_KIND, Some(v), None, false)).await;
+    assert_eq!(b["response"]["allowed"], true);
+    let mut v = vs("b", "istio-system/public");
+    v["metadata"]["annotations"] = json!({"meshgate.io/ignore": "MG0101"});
+    let (_, b) = s.post(review(V1, "CREATE", VS_KIND, Some(v), None, false)).await;
+    assert_eq!(b["response"]["allowed"], true);
+    let mut v = vs("c", "istio-system/public");
+    v["metadata"]["labels"] = json!({"meshgate.io/skip": "true"});
+    let (_, b) = s.post(review(V1, "CREATE", VS_KIND, Some(v), None, false)).await;
+    assert_eq!(b["response"]["allowed"], true);
+    let (_, metrics) = s.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("meshgate_reviews_total{kind=\"VirtualService\",operation=\"CREATE\",decision=\"exempt\"} 2"),
+        "{metrics}"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_reload_and_bad_policy_keeps_the_running_one() {
+    let s = TestServer::start(Setup {
+        view: view_from(&[SVC]),
+        policy_file: Some("codes:\n  MG0101: deny\n".into()),
+        ..Setup::default()
+    })
+    .await;
+    let body = || review(V1, "CREATE", VS_KIND, Some(vs("a", "istio-system/public")), None, false);
+    assert_eq!(s.post(body()).await.1["response"]["allowed"], false);
+    std::fs::write(s.path("meshgate.yaml"), "codes:\n  MG0101: warn\n").unwrap();
+    let mut allowed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if s.post(body()).await.1["response"]["allowed"] == true {
+            allowed = true;
+            break;
+        }
+    }
+    assert!(allowed, "policy change picked up without restart");
+    std::fs::write(s.path("meshgate.yaml"), "codes:\n  MG0101: maybe\n").unwrap();
+    let mut failures = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        failures = s.admin_get("/metrics").await.1;
+        if failures.contains("meshgate_config_reload_failures_total 1") {
+            break;
+        }
+    }
+    assert!(
+        failures.contains("meshgate_config_reload_failures_total 1"),
+        "{failures}"
+    );
+    assert_eq!(
+        s.post(body()).await.1["response"]["allowed"],
+        true,
+        "the running policy stays"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_endpoints() {
+    let s = server_with(&[SVC, GW]).await;
+    assert_eq!(s.admin_get("/livez").await.0, 200);
+    assert_eq!(s.admin_get("/readyz").await, (200, "ok\n".to_string()));
+    s.state.view.set_ready(false);
+    assert_eq!(s.admin_get("/readyz").await.0, 503);
+    s.state.view.set_ready(true);
+    let (status, m) = s.admin_get("/metrics").await;
+    assert_eq!(status, 200);
+    for needle in [
+        "meshgate_cache_objects{kind=\"Gateway\"} 1",
+        "meshgate_cache_objects{kind=\"Service\"} 1",
+        "meshgate_cache_ready 1",
+        "meshgate_certificate_expiry_timestamp_seconds ",
+        "meshgate_review_duration_seconds_bucket",
+    ] {
+        assert!(m.contains(needle), "{needle} missing from\n{m}");
+    }
+    s.stop().await.unwrap();
+}
