@@ -327,3 +327,83 @@ fn spawn_config_reloader(path: PathBuf, own_namespace: String, state: AppState, 
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn state() -> AppState {
+        let view = crate::checks::testutil::view(&[crate::checks::testutil::SVC_REVIEWS]);
+        AppState::new(Arc::new(SharedView::new(view, true)), Policy::with_defaults("meshgate"))
+    }
+
+    async fn call(router: Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let resp = router.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    fn post(body: impl Into<Body>) -> Request<Body> {
+        Request::post("/validate")
+            .header("content-type", "application/json")
+            .body(body.into())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn router_denies_allows_and_rejects() {
+        let review = |gateway: &str| {
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": "u1", "kind": {"group": "networking.istio.io", "version": "v1", "kind": "VirtualService"},
+                "namespace": "default", "name": "r", "operation": "CREATE",
+                "object": {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                           "metadata": {"name": "r", "namespace": "default"},
+                           "spec": {"hosts": ["r.example.com"], "gateways": [gateway],
+                                    "http": [{"route": [{"destination": {"host": "reviews"}}]}]}}}})
+            .to_string()
+        };
+        let (status, v) = call(router(state(), DEFAULT_BODY_LIMIT), post(review("missing"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["response"]["allowed"], false);
+        assert_eq!(
+            v["response"]["status"]["message"],
+            "MG0101 /spec/gateways/0: gateway \"default/missing\" not found"
+        );
+        let (_, v) = call(router(state(), DEFAULT_BODY_LIMIT), post(review("mesh"))).await;
+        assert_eq!(v["response"]["allowed"], true);
+        let (status, v) = call(router(state(), DEFAULT_BODY_LIMIT), post("{")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(v["error"].as_str().unwrap().starts_with("request body is not JSON"));
+        let (status, _) = call(router(state(), 1024), post(vec![b' '; 2048])).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let resp = router(state(), 1024)
+            .oneshot(Request::get("/validate").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn admin_router_reports_readiness() {
+        let st = state();
+        st.view.set_ready(false);
+        let resp = admin_router(st.clone())
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        st.view.set_ready(true);
+        let resp = admin_router(st)
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+}
