@@ -48,10 +48,12 @@ fn args() -> Args {
 
 fn review(uid: usize, op: &str, group: &str, kind: &str, object: Option<Value>, old: Option<Value>) -> Vec<u8> {
     let meta = object.as_ref().or(old.as_ref()).unwrap()["metadata"].clone();
-    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+    serde_json::to_vec(
+        &json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": format!("load-{uid}"), "kind": {"group": group, "version": "v1", "kind": kind},
         "namespace": meta["namespace"], "name": meta["name"], "operation": op,
-        "object": object, "oldObject": old, "dryRun": true}}))
+        "object": object, "oldObject": old, "dryRun": true}}),
+    )
     .unwrap()
 }
 
@@ -64,17 +66,59 @@ fn mix() -> Vec<Vec<u8>> {
     for i in 0..100usize {
         let n = 1000 + i * 37;
         let body = match i % 20 {
-            0..=7 => review(i, "CREATE", "networking.istio.io", "VirtualService", Some(synthetic::virtual_service(&s, n)), None),
+            0..=7 => review(
+                i,
+                "CREATE",
+                "networking.istio.io",
+                "VirtualService",
+                Some(synthetic::virtual_service(&s, n)),
+                None,
+            ),
             8..=11 => {
                 let old = synthetic::virtual_service(&s, n);
                 let mut new = old.clone();
                 new["metadata"]["labels"] = json!({"rev": "2"});
-                review(i, "UPDATE", "networking.istio.io", "VirtualService", Some(new), Some(old))
+                review(
+                    i,
+                    "UPDATE",
+                    "networking.istio.io",
+                    "VirtualService",
+                    Some(new),
+                    Some(old),
+                )
             }
-            12..=14 => review(i, "CREATE", "networking.istio.io", "DestinationRule", Some(synthetic::destination_rule(&s, n % s.destination_rules)), None),
-            15..=16 => review(i, "CREATE", "networking.istio.io", "Gateway", Some(synthetic::gateway(&s, n % s.gateways)), None),
-            17..=18 => review(i, "CREATE", "networking.istio.io", "ServiceEntry", Some(synthetic::service_entry(&s, n % s.service_entries)), None),
-            _ => review(i, "DELETE", "", "Service", None, Some(synthetic::service(&s, n + 10_000))),
+            12..=14 => review(
+                i,
+                "CREATE",
+                "networking.istio.io",
+                "DestinationRule",
+                Some(synthetic::destination_rule(&s, n % s.destination_rules)),
+                None,
+            ),
+            15..=16 => review(
+                i,
+                "CREATE",
+                "networking.istio.io",
+                "Gateway",
+                Some(synthetic::gateway(&s, n % s.gateways)),
+                None,
+            ),
+            17..=18 => review(
+                i,
+                "CREATE",
+                "networking.istio.io",
+                "ServiceEntry",
+                Some(synthetic::service_entry(&s, n % s.service_entries)),
+                None,
+            ),
+            _ => review(
+                i,
+                "DELETE",
+                "",
+                "Service",
+                None,
+                Some(synthetic::service(&s, n + 10_000)),
+            ),
         };
         out.push(body);
     }
@@ -100,7 +144,9 @@ async fn main() {
         roots.add(c.unwrap()).unwrap();
     }
     let tls = tokio_rustls::TlsConnector::from(Arc::new(
-        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth(),
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
     ));
     let bodies = Arc::new(mix());
     let stop = Arc::new(AtomicBool::new(false));
@@ -162,11 +208,26 @@ async fn main() {
         errors += e;
     }
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!("connections: {}", a.connections);
-    println!("requests:    {} in {:.1} s, {} errors", all.len(), elapsed.as_secs_f64(), errors);
+    println!(
+        "requests:    {} in {:.1} s, {} errors",
+        all.len(),
+        elapsed.as_secs_f64(),
+        errors
+    );
     println!("throughput:  {:.0} reviews/s", all.len() as f64 / elapsed.as_secs_f64());
-    println!("latency:     p50 {:?}  p99 {:?}  p99.9 {:?}  max {:?}", pct(0.50), pct(0.99), pct(0.999), all.last().copied().unwrap_or_default());
+    println!(
+        "latency:     p50 {:?}  p99 {:?}  p99.9 {:?}  max {:?}",
+        pct(0.50),
+        pct(0.99),
+        pct(0.999),
+        all.last().copied().unwrap_or_default()
+    );
     if a.pid.is_some() {
         println!("server RSS:  peak {} MiB", peak_rss / 1024);
     }

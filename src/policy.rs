@@ -41,7 +41,8 @@ pub struct Policy {
     code_actions: BTreeMap<String, Action>,
     pub exempt_namespaces: BTreeSet<String>,
     pub opt_out_label: String,
-    pub cluster_domain: String,
+    /// Overrides `--cluster-domain` when set; read at start-up (the view is built with it).
+    pub cluster_domain: Option<String>,
     /// Overrides MeshConfig's root namespace when set.
     pub root_namespace: Option<String>,
     pub require_egress_gateway: bool,
@@ -67,7 +68,7 @@ impl Policy {
                 .into_iter()
                 .collect(),
             opt_out_label: DEFAULT_OPT_OUT_LABEL.to_string(),
-            cluster_domain: "cluster.local".to_string(),
+            cluster_domain: None,
             root_namespace: None,
             require_egress_gateway: false,
             pending_ttl: Duration::from_secs(60),
@@ -120,9 +121,7 @@ impl Policy {
             }
         }
         if let Some(s) = file.settings {
-            if let Some(d) = s.cluster_domain {
-                policy.cluster_domain = d;
-            }
+            policy.cluster_domain = s.cluster_domain.filter(|d| !d.is_empty());
             policy.root_namespace = s.root_namespace.filter(|r| !r.is_empty());
             policy.require_egress_gateway = s.require_egress_gateway.unwrap_or(false);
             if let Some(t) = s.pending_ttl {

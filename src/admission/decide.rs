@@ -103,7 +103,12 @@ pub fn decide(
     }
 
     let overlay = pending.overlay(base, req.dry_run, now);
-    let view = overlay.as_ref().unwrap_or(base);
+    let rooted = policy
+        .root_namespace
+        .as_deref()
+        .filter(|r| *r != base.mesh().root_namespace)
+        .map(|r| overlay.as_ref().unwrap_or(base).with_root_namespace(r));
+    let view = rooted.as_ref().or(overlay.as_ref()).unwrap_or(base);
     let entry = Arc::new(Entry::new(subject, view.settings()));
     let mut decision = Decision::allow(kind_name);
     let mut denials: Vec<String> = Vec::new();

@@ -153,14 +153,6 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             return 2;
         }
     };
-    let mut view = ClusterView::new(ViewSettings {
-        cluster_domain: args.cluster_domain.clone(),
-        file_mode: true,
-    });
-    for m in manifests {
-        view.apply(m.object);
-    }
-    tracing::info!(objects = view.len(), "cluster view loaded from files");
     let opts = ServeOptions {
         addr: args.addr,
         admin_addr: args.admin_addr,
@@ -180,6 +172,17 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             return 2;
         }
     };
+    let mut view = ClusterView::new(ViewSettings {
+        cluster_domain: policy
+            .cluster_domain
+            .clone()
+            .unwrap_or_else(|| args.cluster_domain.clone()),
+        file_mode: true,
+    });
+    for m in manifests {
+        view.apply(m.object);
+    }
+    tracing::info!(objects = view.len(), "cluster view loaded from files");
     let state = AppState::new(Arc::new(SharedView::new(view, true)), policy);
     let bound = match server::bind(&opts) {
         Ok(b) => b,

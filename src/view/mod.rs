@@ -35,6 +35,8 @@ pub struct ClusterView {
     mesh_sources: BTreeMap<String, MeshConfig>,
     /// Namespaces that objects live in, with their object counts (file mode).
     object_namespaces: imbl::HashMap<String, usize>,
+    /// Policy's `rootNamespace`, which beats MeshConfig's.
+    root_override: Option<String>,
 }
 
 impl ClusterView {
@@ -124,6 +126,14 @@ impl ClusterView {
         Some(old)
     }
 
+    /// The same view with the root namespace fixed by policy instead of MeshConfig.
+    pub fn with_root_namespace(&self, root: &str) -> ClusterView {
+        let mut v = self.clone();
+        v.root_override = Some(root.to_string());
+        v.refresh_mesh();
+        v
+    }
+
     fn refresh_mesh(&mut self) {
         self.mesh = self
             .mesh_sources
@@ -131,6 +141,9 @@ impl ClusterView {
             .or_else(|| self.mesh_sources.values().next())
             .cloned()
             .unwrap_or_default();
+        if let Some(root) = &self.root_override {
+            self.mesh.root_namespace = root.clone();
+        }
     }
 
     pub fn get(&self, key: &ObjKey) -> Option<&Arc<Entry>> {

@@ -419,3 +419,22 @@ fn unknown_kinds_are_errors_and_unparsable_objects_denied() {
     assert!(!d.allowed);
     assert!(d.message.unwrap().starts_with("MG0001 /: not a Kubernetes object"));
 }
+
+#[test]
+fn policy_root_namespace_beats_mesh_config() {
+    // A DestinationRule in `mesh-root` defines the subset; only a root namespace of
+    // `mesh-root` makes istiod (and meshgate) use it.
+    let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: mesh-root}\nspec:\n  host: web.shop.svc.cluster.local\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+    let base = view(&[SVC, dr]);
+    let mut v = vs("a", "mesh");
+    v["spec"]["http"][0]["route"][0]["destination"]["subset"] = json!("v1");
+    let default = run(
+        &create_vs(v.clone(), false),
+        &base,
+        &Policy::with_defaults("m"),
+        &Pending::default(),
+    );
+    assert!(!default.allowed);
+    let rooted = Policy::parse("settings:\n  rootNamespace: mesh-root\n", "m").unwrap();
+    assert!(run(&create_vs(v, false), &base, &rooted, &Pending::default()).allowed);
+}
