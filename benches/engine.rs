@@ -67,3 +67,34 @@ fn check_one(bencher: divan::Bencher, which: &str) {
         checks::check(&entry, view)
     });
 }
+
+/// A whole review in-process, without HTTP or TLS: decode the AdmissionReview JSON,
+/// decide (overlay, checks, policy), encode the response.
+#[divan::bench(args = ["VirtualService", "Gateway", "DestinationRule"])]
+fn review_in_process(bencher: divan::Bencher, kind: &str) {
+    use meshgate::admission::{decide, review, Pending};
+    use meshgate::policy::Policy;
+    use std::time::Instant;
+    let s = Scale::PRODUCT;
+    let obj = match kind {
+        "VirtualService" => synthetic::virtual_service(&s, 1000),
+        "Gateway" => synthetic::gateway(&s, 5),
+        _ => synthetic::destination_rule(&s, 7),
+    };
+    let body = serde_json::to_vec(
+        &serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u", "kind": {"group": "networking.istio.io", "version": "v1", "kind": kind},
+                    "namespace": obj["metadata"]["namespace"], "name": obj["metadata"]["name"],
+                    "operation": "CREATE", "object": obj, "dryRun": true}}),
+    )
+    .unwrap();
+    let base = Arc::new(view().clone());
+    let policy = Policy::with_defaults("meshgate");
+    let pending = Pending::default();
+    bencher.bench(|| {
+        let mut req = review::parse(divan::black_box(&body)).unwrap();
+        let d = decide(&mut req, &base, true, &policy, &pending, Instant::now()).unwrap();
+        let out = review::response(req.version, &req.uid, d.allowed, d.message.as_deref(), &d.warnings);
+        serde_json::to_vec(&out).unwrap()
+    });
+}

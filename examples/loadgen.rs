@@ -125,6 +125,15 @@ fn mix() -> Vec<Vec<u8>> {
     out
 }
 
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -191,6 +200,7 @@ async fn main() {
         }));
     }
     let start = Instant::now();
+    let cpu_start = a.pid.and_then(cpu_seconds);
     let mut peak_rss = 0;
     while start.elapsed() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -200,6 +210,11 @@ async fn main() {
     }
     stop.store(true, Ordering::Relaxed);
     let elapsed = start.elapsed();
+    let server_cpu = a
+        .pid
+        .and_then(cpu_seconds)
+        .zip(cpu_start)
+        .map(|(end, begin)| end - begin);
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -228,6 +243,14 @@ async fn main() {
         pct(0.999),
         all.last().copied().unwrap_or_default()
     );
+    if let Some(cpu) = server_cpu {
+        println!(
+            "server CPU:  {:.2} s over {:.1} s ({:.0} µs per review; the rest of 2 cores is this load generator)",
+            cpu,
+            elapsed.as_secs_f64(),
+            cpu * 1e6 / all.len().max(1) as f64
+        );
+    }
     if a.pid.is_some() {
         println!("server RSS:  peak {} MiB", peak_rss / 1024);
     }

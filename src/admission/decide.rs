@@ -50,8 +50,8 @@ pub enum DecideError {
 /// `ready` is false while the view's initial lists are incomplete or stale: then
 /// only findings that need no cluster view (MG0001) may deny.
 pub fn decide(
-    req: &ReviewRequest,
-    base: &ClusterView,
+    req: &mut ReviewRequest,
+    base: &Arc<ClusterView>,
     ready: bool,
     policy: &Policy,
     pending: &Pending,
@@ -76,15 +76,16 @@ pub fn decide(
             ..Decision::allow(kind_name)
         });
     }
+    // Taken, not cloned: the request's copy is not needed after this.
     let subject_value = match req.operation {
-        Operation::Delete => req.old_object.as_ref(),
-        _ => req.object.as_ref(),
+        Operation::Delete => req.old_object.take(),
+        _ => req.object.take(),
     };
     let Some(subject_value) = subject_value else {
         // DELETE without oldObject (very old API servers) or CONNECT: nothing to judge.
         return Ok(Decision::allow(kind_name));
     };
-    let subject = match Object::from_value(subject_value.clone(), &req.namespace) {
+    let subject = match Object::from_value(subject_value, &req.namespace) {
         Ok(o) => o,
         Err(e) => {
             return Ok(Decision {
@@ -107,8 +108,8 @@ pub fn decide(
         .root_namespace
         .as_deref()
         .filter(|r| *r != base.mesh().root_namespace)
-        .map(|r| overlay.as_ref().unwrap_or(base).with_root_namespace(r));
-    let view = rooted.as_ref().or(overlay.as_ref()).unwrap_or(base);
+        .map(|r| overlay.with_root_namespace(r));
+    let view: &ClusterView = rooted.as_ref().unwrap_or(&overlay);
     let entry = Arc::new(Entry::new(subject, view.settings()));
     let mut decision = Decision::allow(kind_name);
     let mut denials: Vec<String> = Vec::new();

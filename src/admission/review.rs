@@ -95,10 +95,32 @@ pub enum ReviewError {
     MissingField(&'static str),
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    #[serde(default)]
+    api_version: Value,
+    #[serde(default)]
+    kind: Value,
+    #[serde(default)]
+    request: Value,
+}
+
 pub fn parse(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| ReviewError::NotJson(e.to_string()))?;
-    let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let env: Envelope = match serde_json::from_slice(body) {
+        Ok(e) => e,
+        Err(e) if e.is_data() => {
+            // Valid JSON of the wrong shape (a list, a string): not a review.
+            let v: Value = serde_json::from_slice(body).map_err(|e| ReviewError::NotJson(e.to_string()))?;
+            return Err(ReviewError::NotAReview {
+                api_version: String::new(),
+                kind: crate::model::object::json_type_name(&v).to_string(),
+            });
+        }
+        Err(e) => return Err(ReviewError::NotJson(e.to_string())),
+    };
+    let api_version = env.api_version.as_str().unwrap_or_default();
+    let kind = env.kind.as_str().unwrap_or_default();
     let version = match (api_version, kind) {
         ("admission.k8s.io/v1", "AdmissionReview") => ReviewVersion::V1,
         ("admission.k8s.io/v1beta1", "AdmissionReview") => ReviewVersion::V1Beta1,
@@ -109,11 +131,10 @@ pub fn parse(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
             })
         }
     };
-    let Some(request) = v.get("request").filter(|r| !r.is_null()) else {
+    if env.request.is_null() {
         return Err(ReviewError::MissingRequest);
-    };
-    let raw: RawRequest =
-        serde_json::from_value(request.clone()).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
+    }
+    let raw: RawRequest = serde_json::from_value(env.request).map_err(|e| ReviewError::BadRequest(e.to_string()))?;
     let uid = raw
         .uid
         .filter(|u| !u.is_empty())

@@ -136,23 +136,6 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             }
         }
     }
-    let manifests = match (&args.cluster_from, args.dev) {
-        (Some(dir), _) => manifest::load_paths(std::slice::from_ref(dir), "default"),
-        (None, true) => demo_manifests(),
-        (None, false) => {
-            eprintln!(
-                "meshgate: error: no cluster view: pass --cluster-from DIR (manifest files) or --dev (the demo view)"
-            );
-            return 2;
-        }
-    };
-    let manifests = match manifests {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("meshgate: error: {e}");
-            return 2;
-        }
-    };
     let opts = ServeOptions {
         addr: args.addr,
         admin_addr: args.admin_addr,
@@ -179,8 +162,25 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             .unwrap_or_else(|| args.cluster_domain.clone()),
         file_mode: true,
     });
-    for m in manifests {
-        view.apply(m.object);
+    let loaded = match (&args.cluster_from, args.dev) {
+        (Some(dir), _) => manifest::visit_paths(std::slice::from_ref(dir), "default", |m| {
+            view.apply(m.object);
+        }),
+        (None, true) => demo_manifests().map(|ms| {
+            for m in ms {
+                view.apply(m.object);
+            }
+        }),
+        (None, false) => {
+            eprintln!(
+                "meshgate: error: no cluster view: pass --cluster-from DIR (manifest files) or --dev (the demo view)"
+            );
+            return 2;
+        }
+    };
+    if let Err(e) = loaded {
+        eprintln!("meshgate: error: {e}");
+        return 2;
     }
     tracing::info!(objects = view.len(), "cluster view loaded from files");
     let state = AppState::new(Arc::new(SharedView::new(view, true)), policy);

@@ -69,6 +69,14 @@ pub enum LoadError {
 
 /// Loads every path; `-` reads standard input once.
 pub fn load_paths(paths: &[String], default_namespace: &str) -> Result<Vec<Manifest>, LoadError> {
+    let mut out = Vec::new();
+    visit_paths(paths, default_namespace, |m| out.push(m))?;
+    Ok(out)
+}
+
+/// Like `load_paths`, but hands each object to `f` as its file is parsed, so a
+/// large tree never sits in memory with all its line maps at once.
+pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(Manifest)) -> Result<(), LoadError> {
     let mut files = Vec::new();
     for p in paths {
         if p == "-" {
@@ -77,9 +85,8 @@ pub fn load_paths(paths: &[String], default_namespace: &str) -> Result<Vec<Manif
             collect(Path::new(p), true, &mut files)?;
         }
     }
-    let mut out = Vec::new();
-    for f in files {
-        let (name, text) = if f.as_os_str() == "-" {
+    for file in files {
+        let (name, text) = if file.as_os_str() == "-" {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map_err(|e| LoadError::Io {
                 path: "<stdin>".into(),
@@ -87,16 +94,18 @@ pub fn load_paths(paths: &[String], default_namespace: &str) -> Result<Vec<Manif
             })?;
             ("<stdin>".to_string(), s)
         } else {
-            let name = f.display().to_string();
-            let text = std::fs::read_to_string(&f).map_err(|e| LoadError::Io {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(&file).map_err(|e| LoadError::Io {
                 path: name.clone(),
                 source: e,
             })?;
             (name, text)
         };
-        out.extend(parse_text(&name, &text, default_namespace)?);
+        for m in parse_text(&name, &text, default_namespace)? {
+            f(m);
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Directories are walked in name order, keeping `.yaml`, `.yml` and `.json` files

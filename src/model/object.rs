@@ -6,7 +6,7 @@ use super::{Kind, ObjKey};
 
 /// A Kubernetes object as the view keeps it: identity, labels and annotations
 /// pulled out, the rest as JSON.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Object {
     pub key: ObjKey,
     pub api_version: String,

@@ -108,7 +108,7 @@ async fn validate(
             );
         }
     };
-    let req = match review::parse(&body) {
+    let mut req = match review::parse(&body) {
         Ok(r) => r,
         Err(e) => {
             count("", "", "invalid");
@@ -119,7 +119,7 @@ async fn validate(
     let view = st.view.snapshot();
     let ready = st.view.is_ready();
     let policy = st.policy();
-    let decision = match admission::decide(&req, &view, ready, &policy, &st.pending, Instant::now()) {
+    let decision = match admission::decide(&mut req, &view, ready, &policy, &st.pending, Instant::now()) {
         Ok(d) => d,
         Err(e) => {
             count(&req.kind.kind, req.operation.as_str(), "invalid");

@@ -4,6 +4,7 @@
 use crate::model::destination_rule::{self, DestinationRuleSpec};
 use crate::model::fields::Problems;
 use crate::model::gateway::{self, GatewaySpec};
+use crate::model::mesh_config::MeshConfig;
 use crate::model::service::{self, ServiceSpec};
 use crate::model::service_entry::{self, ServiceEntrySpec};
 use crate::model::virtual_service::{self, VirtualServiceSpec};
@@ -18,10 +19,15 @@ pub enum Parsed {
     Gateway(GatewaySpec),
     ServiceEntry(ServiceEntrySpec),
     Service(ServiceSpec),
+    /// The `istio` ConfigMap's `mesh` key.
+    MeshConfig(MeshConfig),
     None,
 }
 
-#[derive(Clone, Debug)]
+/// The ConfigMap holding MeshConfig.
+pub const MESH_CONFIGMAP: &str = "istio";
+
+#[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub object: Object,
     pub parsed: Parsed,
@@ -56,9 +62,24 @@ impl Entry {
             Kind::Gateway => Parsed::Gateway(gateway::parse(&object, &mut problems)),
             Kind::ServiceEntry => Parsed::ServiceEntry(service_entry::parse(&object, &mut problems)),
             Kind::Service => Parsed::Service(service::parse(&object, &mut problems)),
+            Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
+                let text = object
+                    .value
+                    .pointer("/data/mesh")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                // A MeshConfig that does not parse leaves Istio's defaults: istiod
+                // would refuse it too, and the checks must still run.
+                Parsed::MeshConfig(MeshConfig::from_mesh_text(text).unwrap_or_default())
+            }
             _ => Parsed::None,
         };
         let workload = workload::from_object(&object, settings.file_mode);
+        // Everything the checks read is in `parsed`, `problems` and `workload` now,
+        // parsed once by the same code at admission and in the index; the JSON
+        // would be most of the view's memory.
+        let mut object = object;
+        object.value = serde_json::Value::Null;
         Entry {
             object,
             parsed,

@@ -8,7 +8,7 @@ use crate::model::ObjKey;
 use crate::semantics::gateway_ref::GatewayRef;
 use crate::semantics::host;
 
-pub(super) type Keys = imbl::OrdSet<Arc<ObjKey>>;
+pub(super) use super::keyset::KeySet as Keys;
 type HashMap<K, V> = imbl::HashMap<K, V>;
 
 #[derive(Clone, Debug, Default)]

@@ -6,6 +6,7 @@
 
 mod entry;
 mod index;
+mod keyset;
 mod shared;
 
 pub use entry::{Entry, Parsed, ViewSettings};
@@ -20,8 +21,7 @@ use crate::semantics::export_to::ExportTo;
 use crate::semantics::host;
 use index::{Indexes, Keys};
 
-/// The ConfigMap holding MeshConfig, and where to look for it first.
-const MESH_CONFIGMAP: &str = "istio";
+/// Where to look for the MeshConfig ConfigMap first.
 const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
 /// Cheap to clone: every map is persistent, so a clone shares all structure.
@@ -88,19 +88,12 @@ impl ClusterView {
         let shared = Arc::new(key.clone());
         self.idx.add(&shared, &entry, &self.settings.cluster_domain);
         *self.object_namespaces.entry(key.namespace.clone()).or_insert(0) += 1;
-        let is_mesh_config = key.kind == Kind::ConfigMap && key.name == MESH_CONFIGMAP;
-        if is_mesh_config {
-            let text = entry
-                .object
-                .value
-                .pointer("/data/mesh")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            // A MeshConfig that does not parse leaves Istio's defaults: istiod would
-            // refuse it too, and the checks must still run.
-            let mc = MeshConfig::from_mesh_text(text).unwrap_or_default();
-            self.mesh_sources.insert(key.namespace.clone(), mc);
-        }
+        let is_mesh_config = if let Parsed::MeshConfig(mc) = &entry.parsed {
+            self.mesh_sources.insert(key.namespace.clone(), mc.clone());
+            true
+        } else {
+            false
+        };
         self.objects.insert(key, entry);
         if is_mesh_config {
             self.refresh_mesh();
@@ -119,7 +112,7 @@ impl ClusterView {
                 self.object_namespaces.remove(&key.namespace);
             }
         }
-        if key.kind == Kind::ConfigMap && key.name == MESH_CONFIGMAP {
+        if matches!(old.parsed, Parsed::MeshConfig(_)) {
             self.mesh_sources.remove(&key.namespace);
             self.refresh_mesh();
         }

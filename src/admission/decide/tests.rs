@@ -54,13 +54,13 @@ fn create_vs(v: Value, dry_run: bool) -> ReviewRequest {
     )
 }
 
-fn run(r: &ReviewRequest, base: &ClusterView, policy: &Policy, pending: &Pending) -> Decision {
-    decide(r, base, true, policy, pending, Instant::now()).unwrap()
+fn run(r: &ReviewRequest, base: &std::sync::Arc<ClusterView>, policy: &Policy, pending: &Pending) -> Decision {
+    decide(&mut r.clone(), base, true, policy, pending, Instant::now()).unwrap()
 }
 
 #[test]
 fn create_with_missing_gateway_is_denied_with_code_and_pointer() {
-    let base = view(&[SVC]);
+    let base = std::sync::Arc::new(view(&[SVC]));
     let d = run(
         &create_vs(vs("a", "istio-system/public"), false),
         &base,
@@ -76,11 +76,11 @@ fn create_with_missing_gateway_is_denied_with_code_and_pointer() {
 
 #[test]
 fn warnings_are_returned_and_allowed() {
-    let base = view(&[SVC, GW]);
+    let base = std::sync::Arc::new(view(&[SVC, GW]));
     let mut v = vs("a", "istio-system/public");
     v["spec"]["hosts"] = json!(["shop.example.com"]);
     let gw_other_hosts = GW.replace("[\"*\"]", "[\"other.example.com\"]");
-    let base2 = view(&[SVC, &gw_other_hosts]);
+    let base2 = std::sync::Arc::new(view(&[SVC, &gw_other_hosts]));
     let d = run(
         &create_vs(v.clone(), false),
         &base,
@@ -105,7 +105,7 @@ fn warnings_are_returned_and_allowed() {
 
 #[test]
 fn update_keeps_existing_findings_as_warnings_unless_enforced() {
-    let base = view(&[SVC]);
+    let base = std::sync::Arc::new(view(&[SVC]));
     let old = vs("a", "istio-system/public");
     let mut new = old.clone();
     new["metadata"]["labels"] = json!({"team": "x"});
@@ -147,7 +147,7 @@ fn update_keeps_existing_findings_as_warnings_unless_enforced() {
 #[test]
 fn deleting_a_bound_gateway_is_denied_naming_the_referrers() {
     let v = crate::synthetic::to_yaml(&vs("a", "istio-system/public"));
-    let base = view(&[SVC, GW, &v]);
+    let base = std::sync::Arc::new(view(&[SVC, GW, &v]));
     let gw: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
         .object
         .value
@@ -167,7 +167,7 @@ fn deleting_a_bound_gateway_is_denied_naming_the_referrers() {
         Some("deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/a (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found)")
     );
     // An unbound gateway deletes freely.
-    let base = view(&[SVC, GW]);
+    let base = std::sync::Arc::new(view(&[SVC, GW]));
     assert!(run(&r, &base, &Policy::with_defaults("m"), &Pending::default()).allowed);
 }
 
@@ -178,7 +178,7 @@ fn deleting_a_routed_service_and_removing_a_used_port_are_denied() {
         "metadata": {"name": "a", "namespace": "shop"},
         "spec": {"hosts": ["web"], "http": [{"route": [{"destination": {"host": "web", "port": {"number": 80}}}]}]}}),
     );
-    let base = view(&[SVC, &v]);
+    let base = std::sync::Arc::new(view(&[SVC, &v]));
     let svc: Value = crate::manifest::parse_text("s", SVC, "x").unwrap()[0]
         .object
         .value
@@ -216,7 +216,7 @@ fn impact_names_at_most_ten_referrers_and_counts_the_rest() {
         )));
     }
     let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
-    let base = view(&refs);
+    let base = std::sync::Arc::new(view(&refs));
     let gw: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
         .object
         .value
@@ -239,7 +239,7 @@ fn impact_names_at_most_ten_referrers_and_counts_the_rest() {
 
 #[test]
 fn pending_overlay_real_and_dry_run() {
-    let base = view(&[SVC]);
+    let base = std::sync::Arc::new(view(&[SVC]));
     let policy = Policy::with_defaults("m");
     let pending = Pending::default();
     let gw_obj: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
@@ -296,7 +296,7 @@ fn pending_overlay_real_and_dry_run() {
     // After the TTL it is gone.
     let later = Instant::now() + Duration::from_secs(61);
     let d = decide(
-        &create_vs(vs("c", "istio-system/public"), false),
+        &mut create_vs(vs("c", "istio-system/public"), false),
         &base,
         true,
         &policy,
@@ -309,7 +309,7 @@ fn pending_overlay_real_and_dry_run() {
 
 #[test]
 fn tombstones_hide_deleted_objects() {
-    let base = view(&[SVC, GW]);
+    let base = std::sync::Arc::new(view(&[SVC, GW]));
     let policy = Policy::with_defaults("m");
     let pending = Pending::default();
     let gw_obj: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
@@ -338,7 +338,7 @@ fn tombstones_hide_deleted_objects() {
 
 #[test]
 fn exemptions_and_ignore_annotation() {
-    let base = view(&[SVC]);
+    let base = std::sync::Arc::new(view(&[SVC]));
     let policy = Policy::with_defaults("shop");
     let d = run(
         &create_vs(vs("a", "istio-system/public"), false),
@@ -362,9 +362,9 @@ fn exemptions_and_ignore_annotation() {
 
 #[test]
 fn not_ready_never_denies_on_cluster_view_findings() {
-    let base = view(&[SVC]);
+    let base = std::sync::Arc::new(view(&[SVC]));
     let d = decide(
-        &create_vs(vs("a", "istio-system/public"), false),
+        &mut create_vs(vs("a", "istio-system/public"), false),
         &base,
         false,
         &Policy::with_defaults("m"),
@@ -378,7 +378,7 @@ fn not_ready_never_denies_on_cluster_view_findings() {
     let mut bad = vs("a", "mesh");
     bad["spec"]["hosts"] = json!("x");
     let d = decide(
-        &create_vs(bad, false),
+        &mut create_vs(bad, false),
         &base,
         false,
         &Policy::with_defaults("m"),
@@ -391,7 +391,7 @@ fn not_ready_never_denies_on_cluster_view_findings() {
 
 #[test]
 fn unknown_kinds_are_errors_and_unparsable_objects_denied() {
-    let base = view(&[]);
+    let base = std::sync::Arc::new(view(&[]));
     let r = req(
         Operation::Create,
         "Frobnicator",
@@ -402,7 +402,7 @@ fn unknown_kinds_are_errors_and_unparsable_objects_denied() {
     );
     assert!(matches!(
         decide(
-            &r,
+            &mut r.clone(),
             &base,
             true,
             &Policy::with_defaults("m"),
@@ -425,7 +425,7 @@ fn policy_root_namespace_beats_mesh_config() {
     // A DestinationRule in `mesh-root` defines the subset; only a root namespace of
     // `mesh-root` makes istiod (and meshgate) use it.
     let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: mesh-root}\nspec:\n  host: web.shop.svc.cluster.local\n  subsets: [{name: v1, labels: {version: v1}}]\n";
-    let base = view(&[SVC, dr]);
+    let base = std::sync::Arc::new(view(&[SVC, dr]));
     let mut v = vs("a", "mesh");
     v["spec"]["http"][0]["route"][0]["destination"]["subset"] = json!("v1");
     let default = run(
