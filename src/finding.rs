@@ -58,6 +58,10 @@ pub struct Finding {
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// The missing object this finding is about, when it has a name: what a live
+    /// read-through GETs before a denial. Not part of the JSON contract.
+    #[serde(skip)]
+    pub referent: Option<ObjKey>,
 }
 
 impl Finding {
@@ -73,7 +77,13 @@ impl Finding {
             message,
             file: None,
             line: None,
+            referent: None,
         }
+    }
+
+    pub fn with_referent(mut self, referent: ObjKey) -> Self {
+        self.referent = Some(referent);
+        self
     }
 
     pub fn with_severity(mut self, severity: Severity) -> Self {

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod finding;
+pub mod live;
 pub mod manifest;
 pub mod model;
 pub mod policy;

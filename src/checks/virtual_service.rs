@@ -7,6 +7,7 @@ use super::{catalog, join};
 use crate::finding::{Finding, Severity};
 use crate::model::fields::child;
 use crate::model::virtual_service::{Destination, Role, VirtualServiceSpec};
+use crate::model::{Kind, ObjKey};
 use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
 use crate::semantics::host;
 use crate::view::{ClusterView, Entry, Parsed};
@@ -24,12 +25,15 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
             continue;
         };
         match view.gateway(&namespace, &name) {
-            None => out.push(Finding::new(
-                &catalog::MG0101,
-                key,
-                g.pointer.clone(),
-                format!("gateway \"{namespace}/{name}\" not found"),
-            )),
+            None => out.push(
+                Finding::new(
+                    &catalog::MG0101,
+                    key,
+                    g.pointer.clone(),
+                    format!("gateway \"{namespace}/{name}\" not found"),
+                )
+                .with_referent(ObjKey::new(Kind::Gateway, namespace.clone(), name.clone())),
+            ),
             Some(gw) => {
                 let is_spec_gateway = vs.gateways.iter().any(|s| std::ptr::eq(s, g));
                 if is_spec_gateway && !vs.hosts.is_empty() {
@@ -47,12 +51,15 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     for d in &vs.delegates {
         let dns = d.namespace.as_deref().unwrap_or(ns);
         if view.virtual_service(dns, &d.name).is_none() {
-            out.push(Finding::new(
-                &catalog::MG0107,
-                key,
-                child(&d.pointer, "name"),
-                format!("delegate VirtualService \"{dns}/{}\" not found", d.name),
-            ));
+            out.push(
+                Finding::new(
+                    &catalog::MG0107,
+                    key,
+                    child(&d.pointer, "name"),
+                    format!("delegate VirtualService \"{dns}/{}\" not found", d.name),
+                )
+                .with_referent(ObjKey::new(Kind::VirtualService, dns, d.name.clone())),
+            );
         }
     }
 
@@ -156,6 +163,7 @@ fn check_destination(entry: &Entry, d: &Destination, clients: &[String], view: &
             f.severity = Severity::Warning;
         } else {
             f.message = format!("host {fqdn} matches no Service or ServiceEntry");
+            f.referent = host::service_of(&fqdn, domain).map(|(ns, name)| ObjKey::new(Kind::Service, ns, name));
             if d.host.contains('.') && !host::is_cluster_host(&d.host, domain) {
                 let expanded = format!("{}.svc.{domain}", d.host);
                 if view.registry(&expanded).next().is_some() {

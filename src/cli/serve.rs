@@ -23,8 +23,14 @@ pub struct ServeArgs {
     #[arg(long)]
     pub dev: bool,
     /// Build the cluster view from manifest files in DIR (no API server needed).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "kubeconfig")]
     pub cluster_from: Option<String>,
+    /// Watch the cluster through this kubeconfig (default: in-cluster config or $KUBECONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Seconds a failing watch may last before the view counts as stale (not ready).
+    #[arg(long, default_value_t = 30)]
+    pub stale_seconds: u64,
     /// Serving certificate (PEM); reloaded when it changes on disk.
     #[arg(long, default_value = "certs/tls.crt")]
     pub tls_cert: PathBuf,
@@ -162,6 +168,7 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             .unwrap_or_else(|| args.cluster_domain.clone()),
         file_mode: true,
     });
+    let live = args.cluster_from.is_none() && !args.dev;
     let loaded = match (&args.cluster_from, args.dev) {
         (Some(dir), _) => manifest::visit_paths(std::slice::from_ref(dir), "default", |m| {
             view.apply(m.object);
@@ -172,18 +179,22 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             }
         }),
         (None, false) => {
-            eprintln!(
-                "meshgate: error: no cluster view: pass --cluster-from DIR (manifest files) or --dev (the demo view)"
-            );
-            return 2;
+            // Live: the view fills from watches; it is not ready until every initial list is in.
+            view = ClusterView::new(ViewSettings {
+                file_mode: false,
+                ..view.settings().clone()
+            });
+            Ok(())
         }
     };
     if let Err(e) = loaded {
         eprintln!("meshgate: error: {e}");
         return 2;
     }
-    tracing::info!(objects = view.len(), "cluster view loaded from files");
-    let state = AppState::new(Arc::new(SharedView::new(view, true)), policy);
+    if !live {
+        tracing::info!(objects = view.len(), "cluster view loaded from files");
+    }
+    let mut state = AppState::new(Arc::new(SharedView::new(view, !live)), policy);
     let bound = match server::bind(&opts) {
         Ok(b) => b,
         Err(e) => {
@@ -213,6 +224,17 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             ca = ca.display()
         );
     }
+    if live {
+        let started = runtime.block_on(start_live(
+            &mut state,
+            args.kubeconfig.as_deref(),
+            Duration::from_secs(args.stale_seconds),
+        ));
+        if let Err(e) = started {
+            eprintln!("meshgate: error: {e}");
+            return 1;
+        }
+    }
     match runtime.block_on(server::serve(opts, bound, state, shutdown_signal())) {
         Ok(()) => 0,
         Err(e) => {
@@ -220,6 +242,60 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             1
         }
     }
+}
+
+/// Read-through GETs on the live API server, each bounded by a timeout.
+struct LiveFetch {
+    client: kube::Client,
+}
+
+impl server::Fetch for LiveFetch {
+    fn fetch(&self, key: crate::model::ObjKey) -> server::FetchFuture {
+        let client = self.client.clone();
+        Box::pin(async move { crate::live::fetch(&client, &key, Duration::from_secs(1)).await })
+    }
+}
+
+/// Connects to the API server, starts the watches and the readiness monitor, and
+/// wires read-through into the server state.
+async fn start_live(state: &mut AppState, kubeconfig: Option<&Path>, stale_after: Duration) -> Result<(), String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no cluster configuration: {e}"))?,
+    };
+    let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+    let health = Arc::new(crate::live::Health::new(stale_after));
+    crate::live::start(
+        client.clone(),
+        state.view.clone(),
+        state.pending.clone(),
+        health.clone(),
+    )
+    .await;
+    let view = state.view.clone();
+    let monitor = health.clone();
+    tokio::spawn(async move {
+        let mut was = false;
+        loop {
+            let ready = monitor.is_ready(std::time::Instant::now());
+            if ready != was {
+                tracing::info!(ready, "cluster view readiness changed");
+                was = ready;
+            }
+            view.set_ready(ready);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    state.fetcher = Some(Arc::new(LiveFetch { client }));
+    state.health = Some(health);
+    Ok(())
 }
 
 async fn shutdown_signal() {

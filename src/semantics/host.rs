@@ -26,6 +26,13 @@ pub fn service_fqdn(name: &str, namespace: &str, cluster_domain: &str) -> String
     format!("{name}.{namespace}.svc.{cluster_domain}")
 }
 
+/// The (namespace, name) of the Service a `name.ns.svc.<domain>` FQDN names.
+pub fn service_of<'h>(fqdn: &'h str, cluster_domain: &str) -> Option<(&'h str, &'h str)> {
+    let rest = fqdn.strip_suffix(cluster_domain)?.strip_suffix(".svc.")?;
+    let (name, ns) = rest.split_once('.')?;
+    (!name.is_empty() && !ns.is_empty() && !ns.contains('.')).then_some((ns, name))
+}
+
 /// A cluster host is a short name or ends in `.svc.<clusterDomain>`.
 pub fn is_cluster_host(host: &str, cluster_domain: &str) -> bool {
     if !host.contains('.') {
@@ -142,6 +149,16 @@ mod tests {
         assert_eq!(w, ["*.c", "*"]);
         let w: Vec<String> = covering_wildcards("*").collect();
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn service_of_fqdn() {
+        assert_eq!(
+            service_of("reviews.prod.svc.cluster.local", D),
+            Some(("prod", "reviews"))
+        );
+        assert_eq!(service_of("reviews.prod", D), None);
+        assert_eq!(service_of("a.b.c.svc.cluster.local", D), None);
     }
 
     #[test]

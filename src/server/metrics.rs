@@ -26,6 +26,11 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub reviews: Family<ReviewLabels, Counter>,
@@ -39,6 +44,9 @@ pub struct Metrics {
     pub cert_reload_failures: Counter,
     pub config_reloads: Counter,
     pub config_reload_failures: Counter,
+    pub watch_restarts: Family<KindLabels, Gauge>,
+    pub watch_seconds_since_event: Family<KindLabels, Gauge>,
+    pub read_through: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -112,6 +120,24 @@ impl Metrics {
             "Policy configurations rejected (the running one stays)",
             config_reload_failures.clone(),
         );
+        let watch_restarts = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "watch_restarts",
+            "Watch failures (each followed by a retry) by kind",
+            watch_restarts.clone(),
+        );
+        let watch_seconds_since_event = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "watch_seconds_since_event",
+            "Seconds since the last watch event by kind",
+            watch_seconds_since_event.clone(),
+        );
+        let read_through = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "read_through",
+            "Live GETs before a denial, by outcome",
+            read_through.clone(),
+        );
         Metrics {
             registry,
             reviews,
@@ -125,6 +151,9 @@ impl Metrics {
             cert_reload_failures,
             config_reloads,
             config_reload_failures,
+            watch_restarts,
+            watch_seconds_since_event,
+            read_through,
         }
     }
 

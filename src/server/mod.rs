@@ -17,10 +17,21 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::admission::{self, review, Pending};
+use crate::admission::{self, review, Decision, Pending};
+use crate::model::{ObjKey, Object};
 use crate::policy::{Action, Policy};
 use crate::view::SharedView;
 use metrics::{FindingLabels, KindLabels, Metrics, ReviewLabels};
+
+/// A live GET of one object by key (read-through), with its own timeout.
+pub type FetchFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Object>, String>> + Send>>;
+
+pub trait Fetch: Send + Sync {
+    fn fetch(&self, key: ObjKey) -> FetchFuture;
+}
+
+/// At most this many referents are read through for one review.
+const MAX_READ_THROUGH: usize = 8;
 
 /// Everything a request handler needs, shared across connections.
 #[derive(Clone)]
@@ -29,6 +40,10 @@ pub struct AppState {
     pub policy: Arc<RwLock<Arc<Policy>>>,
     pub pending: Arc<Pending>,
     pub metrics: Arc<Metrics>,
+    /// Live read-through; `None` when the view comes from files.
+    pub fetcher: Option<Arc<dyn Fetch>>,
+    /// Watch health, for metrics; `None` when the view comes from files.
+    pub health: Option<Arc<crate::live::Health>>,
 }
 
 impl AppState {
@@ -38,6 +53,8 @@ impl AppState {
             policy: Arc::new(RwLock::new(Arc::new(policy))),
             pending: Arc::new(Pending::default()),
             metrics: Arc::new(Metrics::new()),
+            fetcher: None,
+            health: None,
         }
     }
 
@@ -57,6 +74,24 @@ impl AppState {
                 .set(n as i64);
         }
         self.metrics.cache_ready.set(i64::from(self.view.is_ready()));
+        if let Some(h) = &self.health {
+            let now = Instant::now();
+            for (kind, kh) in h.snapshot() {
+                let labels = KindLabels {
+                    kind: kind.as_str().to_string(),
+                };
+                self.metrics
+                    .watch_restarts
+                    .get_or_create(&labels)
+                    .set(kh.restarts as i64);
+                if let Some(t) = kh.last_event {
+                    self.metrics
+                        .watch_seconds_since_event
+                        .get_or_create(&labels)
+                        .set(now.duration_since(t).as_secs() as i64);
+                }
+            }
+        }
     }
 }
 
@@ -116,16 +151,37 @@ async fn validate(
             return error(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
-    let view = st.view.snapshot();
     let ready = st.view.is_ready();
     let policy = st.policy();
-    let decision = match admission::decide(&mut req, &view, ready, &policy, &st.pending, Instant::now()) {
+    let retry = (st.fetcher.is_some() && policy.read_through && ready).then(|| req.clone());
+    let mut decision = match admission::decide(
+        &mut req,
+        &st.view.snapshot(),
+        ready,
+        &policy,
+        &st.pending,
+        Instant::now(),
+    ) {
         Ok(d) => d,
         Err(e) => {
             count(&req.kind.kind, req.operation.as_str(), "invalid");
             return error(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
+    if let (false, Some(mut again), Some(fetcher)) = (decision.allowed, retry, st.fetcher.as_ref()) {
+        if read_through(&st, fetcher.as_ref(), &decision).await {
+            if let Ok(d) = admission::decide(
+                &mut again,
+                &st.view.snapshot(),
+                ready,
+                &policy,
+                &st.pending,
+                Instant::now(),
+            ) {
+                decision = d;
+            }
+        }
+    }
     for (f, action) in &decision.findings {
         st.metrics
             .findings
@@ -157,6 +213,52 @@ async fn validate(
         &decision.warnings,
     );
     Json(body).into_response()
+}
+
+/// Before a denial for a missing referent, one live GET per referent (bounded in
+/// count and time): a watch that lags the API server by milliseconds must never
+/// cause a false denial. Objects found are real, so they go into the view.
+/// Returns whether anything was found.
+async fn read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -> bool {
+    let keys: std::collections::BTreeSet<ObjKey> = decision
+        .findings
+        .iter()
+        .filter(|(_, a)| *a == Action::Deny)
+        .filter_map(|(f, _)| f.referent.clone())
+        .collect();
+    if keys.is_empty() || keys.len() > MAX_READ_THROUGH {
+        return false;
+    }
+    let results = futures::future::join_all(keys.into_iter().map(|k| fetcher.fetch(k))).await;
+    let mut found = Vec::new();
+    for r in results {
+        let outcome = match r {
+            Ok(Some(o)) => {
+                found.push(o);
+                "found"
+            }
+            Ok(None) => "absent",
+            Err(e) => {
+                tracing::warn!(error = %e, "read-through failed");
+                "error"
+            }
+        };
+        st.metrics
+            .read_through
+            .get_or_create(&metrics::OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+    if found.is_empty() {
+        return false;
+    }
+    st.view.update(|v| {
+        for o in found {
+            v.apply(o);
+        }
+    });
+    true
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {

@@ -1,0 +1,220 @@
+//! The live cluster view: watches on the API server (kube-rs `watcher`) feed the same
+//! `ClusterView` that files feed, one event at a time; a re-list swaps a kind's
+//! objects atomically. Every object is read as JSON (`DynamicObject`), so one object
+//! of an unexpected shape can never fail a whole list. Secrets, ServiceAccounts,
+//! Namespaces and Nodes are watched as metadata only.
+
+mod health;
+mod kinds;
+
+pub use health::Health;
+pub use kinds::{core_specs, discover_istio_specs, WatchSpec};
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, DynamicObject, PartialObjectMeta};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Client;
+use serde_json::Value;
+
+use crate::admission::Pending;
+use crate::model::{Kind, ObjKey, Object};
+use crate::view::SharedView;
+
+/// How often the Istio API groups are rediscovered, to pick up CRDs installed later.
+const REDISCOVER: Duration = Duration::from_secs(30);
+
+/// Starts a watcher per kind and keeps discovering Istio kinds. Returns once the
+/// watchers are spawned; they run for the life of the runtime.
+pub async fn start(client: Client, view: Arc<SharedView>, pending: Arc<Pending>, health: Arc<Health>) {
+    let core = core_specs();
+    for spec in &core {
+        health.expect(spec.kind);
+    }
+    let istio = match discover_istio_specs(&client).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "Istio API discovery failed; retrying in the background");
+            Vec::new()
+        }
+    };
+    for spec in &istio {
+        health.expect(spec.kind);
+    }
+    let mut started: BTreeSet<Kind> = BTreeSet::new();
+    for spec in core.into_iter().chain(istio) {
+        started.insert(spec.kind);
+        spawn_watch(client.clone(), spec, view.clone(), pending.clone(), health.clone());
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REDISCOVER);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match discover_istio_specs(&client).await {
+                Ok(specs) => {
+                    for spec in specs {
+                        if started.insert(spec.kind) {
+                            tracing::info!(kind = spec.kind.as_str(), "new Istio kind installed; watching it");
+                            health.expect(spec.kind);
+                            spawn_watch(client.clone(), spec, view.clone(), pending.clone(), health.clone());
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "Istio API rediscovery failed"),
+            }
+        }
+    });
+}
+
+fn spawn_watch(client: Client, spec: WatchSpec, view: Arc<SharedView>, pending: Arc<Pending>, health: Arc<Health>) {
+    tokio::spawn(async move {
+        let mut cfg = watcher::Config::default();
+        if let Some(f) = spec.fields {
+            cfg = cfg.fields(f);
+        }
+        if let Some(l) = spec.labels {
+            cfg = cfg.labels(l);
+        }
+        let ar = spec.ar.clone();
+        let (api_version, kind_name) = (ar.api_version.clone(), ar.kind.clone());
+        let stream = if spec.metadata_only {
+            let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &ar);
+            watcher::watcher(api, cfg)
+                .default_backoff()
+                .map_ok(move |ev| to_values(ev, &api_version, &kind_name))
+                .boxed()
+        } else {
+            let api: Api<DynamicObject> = Api::all_with(client, &ar);
+            watcher::watcher(api, cfg)
+                .default_backoff()
+                .map_ok(move |ev| to_values(ev, &api_version, &kind_name))
+                .boxed()
+        };
+        run_stream(spec.kind, stream, view, pending, health).await;
+    });
+}
+
+/// JSON for each object of an event, with `apiVersion` and `kind` filled in (list
+/// items come without them).
+fn to_values<K: serde::Serialize>(ev: Event<K>, api_version: &str, kind: &str) -> Event<Value> {
+    let conv = |o: K| {
+        let mut v = serde_json::to_value(&o).unwrap_or(Value::Null);
+        if let Some(m) = v.as_object_mut() {
+            m.insert("apiVersion".into(), Value::String(api_version.to_string()));
+            m.insert("kind".into(), Value::String(kind.to_string()));
+        }
+        if kind == "Pod" {
+            kinds::trim_pod(&mut v);
+        }
+        v
+    };
+    match ev {
+        Event::Apply(o) => Event::Apply(conv(o)),
+        Event::Delete(o) => Event::Delete(conv(o)),
+        Event::InitApply(o) => Event::InitApply(conv(o)),
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+    }
+}
+
+fn object(v: Value) -> Option<Object> {
+    match Object::from_value(v, "") {
+        Ok(o) => Some(o),
+        Err(e) => {
+            tracing::warn!(error = %e, "skipping an object the API server sent");
+            None
+        }
+    }
+}
+
+async fn run_stream(
+    kind: Kind,
+    mut stream: futures::stream::BoxStream<'static, Result<Event<Value>, watcher::Error>>,
+    view: Arc<SharedView>,
+    pending: Arc<Pending>,
+    health: Arc<Health>,
+) {
+    let mut buffer: Vec<Object> = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Err(e) => {
+                health.error(kind);
+                tracing::warn!(kind = kind.as_str(), error = %e, "watch failed; retrying with back-off");
+            }
+            Ok(ev) => {
+                health.event(kind);
+                match ev {
+                    Event::Init => buffer.clear(),
+                    Event::InitApply(v) => buffer.extend(object(v)),
+                    Event::InitDone => {
+                        let fresh = std::mem::take(&mut buffer);
+                        let keys: Vec<ObjKey> = fresh.iter().map(|o| o.key.clone()).collect();
+                        view.update(|v| {
+                            let stale: Vec<ObjKey> = v
+                                .entries()
+                                .filter(|e| e.object.key.kind == kind)
+                                .map(|e| e.object.key.clone())
+                                .collect();
+                            for k in stale {
+                                v.delete(&k);
+                            }
+                            for o in fresh {
+                                v.apply(o);
+                            }
+                        });
+                        for k in &keys {
+                            pending.forget_real(k);
+                        }
+                        health.init_done(kind);
+                        tracing::info!(kind = kind.as_str(), objects = keys.len(), "initial list in");
+                    }
+                    Event::Apply(v) => {
+                        if let Some(o) = object(v) {
+                            let key = o.key.clone();
+                            view.update(|v| {
+                                v.apply(o);
+                            });
+                            pending.forget_real(&key);
+                        }
+                    }
+                    Event::Delete(v) => {
+                        if let Some(o) = object(v) {
+                            view.update(|v| {
+                                v.delete(&o.key);
+                            });
+                            pending.forget_real(&o.key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One live GET for an object the view does not have: read-through before a denial.
+pub async fn fetch(client: &Client, key: &ObjKey, timeout: Duration) -> Result<Option<Object>, String> {
+    let Some(ar) = kinds::api_resource(key.kind) else {
+        return Ok(None);
+    };
+    let api: Api<DynamicObject> = if key.kind.is_cluster_scoped() {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), &key.namespace, &ar)
+    };
+    let got = tokio::time::timeout(timeout, api.get_opt(&key.name))
+        .await
+        .map_err(|_| format!("GET {key} timed out after {timeout:?}"))?
+        .map_err(|e| format!("GET {key}: {e}"))?;
+    Ok(got.and_then(|o| {
+        let ev = to_values(Event::Apply(o), &ar.api_version, &ar.kind);
+        match ev {
+            Event::Apply(v) => object(v),
+            _ => None,
+        }
+    }))
+}
