@@ -1,0 +1,347 @@
+//! A real control plane on loopback: etcd and kube-apiserver built from the Go
+//! module proxy (build-testbin.sh), the Istio CRDs, meshgate watching it, and the
+//! webhook registered from `manifests/` with a url-based client config.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+const TOKEN: &str = "meshgate-e2e-token";
+
+pub fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+pub fn shared(p: &str) -> PathBuf {
+    let base = std::env::var_os("MESHGATE_SHARED").map(PathBuf::from).unwrap_or_else(|| repo("../shared"));
+    base.join(p)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Proc {
+    name: &'static str,
+    child: Child,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> Proc {
+        let out = std::fs::File::create(log).unwrap();
+        let err = out.try_clone().unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { name, child }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        eprintln!("e2e: stopped {}", self.name);
+    }
+}
+
+/// The output of one kubectl run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub kubeconfig: PathBuf,
+    api_port: u16,
+    etcd_port: u16,
+    pub webhook_port: u16,
+    pub admin_port: u16,
+    ca_bundle: String,
+    pub apiserver: Option<Proc>,
+    pub meshgate: Option<Proc>,
+    _etcd: Proc,
+}
+
+fn testbin() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo("tests/e2e/build-testbin.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run build-testbin.sh");
+    assert!(out.status.success(), "building kube-apiserver and etcd failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim())
+}
+
+fn wait_until(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn wait_for(what: &str, timeout: Duration, ok: impl FnMut() -> bool) {
+    assert!(wait_until(timeout, ok), "timed out after {timeout:?} waiting for {what}");
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let bin = testbin();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (etcd_port, etcd_peer, api_port) = (free_port(), free_port(), free_port());
+        let etcd = Proc::spawn(
+            "etcd",
+            Command::new(bin.join("etcd"))
+                .arg("--name=e2e")
+                .arg(format!("--data-dir={}", d.join("etcd").display()))
+                .arg(format!("--listen-client-urls=http://127.0.0.1:{etcd_port}"))
+                .arg(format!("--advertise-client-urls=http://127.0.0.1:{etcd_port}"))
+                .arg(format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"))
+                .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"))
+                .arg(format!("--initial-cluster=e2e=http://127.0.0.1:{etcd_peer}"))
+                .arg("--unsafe-no-fsync"),
+            &d.join("etcd.log"),
+        );
+        // Service-account signing key (kube-apiserver wants SEC1 "EC PRIVATE KEY" or
+        // RSA, not PKCS#8) and the admin token.
+        let key = Command::new("openssl")
+            .args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"])
+            .arg(d.join("sa.key"))
+            .status()
+            .expect("openssl generates the service-account key");
+        assert!(key.success(), "openssl ecparam failed");
+        std::fs::write(d.join("tokens.csv"), format!("{TOKEN},admin,admin,\"system:masters\"\n")).unwrap();
+        let kubeconfig = d.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: https://127.0.0.1:{api_port}\n    insecure-skip-tls-verify: true\nusers:\n- name: admin\n  user:\n    token: {TOKEN}\ncontexts:\n- name: e2e\n  context: {{cluster: e2e, user: admin}}\ncurrent-context: e2e\n"
+            ),
+        )
+        .unwrap();
+        let mut c = Cluster {
+            dir,
+            bin,
+            kubeconfig,
+            api_port,
+            etcd_port,
+            webhook_port: free_port(),
+            admin_port: free_port(),
+            ca_bundle: String::new(),
+            apiserver: None,
+            meshgate: None,
+            _etcd: etcd,
+        };
+        c.start_apiserver();
+        c.install_crds();
+        c.start_meshgate();
+        c.register_webhook();
+        c
+    }
+
+    pub fn start_apiserver(&mut self) {
+        let d = self.dir.path();
+        let p = Proc::spawn(
+            "kube-apiserver",
+            Command::new(self.bin.join("kube-apiserver"))
+                .arg(format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_port))
+                .arg("--bind-address=127.0.0.1")
+                .arg("--advertise-address=127.0.0.1")
+                .arg(format!("--secure-port={}", self.api_port))
+                .arg(format!("--cert-dir={}", d.join("apiserver-certs").display()))
+                .arg("--service-cluster-ip-range=10.0.0.0/24")
+                .arg("--endpoint-reconciler-type=none")
+                .arg(format!("--service-account-key-file={}", d.join("sa.key").display()))
+                .arg(format!("--service-account-signing-key-file={}", d.join("sa.key").display()))
+                .arg(format!("--service-account-issuer=https://127.0.0.1:{}", self.api_port))
+                .arg(format!("--token-auth-file={}", d.join("tokens.csv").display()))
+                .arg("--authorization-mode=RBAC")
+                .arg("--disable-admission-plugins=ServiceAccount"),
+            &d.join("apiserver.log"),
+        );
+        self.apiserver = Some(p);
+        let ready = wait_until(Duration::from_secs(120), || self.kubectl(&["get", "--raw", "/readyz"], None).code == 0);
+        assert!(ready, "kube-apiserver not ready after 120 s:\n{}", tail(&self.log("apiserver.log"), 30));
+    }
+
+    fn install_crds(&self) {
+        let crds = shared("istio/crds/istio-1.30.3-crd-all.gen.yaml");
+        let r = self.kubectl(&["create", "-f", &crds.display().to_string()], None);
+        assert_eq!(r.code, 0, "installing the Istio CRDs: {r:?}");
+        let r = self.kubectl(&["wait", "--for=condition=Established", "--timeout=120s", "crd", "--all"], None);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+
+    pub fn start_meshgate(&mut self) {
+        let d = self.dir.path();
+        let certs = d.join("meshgate-certs");
+        if !certs.join("tls.crt").exists() {
+            let out = Command::new(env!("CARGO_BIN_EXE_meshgate"))
+                .args(["certs", "--dns", "localhost", "--ip", "127.0.0.1", "--out"])
+                .arg(&certs)
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            self.ca_bundle = base64(&std::fs::read(certs.join("ca.crt")).unwrap());
+        }
+        let p = Proc::spawn(
+            "meshgate",
+            Command::new(env!("CARGO_BIN_EXE_meshgate"))
+                .env("RUST_LOG", "info")
+                .arg("serve")
+                .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+                .arg(format!("--addr=127.0.0.1:{}", self.webhook_port))
+                .arg(format!("--admin-addr=127.0.0.1:{}", self.admin_port))
+                .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
+                .arg(format!("--tls-key={}", certs.join("tls.key").display()))
+                .arg("--own-namespace=meshgate")
+                .arg("--stale-seconds=10"),
+            &d.join("meshgate.log"),
+        );
+        self.meshgate = Some(p);
+        let ready = wait_until(Duration::from_secs(60), || self.admin("/readyz").0 == 200);
+        assert!(ready, "meshgate not ready after 60 s:\n{}", tail(&self.log("meshgate.log"), 30));
+    }
+
+    /// GET on meshgate's admin listener: (status, body).
+    pub fn admin(&self, path: &str) -> (u16, String) {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.admin_port)) else {
+            return (0, String::new());
+        };
+        let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let mut buf = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut buf);
+        let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    }
+
+    /// The webhook from `manifests/`, with its client config pointed at the local
+    /// meshgate (an overlay on the real manifests, applied with `kubectl apply -k`).
+    fn register_webhook(&self) {
+        // A namespaced object cannot be dry-run into a namespace that is itself only
+        // dry-run, so the namespace exists first (as it would on any cluster).
+        let r = self.kubectl(&["create", "namespace", "meshgate"], None);
+        assert_eq!(r.code, 0, "{r:?}");
+        let r = self.kubectl(&["apply", "--dry-run=server", "-k", &repo("manifests").display().to_string()], None);
+        assert_eq!(r.code, 0, "kubectl apply --dry-run=server -k manifests/: {r:?}");
+        let overlay = repo(&format!("target/e2e-overlay-{}", std::process::id()));
+        std::fs::create_dir_all(&overlay).unwrap();
+        std::fs::write(
+            overlay.join("kustomization.yaml"),
+            format!(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{}/validate\n        caBundle: {}\n",
+                self.webhook_port, self.ca_bundle
+            ),
+        )
+        .unwrap();
+        let r = self.kubectl(&["apply", "-k", &overlay.display().to_string()], None);
+        let _ = std::fs::remove_dir_all(&overlay);
+        assert_eq!(r.code, 0, "registering the webhook: {r:?}");
+        // The API server picks the configuration up through an informer: probe
+        // until meshgate answers.
+        self.kubectl(&["create", "namespace", "e2e-probe"], None);
+        wait_for("the webhook to answer", Duration::from_secs(60), || {
+            let r = self.kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&vs("e2e-probe", "probe", "missing", "web")));
+            r.stderr.contains("MG0101")
+        });
+    }
+
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = Command::new(KUBECTL);
+        cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().expect("kubectl runs");
+        if let Some(text) = stdin {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap().into()
+    }
+
+    pub fn namespace(&self, ns: &str) {
+        let r = self.kubectl(&["create", "namespace", ns], None);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A VirtualService bound to `gateway`, routing to `host`.
+pub fn vs(ns: &str, name: &str, gateway: &str, host: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  hosts: [shop.example.com]\n  gateways: [{gateway}]\n  http:\n  - route:\n    - destination:\n        host: {host}\n        port: {{number: 80}}\n"
+    )
+}
+
+pub fn gateway(ns: &str, name: &str, host: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  selector: {{istio: ingressgateway}}\n  servers:\n  - port: {{number: 80, name: http, protocol: HTTP}}\n    hosts: [\"{host}\"]\n"
+    )
+}
+
+pub fn service(ns: &str, name: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n  selector: {{app: {name}}}\n  ports:\n  - {{name: http, port: 80, targetPort: 8080}}\n"
+    )
+}

@@ -1,0 +1,247 @@
+//! End-to-end: a real kube-apiserver + etcd, the Istio CRDs, meshgate watching the
+//! API server and registered as its validating webhook, and kubectl 1.33 as the
+//! client. Each scenario of issue #4 is a named test; they share one control plane
+//! and run in order (scenario h restarts the API server, i stops meshgate).
+
+mod cluster;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cluster::{gateway, service, tail, vs, Cluster, Run};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+type Shared = Arc<Mutex<Option<Cluster>>>;
+
+fn check(cond: bool, what: &str, r: &Run) -> Result<(), Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(format!("{what}\n{r:?}").into())
+    }
+}
+
+fn apply(c: &Cluster, doc: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["apply"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-f", "-"]);
+    c.kubectl(&args, Some(doc))
+}
+
+fn a_missing_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-a");
+    c.kubectl(&["apply", "-f", "-"], Some(&service("e2e-a", "web", "")));
+    let r = apply(c, &vs("e2e-a", "web", "missing", "web"), &[]);
+    check(r.code == 1, "kubectl exits 1", &r)?;
+    check(
+        r.stderr.contains("admission webhook \"istio.meshgate.io\" denied the request: MG0101 /spec/gateways/0: gateway \"e2e-a/missing\" not found"),
+        "the denial names MG0101 and its pointer",
+        &r,
+    )
+}
+
+fn b_dry_run_is_denied_and_nothing_stored(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-b");
+    let r = apply(c, &vs("e2e-b", "web", "istio-system/missing", "web.e2e-a.svc.cluster.local"), &["--dry-run=server"]);
+    check(r.code == 1, "kubectl exits 1", &r)?;
+    check(r.stderr.contains("MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found"), "denied with MG0101", &r)?;
+    let g = c.kubectl(&["get", "virtualservice", "web", "-n", "e2e-b"], None);
+    check(g.code == 1 && g.stderr.contains("NotFound"), "nothing stored", &g)
+}
+
+fn c_gateway_then_virtual_service_is_admitted(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-c");
+    let r = apply(c, &service("e2e-c", "web", ""), &[]);
+    check(r.code == 0, "Service created", &r)?;
+    let r = apply(c, &gateway("e2e-c", "gw", "*"), &[]);
+    check(r.code == 0, "Gateway admitted", &r)?;
+    let r = apply(c, &vs("e2e-c", "web", "gw", "web"), &[]);
+    check(r.code == 0, "VirtualService admitted", &r)?;
+    check(r.stdout.contains("virtualservice.networking.istio.io/web created"), "created", &r)
+}
+
+fn d_deleting_a_bound_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
+    let r = c.kubectl(&["delete", "gateway", "gw", "-n", "e2e-c"], None);
+    check(r.code == 1, "kubectl exits 1", &r)?;
+    check(
+        r.stderr.contains("deleting Gateway e2e-c/gw breaks 1 object(s) that refer to it: VirtualService e2e-c/web (MG0101 /spec/gateways/0: gateway \"e2e-c/gw\" not found)"),
+        "the denial names the VirtualService",
+        &r,
+    )?;
+    let g = c.kubectl(&["get", "gateway", "gw", "-n", "e2e-c"], None);
+    check(g.code == 0, "the Gateway is still there", &g)
+}
+
+fn e_a_warning_prints_and_exits_0(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-e");
+    apply(c, &service("e2e-e", "web", ""), &[]);
+    apply(c, &gateway("e2e-e", "gw", "other.example.com"), &[]);
+    let r = apply(c, &vs("e2e-e", "web", "gw", "web"), &[]);
+    check(r.code == 0, "kubectl exits 0", &r)?;
+    check(
+        r.stderr.contains("Warning: MG0106 /spec/gateways/0: gateway \"e2e-e/gw\" serves none of this VirtualService's hosts"),
+        "Warning: MG0106 on stderr",
+        &r,
+    )
+}
+
+fn write_batch(dir: &std::path::Path, ns: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("1-service.yaml"), service(ns, "web", "")).unwrap();
+    std::fs::write(dir.join("2-gateway.yaml"), gateway(ns, "gw", "*")).unwrap();
+    std::fs::write(
+        dir.join("3-destinationrule.yaml"),
+        format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  host: web\n  subsets:\n  - name: v1\n    labels: {{version: v1}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("4-virtualservice.yaml"),
+        format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  hosts: [shop.example.com]\n  gateways: [gw]\n  http:\n  - route:\n    - destination: {{host: web, subset: v1, port: {{number: 80}}}}\n"),
+    )
+    .unwrap();
+}
+
+fn f_a_directory_in_one_apply_is_admitted(c: &Cluster) -> Result<(), Failed> {
+    // Dry run first on a fresh namespace: nothing exists, every object is admitted
+    // because the earlier dry-run admissions count for the later ones.
+    c.namespace("e2e-f");
+    let dir = c.dir.path().join("batch-f");
+    write_batch(&dir, "e2e-f");
+    let d = dir.display().to_string();
+    let r = c.kubectl(&["apply", "--dry-run=server", "-f", &d], None);
+    check(r.code == 0, "dry run of the directory admitted", &r)?;
+    check(r.stdout.contains("virtualservice.networking.istio.io/web created (server dry run)"), "VS dry-run created", &r)?;
+    let g = c.kubectl(&["get", "virtualservice,gateway,destinationrule", "-n", "e2e-f", "-o", "name"], None);
+    check(g.stdout.trim().is_empty(), "nothing stored by the dry run", &g)?;
+    let r = c.kubectl(&["apply", "-f", &d], None);
+    check(r.code == 0, "the directory applied", &r)?;
+    check(r.stdout.contains("virtualservice.networking.istio.io/web created"), "VS created", &r)
+}
+
+fn g_no_false_denial_from_watch_lag(c: &Cluster) -> Result<(), Failed> {
+    // The Service opts out of review, so meshgate learns of it only by its watch or
+    // by the read-through GET; the VirtualService follows at once.
+    c.namespace("e2e-g");
+    for i in 0..5 {
+        let name = format!("svc{i}");
+        let r = apply(c, &service("e2e-g", &name, "meshgate.io/skip: \"true\""), &[]);
+        check(r.code == 0, "Service created", &r)?;
+        let doc = vs("e2e-g", &name, "mesh", &name).replace("hosts: [shop.example.com]", &format!("hosts: [{name}]"));
+        let r = apply(c, &doc, &[]);
+        check(r.code == 0, "VirtualService right after its Service is admitted", &r)?;
+    }
+    Ok(())
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Result<(), Failed> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Err(format!("timed out waiting for {what}").into())
+}
+
+fn h_api_server_restart_is_survived(c: &mut Cluster) -> Result<(), Failed> {
+    c.apiserver.as_mut().unwrap().kill();
+    c.apiserver = None;
+    std::thread::sleep(Duration::from_secs(2));
+    c.start_apiserver();
+    // A Gateway created after the restart reaches meshgate through the recovered watch.
+    c.namespace("e2e-h");
+    apply(c, &service("e2e-h", "web", ""), &[]);
+    let r = apply(c, &gateway("e2e-h", "gw", "*"), &["--dry-run=server"]);
+    check(r.code == 0, "dry-run Gateway admitted after the restart", &r)?;
+    let r = apply(c, &vs("e2e-h", "web", "gw", "web"), &[]);
+    check(r.code == 1 && r.stderr.contains("MG0101"), "still denies a missing Gateway", &r)?;
+    // Created past the webhook (opted out), so only the watch can tell meshgate.
+    let skipped = gateway("e2e-h", "gw", "*").replace("name: gw", "name: gw\n  labels: {meshgate.io/skip: \"true\"}");
+    let created = c.kubectl(&["create", "-f", "-"], Some(&skipped));
+    check(created.code == 0, "Gateway created past the webhook", &created)?;
+    wait_until("meshgate to see the Gateway through its watch", Duration::from_secs(60), || {
+        apply(c, &vs("e2e-h", "web", "gw", "web"), &["--dry-run=server"]).code == 0
+    })?;
+    let (_, metrics) = c.admin("/metrics");
+    let restarts = metrics
+        .lines()
+        .filter(|l| l.starts_with("meshgate_watch_restarts{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    if restarts < 1.0 {
+        return Err(format!("expected watch restarts to be counted:\n{metrics}").into());
+    }
+    let (status, _) = c.admin("/readyz");
+    if status != 200 {
+        return Err(format!("meshgate not ready after the restart: {status}").into());
+    }
+    Ok(())
+}
+
+fn set_failure_policy(c: &Cluster, policy: &str) -> Run {
+    c.kubectl(
+        &[
+            "patch",
+            "validatingwebhookconfiguration",
+            "meshgate",
+            "--type=json",
+            &format!("-p=[{{\"op\":\"replace\",\"path\":\"/webhooks/0/failurePolicy\",\"value\":\"{policy}\"}}]"),
+        ],
+        None,
+    )
+}
+
+fn i_failure_policy_when_meshgate_is_down(c: &mut Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-i");
+    apply(c, &service("e2e-i", "web", ""), &[]);
+    c.meshgate.as_mut().unwrap().kill();
+    c.meshgate = None;
+    let doc = vs("e2e-i", "web", "mesh", "web");
+    let r = apply(c, &doc, &[]);
+    check(r.code == 1, "failurePolicy Fail: the apply fails", &r)?;
+    check(r.stderr.contains("failed calling webhook \"istio.meshgate.io\""), "a clear error", &r)?;
+    let p = set_failure_policy(c, "Ignore");
+    check(p.code == 0, "patched", &p)?;
+    wait_until("failurePolicy Ignore to take effect", Duration::from_secs(30), || apply(c, &doc, &["--dry-run=server"]).code == 0)?;
+    let r = apply(c, &doc, &[]);
+    check(r.code == 0, "failurePolicy Ignore: the apply passes unchecked", &r)?;
+    set_failure_policy(c, "Fail");
+    c.start_meshgate();
+    Ok(())
+}
+
+fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), Failed>) -> Trial {
+    let shared = shared.clone();
+    Trial::test(name, move || {
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let c = guard.get_or_insert_with(Cluster::start);
+        let result = f(c);
+        if result.is_err() {
+            eprintln!("--- meshgate.log (tail)\n{}", tail(&c.log("meshgate.log"), 40));
+        }
+        result
+    })
+}
+
+
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    let shared: Shared = Arc::new(Mutex::new(None));
+    let trials = vec![
+        trial("scenario_a_missing_gateway_is_denied", &shared, |c| a_missing_gateway_is_denied(c)),
+        trial("scenario_b_dry_run_is_denied_and_nothing_stored", &shared, |c| b_dry_run_is_denied_and_nothing_stored(c)),
+        trial("scenario_c_gateway_then_virtual_service_is_admitted", &shared, |c| c_gateway_then_virtual_service_is_admitted(c)),
+        trial("scenario_d_deleting_a_bound_gateway_is_denied", &shared, |c| d_deleting_a_bound_gateway_is_denied(c)),
+        trial("scenario_e_a_warning_prints_and_exits_0", &shared, |c| e_a_warning_prints_and_exits_0(c)),
+        trial("scenario_f_a_directory_in_one_apply_is_admitted", &shared, |c| f_a_directory_in_one_apply_is_admitted(c)),
+        trial("scenario_g_no_false_denial_from_watch_lag", &shared, |c| g_no_false_denial_from_watch_lag(c)),
+        trial("scenario_h_api_server_restart_is_survived", &shared, h_api_server_restart_is_survived),
+        trial("scenario_i_failure_policy_when_meshgate_is_down", &shared, i_failure_policy_when_meshgate_is_down),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Stop every process before exiting.
+    drop(shared.lock().unwrap_or_else(|p| p.into_inner()).take());
+    conclusion.exit();
+}
