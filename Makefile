@@ -1,7 +1,7 @@
 # `make test` is the one command that runs every test; .ci/run calls it.
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy unit bench build
+.PHONY: test fmt-check clippy unit e2e testbin bench bench-serve build
 
 test: fmt-check clippy unit
 
@@ -11,8 +11,18 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Unit, HTTPS, CLI and end-to-end tests (the e2e suite builds kube-apiserver and
+# etcd on first use, cached under ~/.cache/meshgate-testbin).
 unit:
 	$(CARGO) test --all-targets
+
+# Only the end-to-end suite: real kube-apiserver + etcd, kubectl 1.33.
+e2e:
+	$(CARGO) test --test e2e
+
+# Build (or find in the cache) the kube-apiserver and etcd binaries.
+testbin:
+	bash tests/e2e/build-testbin.sh
 
 build:
 	$(CARGO) build --release
@@ -20,3 +30,6 @@ build:
 # Benchmarks are not tests: numbers go to docs/performance.md.
 bench:
 	$(CARGO) bench --bench engine
+
+bench-serve:
+	bash benches/serve.sh 10

@@ -256,3 +256,71 @@ async fn admin_endpoints() {
     }
     s.stop().await.unwrap();
 }
+
+/// Stands in for the API server's GET: this test is about what the server does
+/// with a read-through answer (the real GET runs in the end-to-end suite).
+struct OneGateway;
+
+impl meshgate::server::Fetch for OneGateway {
+    fn fetch(&self, key: meshgate::model::ObjKey) -> meshgate::server::FetchFuture {
+        Box::pin(async move {
+            if key.kind == meshgate::model::Kind::Gateway && key.namespace == "istio-system" && key.name == "public" {
+                Ok(Some(meshgate::model::Object::from_value(gw_value(), "x").unwrap()))
+            } else {
+                Ok(None)
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_through_before_a_denial() {
+    let s = TestServer::start(Setup {
+        view: view_from(&[SVC]),
+        fetcher: Some(std::sync::Arc::new(OneGateway)),
+        ..Setup::default()
+    })
+    .await;
+    // The view lacks the Gateway; the live GET finds it, so no false denial.
+    let (_, b) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("a", "istio-system/public")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(b["response"]["allowed"], true, "{b}");
+    // A Gateway the cluster does not have either is still denied.
+    let (_, b) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("b", "istio-system/other")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(b["response"]["allowed"], false, "{b}");
+    let (_, m) = s.admin_get("/metrics").await;
+    assert!(m.contains("meshgate_read_through_total{outcome=\"found\"} 1"), "{m}");
+    assert!(m.contains("meshgate_read_through_total{outcome=\"absent\"} 1"), "{m}");
+    // What was found is in the view now: no second GET.
+    let (_, b) = s
+        .post(review(
+            V1,
+            "CREATE",
+            VS_KIND,
+            Some(vs("c", "istio-system/public")),
+            None,
+            false,
+        ))
+        .await;
+    assert_eq!(b["response"]["allowed"], true);
+    let (_, m) = s.admin_get("/metrics").await;
+    assert!(m.contains("meshgate_read_through_total{outcome=\"found\"} 1"), "{m}");
+    s.stop().await.unwrap();
+}

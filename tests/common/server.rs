@@ -43,6 +43,7 @@ pub fn view_from(docs: &[&str]) -> ClusterView {
 
 pub struct Setup {
     pub view: ClusterView,
+    pub fetcher: Option<Arc<dyn server::Fetch>>,
     pub policy_file: Option<String>,
     pub header_read_timeout: Duration,
     pub body_limit: usize,
@@ -52,6 +53,7 @@ impl Default for Setup {
     fn default() -> Self {
         Setup {
             view: ClusterView::new(ViewSettings::default()),
+            fetcher: None,
             policy_file: None,
             header_read_timeout: Duration::from_secs(10),
             body_limit: server::DEFAULT_BODY_LIMIT,
@@ -94,7 +96,8 @@ impl TestServer {
         };
         let policy =
             server::load_policy(config.as_ref(), "meshgate").unwrap_or_else(|_| Policy::with_defaults("meshgate"));
-        let state = AppState::new(Arc::new(SharedView::new(setup.view, true)), policy);
+        let mut state = AppState::new(Arc::new(SharedView::new(setup.view, true)), policy);
+        state.fetcher = setup.fetcher;
         let bound = server::bind(&opts).unwrap();
         let addr = bound.webhook.local_addr().unwrap();
         let admin = bound.admin.local_addr().unwrap();

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+/// kubectl 1.33 (one minor behind the 1.34 API server), from the image's Google
+/// Cloud CLI package unless `MESHGATE_KUBECTL` names another.
+fn kubectl_bin() -> String {
+    std::env::var("MESHGATE_KUBECTL").unwrap_or_else(|_| "/usr/lib/google-cloud-sdk/bin/kubectl.1.33".to_string())
+}
 const TOKEN: &str = "meshgate-e2e-token";
 
 pub fn repo(p: &str) -> PathBuf {
@@ -16,7 +20,9 @@ pub fn repo(p: &str) -> PathBuf {
 }
 
 pub fn shared(p: &str) -> PathBuf {
-    let base = std::env::var_os("MESHGATE_SHARED").map(PathBuf::from).unwrap_or_else(|| repo("../shared"));
+    let base = std::env::var_os("MESHGATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo("../shared"));
     base.join(p)
 }
 
@@ -74,7 +80,11 @@ impl From<Output> for Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -99,7 +109,13 @@ fn testbin() -> PathBuf {
         .output()
         .expect("run build-testbin.sh");
     assert!(out.status.success(), "building kube-apiserver and etcd failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim())
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim(),
+    )
 }
 
 fn wait_until(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
@@ -114,7 +130,10 @@ fn wait_until(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
 }
 
 fn wait_for(what: &str, timeout: Duration, ok: impl FnMut() -> bool) {
-    assert!(wait_until(timeout, ok), "timed out after {timeout:?} waiting for {what}");
+    assert!(
+        wait_until(timeout, ok),
+        "timed out after {timeout:?} waiting for {what}"
+    );
 }
 
 pub fn tail(s: &str, n: usize) -> String {
@@ -149,7 +168,11 @@ impl Cluster {
             .status()
             .expect("openssl generates the service-account key");
         assert!(key.success(), "openssl ecparam failed");
-        std::fs::write(d.join("tokens.csv"), format!("{TOKEN},admin,admin,\"system:masters\"\n")).unwrap();
+        std::fs::write(
+            d.join("tokens.csv"),
+            format!("{TOKEN},admin,admin,\"system:masters\"\n"),
+        )
+        .unwrap();
         let kubeconfig = d.join("kubeconfig");
         std::fs::write(
             &kubeconfig,
@@ -191,7 +214,10 @@ impl Cluster {
                 .arg("--service-cluster-ip-range=10.0.0.0/24")
                 .arg("--endpoint-reconciler-type=none")
                 .arg(format!("--service-account-key-file={}", d.join("sa.key").display()))
-                .arg(format!("--service-account-signing-key-file={}", d.join("sa.key").display()))
+                .arg(format!(
+                    "--service-account-signing-key-file={}",
+                    d.join("sa.key").display()
+                ))
                 .arg(format!("--service-account-issuer=https://127.0.0.1:{}", self.api_port))
                 .arg(format!("--token-auth-file={}", d.join("tokens.csv").display()))
                 .arg("--authorization-mode=RBAC")
@@ -199,15 +225,24 @@ impl Cluster {
             &d.join("apiserver.log"),
         );
         self.apiserver = Some(p);
-        let ready = wait_until(Duration::from_secs(120), || self.kubectl(&["get", "--raw", "/readyz"], None).code == 0);
-        assert!(ready, "kube-apiserver not ready after 120 s:\n{}", tail(&self.log("apiserver.log"), 30));
+        let ready = wait_until(Duration::from_secs(120), || {
+            self.kubectl(&["get", "--raw", "/readyz"], None).code == 0
+        });
+        assert!(
+            ready,
+            "kube-apiserver not ready after 120 s:\n{}",
+            tail(&self.log("apiserver.log"), 30)
+        );
     }
 
     fn install_crds(&self) {
         let crds = shared("istio/crds/istio-1.30.3-crd-all.gen.yaml");
         let r = self.kubectl(&["create", "-f", &crds.display().to_string()], None);
         assert_eq!(r.code, 0, "installing the Istio CRDs: {r:?}");
-        let r = self.kubectl(&["wait", "--for=condition=Established", "--timeout=120s", "crd", "--all"], None);
+        let r = self.kubectl(
+            &["wait", "--for=condition=Established", "--timeout=120s", "crd", "--all"],
+            None,
+        );
         assert_eq!(r.code, 0, "{r:?}");
     }
 
@@ -239,7 +274,11 @@ impl Cluster {
         );
         self.meshgate = Some(p);
         let ready = wait_until(Duration::from_secs(60), || self.admin("/readyz").0 == 200);
-        assert!(ready, "meshgate not ready after 60 s:\n{}", tail(&self.log("meshgate.log"), 30));
+        assert!(
+            ready,
+            "meshgate not ready after 60 s:\n{}",
+            tail(&self.log("meshgate.log"), 30)
+        );
     }
 
     /// GET on meshgate's admin listener: (status, body).
@@ -251,7 +290,10 @@ impl Cluster {
         let mut buf = String::new();
         let _ = std::io::Read::read_to_string(&mut s, &mut buf);
         let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         (status, body)
     }
 
@@ -262,7 +304,15 @@ impl Cluster {
         // dry-run, so the namespace exists first (as it would on any cluster).
         let r = self.kubectl(&["create", "namespace", "meshgate"], None);
         assert_eq!(r.code, 0, "{r:?}");
-        let r = self.kubectl(&["apply", "--dry-run=server", "-k", &repo("manifests").display().to_string()], None);
+        let r = self.kubectl(
+            &[
+                "apply",
+                "--dry-run=server",
+                "-k",
+                &repo("manifests").display().to_string(),
+            ],
+            None,
+        );
         assert_eq!(r.code, 0, "kubectl apply --dry-run=server -k manifests/: {r:?}");
         let overlay = repo(&format!("target/e2e-overlay-{}", std::process::id()));
         std::fs::create_dir_all(&overlay).unwrap();
@@ -281,13 +331,16 @@ impl Cluster {
         // until meshgate answers.
         self.kubectl(&["create", "namespace", "e2e-probe"], None);
         wait_for("the webhook to answer", Duration::from_secs(60), || {
-            let r = self.kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&vs("e2e-probe", "probe", "missing", "web")));
+            let r = self.kubectl(
+                &["apply", "--dry-run=server", "-f", "-"],
+                Some(&vs("e2e-probe", "probe", "missing", "web")),
+            );
             r.stderr.contains("MG0101")
         });
     }
 
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = Command::new(KUBECTL);
+        let mut cmd = Command::new(kubectl_bin());
         cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
             .args(args)
             .stdout(Stdio::piped())

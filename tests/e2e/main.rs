@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use cluster::{gateway, service, tail, vs, Cluster, Run};
 use libtest_mimic::{Arguments, Failed, Trial};
+use meshgate::model::{Kind, ObjKey};
 
 type Shared = Arc<Mutex<Option<Cluster>>>;
 
@@ -42,9 +43,18 @@ fn a_missing_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
 
 fn b_dry_run_is_denied_and_nothing_stored(c: &Cluster) -> Result<(), Failed> {
     c.namespace("e2e-b");
-    let r = apply(c, &vs("e2e-b", "web", "istio-system/missing", "web.e2e-a.svc.cluster.local"), &["--dry-run=server"]);
+    let r = apply(
+        c,
+        &vs("e2e-b", "web", "istio-system/missing", "web.e2e-a.svc.cluster.local"),
+        &["--dry-run=server"],
+    );
     check(r.code == 1, "kubectl exits 1", &r)?;
-    check(r.stderr.contains("MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found"), "denied with MG0101", &r)?;
+    check(
+        r.stderr
+            .contains("MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found"),
+        "denied with MG0101",
+        &r,
+    )?;
     let g = c.kubectl(&["get", "virtualservice", "web", "-n", "e2e-b"], None);
     check(g.code == 1 && g.stderr.contains("NotFound"), "nothing stored", &g)
 }
@@ -57,7 +67,11 @@ fn c_gateway_then_virtual_service_is_admitted(c: &Cluster) -> Result<(), Failed>
     check(r.code == 0, "Gateway admitted", &r)?;
     let r = apply(c, &vs("e2e-c", "web", "gw", "web"), &[]);
     check(r.code == 0, "VirtualService admitted", &r)?;
-    check(r.stdout.contains("virtualservice.networking.istio.io/web created"), "created", &r)
+    check(
+        r.stdout.contains("virtualservice.networking.istio.io/web created"),
+        "created",
+        &r,
+    )
 }
 
 fn d_deleting_a_bound_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
@@ -79,7 +93,9 @@ fn e_a_warning_prints_and_exits_0(c: &Cluster) -> Result<(), Failed> {
     let r = apply(c, &vs("e2e-e", "web", "gw", "web"), &[]);
     check(r.code == 0, "kubectl exits 0", &r)?;
     check(
-        r.stderr.contains("Warning: MG0106 /spec/gateways/0: gateway \"e2e-e/gw\" serves none of this VirtualService's hosts"),
+        r.stderr.contains(
+            "Warning: MG0106 /spec/gateways/0: gateway \"e2e-e/gw\" serves none of this VirtualService's hosts",
+        ),
         "Warning: MG0106 on stderr",
         &r,
     )
@@ -110,12 +126,31 @@ fn f_a_directory_in_one_apply_is_admitted(c: &Cluster) -> Result<(), Failed> {
     let d = dir.display().to_string();
     let r = c.kubectl(&["apply", "--dry-run=server", "-f", &d], None);
     check(r.code == 0, "dry run of the directory admitted", &r)?;
-    check(r.stdout.contains("virtualservice.networking.istio.io/web created (server dry run)"), "VS dry-run created", &r)?;
-    let g = c.kubectl(&["get", "virtualservice,gateway,destinationrule", "-n", "e2e-f", "-o", "name"], None);
+    check(
+        r.stdout
+            .contains("virtualservice.networking.istio.io/web created (server dry run)"),
+        "VS dry-run created",
+        &r,
+    )?;
+    let g = c.kubectl(
+        &[
+            "get",
+            "virtualservice,gateway,destinationrule",
+            "-n",
+            "e2e-f",
+            "-o",
+            "name",
+        ],
+        None,
+    );
     check(g.stdout.trim().is_empty(), "nothing stored by the dry run", &g)?;
     let r = c.kubectl(&["apply", "-f", &d], None);
     check(r.code == 0, "the directory applied", &r)?;
-    check(r.stdout.contains("virtualservice.networking.istio.io/web created"), "VS created", &r)
+    check(
+        r.stdout.contains("virtualservice.networking.istio.io/web created"),
+        "VS created",
+        &r,
+    )
 }
 
 fn g_no_false_denial_from_watch_lag(c: &Cluster) -> Result<(), Failed> {
@@ -130,7 +165,24 @@ fn g_no_false_denial_from_watch_lag(c: &Cluster) -> Result<(), Failed> {
         let r = apply(c, &doc, &[]);
         check(r.code == 0, "VirtualService right after its Service is admitted", &r)?;
     }
-    Ok(())
+    // The read-through GET itself, against the real API server.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (hit, miss) = rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(&c.kubeconfig).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        let client = kube::Client::try_from(cfg).unwrap();
+        let hit_key = ObjKey::new(Kind::Service, "e2e-g", "svc0");
+        let miss_key = ObjKey::new(Kind::Service, "e2e-g", "nope");
+        let hit = meshgate::live::fetch(&client, &hit_key, Duration::from_secs(2)).await;
+        let miss = meshgate::live::fetch(&client, &miss_key, Duration::from_secs(2)).await;
+        (hit, miss)
+    });
+    match (hit, miss) {
+        (Ok(Some(o)), Ok(None)) if o.key == ObjKey::new(Kind::Service, "e2e-g", "svc0") => Ok(()),
+        other => Err(format!("read-through GET: {other:?}").into()),
+    }
 }
 
 fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Result<(), Failed> {
@@ -155,14 +207,20 @@ fn h_api_server_restart_is_survived(c: &mut Cluster) -> Result<(), Failed> {
     let r = apply(c, &gateway("e2e-h", "gw", "*"), &["--dry-run=server"]);
     check(r.code == 0, "dry-run Gateway admitted after the restart", &r)?;
     let r = apply(c, &vs("e2e-h", "web", "gw", "web"), &[]);
-    check(r.code == 1 && r.stderr.contains("MG0101"), "still denies a missing Gateway", &r)?;
+    check(
+        r.code == 1 && r.stderr.contains("MG0101"),
+        "still denies a missing Gateway",
+        &r,
+    )?;
     // Created past the webhook (opted out), so only the watch can tell meshgate.
     let skipped = gateway("e2e-h", "gw", "*").replace("name: gw", "name: gw\n  labels: {meshgate.io/skip: \"true\"}");
     let created = c.kubectl(&["create", "-f", "-"], Some(&skipped));
     check(created.code == 0, "Gateway created past the webhook", &created)?;
-    wait_until("meshgate to see the Gateway through its watch", Duration::from_secs(60), || {
-        apply(c, &vs("e2e-h", "web", "gw", "web"), &["--dry-run=server"]).code == 0
-    })?;
+    wait_until(
+        "meshgate to see the Gateway through its watch",
+        Duration::from_secs(60),
+        || apply(c, &vs("e2e-h", "web", "gw", "web"), &["--dry-run=server"]).code == 0,
+    )?;
     let (_, metrics) = c.admin("/metrics");
     let restarts = metrics
         .lines()
@@ -200,10 +258,16 @@ fn i_failure_policy_when_meshgate_is_down(c: &mut Cluster) -> Result<(), Failed>
     let doc = vs("e2e-i", "web", "mesh", "web");
     let r = apply(c, &doc, &[]);
     check(r.code == 1, "failurePolicy Fail: the apply fails", &r)?;
-    check(r.stderr.contains("failed calling webhook \"istio.meshgate.io\""), "a clear error", &r)?;
+    check(
+        r.stderr.contains("failed calling webhook \"istio.meshgate.io\""),
+        "a clear error",
+        &r,
+    )?;
     let p = set_failure_policy(c, "Ignore");
     check(p.code == 0, "patched", &p)?;
-    wait_until("failurePolicy Ignore to take effect", Duration::from_secs(30), || apply(c, &doc, &["--dry-run=server"]).code == 0)?;
+    wait_until("failurePolicy Ignore to take effect", Duration::from_secs(30), || {
+        apply(c, &doc, &["--dry-run=server"]).code == 0
+    })?;
     let r = apply(c, &doc, &[]);
     check(r.code == 0, "failurePolicy Ignore: the apply passes unchecked", &r)?;
     set_failure_policy(c, "Fail");
@@ -224,21 +288,43 @@ fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), 
     })
 }
 
-
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
     let shared: Shared = Arc::new(Mutex::new(None));
     let trials = vec![
-        trial("scenario_a_missing_gateway_is_denied", &shared, |c| a_missing_gateway_is_denied(c)),
-        trial("scenario_b_dry_run_is_denied_and_nothing_stored", &shared, |c| b_dry_run_is_denied_and_nothing_stored(c)),
-        trial("scenario_c_gateway_then_virtual_service_is_admitted", &shared, |c| c_gateway_then_virtual_service_is_admitted(c)),
-        trial("scenario_d_deleting_a_bound_gateway_is_denied", &shared, |c| d_deleting_a_bound_gateway_is_denied(c)),
-        trial("scenario_e_a_warning_prints_and_exits_0", &shared, |c| e_a_warning_prints_and_exits_0(c)),
-        trial("scenario_f_a_directory_in_one_apply_is_admitted", &shared, |c| f_a_directory_in_one_apply_is_admitted(c)),
-        trial("scenario_g_no_false_denial_from_watch_lag", &shared, |c| g_no_false_denial_from_watch_lag(c)),
-        trial("scenario_h_api_server_restart_is_survived", &shared, h_api_server_restart_is_survived),
-        trial("scenario_i_failure_policy_when_meshgate_is_down", &shared, i_failure_policy_when_meshgate_is_down),
+        trial("scenario_a_missing_gateway_is_denied", &shared, |c| {
+            a_missing_gateway_is_denied(c)
+        }),
+        trial("scenario_b_dry_run_is_denied_and_nothing_stored", &shared, |c| {
+            b_dry_run_is_denied_and_nothing_stored(c)
+        }),
+        trial("scenario_c_gateway_then_virtual_service_is_admitted", &shared, |c| {
+            c_gateway_then_virtual_service_is_admitted(c)
+        }),
+        trial("scenario_d_deleting_a_bound_gateway_is_denied", &shared, |c| {
+            d_deleting_a_bound_gateway_is_denied(c)
+        }),
+        trial("scenario_e_a_warning_prints_and_exits_0", &shared, |c| {
+            e_a_warning_prints_and_exits_0(c)
+        }),
+        trial("scenario_f_a_directory_in_one_apply_is_admitted", &shared, |c| {
+            f_a_directory_in_one_apply_is_admitted(c)
+        }),
+        trial("scenario_g_no_false_denial_from_watch_lag", &shared, |c| {
+            g_no_false_denial_from_watch_lag(c)
+        }),
+        trial(
+            "scenario_h_api_server_restart_is_survived",
+            &shared,
+            h_api_server_restart_is_survived,
+        ),
+        trial(
+            "scenario_i_failure_policy_when_meshgate_is_down",
+            &shared,
+            i_failure_policy_when_meshgate_is_down,
+        ),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.
