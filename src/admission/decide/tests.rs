@@ -438,3 +438,61 @@ fn policy_root_namespace_beats_mesh_config() {
     let rooted = Policy::parse("settings:\n  rootNamespace: mesh-root\n", "m").unwrap();
     assert!(run(&create_vs(v, false), &base, &rooted, &Pending::default()).allowed);
 }
+
+#[test]
+fn removing_a_used_subset_or_deleting_its_rule_is_denied() {
+    let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: shop}\nspec:\n  host: web\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n";
+    let mut route = vs("a", "mesh");
+    route["spec"]["hosts"] = json!(["web"]);
+    route["spec"]["http"][0]["route"][0]["destination"]["subset"] = json!("v1");
+    let base = std::sync::Arc::new(view(&[SVC, dr, &crate::synthetic::to_yaml(&route)]));
+    let old: Value = crate::manifest::parse_text("d", dr, "x").unwrap()[0]
+        .object
+        .value
+        .clone();
+    let policy = Policy::with_defaults("m");
+    // Dropping v2 (unused) is fine; dropping v1 breaks the route.
+    let mut keep_v1 = old.clone();
+    keep_v1["spec"]["subsets"] = json!([{"name": "v1", "labels": {"version": "v1"}}]);
+    let r = req(
+        Operation::Update,
+        "DestinationRule",
+        "networking.istio.io",
+        Some(keep_v1),
+        Some(old.clone()),
+        false,
+    );
+    assert!(run(&r, &base, &policy, &Pending::default()).allowed);
+    let mut keep_v2 = old.clone();
+    keep_v2["spec"]["subsets"] = json!([{"name": "v2", "labels": {"version": "v2"}}]);
+    let r = req(
+        Operation::Update,
+        "DestinationRule",
+        "networking.istio.io",
+        Some(keep_v2),
+        Some(old.clone()),
+        false,
+    );
+    let d = run(&r, &base, &policy, &Pending::default());
+    assert!(!d.allowed);
+    assert!(
+        d.message.as_deref().unwrap().contains("this change to DestinationRule shop/web breaks 1 object(s) that refer to it: VirtualService shop/a (MG0103 /spec/http/0/route/0/destination/subset"),
+        "{d:?}"
+    );
+    let r = req(
+        Operation::Delete,
+        "DestinationRule",
+        "networking.istio.io",
+        None,
+        Some(old),
+        false,
+    );
+    let d = run(&r, &base, &policy, &Pending::default());
+    assert!(
+        d.message
+            .as_deref()
+            .unwrap()
+            .starts_with("deleting DestinationRule shop/web breaks 1 object(s)"),
+        "{d:?}"
+    );
+}
