@@ -39,6 +39,10 @@ macro_rules! checks {
 checks! {
     MG0001 = "MG0001", Error, "any Istio kind", "C/U", "—", "/spec/http/0/route",
         "The object cannot be read into the shape the checks need; the message names the field and what was expected.";
+    MG0002 = "MG0002", Warning, "any Istio kind", "C/U", "—", "/metadata/labels/istio.io~1rev",
+        "The `istio.io/rev` label names a revision no known control plane has: no istiod reads this object. Silent when the view knows no control plane.";
+    MG0003 = "MG0003", Error, "VirtualService, DestinationRule, ServiceEntry", "C/U", "KIA0005", "/spec/exportTo/0",
+        "`exportTo` names a namespace that does not exist.";
     MG0101 = "MG0101", Error, "VirtualService", "C/U; D of Gateway", "IST0101 gateway, KIA1102", "/spec/http/0/match/0/gateways/1",
         "A gateway named in `spec.gateways` or `{http,tls,tcp}[].match[].gateways` does not exist.";
     MG0102 = "MG0102", Error, "VirtualService", "C/U; D of Service/ServiceEntry", "IST0101 host, KIA1101", "/spec/http/0/route/0/destination/host",
@@ -61,6 +65,18 @@ checks! {
         "The `selector` matches no gateway workload in any namespace.";
     MG0305 = "MG0305", Info, "Gateway", "C/U", "—", "/metadata/name",
         "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
+    MG0501 = "MG0501", Error, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/proxy/proxyVersion",
+        "`match.proxy.proxyVersion` (RE2, unanchored) matches none of the proxies the patch applies to (the filter's namespace or, in the root namespace, the mesh; narrowed by workloadSelector, match.context and the filter's `istio.io/rev`) and none of the installed control-plane versions: the patch is dead. A warning when no proxy in scope has a known version.";
+    MG0502 = "MG0502", Error, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/proxy/proxyVersion",
+        "`proxyVersion` is not a valid RE2 regular expression.";
+    MG0503 = "MG0503", Warning, "EnvoyFilter", "C/U", "—", "/spec/workloadSelector",
+        "`workloadSelector` selects no workload.";
+    MG0504 = "MG0504", Warning, "EnvoyFilter", "C/U", "IST0151, IST0155", "/spec/configPatches/0/patch/operation",
+        "A relative operation (INSERT_BEFORE, INSERT_AFTER, REPLACE, REMOVE) with `priority: 0`: its order against other filters is undefined.";
+    MG0505 = "MG0505", Error, "EnvoyFilter", "C/U", "IST0152–IST0154", "/spec/configPatches/0/patch/operation",
+        "The operation is not valid for its `applyTo` (REPLACE outside HTTP_FILTER, NETWORK_FILTER, VIRTUAL_HOST; ADD or REMOVE on ROUTE_CONFIGURATION or HTTP_ROUTE): istiod ignores it.";
+    MG0506 = "MG0506", Warning, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/context",
+        "`match.context` GATEWAY with no gateway proxy in scope, or SIDECAR_* with no sidecar in scope.";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

@@ -4,6 +4,7 @@
 pub mod catalog;
 mod common;
 mod destination_rule;
+mod envoy_filter;
 mod gateway;
 mod virtual_service;
 
@@ -17,11 +18,12 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
     if !entry.object.key.kind.is_istio() {
         return out;
     }
-    common::check(entry, &mut out);
+    common::check(entry, view, &mut out);
     match &entry.parsed {
         Parsed::VirtualService(vs) => virtual_service::check(entry, vs, view, &mut out),
         Parsed::DestinationRule(dr) => destination_rule::check(entry, dr, view, &mut out),
         Parsed::Gateway(gw) => gateway::check(entry, gw, view, &mut out),
+        Parsed::EnvoyFilter(ef) => envoy_filter::check(entry, ef, view, &mut out),
         _ => {}
     }
     out

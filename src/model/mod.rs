@@ -2,10 +2,12 @@
 //! views of the fields checks read. Unknown fields and enum values never fail parsing.
 
 pub mod destination_rule;
+pub mod envoy_filter;
 pub mod fields;
 pub mod gateway;
 pub mod mesh_config;
 pub mod object;
+pub mod proxy;
 pub mod service;
 pub mod service_entry;
 pub mod virtual_service;

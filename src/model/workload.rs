@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::proxy::{self, ControlPlane, Proxy};
 use super::{Kind, Object};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,20 +12,38 @@ pub struct Workload {
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
     pub service_account: Option<String>,
+    pub proxy: Option<Proxy>,
+}
+
+/// The control plane an object stands for: an istiod Deployment (any mode) or Pod.
+pub fn control_plane_of(obj: &Object) -> Option<ControlPlane> {
+    match obj.key.kind {
+        Kind::Pod => proxy::control_plane(&obj.labels, obj.value.get("spec")),
+        Kind::Deployment => proxy::control_plane(
+            &labels_at(obj.value.pointer("/spec/template/metadata/labels")),
+            obj.value.pointer("/spec/template/spec"),
+        )
+        .or_else(|| proxy::control_plane(&obj.labels, obj.value.pointer("/spec/template/spec"))),
+        _ => None,
+    }
 }
 
 /// The workload an object stands for, if any. Controllers count only when
 /// `from_templates` (file mode: CI manifests rarely hold Pods).
 pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
-    let (labels, pod_spec) = match obj.key.kind {
-        Kind::Pod => (obj.labels.clone(), obj.value.get("spec")),
-        Kind::WorkloadEntry => (labels_at(obj.value.pointer("/spec/labels")), None),
+    let (labels, annotations, pod_spec) = match obj.key.kind {
+        Kind::Pod => (obj.labels.clone(), obj.annotations.clone(), obj.value.get("spec")),
+        Kind::WorkloadEntry => (labels_at(obj.value.pointer("/spec/labels")), BTreeMap::new(), None),
         Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet if from_templates => (
             labels_at(obj.value.pointer("/spec/template/metadata/labels")),
+            labels_at(obj.value.pointer("/spec/template/metadata/annotations")),
             obj.value.pointer("/spec/template/spec"),
         ),
         _ => return None,
     };
+    // A running Pod is the truth: no proxy container, no proxy.
+    let sidecar = proxy::from_pod(&labels, &annotations, pod_spec)
+        .filter(|p| obj.key.kind != Kind::Pod || p.injection == proxy::Injection::Injected);
     let service_account = match obj.key.kind {
         Kind::WorkloadEntry => obj.value.pointer("/spec/serviceAccount"),
         _ => pod_spec.and_then(|s| s.get("serviceAccountName")),
@@ -35,6 +54,7 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
         namespace: obj.key.namespace.clone(),
         labels,
         service_account,
+        proxy: sidecar,
     })
 }
 

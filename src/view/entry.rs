@@ -2,9 +2,11 @@
 //! apply time, by the same parsers the checks use) and any parse problems.
 
 use crate::model::destination_rule::{self, DestinationRuleSpec};
+use crate::model::envoy_filter::{self, EnvoyFilterSpec};
 use crate::model::fields::Problems;
 use crate::model::gateway::{self, GatewaySpec};
 use crate::model::mesh_config::MeshConfig;
+use crate::model::proxy::ControlPlane;
 use crate::model::service::{self, ServiceSpec};
 use crate::model::service_entry::{self, ServiceEntrySpec};
 use crate::model::virtual_service::{self, VirtualServiceSpec};
@@ -19,6 +21,7 @@ pub enum Parsed {
     Gateway(GatewaySpec),
     ServiceEntry(ServiceEntrySpec),
     Service(ServiceSpec),
+    EnvoyFilter(EnvoyFilterSpec),
     /// The `istio` ConfigMap's `mesh` key.
     MeshConfig(MeshConfig),
     None,
@@ -33,6 +36,8 @@ pub struct Entry {
     pub parsed: Parsed,
     pub problems: Problems,
     pub workload: Option<Workload>,
+    /// Set on istiod Deployments and Pods.
+    pub control_plane: Option<ControlPlane>,
 }
 
 /// Settings fixed for the life of a view.
@@ -62,6 +67,7 @@ impl Entry {
             Kind::Gateway => Parsed::Gateway(gateway::parse(&object, &mut problems)),
             Kind::ServiceEntry => Parsed::ServiceEntry(service_entry::parse(&object, &mut problems)),
             Kind::Service => Parsed::Service(service::parse(&object, &mut problems)),
+            Kind::EnvoyFilter => Parsed::EnvoyFilter(envoy_filter::parse(&object, &mut problems)),
             Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
                 let text = object
                     .value
@@ -75,6 +81,7 @@ impl Entry {
             _ => Parsed::None,
         };
         let workload = workload::from_object(&object, settings.file_mode);
+        let control_plane = workload::control_plane_of(&object);
         // Everything the checks read is in `parsed`, `problems` and `workload` now,
         // parsed once by the same code at admission and in the index; the JSON
         // would be most of the view's memory.
@@ -85,6 +92,7 @@ impl Entry {
             parsed,
             problems,
             workload,
+            control_plane,
         }
     }
 

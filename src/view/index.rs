@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::entry::{Entry, Parsed};
+use crate::model::proxy::Proxy;
 use crate::model::ObjKey;
 use crate::semantics::gateway_ref::GatewayRef;
 use crate::semantics::host;
@@ -28,6 +29,10 @@ pub(super) struct Indexes {
     /// (label, value) → workloads carrying it.
     pub workloads_by_label: HashMap<(String, String), Keys>,
     pub workloads: Keys,
+    /// Control-plane revision → istiod Deployments/Pods.
+    pub control_planes: HashMap<String, Keys>,
+    /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
+    pub proxy_classes: HashMap<(String, Proxy), usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -121,6 +126,23 @@ impl Indexes {
                 }
             }
             _ => {}
+        }
+        if let Some(cp) = &entry.control_plane {
+            update(&mut self.control_planes, cp.revision.clone(), key, op);
+        }
+        if let Some(p) = entry.workload.as_ref().and_then(|w| w.proxy.as_ref()) {
+            let class = (ns.to_string(), p.clone());
+            match op {
+                Op::Add => *self.proxy_classes.entry(class).or_insert(0) += 1,
+                Op::Remove => {
+                    if let Some(n) = self.proxy_classes.get_mut(&class) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.proxy_classes.remove(&class);
+                        }
+                    }
+                }
+            }
         }
         if let Some(w) = &entry.workload {
             for (k, v) in &w.labels {

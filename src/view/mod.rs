@@ -12,10 +12,11 @@ mod shared;
 pub use entry::{Entry, Parsed, ViewSettings};
 pub use shared::SharedView;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::model::mesh_config::MeshConfig;
+use crate::model::proxy::{Injection, Proxy, DEFAULT_REVISION, REV_LABEL};
 use crate::model::{Kind, ObjKey, Object};
 use crate::semantics::export_to::ExportTo;
 use crate::semantics::host;
@@ -23,6 +24,14 @@ use index::{Indexes, Keys};
 
 /// Where to look for the MeshConfig ConfigMap first.
 const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
+
+/// A proxy as checks see it, injection resolved.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ResolvedProxy {
+    pub version: Option<String>,
+    pub gateway: bool,
+    pub revision: String,
+}
 
 /// Cheap to clone: every map is persistent, so a clone shares all structure.
 #[derive(Clone, Debug, Default)]
@@ -287,6 +296,81 @@ impl ClusterView {
                 let Some(w) = &e.workload else { return false };
                 namespace.is_none_or(|ns| w.namespace == ns) && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
             })
+    }
+
+    /// Installed control planes: revision → versions (a version is `None` when its
+    /// image has no tag).
+    pub fn control_planes(&self) -> BTreeMap<String, BTreeSet<Option<String>>> {
+        let mut out: BTreeMap<String, BTreeSet<Option<String>>> = BTreeMap::new();
+        for (rev, keys) in &self.idx.control_planes {
+            for e in self.lookup(Some(keys)) {
+                if let Some(cp) = &e.control_plane {
+                    out.entry(rev.clone()).or_default().insert(cp.version.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// What a proxy resolves to once injection is accounted for: its version and
+    /// revision, or `None` when the workload gets no proxy (its namespace does not
+    /// inject).
+    fn resolve_proxy(&self, namespace: &str, p: &Proxy) -> Option<ResolvedProxy> {
+        let revision = match p.injection {
+            Injection::Injected | Injection::Requested => p.revision.clone(),
+            Injection::IfNamespaceInjects => {
+                let ns = self.objects.get(&ObjKey::new(Kind::Namespace, "", namespace))?;
+                match ns.object.labels.get(REV_LABEL) {
+                    Some(rev) => rev.clone(),
+                    None if ns.object.labels.get("istio-injection").is_some_and(|v| v == "enabled") => {
+                        DEFAULT_REVISION.to_string()
+                    }
+                    None => return None,
+                }
+            }
+        };
+        let version = match p.injection {
+            Injection::Injected => p.version.clone(),
+            _ => self
+                .control_planes()
+                .get(&revision)
+                .and_then(|vs| vs.iter().flatten().next().cloned()),
+        };
+        Some(ResolvedProxy {
+            version,
+            gateway: p.gateway,
+            revision,
+        })
+    }
+
+    /// The proxies in `namespace` (every namespace when `None`), narrowed to
+    /// workloads matching `selector` when one is given. Without a selector this
+    /// reads the per-namespace proxy classes, not the workloads.
+    pub fn proxies(
+        &self,
+        namespace: Option<&str>,
+        selector: Option<&BTreeMap<String, String>>,
+    ) -> BTreeSet<ResolvedProxy> {
+        let mut out = BTreeSet::new();
+        match selector {
+            Some(sel) => {
+                for e in self.workloads_matching(namespace, sel) {
+                    if let Some(w) = &e.workload {
+                        if let Some(p) = &w.proxy {
+                            out.extend(self.resolve_proxy(&w.namespace, p));
+                        }
+                    }
+                }
+            }
+            None => {
+                for ((ns, p), _) in &self.idx.proxy_classes {
+                    if namespace.is_none_or(|n| n == ns) {
+                        out.extend(self.resolve_proxy(ns, p));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn lookup<'a>(&'a self, keys: Option<&'a Keys>) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {

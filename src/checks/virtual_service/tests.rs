@@ -335,7 +335,11 @@ fn mg0108_duplicate_mesh_host() {
     assert!(f[0].message.contains("default/other"), "{}", f[0].message);
     // Disjoint exportTo scopes do not conflict; gateway-only VirtualServices do not either.
     let scoped = other.replace("spec:\n", "spec:\n  exportTo: [\".\"]\n");
-    let v2 = view(&[SVC_REVIEWS, &scoped]);
+    let v2 = view(&[
+        SVC_REVIEWS,
+        &scoped,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: elsewhere}\n",
+    ]);
     assert!(check_yaml(
         &v2,
         &vs("  exportTo: [elsewhere]\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n")
@@ -374,4 +378,19 @@ fn mg0001_malformed_fields_are_named() {
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: [1]\n",
     );
     assert_eq!(codes(&f), [("MG0001".into(), "/spec".into())]);
+}
+
+#[test]
+fn mg0003_export_to_a_namespace_that_does_not_exist() {
+    let v = view(&[
+        SVC_REVIEWS,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n",
+    ]);
+    let f = check_yaml(&v, &vs("  exportTo: [\".\", team-a, team-b]\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n"));
+    assert_eq!(codes(&f), [("MG0003".into(), "/spec/exportTo/2".into())]);
+    assert_eq!(
+        f[0].message,
+        "exportTo names namespace \"team-b\", which does not exist"
+    );
+    assert!(check_yaml(&v, &vs("  exportTo: [\".\", team-a]\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n")).is_empty());
 }

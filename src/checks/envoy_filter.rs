@@ -1,0 +1,136 @@
+//! EnvoyFilter checks: MG0501–MG0506. The seed's classic failure: a filter pinned
+//! to `proxyVersion: ^1\.17.*` silently stops applying once proxies run another version.
+
+use std::collections::BTreeSet;
+
+use super::{catalog, join};
+use crate::finding::{pointer, Finding, Severity};
+use crate::model::envoy_filter::EnvoyFilterSpec;
+use crate::model::proxy::REV_LABEL;
+use crate::view::{ClusterView, Entry, ResolvedProxy};
+
+/// Bound on a compiled proxyVersion regex: hostile patterns cannot blow up memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+fn in_context(p: &ResolvedProxy, context: &str) -> bool {
+    match context {
+        "GATEWAY" => p.gateway,
+        c if c.starts_with("SIDECAR_") => !p.gateway,
+        _ => true,
+    }
+}
+
+pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let root = view.mesh().root_namespace.as_str();
+    // In the root namespace a filter applies mesh-wide (and its selector matches
+    // workloads of every namespace).
+    let scope = (key.namespace != root).then_some(key.namespace.as_str());
+    let selector = ef.workload_selector.as_ref().filter(|s| !s.is_empty());
+    if let Some(sel) = selector {
+        if view.workloads_matching(scope, sel).next().is_none() {
+            let sel: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push(Finding::new(
+                &catalog::MG0503,
+                key,
+                pointer("/spec/workloadSelector"),
+                format!(
+                    "workloadSelector {{{}}} selects no workload: this filter applies to nothing",
+                    sel.join(",")
+                ),
+            ));
+        }
+    }
+    let filter_rev = entry.object.labels.get(REV_LABEL);
+    let proxies: Vec<ResolvedProxy> = view
+        .proxies(scope, selector)
+        .into_iter()
+        .filter(|p| filter_rev.is_none_or(|r| &p.revision == r))
+        .collect();
+    let control_plane_versions: BTreeSet<String> = view.control_planes().into_values().flatten().flatten().collect();
+
+    for patch in &ef.patches {
+        let context = patch.context.as_deref().unwrap_or("ANY");
+        let in_scope: Vec<&ResolvedProxy> = proxies.iter().filter(|p| in_context(p, context)).collect();
+        if (context == "GATEWAY" || context.starts_with("SIDECAR_")) && in_scope.is_empty() {
+            let what = if context == "GATEWAY" {
+                "gateway proxy"
+            } else {
+                "sidecar"
+            };
+            out.push(Finding::new(
+                &catalog::MG0506,
+                key,
+                patch.context_pointer(),
+                format!("match.context {context}, but no {what} is in this filter's scope"),
+            ));
+        }
+        if let Some(pv) = &patch.proxy_version {
+            match regex::RegexBuilder::new(pv).size_limit(REGEX_SIZE_LIMIT).build() {
+                Err(e) => out.push(Finding::new(
+                    &catalog::MG0502,
+                    key,
+                    patch.proxy_version_pointer(),
+                    format!("proxyVersion {pv:?} is not a valid RE2 regular expression: {e}"),
+                )),
+                Ok(re) => {
+                    let running: BTreeSet<&str> = in_scope.iter().filter_map(|p| p.version.as_deref()).collect();
+                    let matches =
+                        running.iter().any(|v| re.is_match(v)) || control_plane_versions.iter().any(|v| re.is_match(v));
+                    if !matches {
+                        let planes = if control_plane_versions.is_empty() {
+                            "no control plane known".to_string()
+                        } else {
+                            format!("control planes run {}", join(&control_plane_versions))
+                        };
+                        let f = if running.is_empty() {
+                            Finding::new(
+                                &catalog::MG0501,
+                                key,
+                                patch.proxy_version_pointer(),
+                                format!(
+                                    "proxyVersion {pv:?} matches no installed control plane ({planes}) and no proxy in scope has a known version: this patch may never apply"
+                                ),
+                            )
+                            .with_severity(Severity::Warning)
+                        } else {
+                            Finding::new(
+                                &catalog::MG0501,
+                                key,
+                                patch.proxy_version_pointer(),
+                                format!(
+                                    "proxyVersion {pv:?} matches none of the proxies this patch applies to (they run {}) and no installed control plane ({planes}): the patch is dead",
+                                    join(&running)
+                                ),
+                            )
+                        };
+                        out.push(f);
+                    }
+                }
+            }
+        }
+        let op = patch.operation.as_deref().unwrap_or("");
+        let apply_to = patch.apply_to.as_deref().unwrap_or("");
+        if ef.priority == 0 && matches!(op, "INSERT_BEFORE" | "INSERT_AFTER" | "REPLACE" | "REMOVE") {
+            out.push(Finding::new(
+                &catalog::MG0504,
+                key,
+                patch.operation_pointer(),
+                format!("{op} is relative to other filters, but this EnvoyFilter has priority 0: set spec.priority so the order is defined"),
+            ));
+        }
+        let invalid = (op == "REPLACE" && !matches!(apply_to, "HTTP_FILTER" | "NETWORK_FILTER" | "VIRTUAL_HOST"))
+            || (matches!(op, "ADD" | "REMOVE") && matches!(apply_to, "ROUTE_CONFIGURATION" | "HTTP_ROUTE"));
+        if invalid && !apply_to.is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0505,
+                key,
+                patch.operation_pointer(),
+                format!("operation {op} is not valid for applyTo {apply_to}: istiod ignores this patch"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+use crate::checks::testutil::*;
+use crate::finding::Severity;
+
+const POD_1_30: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\nspec:\n  containers:\n  - {name: web, image: web:1}\n  - {name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3}\n";
+
+fn ef(ns: &str, labels: &str, spec: &str) -> String {
+    format!("apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: stats\n  namespace: {ns}\n  labels: {{{labels}}}\nspec:\n{spec}")
+}
+
+fn patch(context: &str, version: &str) -> String {
+    format!("  configPatches:\n  - applyTo: HTTP_FILTER\n    match:\n      context: {context}\n      proxy: {{proxyVersion: '{version}'}}\n    patch:\n      operation: INSERT_FIRST\n      value: {{name: x}}\n")
+}
+
+#[test]
+fn mg0501_dead_proxy_version_names_the_running_versions() {
+    let v = view(&[POD_1_30]);
+    let f = check_yaml(&v, &ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.17.*")));
+    assert_eq!(
+        codes(&f),
+        [("MG0501".into(), "/spec/configPatches/0/match/proxy/proxyVersion".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(f[0].message.contains("they run 1.30.3"), "{}", f[0].message);
+    assert!(check_yaml(&v, &ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.30.*"))).is_empty());
+    // Unanchored, as istiod matches it.
+    assert!(check_yaml(&v, &ef("shop", "", &patch("ANY", r"30\.3"))).is_empty());
+}
+
+#[test]
+fn mg0501_one_finding_per_dead_patch() {
+    let v = view(&[POD_1_30]);
+    let three = format!(
+        "{}{}{}",
+        patch("ANY", "^1\\.17.*"),
+        &patch("ANY", "^1\\.18.*")[17..],
+        &patch("ANY", "^1\\.30.*")[17..]
+    );
+    let f = check_yaml(&v, &ef("shop", "", &three));
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0501".into(), "/spec/configPatches/0/match/proxy/proxyVersion".into()),
+            ("MG0501".into(), "/spec/configPatches/1/match/proxy/proxyVersion".into())
+        ]
+    );
+}
+
+#[test]
+fn mg0501_upgrade_staging_matches_an_installed_control_plane() {
+    let istiod = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod-1-31, namespace: istio-system, labels: {app: istiod, istio.io/rev: 1-31}}\nspec:\n  template:\n    metadata: {labels: {app: istiod, istio.io/rev: 1-31}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.31.0}]}\n";
+    let v = view(&[POD_1_30, istiod]);
+    assert!(check_yaml(&v, &ef("shop", "", &patch("ANY", r"^1\.31.*"))).is_empty());
+}
+
+#[test]
+fn mg0501_is_a_warning_when_no_proxy_in_scope_has_a_known_version() {
+    let digest = POD_1_30.replace("docker.io/istio/proxyv2:1.30.3", "docker.io/istio/proxyv2@sha256:0123");
+    let f = check_yaml(&view(&[&digest]), &ef("shop", "", &patch("ANY", r"^1\.17.*")));
+    assert_eq!(
+        codes(&f),
+        [("MG0501".into(), "/spec/configPatches/0/match/proxy/proxyVersion".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Warning);
+}
+
+#[test]
+fn mg0501_scope_is_namespace_or_mesh_and_narrows_by_context_and_revision() {
+    let other_ns = POD_1_30
+        .replace("namespace: shop", "namespace: other")
+        .replace("1.30.3", "1.17.5");
+    let v = view(&[POD_1_30, &other_ns]);
+    // In `shop` only 1.30.3 runs; in the root namespace the mesh runs both.
+    assert_eq!(
+        codes(&check_yaml(&v, &ef("shop", "", &patch("ANY", r"^1\.17.*")))).len(),
+        1
+    );
+    assert!(check_yaml(&v, &ef("istio-system", "", &patch("ANY", r"^1\.17.*"))).is_empty());
+    // GATEWAY context: only gateway proxies count.
+    let gw = "apiVersion: v1\nkind: Pod\nmetadata: {name: gw, namespace: shop, labels: {istio: ingressgateway}}\nspec:\n  containers: [{name: istio-proxy, image: istio/proxyv2:1.17.5, args: [proxy, router]}]\n";
+    let v = view(&[POD_1_30, gw]);
+    assert!(check_yaml(&v, &ef("shop", "", &patch("GATEWAY", r"^1\.17.*"))).is_empty());
+    assert_eq!(
+        codes(&check_yaml(
+            &v,
+            &ef("shop", "", &patch("SIDECAR_OUTBOUND", r"^1\.17.*"))
+        ))
+        .len(),
+        1
+    );
+    // A filter labelled for a revision sees only that revision's proxies.
+    let f = check_yaml(
+        &view(&[POD_1_30]),
+        &ef("shop", "istio.io/rev: 1-17-5", &patch("ANY", r"^1\.17.*")),
+    );
+    assert_eq!(f[0].severity, Severity::Warning, "no proxy of revision 1-17-5: {f:?}");
+}
+
+#[test]
+fn mg0501_templates_not_injected_yet_get_their_control_plane_version() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled}}\n";
+    let istiod = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system}\nspec:\n  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]}\n";
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: web:1}]}\n";
+    let v = view(&[ns, istiod, deploy]);
+    let f = check_yaml(&v, &ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.17.*")));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(f[0].message.contains("they run 1.30.3"), "{}", f[0].message);
+}
+
+#[test]
+fn mg0502_invalid_regex() {
+    let v = view(&[POD_1_30]);
+    let f = check_yaml(&v, &ef("shop", "", &patch("ANY", "^1\\.(17")));
+    assert_eq!(
+        codes(&f),
+        [("MG0502".into(), "/spec/configPatches/0/match/proxy/proxyVersion".into())]
+    );
+    // Valid but enormous: rejected by the size limit, not compiled.
+    let f = check_yaml(&v, &ef("shop", "", &patch("ANY", "(a{1000}){1000}")));
+    assert_eq!(codes(&f)[0].0, "MG0502");
+}
+
+#[test]
+fn mg0503_selector_matches_nothing() {
+    let v = view(&[POD_1_30]);
+    let spec = format!(
+        "  workloadSelector:\n    labels: {{app: nothing}}\n{}",
+        patch("ANY", r"^1\.30.*")
+    );
+    let f = check_yaml(&v, &ef("shop", "", &spec));
+    assert_eq!(codes(&f)[0], ("MG0503".into(), "/spec/workloadSelector".into()));
+    let spec = format!(
+        "  workloadSelector:\n    labels: {{app: web}}\n{}",
+        patch("ANY", r"^1\.30.*")
+    );
+    assert!(check_yaml(&v, &ef("shop", "", &spec)).is_empty());
+}
+
+#[test]
+fn mg0504_and_mg0505_operations() {
+    let v = view(&[POD_1_30]);
+    let spec = "  configPatches:\n  - applyTo: HTTP_FILTER\n    patch: {operation: INSERT_BEFORE, value: {name: x}}\n  - applyTo: CLUSTER\n    patch: {operation: REPLACE}\n  - applyTo: HTTP_ROUTE\n    patch: {operation: ADD}\n";
+    let f = check_yaml(&v, &ef("shop", "", spec));
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0504".into(), "/spec/configPatches/0/patch/operation".into()),
+            ("MG0504".into(), "/spec/configPatches/1/patch/operation".into()),
+            ("MG0505".into(), "/spec/configPatches/1/patch/operation".into()),
+            ("MG0505".into(), "/spec/configPatches/2/patch/operation".into()),
+        ]
+    );
+    let with_priority = format!(
+        "  priority: 10\n{}",
+        "  configPatches:\n  - applyTo: HTTP_FILTER\n    patch: {operation: INSERT_BEFORE, value: {name: x}}\n"
+    );
+    assert!(check_yaml(&v, &ef("shop", "", &with_priority)).is_empty());
+}
+
+#[test]
+fn mg0506_context_with_nothing_in_scope() {
+    let v = view(&[POD_1_30]);
+    let f = check_yaml(&v, &ef("shop", "", &patch("GATEWAY", r"^1\.30.*")));
+    assert_eq!(
+        codes(&f)[0],
+        ("MG0506".into(), "/spec/configPatches/0/match/context".into())
+    );
+    assert!(check_yaml(&v, &ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.30.*"))).is_empty());
+}
+
+#[test]
+fn mg0002_revision_without_control_plane() {
+    let istiod = "apiVersion: v1\nkind: Pod\nmetadata: {name: istiod-x, namespace: istio-system, labels: {app: istiod}}\nspec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]}\n";
+    let v = view(&[POD_1_30, istiod]);
+    let f = check_yaml(&v, &ef("shop", "istio.io/rev: 1-17-5", &patch("ANY", r"^1\.30.*")));
+    assert_eq!(codes(&f)[0], ("MG0002".into(), "/metadata/labels/istio.io~1rev".into()));
+    assert!(
+        f[0].message.contains("installed revisions: default"),
+        "{}",
+        f[0].message
+    );
+    assert!(!codes(&check_yaml(
+        &v,
+        &ef("shop", "istio.io/rev: default", &patch("ANY", r"^1\.30.*"))
+    ))
+    .iter()
+    .any(|(c, _)| c == "MG0002"));
+    // No control plane known at all: silent.
+    let f = check_yaml(
+        &view(&[POD_1_30]),
+        &ef("shop", "istio.io/rev: 1-17-5", &patch("ANY", r"^1\.30.*")),
+    );
+    assert!(!codes(&f).iter().any(|(c, _)| c == "MG0002"), "{f:?}");
+}
