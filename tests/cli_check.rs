@@ -232,3 +232,43 @@ fn malformed_field_is_a_finding_not_a_crash() {
     assert_eq!(f["line"], 7);
     assert_eq!(f["message"], "cannot read this field: expected a list, found a number");
 }
+
+#[test]
+fn seed_stats_filter_is_pinned_to_a_revision_and_version_nobody_runs() {
+    let o = run(&["check", "-o", "json", &path(&repo("tests/fixtures/seed"))]);
+    assert_eq!(o.status.code(), Some(0), "warnings only: {}", stdout(&o));
+    let v = json(&o);
+    let got: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().into(),
+                f["severity"].as_str().unwrap().into(),
+                f["pointer"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let w = |c: &str, p: &str| (c.to_string(), "warning".to_string(), p.to_string());
+    assert_eq!(
+        got,
+        [
+            w("MG0002", "/metadata/labels/istio.io~1rev"),
+            w("MG0506", "/spec/configPatches/0/match/context"),
+            w("MG0501", "/spec/configPatches/0/match/proxy/proxyVersion"),
+            w("MG0506", "/spec/configPatches/1/match/context"),
+            w("MG0501", "/spec/configPatches/1/match/proxy/proxyVersion"),
+            w("MG0506", "/spec/configPatches/2/match/context"),
+            w("MG0501", "/spec/configPatches/2/match/proxy/proxyVersion"),
+        ]
+    );
+    assert!(v["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("installed revisions: default"));
+    assert!(v["findings"][2]["message"]
+        .as_str()
+        .unwrap()
+        .contains("control planes run 1.30.3"));
+}

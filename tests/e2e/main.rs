@@ -275,6 +275,56 @@ fn i_failure_policy_when_meshgate_is_down(c: &mut Cluster) -> Result<(), Failed>
     Ok(())
 }
 
+const POD_1_30: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-1\n  namespace: e2e-ef\n  labels: {app: web}\nspec:\n  containers:\n  - {name: web, image: web:1}\n  - {name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3}\n";
+
+fn envoy_filter(version: &str) -> String {
+    format!("apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: stats\n  namespace: e2e-ef\nspec:\n  configPatches:\n  - applyTo: HTTP_FILTER\n    match:\n      context: SIDECAR_INBOUND\n      proxy: {{proxyVersion: '{version}'}}\n    patch:\n      operation: INSERT_FIRST\n      value: {{name: istio.stats}}\n")
+}
+
+fn j_envoy_filter_pinned_to_a_version_no_proxy_runs(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-ef");
+    let r = c.kubectl(&["create", "-f", "-"], Some(POD_1_30));
+    check(r.code == 0, "Pod created", &r)?;
+    let dead = envoy_filter(r"^1\.17.*");
+    // The Pod reaches meshgate through its watch (Pods are not reviewed).
+    wait_until("meshgate to see the 1.30.3 proxy", Duration::from_secs(60), || {
+        apply(c, &dead, &["--dry-run=server"]).stderr.contains("MG0501")
+    })?;
+    let r = apply(c, &dead, &[]);
+    check(r.code == 1, "denied", &r)?;
+    check(
+        r.stderr.contains("MG0501 /spec/configPatches/0/match/proxy/proxyVersion: proxyVersion \"^1\\\\.17.*\" matches none of the proxies this patch applies to (they run 1.30.3)"),
+        "MG0501 naming 1.30.3",
+        &r,
+    )?;
+    let r = apply(c, &envoy_filter(r"^1\.30.*"), &[]);
+    check(r.code == 0, "^1\\.30.* admitted", &r)
+}
+
+fn k_seed_stats_filter_for_a_missing_revision(c: &Cluster) -> Result<(), Failed> {
+    // istiod 1.30.3 of the default revision (created as a plain object: no kubelet runs it).
+    let istiod = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: istiod\n  namespace: istio-system\n  labels: {app: istiod}\nspec:\n  selector: {matchLabels: {app: istiod}}\n  template:\n    metadata: {labels: {app: istiod}}\n    spec:\n      containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]\n";
+    c.kubectl(&["create", "namespace", "istio-system"], None);
+    let r = c.kubectl(&["create", "-f", "-"], Some(istiod));
+    check(r.code == 0, "istiod Deployment created", &r)?;
+    let seed = std::fs::read_to_string(cluster::repo("tests/fixtures/seed/stats-filter-1-17-5.yaml")).unwrap();
+    wait_until("meshgate to see the control plane", Duration::from_secs(60), || {
+        apply(c, &seed, &["--dry-run=server"]).stderr.contains("MG0002")
+    })?;
+    let r = apply(c, &seed, &[]);
+    check(r.code == 0, "warnings only: admitted", &r)?;
+    check(
+        r.stderr.contains("Warning: MG0002 /metadata/labels/istio.io~1rev: revision \"1-17-5\" matches no control plane (installed revisions: default)"),
+        "MG0002 on stderr",
+        &r,
+    )?;
+    check(
+        r.stderr.contains("Warning: MG0501 /spec/configPatches/0/match/proxy/proxyVersion: proxyVersion \"^1\\\\.17.*\" matches no installed control plane (control planes run 1.30.3)"),
+        "MG0501 on stderr",
+        &r,
+    )
+}
+
 fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), Failed>) -> Trial {
     let shared = shared.clone();
     Trial::test(name, move || {
@@ -325,6 +375,14 @@ fn main() {
             &shared,
             i_failure_policy_when_meshgate_is_down,
         ),
+        trial(
+            "scenario_j_envoy_filter_pinned_to_a_version_no_proxy_runs",
+            &shared,
+            |c| j_envoy_filter_pinned_to_a_version_no_proxy_runs(c),
+        ),
+        trial("scenario_k_seed_stats_filter_for_a_missing_revision", &shared, |c| {
+            k_seed_stats_filter_for_a_missing_revision(c)
+        }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.
