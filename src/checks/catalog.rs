@@ -77,6 +77,10 @@ checks! {
         "The operation is not valid for its `applyTo` (REPLACE outside HTTP_FILTER, NETWORK_FILTER, VIRTUAL_HOST; ADD or REMOVE on ROUTE_CONFIGURATION or HTTP_ROUTE): istiod ignores it.";
     MG0506 = "MG0506", Warning, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/context",
         "`match.context` GATEWAY with no gateway proxy in scope, or SIDECAR_* with no sidecar in scope.";
+    MG0601 = "MG0601", Warning, "PeerAuthentication, RequestAuthentication, AuthorizationPolicy", "C/U", "IST0127, KIA0004", "/spec/selector",
+        "The `selector` matches no workload (of the policy's namespace; of any namespace for a policy in the root namespace).";
+    MG0602 = "MG0602", Error, "PeerAuthentication", "C/U", "KIA0002", "/metadata/name",
+        "A second selector-less PeerAuthentication in the same namespace (mesh-wide in the root namespace); the message names the other.";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

@@ -6,6 +6,7 @@ mod common;
 mod destination_rule;
 mod envoy_filter;
 mod gateway;
+mod security;
 mod virtual_service;
 
 use crate::finding::Finding;
@@ -24,6 +25,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         Parsed::DestinationRule(dr) => destination_rule::check(entry, dr, view, &mut out),
         Parsed::Gateway(gw) => gateway::check(entry, gw, view, &mut out),
         Parsed::EnvoyFilter(ef) => envoy_filter::check(entry, ef, view, &mut out),
+        Parsed::Security(sec) => security::check(entry, sec, view, &mut out),
         _ => {}
     }
     out

@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod mesh_config;
 pub mod object;
 pub mod proxy;
+pub mod security;
 pub mod service;
 pub mod service_entry;
 pub mod virtual_service;

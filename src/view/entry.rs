@@ -7,6 +7,7 @@ use crate::model::fields::Problems;
 use crate::model::gateway::{self, GatewaySpec};
 use crate::model::mesh_config::MeshConfig;
 use crate::model::proxy::ControlPlane;
+use crate::model::security::{self, SecuritySpec};
 use crate::model::service::{self, ServiceSpec};
 use crate::model::service_entry::{self, ServiceEntrySpec};
 use crate::model::virtual_service::{self, VirtualServiceSpec};
@@ -22,6 +23,8 @@ pub enum Parsed {
     ServiceEntry(ServiceEntrySpec),
     Service(ServiceSpec),
     EnvoyFilter(EnvoyFilterSpec),
+    /// PeerAuthentication, RequestAuthentication, AuthorizationPolicy.
+    Security(SecuritySpec),
     /// The `istio` ConfigMap's `mesh` key.
     MeshConfig(MeshConfig),
     None,
@@ -68,6 +71,9 @@ impl Entry {
             Kind::ServiceEntry => Parsed::ServiceEntry(service_entry::parse(&object, &mut problems)),
             Kind::Service => Parsed::Service(service::parse(&object, &mut problems)),
             Kind::EnvoyFilter => Parsed::EnvoyFilter(envoy_filter::parse(&object, &mut problems)),
+            Kind::PeerAuthentication | Kind::RequestAuthentication | Kind::AuthorizationPolicy => {
+                Parsed::Security(security::parse(&object, &mut problems))
+            }
             Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
                 let text = object
                     .value

@@ -31,6 +31,8 @@ pub(super) struct Indexes {
     pub workloads: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
+    /// Namespace → PeerAuthentications without a selector.
+    pub namespace_wide_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
     pub proxy_classes: HashMap<(String, Proxy), usize>,
 }
@@ -95,6 +97,9 @@ impl Indexes {
                         self.drs.remove(ns);
                     }
                 }
+            }
+            Parsed::Security(sec) if key.kind == crate::model::Kind::PeerAuthentication && sec.is_namespace_wide() => {
+                update(&mut self.namespace_wide_peer_auth, ns.to_string(), key, op);
             }
             Parsed::VirtualService(vs) => {
                 let mut gateways: std::collections::BTreeSet<(String, String)> = Default::default();

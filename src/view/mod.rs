@@ -298,6 +298,11 @@ impl ClusterView {
             })
     }
 
+    /// Selector-less PeerAuthentications of a namespace.
+    pub fn namespace_wide_peer_authentications(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
+    }
+
     /// Installed control planes: revision → versions (a version is `None` when its
     /// image has no tag).
     pub fn control_planes(&self) -> BTreeMap<String, BTreeSet<Option<String>>> {

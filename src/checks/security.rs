@@ -1,0 +1,135 @@
+//! PeerAuthentication, RequestAuthentication and AuthorizationPolicy checks:
+//! MG0601, MG0602.
+
+use super::{catalog, join};
+use crate::finding::{pointer, Finding};
+use crate::model::security::SecuritySpec;
+use crate::model::Kind;
+use crate::view::{ClusterView, Entry};
+
+pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let root = view.mesh().root_namespace.as_str();
+    // In the root namespace a policy with a selector applies to matching workloads
+    // of every namespace.
+    let scope = (key.namespace != root).then_some(key.namespace.as_str());
+    if let Some(sel) = spec.selector.as_ref().filter(|s| !s.is_empty()) {
+        if view.workloads_matching(scope, sel).next().is_none() {
+            let sel: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let where_ = scope.map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+            out.push(Finding::new(
+                &catalog::MG0601,
+                key,
+                pointer("/spec/selector"),
+                format!(
+                    "selector {{{}}} matches no workload in {where_}: this policy applies to nothing",
+                    sel.join(",")
+                ),
+            ));
+        }
+    }
+    if key.kind == Kind::PeerAuthentication && spec.is_namespace_wide() {
+        let others: Vec<String> = view
+            .namespace_wide_peer_authentications(&key.namespace)
+            .filter(|o| o.object.key != *key)
+            .map(|o| o.object.key.qualified_name())
+            .collect();
+        if !others.is_empty() {
+            let scope = if key.namespace == root {
+                "mesh-wide".to_string()
+            } else {
+                format!("in namespace {}", key.namespace)
+            };
+            out.push(Finding::new(
+                &catalog::MG0602,
+                key,
+                pointer("/metadata/name"),
+                format!(
+                    "another selector-less PeerAuthentication ({}) already applies {scope}: istiod uses only the oldest; keep one",
+                    join(&others)
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::testutil::*;
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: istio-proxy, image: istio/proxyv2:1.30.3}]}\n";
+
+    fn policy(kind: &str, ns: &str, name: &str, spec: &str) -> String {
+        format!("apiVersion: security.istio.io/v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{spec}")
+    }
+
+    #[test]
+    fn mg0601_selector_matches_no_workload_for_each_kind() {
+        let v = view(&[POD]);
+        for kind in ["PeerAuthentication", "RequestAuthentication", "AuthorizationPolicy"] {
+            let f = check_yaml(
+                &v,
+                &policy(kind, "shop", "p", "  selector:\n    matchLabels: {app: nothing}\n"),
+            );
+            assert_eq!(codes(&f), [("MG0601".into(), "/spec/selector".into())], "{kind}");
+            assert!(
+                check_yaml(
+                    &v,
+                    &policy(kind, "shop", "p", "  selector:\n    matchLabels: {app: web}\n")
+                )
+                .is_empty(),
+                "{kind}"
+            );
+        }
+        // In another namespace the workload does not count; in the root namespace it does.
+        let f = check_yaml(
+            &v,
+            &policy(
+                "AuthorizationPolicy",
+                "other",
+                "p",
+                "  selector:\n    matchLabels: {app: web}\n",
+            ),
+        );
+        assert_eq!(codes(&f)[0].0, "MG0601");
+        assert!(check_yaml(
+            &v,
+            &policy(
+                "AuthorizationPolicy",
+                "istio-system",
+                "p",
+                "  selector:\n    matchLabels: {app: web}\n"
+            )
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn mg0602_second_selector_less_peer_authentication() {
+        let first = policy("PeerAuthentication", "shop", "default", "  mtls: {mode: STRICT}\n");
+        let v = view(&[POD, &first]);
+        let f = check_yaml(
+            &v,
+            &policy("PeerAuthentication", "shop", "second", "  mtls: {mode: PERMISSIVE}\n"),
+        );
+        assert_eq!(codes(&f), [("MG0602".into(), "/metadata/name".into())]);
+        assert!(f[0].message.contains("shop/default"), "{}", f[0].message);
+        // Re-applying the same one, one with a selector, or one in another namespace is fine.
+        assert!(check_yaml(&v, &first).is_empty());
+        assert!(check_yaml(
+            &v,
+            &policy(
+                "PeerAuthentication",
+                "shop",
+                "web",
+                "  selector:\n    matchLabels: {app: web}\n"
+            )
+        )
+        .is_empty());
+        assert!(check_yaml(
+            &v,
+            &policy("PeerAuthentication", "other", "default", "  mtls: {mode: STRICT}\n")
+        )
+        .is_empty());
+    }
+}
