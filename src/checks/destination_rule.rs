@@ -1,4 +1,4 @@
-//! DestinationRule checks: MG0201.
+//! DestinationRule checks: MG0201, MG0205.
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -7,6 +7,18 @@ use crate::semantics::host;
 use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    // MG0205: originating TLS without verifying the server.
+    for t in &dr.tls {
+        let mode = t.mode.as_deref().unwrap_or("");
+        if matches!(mode, "SIMPLE" | "MUTUAL") && !t.has_ca && !t.insecure_skip_verify {
+            out.push(Finding::new(
+                &catalog::MG0205,
+                &entry.object.key,
+                crate::model::fields::child(&t.pointer, "mode"),
+                format!("TLS mode {mode} without caCertificates (or credentialName): the server's certificate is not verified against a CA you chose"),
+            ));
+        }
+    }
     let Some(raw) = &dr.host else { return };
     let key = &entry.object.key;
     let fqdn = host::resolve(raw, &key.namespace, view.cluster_domain());
@@ -53,6 +65,24 @@ mod tests {
         assert!(ok.is_empty(), "{ok:?}");
         let bad = check_yaml(&v, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: \"*.other.svc.cluster.local\"\n");
         assert_eq!(codes(&bad), [("MG0201".into(), "/spec/host".into())]);
+    }
+
+    #[test]
+    fn mg0205_tls_without_ca_at_every_level() {
+        let v = view(&[SVC_REVIEWS]);
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: SIMPLE}\n    portLevelSettings:\n    - port: {number: 9080}\n      tls: {mode: MUTUAL, clientCertificate: /c, privateKey: /k}\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      tls: {mode: ISTIO_MUTUAL}\n  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n      tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}\n";
+        assert_eq!(
+            codes(&check_yaml(&v, dr)),
+            [
+                ("MG0205".into(), "/spec/trafficPolicy/tls/mode".into()),
+                (
+                    "MG0205".into(),
+                    "/spec/trafficPolicy/portLevelSettings/0/tls/mode".into()
+                )
+            ]
+        );
+        let ok = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: SIMPLE, credentialName: reviews-ca}\n";
+        assert!(check_yaml(&v, ok).is_empty());
     }
 
     #[test]

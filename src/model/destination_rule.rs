@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use jsonptr::PointerBuf;
+use serde_json::Value;
 
 use super::fields::{self, child, index, Problems};
 use super::Object;
@@ -14,6 +15,45 @@ pub struct DestinationRuleSpec {
     pub subsets: Vec<Subset>,
     pub export_to: Vec<String>,
     pub has_workload_selector: bool,
+    /// Every `tls` block: top level, per port, per subset.
+    pub tls: Vec<TlsSetting>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSetting {
+    pub mode: Option<String>,
+    /// `caCertificates` or `credentialName` set: the server is verified.
+    pub has_ca: bool,
+    pub insecure_skip_verify: bool,
+    /// The `tls` object.
+    pub pointer: PointerBuf,
+}
+
+fn read_policy(policy: Option<&Value>, at: &jsonptr::Pointer, out: &mut Vec<TlsSetting>, p: &mut Problems) {
+    let Some(tp) = fields::mapping(policy, at, p) else {
+        return;
+    };
+    read_tls(tp.get("tls"), &child(at, "tls"), out, p);
+    let pls_at = child(at, "portLevelSettings");
+    for (i, pl) in fields::list(tp.get("portLevelSettings"), &pls_at, p).iter().enumerate() {
+        let here = index(&pls_at, i);
+        if let Some(pl) = fields::mapping(Some(pl), &here, p) {
+            read_tls(pl.get("tls"), &child(&here, "tls"), out, p);
+        }
+    }
+}
+
+fn read_tls(tls: Option<&Value>, at: &jsonptr::Pointer, out: &mut Vec<TlsSetting>, p: &mut Problems) {
+    let Some(t) = fields::mapping(tls, at, p) else {
+        return;
+    };
+    let set = |k: &str| t.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    out.push(TlsSetting {
+        mode: fields::str_field(t, "mode", at, p).map(str::to_string),
+        has_ca: set("caCertificates") || set("credentialName"),
+        insecure_skip_verify: t.get("insecureSkipVerify").and_then(Value::as_bool).unwrap_or(false),
+        pointer: at.to_buf(),
+    });
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,12 +78,15 @@ pub fn parse(obj: &Object, p: &mut Problems) -> DestinationRuleSpec {
         .map(|l| l.value)
         .collect();
     spec.has_workload_selector = m.get("workloadSelector").is_some_and(|v| !v.is_null());
+    let mut tls = Vec::new();
+    read_policy(m.get("trafficPolicy"), &child(&root, "trafficPolicy"), &mut tls, p);
     let at = child(&root, "subsets");
     for (i, s) in fields::list(m.get("subsets"), &at, p).iter().enumerate() {
         let here = index(&at, i);
         let Some(s) = fields::mapping(Some(s), &here, p) else {
             continue;
         };
+        read_policy(s.get("trafficPolicy"), &child(&here, "trafficPolicy"), &mut tls, p);
         match fields::str_field(s, "name", &here, p) {
             Some(name) => spec.subsets.push(Subset {
                 name: name.to_string(),
@@ -53,5 +96,6 @@ pub fn parse(obj: &Object, p: &mut Problems) -> DestinationRuleSpec {
             None => p.invalid(&child(&here, "name"), "a subset needs a name"),
         }
     }
+    spec.tls = tls;
     spec
 }
