@@ -65,8 +65,12 @@ checks! {
         "TLS mode SIMPLE or MUTUAL (top level, per port or per subset) with no `caCertificates` or `credentialName`: the server is not verified.";
     MG0301 = "MG0301", Warning, "Gateway", "C/U", "IST0101 selector, KIA0302", "/spec/selector",
         "The `selector` matches no gateway workload in any namespace.";
+    MG0303 = "MG0303", Warning, "Gateway", "C/U", "IST0101 credentialName", "/spec/servers/0/tls/credentialName",
+        "A server's TLS `credentialName` names a Secret that does not exist in the namespace of the gateway workloads the Gateway selects.";
     MG0305 = "MG0305", Info, "Gateway", "C/U", "—", "/metadata/name",
         "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
+    MG0403 = "MG0403", Warning, "ServiceEntry", "C/U", "IST0134", "/spec/ports/0/protocol",
+        "A TCP or unset-protocol port on a ServiceEntry with no `addresses`, while MeshConfig does not turn on DNS auto-allocation.";
     MG0501 = "MG0501", Error, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/proxy/proxyVersion",
         "`match.proxy.proxyVersion` (RE2, unanchored) matches none of the proxies the patch applies to (the filter's namespace or, in the root namespace, the mesh; narrowed by workloadSelector, match.context and the filter's `istio.io/rev`) and none of the installed control-plane versions: the patch is dead. A warning when no proxy in scope has a known version.";
     MG0502 = "MG0502", Error, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/proxy/proxyVersion",

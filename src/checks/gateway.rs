@@ -1,8 +1,9 @@
-//! Gateway checks: MG0301, MG0305.
+//! Gateway checks: MG0301, MG0303, MG0305.
 
 use super::catalog;
 use crate::finding::{pointer, Finding};
 use crate::model::gateway::GatewaySpec;
+use crate::model::{Kind, ObjKey};
 use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
@@ -18,6 +19,32 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
                 sel.join(",")
             ),
         ));
+    }
+    // MG0303: the TLS secret must live where the gateway proxies run.
+    if !gw.selector.is_empty() {
+        let namespaces: std::collections::BTreeSet<&str> = view
+            .workloads_matching(None, &gw.selector)
+            .map(|w| w.object.key.namespace.as_str())
+            .collect();
+        for (i, s) in gw.servers.iter().enumerate() {
+            let Some(cred) = s.credential_name.as_deref().filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            let found = namespaces
+                .iter()
+                .any(|ns| view.get(&ObjKey::new(Kind::Secret, *ns, cred)).is_some());
+            if !namespaces.is_empty() && !found {
+                out.push(Finding::new(
+                    &catalog::MG0303,
+                    key,
+                    pointer(&format!("/spec/servers/{i}/tls/credentialName")),
+                    format!(
+                        "credentialName {cred:?}: no such Secret in namespace {} where the gateway proxies run; TLS on this server will fail",
+                        super::join(&namespaces)
+                    ),
+                ));
+            }
+        }
     }
     let bound = view
         .gateway_binders(&key.namespace, &key.name)
@@ -56,6 +83,27 @@ mod tests {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: gw, namespace: ingress}\nspec:\n  template:\n    metadata:\n      labels: {istio: ingressgateway}\n    spec: {containers: [{name: istio-proxy, image: auto}]}\n";
         let v = view(&[VS, deploy]);
         assert!(check_yaml(&v, GW).is_empty());
+    }
+
+    #[test]
+    fn mg0303_credential_secret_in_the_gateway_namespace() {
+        let tls_gw = GW.replace(
+            "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n",
+            "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: SIMPLE, credentialName: shop-cert}\n",
+        );
+        let v = view(&[VS, INGRESS_POD]);
+        assert_eq!(
+            codes(&check_yaml(&v, &tls_gw)),
+            [("MG0303".into(), "/spec/servers/0/tls/credentialName".into())]
+        );
+        let wrong_ns =
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-cert, namespace: default}\ntype: kubernetes.io/tls\n";
+        assert_eq!(
+            codes(&check_yaml(&view(&[VS, INGRESS_POD, wrong_ns]), &tls_gw)).len(),
+            1
+        );
+        let right_ns = wrong_ns.replace("namespace: default", "namespace: istio-system");
+        assert!(check_yaml(&view(&[VS, INGRESS_POD, &right_ns]), &tls_gw).is_empty());
     }
 
     #[test]

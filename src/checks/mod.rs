@@ -7,6 +7,7 @@ mod destination_rule;
 mod envoy_filter;
 mod gateway;
 mod security;
+mod service_entry;
 mod virtual_service;
 
 use crate::finding::Finding;
@@ -26,6 +27,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         Parsed::Gateway(gw) => gateway::check(entry, gw, view, &mut out),
         Parsed::EnvoyFilter(ef) => envoy_filter::check(entry, ef, view, &mut out),
         Parsed::Security(sec) => security::check(entry, sec, view, &mut out),
+        Parsed::ServiceEntry(se) => service_entry::check(entry, se, view, &mut out),
         _ => {}
     }
     out

@@ -10,6 +10,9 @@ pub struct MeshConfig {
     pub default_destination_rule_export_to: Vec<String>,
     /// `outboundTrafficPolicy.mode`: ALLOW_ANY (Istio's default) or REGISTRY_ONLY.
     pub outbound_allow_any: bool,
+    /// `defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE`: sidecars give
+    /// ServiceEntries without addresses an address of their own.
+    pub dns_auto_allocate: bool,
 }
 
 impl Default for MeshConfig {
@@ -20,6 +23,7 @@ impl Default for MeshConfig {
             default_virtual_service_export_to: Vec::new(),
             default_destination_rule_export_to: Vec::new(),
             outbound_allow_any: true,
+            dns_auto_allocate: false,
         }
     }
 }
@@ -53,6 +57,10 @@ impl MeshConfig {
         if let Some(mode) = v.pointer("/outboundTrafficPolicy/mode").and_then(Value::as_str) {
             mc.outbound_allow_any = mode != "REGISTRY_ONLY";
         }
+        mc.dns_auto_allocate = v
+            .pointer("/defaultConfig/proxyMetadata/ISTIO_META_DNS_AUTO_ALLOCATE")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"));
         mc
     }
 }
