@@ -71,7 +71,11 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
                     &catalog::MG0502,
                     key,
                     patch.proxy_version_pointer(),
-                    format!("proxyVersion {pv:?} is not a valid RE2 regular expression: {e}"),
+                    // The regex error spans lines (pattern, caret, reason): keep the reason.
+                    format!(
+                        "proxyVersion {pv:?} is not a valid RE2 regular expression: {}",
+                        e.to_string().lines().last().unwrap_or("").trim_start_matches("error: ")
+                    ),
                 )),
                 Ok(re) => {
                     let running: BTreeSet<&str> = in_scope.iter().filter_map(|p| p.version.as_deref()).collect();

@@ -1,0 +1,57 @@
+//! The corpus: manifests under tests/corpus that exercise every code of the check
+//! catalog at least once, checked by `meshgate check -o json` against an expected set.
+
+mod common;
+
+use common::*;
+use meshgate::checks::catalog::CATALOG;
+use std::collections::BTreeSet;
+
+type Row = (String, String, String, String, String);
+
+fn rows(v: &serde_json::Value) -> BTreeSet<Row> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |i: usize| f[i].as_str().unwrap().to_string();
+            (s(0), s(1), s(2), s(3), s(4))
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_findings_match_the_expected_set_and_cover_every_code() {
+    let o = run(&[
+        "check",
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+        &repo("tests/corpus").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got: BTreeSet<Row> = json(&o)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            (s("code"), s("kind"), s("namespace"), s("name"), s("pointer"))
+        })
+        .collect();
+    let expected_text = std::fs::read_to_string(repo("tests/corpus.expected.json")).unwrap();
+    let expected = rows(&serde_json::from_str::<serde_json::Value>(&expected_text).unwrap()["findings"]);
+    let missing: Vec<&Row> = expected.difference(&got).collect();
+    let extra: Vec<&Row> = got.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:#?}\nunexpected: {extra:#?}"
+    );
+    let codes: BTreeSet<&str> = got.iter().map(|r| r.0.as_str()).collect();
+    let uncovered: Vec<&str> = CATALOG.iter().map(|c| c.code).filter(|c| !codes.contains(c)).collect();
+    assert!(
+        uncovered.is_empty(),
+        "catalog codes the corpus does not exercise: {uncovered:?}"
+    );
+}
