@@ -87,6 +87,12 @@ checks! {
         "The `selector` matches no workload (of the policy's namespace; of any namespace for a policy in the root namespace).";
     MG0602 = "MG0602", Error, "PeerAuthentication", "C/U", "KIA0002", "/metadata/name",
         "A second selector-less PeerAuthentication in the same namespace (mesh-wide in the root namespace); the message names the other.";
+    MG0604 = "MG0604", Warning, "AuthorizationPolicy", "C/U", "IST0101 namespace, KIA0101", "/spec/rules/0/from/0/source/namespaces/0",
+        "`source.namespaces` or `notNamespaces` names a namespace that does not exist (`*`, prefix and suffix patterns are not names).";
+    MG0605 = "MG0605", Warning, "AuthorizationPolicy", "C/U", "KIA0106", "/spec/rules/0/from/0/source/principals/0",
+        "A principal `<trust domain>/ns/<ns>/sa/<sa>` names a ServiceAccount that neither exists nor is used by a workload.";
+    MG0606 = "MG0606", Warning, "AuthorizationPolicy", "C/U", "KIA0104", "/spec/rules/0/to/0/operation/hosts/0",
+        "`to.operation.hosts` or `notHosts` names a host no Service or ServiceEntry declares.";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

@@ -1,5 +1,5 @@
 //! PeerAuthentication, RequestAuthentication and AuthorizationPolicy checks:
-//! MG0601, MG0602.
+//! MG0601, MG0602, MG0604–MG0606.
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -25,6 +25,56 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
                     "selector {{{}}} matches no workload in {where_}: this policy applies to nothing",
                     sel.join(",")
                 ),
+            ));
+        }
+    }
+    // MG0604: source namespaces that do not exist (patterns are not names).
+    for ns in &spec.source_namespaces {
+        if !ns.value.contains('*') && !view.namespace_exists(&ns.value) {
+            out.push(Finding::new(
+                &catalog::MG0604,
+                key,
+                ns.pointer.clone(),
+                format!(
+                    "namespace \"{}\" does not exist: this condition matches no request",
+                    ns.value
+                ),
+            ));
+        }
+    }
+    // MG0605: principals `<trust domain>/ns/<ns>/sa/<sa>` whose ServiceAccount is unknown.
+    for pr in &spec.source_principals {
+        if pr.value.contains('*') {
+            continue;
+        }
+        let parts: Vec<&str> = pr.value.split('/').collect();
+        if let [_, "ns", ns, "sa", sa] = parts.as_slice() {
+            if !view.service_account_exists(ns, sa) {
+                out.push(Finding::new(
+                    &catalog::MG0605,
+                    key,
+                    pr.pointer.clone(),
+                    format!(
+                        "principal {:?}: no ServiceAccount {ns}/{sa} exists or is used by a workload",
+                        pr.value
+                    ),
+                ));
+            }
+        }
+    }
+    // MG0606: operation hosts that no Service or ServiceEntry declares.
+    for h in &spec.operation_hosts {
+        let host = h.value.split(':').next().unwrap_or("");
+        if host.contains('*') || host.is_empty() {
+            continue;
+        }
+        let fqdn = crate::semantics::host::resolve(host, &key.namespace, view.cluster_domain());
+        if view.registry(&fqdn).next().is_none() && view.covering_registry(&fqdn).is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0606,
+                key,
+                h.pointer.clone(),
+                format!("host {:?} matches no Service or ServiceEntry", h.value),
             ));
         }
     }
@@ -129,6 +179,32 @@ mod tests {
         assert!(check_yaml(
             &v,
             &policy("PeerAuthentication", "other", "default", "  mtls: {mode: STRICT}\n")
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn mg0604_to_mg0606_authorization_policy_references() {
+        let svc =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  ports: [{port: 80}]\n";
+        let pod = POD.replace("spec: {containers", "spec: {serviceAccountName: web, containers");
+        let v = view(&[&pod, svc]);
+        let ap = |rules: &str| policy("AuthorizationPolicy", "shop", "ap", &format!("  rules:\n{rules}"));
+        let f = check_yaml(
+            &v,
+            &ap("  - from:\n    - source:\n        namespaces: [shop, gone, \"team-*\"]\n        principals: [cluster.local/ns/shop/sa/web, cluster.local/ns/shop/sa/ghost, \"*\"]\n    to:\n    - operation:\n        hosts: [web, \"web.shop.svc.cluster.local:80\", nowhere.example.com, \"*.example.com\"]\n"),
+        );
+        assert_eq!(
+            codes(&f),
+            [
+                ("MG0604".into(), "/spec/rules/0/from/0/source/namespaces/1".into()),
+                ("MG0605".into(), "/spec/rules/0/from/0/source/principals/1".into()),
+                ("MG0606".into(), "/spec/rules/0/to/0/operation/hosts/2".into()),
+            ]
+        );
+        assert!(check_yaml(
+            &v,
+            &ap("  - from:\n    - source: {namespaces: [shop], principals: [cluster.local/ns/shop/sa/web]}\n")
         )
         .is_empty());
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use jsonptr::PointerBuf;
 use serde_json::Value;
 
-use super::fields::{self, child, Problems};
+use super::fields::{self, child, index, Located, Problems};
 use super::Object;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,6 +14,12 @@ pub struct SecuritySpec {
     /// `spec.selector.matchLabels`; `None` when there is no selector.
     pub selector: Option<BTreeMap<String, String>>,
     pub has_target_refs: bool,
+    /// AuthorizationPolicy `rules[].from[].source.{namespaces,notNamespaces}`.
+    pub source_namespaces: Vec<Located<String>>,
+    /// AuthorizationPolicy `rules[].from[].source.{principals,notPrincipals}`.
+    pub source_principals: Vec<Located<String>>,
+    /// AuthorizationPolicy `rules[].to[].operation.{hosts,notHosts}`.
+    pub operation_hosts: Vec<Located<String>>,
 }
 
 impl SecuritySpec {
@@ -38,5 +44,37 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty())
         || m.get("targetRef").is_some_and(|v| !v.is_null());
+    let rules_at = child(&root, "rules");
+    for (i, rule) in fields::list(m.get("rules"), &rules_at, p).iter().enumerate() {
+        let rule_at = index(&rules_at, i);
+        let Some(rule) = fields::mapping(Some(rule), &rule_at, p) else {
+            continue;
+        };
+        let from_at = child(&rule_at, "from");
+        for (j, from) in fields::list(rule.get("from"), &from_at, p).iter().enumerate() {
+            let here = index(&from_at, j);
+            let src_at = child(&here, "source");
+            let Some(src) = fields::mapping(from.get("source"), &src_at, p) else {
+                continue;
+            };
+            for k in ["namespaces", "notNamespaces"] {
+                spec.source_namespaces.extend(fields::string_list(src, k, &src_at, p));
+            }
+            for k in ["principals", "notPrincipals"] {
+                spec.source_principals.extend(fields::string_list(src, k, &src_at, p));
+            }
+        }
+        let to_at = child(&rule_at, "to");
+        for (j, to) in fields::list(rule.get("to"), &to_at, p).iter().enumerate() {
+            let here = index(&to_at, j);
+            let op_at = child(&here, "operation");
+            let Some(op) = fields::mapping(to.get("operation"), &op_at, p) else {
+                continue;
+            };
+            for k in ["hosts", "notHosts"] {
+                spec.operation_hosts.extend(fields::string_list(op, k, &op_at, p));
+            }
+        }
+    }
     spec
 }

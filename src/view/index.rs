@@ -31,6 +31,8 @@ pub(super) struct Indexes {
     pub workloads: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
+    /// (namespace, service account) → workloads running as it.
+    pub service_accounts_in_use: HashMap<(String, String), Keys>,
     /// Namespace → PeerAuthentications without a selector.
     pub namespace_wide_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
@@ -150,6 +152,8 @@ impl Indexes {
             }
         }
         if let Some(w) = &entry.workload {
+            let sa = w.service_account.clone().unwrap_or_else(|| "default".to_string());
+            update(&mut self.service_accounts_in_use, (ns.to_string(), sa), key, op);
             for (k, v) in &w.labels {
                 update(&mut self.workloads_by_label, (k.clone(), v.clone()), key, op);
             }

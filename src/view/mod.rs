@@ -298,6 +298,17 @@ impl ClusterView {
             })
     }
 
+    /// A ServiceAccount exists when the view has it or a workload runs as it (in
+    /// file mode ServiceAccounts are rarely among the manifests).
+    pub fn service_account_exists(&self, namespace: &str, name: &str) -> bool {
+        self.objects
+            .contains_key(&ObjKey::new(Kind::ServiceAccount, namespace, name))
+            || self
+                .idx
+                .service_accounts_in_use
+                .contains_key(&(namespace.to_string(), name.to_string()))
+    }
+
     /// Selector-less PeerAuthentications of a namespace.
     pub fn namespace_wide_peer_authentications(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
         self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
