@@ -93,6 +93,14 @@ checks! {
         "A principal `<trust domain>/ns/<ns>/sa/<sa>` names a ServiceAccount that neither exists nor is used by a workload.";
     MG0606 = "MG0606", Warning, "AuthorizationPolicy", "C/U", "KIA0104", "/spec/rules/0/to/0/operation/hosts/0",
         "`to.operation.hosts` or `notHosts` names a host no Service or ServiceEntry declares.";
+    MG0701 = "MG0701", Warning, "Sidecar", "C/U", "KIA1004", "/spec/egress/0/hosts/0",
+        "An `egress[].hosts` entry `namespace/host` names a namespace that does not exist, or a host no Service or ServiceEntry of that namespace declares.";
+    MG0702 = "MG0702", Error, "Sidecar", "C/U", "IST0111, KIA0002", "/metadata/name",
+        "A second Sidecar without `workloadSelector` in the namespace; the message names the other.";
+    MG0703 = "MG0703", Warning, "Sidecar", "C/U", "IST0110, KIA0003", "/spec/workloadSelector",
+        "The `workloadSelector` selects no workload, or selects a workload another Sidecar selects too.";
+    MG0704 = "MG0704", Warning, "Sidecar", "C/U", "KIA1006", "/spec/workloadSelector",
+        "A Sidecar in the root namespace has a `workloadSelector`: the mesh-wide default must not have one.";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

@@ -8,6 +8,7 @@ mod envoy_filter;
 mod gateway;
 mod security;
 mod service_entry;
+mod sidecar;
 mod virtual_service;
 
 use crate::finding::Finding;
@@ -28,6 +29,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         Parsed::EnvoyFilter(ef) => envoy_filter::check(entry, ef, view, &mut out),
         Parsed::Security(sec) => security::check(entry, sec, view, &mut out),
         Parsed::ServiceEntry(se) => service_entry::check(entry, se, view, &mut out),
+        Parsed::Sidecar(sc) => sidecar::check(entry, sc, view, &mut out),
         _ => {}
     }
     out

@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod security;
 pub mod service;
 pub mod service_entry;
+pub mod sidecar;
 pub mod virtual_service;
 pub mod workload;
 

@@ -10,6 +10,7 @@ use crate::model::proxy::ControlPlane;
 use crate::model::security::{self, SecuritySpec};
 use crate::model::service::{self, ServiceSpec};
 use crate::model::service_entry::{self, ServiceEntrySpec};
+use crate::model::sidecar::{self, SidecarSpec};
 use crate::model::virtual_service::{self, VirtualServiceSpec};
 use crate::model::workload::{self, Workload};
 use crate::model::{Kind, Object};
@@ -25,6 +26,7 @@ pub enum Parsed {
     EnvoyFilter(EnvoyFilterSpec),
     /// PeerAuthentication, RequestAuthentication, AuthorizationPolicy.
     Security(SecuritySpec),
+    Sidecar(SidecarSpec),
     /// The `istio` ConfigMap's `mesh` key.
     MeshConfig(MeshConfig),
     None,
@@ -71,6 +73,7 @@ impl Entry {
             Kind::ServiceEntry => Parsed::ServiceEntry(service_entry::parse(&object, &mut problems)),
             Kind::Service => Parsed::Service(service::parse(&object, &mut problems)),
             Kind::EnvoyFilter => Parsed::EnvoyFilter(envoy_filter::parse(&object, &mut problems)),
+            Kind::Sidecar => Parsed::Sidecar(sidecar::parse(&object, &mut problems)),
             Kind::PeerAuthentication | Kind::RequestAuthentication | Kind::AuthorizationPolicy => {
                 Parsed::Security(security::parse(&object, &mut problems))
             }

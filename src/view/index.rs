@@ -33,6 +33,9 @@ pub(super) struct Indexes {
     pub control_planes: HashMap<String, Keys>,
     /// (namespace, service account) → workloads running as it.
     pub service_accounts_in_use: HashMap<(String, String), Keys>,
+    /// Namespace → Sidecars without a workloadSelector, and with one.
+    pub sidecars_default: HashMap<String, Keys>,
+    pub sidecars_selecting: HashMap<String, Keys>,
     /// Namespace → PeerAuthentications without a selector.
     pub namespace_wide_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
@@ -102,6 +105,14 @@ impl Indexes {
             }
             Parsed::Security(sec) if key.kind == crate::model::Kind::PeerAuthentication && sec.is_namespace_wide() => {
                 update(&mut self.namespace_wide_peer_auth, ns.to_string(), key, op);
+            }
+            Parsed::Sidecar(sc) => {
+                let map = if sc.selector().is_some() {
+                    &mut self.sidecars_selecting
+                } else {
+                    &mut self.sidecars_default
+                };
+                update(map, ns.to_string(), key, op);
             }
             Parsed::VirtualService(vs) => {
                 let mut gateways: std::collections::BTreeSet<(String, String)> = Default::default();

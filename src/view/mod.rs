@@ -309,6 +309,16 @@ impl ClusterView {
                 .contains_key(&(namespace.to_string(), name.to_string()))
     }
 
+    /// Sidecars of a namespace without a workloadSelector.
+    pub fn default_sidecars(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.sidecars_default.get(namespace))
+    }
+
+    /// Sidecars of a namespace with a workloadSelector.
+    pub fn selecting_sidecars(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.sidecars_selecting.get(namespace))
+    }
+
     /// Selector-less PeerAuthentications of a namespace.
     pub fn namespace_wide_peer_authentications(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
         self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
