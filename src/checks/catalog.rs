@@ -101,6 +101,8 @@ checks! {
         "The `workloadSelector` selects no workload, or selects a workload another Sidecar selects too.";
     MG0704 = "MG0704", Warning, "Sidecar", "C/U", "KIA1006", "/spec/workloadSelector",
         "A Sidecar in the root namespace has a `workloadSelector`: the mesh-wide default must not have one.";
+    MG0801 = "MG0801", Info, "Service", "C/U", "IST0118, KIA0601", "/spec/ports/0/name",
+        "A port of a Service in the mesh (it selects a workload with a proxy) whose name (`<protocol>[-suffix]`) and `appProtocol` give no protocol.";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

@@ -7,6 +7,7 @@ mod destination_rule;
 mod envoy_filter;
 mod gateway;
 mod security;
+mod service;
 mod service_entry;
 mod sidecar;
 mod virtual_service;
@@ -18,6 +19,10 @@ use crate::view::{ClusterView, Entry, Parsed};
 /// view (admission of a new object); if it is, it never conflicts with itself.
 pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
     let mut out = Vec::new();
+    if let Parsed::Service(svc) = &entry.parsed {
+        service::check(entry, svc, view, &mut out);
+        return out;
+    }
     if !entry.object.key.kind.is_istio() {
         return out;
     }
