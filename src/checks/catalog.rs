@@ -71,6 +71,10 @@ checks! {
         "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
     MG0403 = "MG0403", Warning, "ServiceEntry", "C/U", "IST0134", "/spec/ports/0/protocol",
         "A TCP or unset-protocol port on a ServiceEntry with no `addresses`, while MeshConfig does not turn on DNS auto-allocation.";
+    MG0404 = "MG0404", Warning, "ServiceEntry", "C/U", "IST0177, KIA1211/1212", "/spec/hosts/0",
+        "Another ServiceEntry visible to the same namespaces declares the same host and port, with another protocol or as a duplicate.";
+    MG0405 = "MG0405", Warning, "ServiceEntry", "C/U", "—", "/spec/resolution",
+        "`resolution: STATIC` with a wildcard host, or `DNS` with a wildcard host and no endpoints. (`NONE` with wildcard hosts is istiod's supported pass-through and is not reported.)";
     MG0501 = "MG0501", Error, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/proxy/proxyVersion",
         "`match.proxy.proxyVersion` (RE2, unanchored) matches none of the proxies the patch applies to (the filter's namespace or, in the root namespace, the mesh; narrowed by workloadSelector, match.context and the filter's `istio.io/rev`) and none of the installed control-plane versions: the patch is dead. A warning when no proxy in scope has a known version.";
     MG0502 = "MG0502", Error, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/proxy/proxyVersion",

@@ -1,12 +1,80 @@
-//! ServiceEntry checks: MG0403.
+//! ServiceEntry checks: MG0403–MG0405.
 
-use super::catalog;
+use super::{catalog, join};
+use crate::finding::pointer;
 use crate::finding::Finding;
 use crate::model::fields::child;
 use crate::model::service_entry::ServiceEntrySpec;
+use crate::semantics::host;
+use crate::view::Parsed;
 use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, se: &ServiceEntrySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    // MG0404: the same host and port declared by another ServiceEntry that shares
+    // a client namespace, with another protocol or as a plain duplicate.
+    let mine = view.export_to(entry);
+    for h in &se.hosts {
+        let mut conflicts = Vec::new();
+        for other in view.registry(&h.value) {
+            let Parsed::ServiceEntry(os) = &other.parsed else {
+                continue;
+            };
+            if other.object.key == *key || !view.export_to(other).overlaps(&mine) {
+                continue;
+            }
+            for p in &se.ports {
+                if let Some(op) = os.ports.iter().find(|op| op.number == p.number) {
+                    let (a, b) = (
+                        p.protocol.as_deref().unwrap_or(""),
+                        op.protocol.as_deref().unwrap_or(""),
+                    );
+                    conflicts.push(if a.eq_ignore_ascii_case(b) {
+                        format!(
+                            "{} declares {}:{} too",
+                            other.object.key.qualified_name(),
+                            h.value,
+                            p.number
+                        )
+                    } else {
+                        format!(
+                            "{} declares {}:{} as {}",
+                            other.object.key.qualified_name(),
+                            h.value,
+                            p.number,
+                            if b.is_empty() { "unset" } else { b }
+                        )
+                    });
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0404,
+                key,
+                h.pointer.clone(),
+                format!("{}: istiod merges or drops one of them", join(&conflicts)),
+            ));
+        }
+    }
+    // MG0405: resolution that cannot work with these hosts. (NONE with wildcard
+    // hosts is a supported pass-through and not reported.)
+    let wildcard = se.hosts.iter().any(|h| host::is_wildcard(&h.value));
+    let bad = match se.resolution.as_deref() {
+        Some("STATIC") if wildcard => Some("resolution STATIC with a wildcard host: there is no address to send to"),
+        Some("DNS") if wildcard && se.endpoint_count == 0 => {
+            Some("resolution DNS with a wildcard host and no endpoints: a wildcard cannot be resolved")
+        }
+        _ => None,
+    };
+    if let Some(why) = bad {
+        out.push(Finding::new(
+            &catalog::MG0405,
+            key,
+            pointer("/spec/resolution"),
+            why.to_string(),
+        ));
+    }
     // MG0403: a TCP port needs an address to tell its traffic apart, unless
     // sidecars allocate one (DNS auto-allocation).
     if se.addresses.is_empty() && !view.mesh().dns_auto_allocate {
@@ -57,5 +125,48 @@ mod tests {
         assert!(check_yaml(&v, &se("", ", protocol: HTTPS")).is_empty());
         let auto = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    defaultConfig:\n      proxyMetadata:\n        ISTIO_META_DNS_AUTO_ALLOCATE: \"true\"\n";
         assert!(check_yaml(&view(&[auto]), &se("", ", protocol: TCP")).is_empty());
+    }
+
+    #[test]
+    fn mg0404_same_host_and_port_twice() {
+        let a = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a, namespace: default}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: HTTPS}]\n  resolution: DNS\n";
+        let v = view(&[a]);
+        let b = a
+            .replace("name: a,", "name: b,")
+            .replace("protocol: HTTPS", "protocol: TLS")
+            .replace("name: https", "name: tls");
+        let f = check_yaml(&v, &b);
+        assert_eq!(codes(&f), [("MG0404".into(), "/spec/hosts/0".into())]);
+        assert!(
+            f[0].message.contains("default/a declares api.example.com:443 as HTTPS"),
+            "{}",
+            f[0].message
+        );
+        let dup = a.replace("name: a,", "name: c,");
+        assert!(check_yaml(&v, &dup)[0]
+            .message
+            .contains("declares api.example.com:443 too"));
+        // Itself, another port, or a disjoint exportTo scope: fine.
+        assert!(check_yaml(&v, a).is_empty());
+        assert!(check_yaml(&v, &dup.replace("number: 443", "number: 8443")).is_empty());
+        assert!(check_yaml(&v, &dup.replace("spec:\n", "spec:\n  exportTo: [\"~\"]\n")).is_empty());
+    }
+
+    #[test]
+    fn mg0405_resolution_that_cannot_work() {
+        let v = view(&[]);
+        let se = |res: &str, extra: &str| {
+            format!("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: w, namespace: default}}\nspec:\n  hosts: [\"*.example.com\"]\n  addresses: [10.0.0.1]\n  ports: [{{number: 443, name: tls, protocol: TLS}}]\n  resolution: {res}\n{extra}")
+        };
+        assert_eq!(
+            codes(&check_yaml(&v, &se("STATIC", ""))),
+            [("MG0405".into(), "/spec/resolution".into())]
+        );
+        assert_eq!(
+            codes(&check_yaml(&v, &se("DNS", ""))),
+            [("MG0405".into(), "/spec/resolution".into())]
+        );
+        assert!(check_yaml(&v, &se("DNS", "  endpoints: [{address: lb.example.com}]\n")).is_empty());
+        assert!(check_yaml(&v, &se("NONE", "")).is_empty());
     }
 }
