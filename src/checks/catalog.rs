@@ -61,6 +61,8 @@ checks! {
         "Another mesh-bound VirtualService already defines the same host in an overlapping exportTo scope; istiod uses only one of them.";
     MG0201 = "MG0201", Warning, "DestinationRule", "C/U", "IST0174, KIA0202", "/spec/host",
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
+    MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels",
+        "A subset's labels, together with the Service's selector, select no workload behind the host (Node topology labels are not judged).";
     MG0205 = "MG0205", Warning, "DestinationRule", "C/U", "IST0128, IST0129", "/spec/trafficPolicy/tls/mode",
         "TLS mode SIMPLE or MUTUAL (top level, per port or per subset) with no `caCertificates` or `credentialName`: the server is not verified.";
     MG0301 = "MG0301", Warning, "Gateway", "C/U", "IST0101 selector, KIA0302", "/spec/selector",

@@ -1,4 +1,4 @@
-//! DestinationRule checks: MG0201, MG0205.
+//! DestinationRule checks: MG0201, MG0202, MG0205.
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -31,6 +31,9 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
             clients.iter().any(|c| ex.visible_to(c))
         })
     };
+    if resolves && !host::is_wildcard(&fqdn) {
+        check_subsets(entry, dr, &fqdn, view, out);
+    }
     if !resolves {
         let clients = view.export_to(entry).client_namespaces(&key.namespace);
         out.push(Finding::new(
@@ -42,6 +45,58 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
                 join(clients)
             ),
         ));
+    }
+}
+
+/// Node labels a subset may use; they are matched against the Node a Pod runs on,
+/// which the view does not judge (product.md §4), so they are left out here.
+const TOPOLOGY_LABELS: &[&str] = &[
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+    "kubernetes.io/hostname",
+];
+
+/// MG0202: a subset whose labels, with the Service's selector, select no workload.
+fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
+    let services: Vec<_> = view
+        .registry(fqdn)
+        .filter_map(|e| match &e.parsed {
+            crate::view::Parsed::Service(s) if !s.selector.is_empty() => {
+                Some((e.object.key.namespace.clone(), s.selector.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    if services.is_empty() {
+        return; // ServiceEntries and selector-less Services: endpoints are not workloads here.
+    }
+    for s in &dr.subsets {
+        let labels: std::collections::BTreeMap<String, String> = s
+            .labels
+            .iter()
+            .filter(|(k, _)| !TOPOLOGY_LABELS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let selects = services.iter().any(|(ns, selector)| {
+            let mut all = selector.clone();
+            all.extend(labels.clone());
+            let found = view.workloads_matching(Some(ns), &all).next().is_some();
+            found
+        });
+        if !selects {
+            let want: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push(Finding::new(
+                &catalog::MG0202,
+                &entry.object.key,
+                crate::model::fields::child(&s.pointer, "labels"),
+                format!(
+                    "subset \"{}\" ({{{}}}) selects no workload behind {fqdn}: routes to it get no healthy upstream (503)",
+                    s.name,
+                    want.join(",")
+                ),
+            ));
+        }
     }
 }
 
@@ -71,8 +126,12 @@ mod tests {
     fn mg0205_tls_without_ca_at_every_level() {
         let v = view(&[SVC_REVIEWS]);
         let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: SIMPLE}\n    portLevelSettings:\n    - port: {number: 9080}\n      tls: {mode: MUTUAL, clientCertificate: /c, privateKey: /k}\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      tls: {mode: ISTIO_MUTUAL}\n  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n      tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}\n";
+        let tls: Vec<_> = codes(&check_yaml(&v, dr))
+            .into_iter()
+            .filter(|(c, _)| c == "MG0205")
+            .collect();
         assert_eq!(
-            codes(&check_yaml(&v, dr)),
+            tls,
             [
                 ("MG0205".into(), "/spec/trafficPolicy/tls/mode".into()),
                 (
@@ -94,5 +153,14 @@ mod tests {
         assert_eq!(codes(&bad), [("MG0201".into(), "/spec/host".into())]);
         let ok = check_yaml(&v, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: other}\nspec:\n  host: private\n");
         assert!(ok.is_empty(), "{ok:?}");
+    }
+
+    #[test]
+    fn mg0202_subset_without_workloads() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: default, labels: {app: reviews, version: v1}}\n";
+        let v = view(&[SVC_REVIEWS, pod]);
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n  - {name: near, labels: {version: v1, topology.kubernetes.io/zone: a}}\n";
+        let f = check_yaml(&v, dr);
+        assert_eq!(codes(&f), [("MG0202".into(), "/spec/subsets/1/labels".into())]);
     }
 }
