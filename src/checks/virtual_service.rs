@@ -1,4 +1,4 @@
-//! VirtualService checks: MG0101–MG0108.
+//! VirtualService checks: MG0101–MG0111.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -47,6 +47,12 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
         check_destination(entry, d, &clients, view, out);
     }
 
+    check_reachability(entry, vs, out);
+    check_weights(entry, vs, domain, out);
+    if !vs.is_mesh_bound() {
+        check_subset_consistency(entry, vs, view, out);
+    }
+
     // MG0107: delegates.
     for d in &vs.delegates {
         let dns = d.namespace.as_deref().unwrap_or(ns);
@@ -83,6 +89,118 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                     ),
                 ));
             }
+        }
+    }
+}
+
+/// MG0109: an http rule after a catch-all, or with the same match as an earlier one.
+fn check_reachability(entry: &Entry, vs: &VirtualServiceSpec, out: &mut Vec<Finding>) {
+    let mut catch_all: Option<usize> = None;
+    let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (i, rule) in vs.http_rules.iter().enumerate() {
+        let why = if let Some(k) = catch_all {
+            Some(format!("http[{k}] before it matches every request"))
+        } else {
+            rule.match_key
+                .as_deref()
+                .and_then(|m| seen.get(m))
+                .map(|k| format!("http[{k}] has the same match"))
+        };
+        if let Some(why) = why {
+            out.push(Finding::new(
+                &catalog::MG0109,
+                &entry.object.key,
+                rule.pointer.clone(),
+                format!("this route rule can never match: {why}"),
+            ));
+        }
+        if let Some(m) = rule.match_key.as_deref() {
+            seen.entry(m).or_insert(i);
+        }
+        if rule.catch_all && catch_all.is_none() {
+            catch_all = Some(i);
+        }
+    }
+}
+
+/// MG0110: a lone destination with a weight under 100, or one destination twice.
+fn check_weights(entry: &Entry, vs: &VirtualServiceSpec, domain: &str, out: &mut Vec<Finding>) {
+    let ns = entry.object.key.namespace.as_str();
+    let mut lists: std::collections::BTreeMap<String, Vec<&Destination>> = std::collections::BTreeMap::new();
+    for d in vs.destinations.iter().filter(|d| d.role != Role::HttpMirror) {
+        if let Some(list) = d.route_list() {
+            lists.entry(list.to_string()).or_default().push(d);
+        }
+    }
+    for dests in lists.values() {
+        if let [only] = dests.as_slice() {
+            if let (Some(w), Some(at)) = (only.weight, only.weight_pointer()) {
+                if w < 100 {
+                    out.push(Finding::new(
+                        &catalog::MG0110,
+                        &entry.object.key,
+                        at,
+                        format!("the only destination has weight {w}: istiod sends it all traffic (weight 100) anyway"),
+                    ));
+                }
+            }
+            continue;
+        }
+        let mut seen = BTreeSet::new();
+        for d in dests {
+            let id = (
+                host::resolve(&d.host, ns, domain).into_owned(),
+                d.subset.clone(),
+                d.port,
+            );
+            if !seen.insert(id) {
+                out.push(Finding::new(
+                    &catalog::MG0110,
+                    &entry.object.key,
+                    d.pointer.clone(),
+                    format!(
+                        "{}{} appears twice in this route: merge the entries and their weights",
+                        d.host,
+                        d.subset.as_deref().map(|s| format!(" subset {s}")).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// MG0111: a gateway route to a host without subset while another VirtualService
+/// splits that host by subsets: gateway traffic skips the split.
+fn check_subset_consistency(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let domain = view.cluster_domain();
+    for d in vs
+        .destinations
+        .iter()
+        .filter(|d| d.subset.is_none() && d.role != Role::HttpMirror)
+    {
+        let fqdn = host::resolve(&d.host, &key.namespace, domain);
+        let splitting: Vec<String> =
+            view.host_referrers(&fqdn)
+                .filter(|o| o.object.key != *key)
+                .filter(|o| match &o.parsed {
+                    Parsed::VirtualService(ovs) => ovs.destinations.iter().any(|od| {
+                        od.subset.is_some() && host::resolve(&od.host, &o.object.key.namespace, domain) == fqdn
+                    }),
+                    _ => false,
+                })
+                .map(|o| o.object.key.qualified_name())
+                .collect();
+        if !splitting.is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0111,
+                key,
+                d.host_pointer(),
+                format!(
+                    "{fqdn} is routed by subset in {}, but this gateway route names no subset: its traffic ignores that split",
+                    join(&splitting)
+                ),
+            ));
         }
     }
 }

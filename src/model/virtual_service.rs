@@ -16,6 +16,17 @@ pub struct VirtualServiceSpec {
     pub destinations: Vec<Destination>,
     pub delegates: Vec<Delegate>,
     pub export_to: Vec<String>,
+    pub http_rules: Vec<HttpRule>,
+}
+
+/// One `http[]` rule, as far as reachability needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRule {
+    /// Matches every request: no `match`, an empty condition, or `uri.prefix: /`.
+    pub catch_all: bool,
+    /// The `match` list as canonical JSON (without `name`), to spot duplicates.
+    pub match_key: Option<String>,
+    pub pointer: PointerBuf,
 }
 
 /// A route or mirror destination. `pointer` is the destination object itself.
@@ -25,10 +36,19 @@ pub struct Destination {
     pub host: String,
     pub subset: Option<String>,
     pub port: Option<u32>,
+    /// The route entry's `weight` (routes only).
+    pub weight: Option<i64>,
     pub pointer: PointerBuf,
 }
 
 impl Destination {
+    /// `/spec/http/0/route`: the list this destination's route entry belongs to.
+    pub fn route_list(&self) -> Option<&jsonptr::Pointer> {
+        self.pointer.parent()?.parent()
+    }
+    pub fn weight_pointer(&self) -> Option<PointerBuf> {
+        self.pointer.parent().map(|p| child(p, "weight"))
+    }
     pub fn host_pointer(&self) -> PointerBuf {
         child(&self.pointer, "host")
     }
@@ -88,7 +108,35 @@ pub fn parse(obj: &Object, p: &mut Problems) -> VirtualServiceSpec {
     spec
 }
 
+fn http_rule(rule: &Map<String, Value>, at: &Pointer) -> HttpRule {
+    let matches: Vec<Value> = match rule.get("match") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|m| {
+                let mut m = m.clone();
+                if let Some(o) = m.as_object_mut() {
+                    o.remove("name");
+                }
+                m
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let everything = |m: &Value| match m.as_object() {
+        Some(o) => o.is_empty() || (o.len() == 1 && o.get("uri") == Some(&serde_json::json!({"prefix": "/"}))),
+        None => false,
+    };
+    HttpRule {
+        catch_all: matches.is_empty() || matches.iter().any(everything),
+        match_key: (!matches.is_empty()).then(|| Value::Array(matches).to_string()),
+        pointer: at.to_buf(),
+    }
+}
+
 fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut VirtualServiceSpec, p: &mut Problems) {
+    if section == "http" {
+        spec.http_rules.push(http_rule(rule, at));
+    }
     let match_at = child(at, "match");
     for (j, m) in fields::list(rule.get("match"), &match_at, p).iter().enumerate() {
         let here = index(&match_at, j);
@@ -105,19 +153,35 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
                 "tls" => Role::TlsRoute,
                 _ => Role::TcpRoute,
             };
-            read_destination(role, r.get("destination"), &child(&here, "destination"), spec, p);
+            let weight = r.get("weight").and_then(Value::as_i64);
+            read_destination(
+                role,
+                weight,
+                r.get("destination"),
+                &child(&here, "destination"),
+                spec,
+                p,
+            );
         }
     }
     if section != "http" {
         return;
     }
-    read_destination(Role::HttpMirror, rule.get("mirror"), &child(at, "mirror"), spec, p);
+    read_destination(
+        Role::HttpMirror,
+        None,
+        rule.get("mirror"),
+        &child(at, "mirror"),
+        spec,
+        p,
+    );
     let mirrors_at = child(at, "mirrors");
     for (j, r) in fields::list(rule.get("mirrors"), &mirrors_at, p).iter().enumerate() {
         let here = index(&mirrors_at, j);
         if let Some(r) = fields::mapping(Some(r), &here, p) {
             read_destination(
                 Role::HttpMirror,
+                None,
                 r.get("destination"),
                 &child(&here, "destination"),
                 spec,
@@ -140,7 +204,14 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
     }
 }
 
-fn read_destination(role: Role, v: Option<&Value>, at: &Pointer, spec: &mut VirtualServiceSpec, p: &mut Problems) {
+fn read_destination(
+    role: Role,
+    weight: Option<i64>,
+    v: Option<&Value>,
+    at: &Pointer,
+    spec: &mut VirtualServiceSpec,
+    p: &mut Problems,
+) {
     let Some(d) = fields::mapping(v, at, p) else {
         return;
     };
@@ -160,6 +231,7 @@ fn read_destination(role: Role, v: Option<&Value>, at: &Pointer, spec: &mut Virt
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         port,
+        weight,
         pointer: at.to_buf(),
     });
 }

@@ -362,7 +362,7 @@ fn mg0001_malformed_fields_are_named() {
     let v = view(&[SVC_REVIEWS]);
     let f = check_yaml(
         &v,
-        &vs("  hosts: reviews\n  http:\n  - route:\n    - destination: {host: 42}\n  - route: {}\n"),
+        &vs("  hosts: reviews\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route:\n    - destination: {host: 42}\n  - route: {}\n"),
     );
     assert_eq!(
         codes(&f),
@@ -393,4 +393,72 @@ fn mg0003_export_to_a_namespace_that_does_not_exist() {
         "exportTo names namespace \"team-b\", which does not exist"
     );
     assert!(check_yaml(&v, &vs("  exportTo: [\".\", team-a]\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n")).is_empty());
+}
+
+#[test]
+fn mg0109_unreachable_rules() {
+    let v = view(&[SVC_REVIEWS]);
+    let route = "    route: [{destination: {host: reviews}}]\n";
+    let f = check_yaml(
+        &v,
+        &vs(&format!("  hosts: [reviews]\n  http:\n  - match: [{{headers: {{end-user: {{exact: jason}}}}}}]\n{route}  - match: [{{name: again, headers: {{end-user: {{exact: jason}}}}}}]\n{route}  - match: [{{uri: {{prefix: /}}}}]\n{route}  - match: [{{uri: {{prefix: /api}}}}]\n{route}")),
+    );
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0109".into(), "/spec/http/1".into()),
+            ("MG0109".into(), "/spec/http/3".into())
+        ]
+    );
+    assert!(f[0].message.contains("http[0] has the same match"), "{}", f[0].message);
+    assert!(
+        f[1].message.contains("http[2] before it matches every request"),
+        "{}",
+        f[1].message
+    );
+    let ok = check_yaml(
+        &v,
+        &vs(&format!(
+            "  hosts: [reviews]\n  http:\n  - match: [{{uri: {{prefix: /api}}}}]\n{route}  - {}",
+            &route[4..]
+        )),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0110_weights_and_duplicates() {
+    let v = view(&[SVC_REVIEWS, DR_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - {destination: {host: reviews, subset: v1}, weight: 50}\n"),
+    );
+    assert_eq!(codes(&f), [("MG0110".into(), "/spec/http/0/route/0/weight".into())]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - {destination: {host: reviews, subset: v1}, weight: 50}\n    - {destination: {host: reviews.default.svc.cluster.local, subset: v1}, weight: 50}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0110".into(), "/spec/http/0/route/1/destination".into())]
+    );
+    let ok = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - {destination: {host: reviews, subset: v1}, weight: 80}\n    - {destination: {host: reviews, subset: v2}, weight: 20}\n"),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn mg0111_gateway_route_skips_a_subset_split() {
+    let split = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: split, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - {destination: {host: reviews, subset: v1}, weight: 90}\n    - {destination: {host: reviews, subset: v2}, weight: 10}\n";
+    let v = view(&[SVC_REVIEWS, DR_REVIEWS, GW_PUBLIC, split]);
+    let f = check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n"));
+    assert_eq!(
+        codes(&f),
+        [("MG0111".into(), "/spec/http/0/route/0/destination/host".into())]
+    );
+    assert!(f[0].message.contains("default/split"), "{}", f[0].message);
+    let ok = check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n"));
+    assert!(ok.is_empty(), "{ok:?}");
 }
