@@ -57,10 +57,8 @@ fn check_one(bencher: divan::Bencher, which: &str) {
         _ => synthetic::gateway(&s, 5),
     };
     let view = view();
-    assert!(
-        checks::check(&subject(value.clone()), view).is_empty(),
-        "synthetic objects are consistent"
-    );
+    let findings = checks::check(&subject(value.clone()), view);
+    assert!(findings.is_empty(), "synthetic objects are consistent: {findings:?}");
     bencher.bench(|| {
         let o = Object::from_value(divan::black_box(value.clone()), "default").unwrap();
         let entry = Entry::new(o, view.settings());

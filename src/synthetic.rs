@@ -61,18 +61,26 @@ pub fn service(s: &Scale, i: usize) -> Value {
                  "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
 }
 
+/// Ingress gateway proxies: one per thousand pods (at least one).
+fn ingress_pods(s: &Scale) -> usize {
+    (s.pods / 1000).max(1).min(s.pods)
+}
+
+pub fn ingress_pod(g: usize) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("ingress-{g}"), "namespace": "istio-system",
+                     "labels": {"istio": "ingressgateway"}},
+        "spec": {"containers": [{"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3", "args": ["proxy", "router"]}]}})
+}
+
+/// Application pod `j`: pods of Service `j % services`, alternating v1 and v2 over
+/// the rounds so every Service gets both versions when there are enough pods.
 pub fn pod(s: &Scale, j: usize) -> Value {
-    if j % 1000 == 0 {
-        // Ingress gateway proxies, which the synthetic Gateways select.
-        return json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": format!("ingress-{j}"), "namespace": "istio-system",
-                         "labels": {"istio": "ingressgateway"}},
-            "spec": {"containers": [{"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3", "args": ["proxy", "router"]}]}});
-    }
     let i = j % s.services;
+    let version = (j / s.services) % 2 + 1;
     json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("svc-{i}-{j}"), "namespace": ns(s, i),
-                     "labels": {"app": format!("svc-{i}"), "version": format!("v{}", j % 2 + 1)}},
+                     "labels": {"app": format!("svc-{i}"), "version": format!("v{version}")}},
         "spec": {"serviceAccountName": "default",
                  "containers": [{"name": "app", "image": "app:1"},
                                 {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3"}]}})
@@ -97,7 +105,7 @@ pub fn virtual_service(s: &Scale, m: usize) -> Value {
     if m % 2 == 0 {
         spec["hosts"] = json!([format!("svc-{m}")]);
     } else {
-        spec["hosts"] = json!([format!("svc-{m}.example.com")]);
+        spec["hosts"] = json!([format!("svc-{m}.gw-{}.example.com", m % s.gateways)]);
         spec["gateways"] = json!([format!("istio-system/gw-{}", m % s.gateways)]);
     }
     json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
@@ -108,7 +116,7 @@ pub fn gateway(_s: &Scale, g: usize) -> Value {
     json!({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
         "metadata": {"name": format!("gw-{g}"), "namespace": "istio-system"},
         "spec": {"selector": {"istio": "ingressgateway"},
-                 "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*/*.example.com"]}]}})
+                 "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": [format!("*/*.gw-{g}.example.com")]}]}})
 }
 
 pub fn service_entry(s: &Scale, e: usize) -> Value {
@@ -118,11 +126,21 @@ pub fn service_entry(s: &Scale, e: usize) -> Value {
                  "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}})
 }
 
+/// The Service in front of the ingress gateway proxies (exposes the Gateways' port 80).
+pub fn ingress_service() -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "istio-ingressgateway", "namespace": "istio-system"},
+        "spec": {"selector": {"istio": "ingressgateway"},
+                 "ports": [{"name": "http2", "port": 80, "targetPort": 8080}]}})
+}
+
 /// Every object of the synthetic cluster, referents before referrers.
 pub fn objects(s: &Scale) -> Vec<Value> {
-    let mut out = Vec::with_capacity(s.total());
+    let mut out = Vec::with_capacity(s.total() + 1);
+    out.push(ingress_service());
     out.extend((0..s.services).map(|i| service(s, i)));
-    out.extend((0..s.pods).map(|j| pod(s, j)));
+    out.extend((0..ingress_pods(s)).map(ingress_pod));
+    out.extend((0..s.pods - ingress_pods(s)).map(|j| pod(s, j)));
     out.extend((0..s.service_entries).map(|e| service_entry(s, e)));
     out.extend((0..s.gateways).map(|g| gateway(s, g)));
     out.extend((0..s.destination_rules).map(|k| destination_rule(s, k)));

@@ -73,10 +73,16 @@ checks! {
         "TLS mode SIMPLE or MUTUAL (top level, per port or per subset) with no `caCertificates` or `credentialName`: the server is not verified.";
     MG0301 = "MG0301", Warning, "Gateway", "C/U", "IST0101 selector, KIA0302", "/spec/selector",
         "The `selector` matches no gateway workload in any namespace.";
+    MG0302 = "MG0302", Warning, "Gateway", "C/U", "IST0162", "/spec/servers/0/port/number",
+        "A server port is neither a `port` nor a `targetPort` of a Service selecting the gateway workloads.";
     MG0303 = "MG0303", Warning, "Gateway", "C/U", "IST0101 credentialName", "/spec/servers/0/tls/credentialName",
         "A server's TLS `credentialName` names a Secret that does not exist in the namespace of the gateway workloads the Gateway selects.";
+    MG0304 = "MG0304", Error, "Gateway", "C/U", "IST0145, KIA0301", "/spec/servers/0",
+        "Another Gateway selecting a workload this one selects serves the same port for an overlapping host; the message names it.";
     MG0305 = "MG0305", Info, "Gateway", "C/U", "—", "/metadata/name",
         "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
+    MG0306 = "MG0306", Warning, "Gateway", "C/U", "IST0138", "/spec/servers/0/tls/credentialName",
+        "Another Gateway on the same workloads uses the same TLS certificate (`credentialName`).";
     MG0403 = "MG0403", Warning, "ServiceEntry", "C/U", "IST0134", "/spec/ports/0/protocol",
         "A TCP or unset-protocol port on a ServiceEntry with no `addresses`, while MeshConfig does not turn on DNS auto-allocation.";
     MG0404 = "MG0404", Warning, "ServiceEntry", "C/U", "IST0177, KIA1211/1212", "/spec/hosts/0",

@@ -1,4 +1,4 @@
-//! Gateway checks: MG0301, MG0303, MG0305.
+//! Gateway checks: MG0301–MG0306.
 
 use super::catalog;
 use crate::finding::{pointer, Finding};
@@ -20,6 +20,8 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
             ),
         ));
     }
+    check_ports(entry, gw, view, out);
+    check_conflicts(entry, gw, view, out);
     // MG0303: the TLS secret must live where the gateway proxies run.
     if !gw.selector.is_empty() {
         let namespaces: std::collections::BTreeSet<&str> = view
@@ -63,6 +65,164 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
     }
 }
 
+/// The gateway workloads a selector picks, by key.
+fn selected(
+    view: &ClusterView,
+    selector: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeSet<ObjKey> {
+    if selector.is_empty() {
+        return Default::default();
+    }
+    view.workloads_matching(None, selector)
+        .map(|e| e.object.key.clone())
+        .collect()
+}
+
+/// MG0302: a server port that no Service of the gateway workloads exposes (as
+/// `port` or `targetPort`: istiod translates Service ports to target ports).
+fn check_ports(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let workloads: Vec<_> = if gw.selector.is_empty() {
+        Vec::new()
+    } else {
+        view.workloads_matching(None, &gw.selector).collect()
+    };
+    if workloads.is_empty() {
+        return; // MG0301 says so already.
+    }
+    let namespaces: std::collections::BTreeSet<&str> =
+        workloads.iter().map(|w| w.object.key.namespace.as_str()).collect();
+    let mut exposed = std::collections::BTreeSet::new();
+    let mut services = Vec::new();
+    for ns in namespaces {
+        for svc in view.services_in(ns) {
+            let crate::view::Parsed::Service(s) = &svc.parsed else {
+                continue;
+            };
+            let selects = !s.selector.is_empty()
+                && workloads.iter().any(|w| {
+                    w.object.key.namespace == ns
+                        && w.workload
+                            .as_ref()
+                            .is_some_and(|wl| s.selector.iter().all(|(k, v)| wl.labels.get(k) == Some(v)))
+                });
+            if selects {
+                services.push(svc.object.key.qualified_name());
+                for p in &s.ports {
+                    exposed.insert(p.port);
+                    if let Some(crate::model::service::TargetPort::Number(t)) = &p.target_port {
+                        exposed.insert(*t);
+                    }
+                }
+            }
+        }
+    }
+    for (i, s) in gw.servers.iter().enumerate() {
+        let Some(port) = s.port else { continue };
+        if !exposed.contains(&port) {
+            let why = if services.is_empty() {
+                "no Service selects the gateway workloads".to_string()
+            } else {
+                format!(
+                    "it is neither a port nor a targetPort of Service {}",
+                    super::join(&services)
+                )
+            };
+            out.push(Finding::new(
+                &catalog::MG0302,
+                &entry.object.key,
+                pointer(&format!("/spec/servers/{i}/port/number")),
+                format!("port {port} is not exposed: {why}"),
+            ));
+        }
+    }
+}
+
+/// Up to ten names, then a count.
+fn names(all: &[String]) -> String {
+    let mut s = super::join(all.iter().take(10));
+    if all.len() > 10 {
+        s.push_str(&format!(" and {} more", all.len() - 10));
+    }
+    s
+}
+
+/// MG0304 and MG0306: other Gateways on the same workloads serving the same port
+/// and host, or using the same certificate.
+fn check_conflicts(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let mine = selected(view, &gw.selector);
+    // Only workloads the view knows count: two Gateways with the same selector
+    // but no proxy behind it conflict nowhere yet. Gateways mostly share a few
+    // selectors, so each distinct one is resolved once.
+    let memo: std::cell::RefCell<std::collections::BTreeMap<std::collections::BTreeMap<String, String>, bool>> =
+        Default::default();
+    let shares_workloads = |other: &GatewaySpec| {
+        if mine.is_empty() {
+            return false;
+        }
+        if let Some(&hit) = memo.borrow().get(&other.selector) {
+            return hit;
+        }
+        let hit = selected(view, &other.selector).iter().any(|k| mine.contains(k));
+        memo.borrow_mut().insert(other.selector.clone(), hit);
+        hit
+    };
+    let host_of = |h: &str| h.split_once('/').map_or(h, |(_, h)| h).to_string();
+    for (i, s) in gw.servers.iter().enumerate() {
+        if let Some(port) = s.port {
+            let mut clash = Vec::new();
+            for other in view.gateways_on_port(port).filter(|o| o.object.key != *key) {
+                let crate::view::Parsed::Gateway(og) = &other.parsed else {
+                    continue;
+                };
+                if !shares_workloads(og) {
+                    continue;
+                }
+                let overlaps = og.servers.iter().filter(|os| os.port == Some(port)).any(|os| {
+                    os.hosts.iter().any(|oh| {
+                        s.hosts
+                            .iter()
+                            .any(|h| crate::semantics::host::intersect(&host_of(&h.value), &host_of(&oh.value)))
+                    })
+                });
+                if overlaps {
+                    clash.push(other.object.key.qualified_name());
+                }
+            }
+            if !clash.is_empty() {
+                out.push(Finding::new(
+                    &catalog::MG0304,
+                    key,
+                    pointer(&format!("/spec/servers/{i}")),
+                    format!(
+                        "Gateway {} on the same workloads also serves port {port} for an overlapping host: istiod keeps one and drops the other's routes",
+                        names(&clash)
+                    ),
+                ));
+            }
+        }
+        if let Some(cred) = s.credential_name.as_deref().filter(|c| !c.is_empty()) {
+            let sharing: Vec<String> = view
+                .gateways_with_credential(cred)
+                .filter(|o| o.object.key != *key)
+                .filter(|o| matches!(&o.parsed, crate::view::Parsed::Gateway(og) if shares_workloads(og)))
+                .map(|o| o.object.key.qualified_name())
+                .collect();
+            if !sharing.is_empty() {
+                out.push(Finding::new(
+                    &catalog::MG0306,
+                    key,
+                    pointer(&format!("/spec/servers/{i}/tls/credentialName")),
+                    format!(
+                        "Gateway {} on the same workloads uses certificate {cred:?} too: with HTTP/2 connection reuse, requests can reach the wrong server",
+                        names(&sharing)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::checks::testutil::*;
@@ -74,14 +234,15 @@ mod tests {
     fn mg0301_selector_matches_no_workload() {
         let v = view(&[VS]);
         assert_eq!(codes(&check_yaml(&v, GW)), [("MG0301".into(), "/spec/selector".into())]);
-        let v = view(&[VS, INGRESS_POD]);
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC]);
         assert!(check_yaml(&v, GW).is_empty());
     }
 
     #[test]
     fn mg0301_counts_deployment_templates_in_file_mode() {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: gw, namespace: ingress}\nspec:\n  template:\n    metadata:\n      labels: {istio: ingressgateway}\n    spec: {containers: [{name: istio-proxy, image: auto}]}\n";
-        let v = view(&[VS, deploy]);
+        let svc = INGRESS_SVC.replace("namespace: istio-system", "namespace: ingress");
+        let v = view(&[VS, deploy, &svc]);
         assert!(check_yaml(&v, GW).is_empty());
     }
 
@@ -91,7 +252,7 @@ mod tests {
             "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n",
             "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: SIMPLE, credentialName: shop-cert}\n",
         );
-        let v = view(&[VS, INGRESS_POD]);
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC]);
         assert_eq!(
             codes(&check_yaml(&v, &tls_gw)),
             [("MG0303".into(), "/spec/servers/0/tls/credentialName".into())]
@@ -99,16 +260,16 @@ mod tests {
         let wrong_ns =
             "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-cert, namespace: default}\ntype: kubernetes.io/tls\n";
         assert_eq!(
-            codes(&check_yaml(&view(&[VS, INGRESS_POD, wrong_ns]), &tls_gw)).len(),
+            codes(&check_yaml(&view(&[VS, INGRESS_POD, INGRESS_SVC, wrong_ns]), &tls_gw)).len(),
             1
         );
         let right_ns = wrong_ns.replace("namespace: default", "namespace: istio-system");
-        assert!(check_yaml(&view(&[VS, INGRESS_POD, &right_ns]), &tls_gw).is_empty());
+        assert!(check_yaml(&view(&[VS, INGRESS_POD, INGRESS_SVC, &right_ns]), &tls_gw).is_empty());
     }
 
     #[test]
     fn mg0305_unbound_gateway_is_info() {
-        let v = view(&[INGRESS_POD]);
+        let v = view(&[INGRESS_POD, INGRESS_SVC]);
         let f = check_yaml(&v, GW);
         assert_eq!(codes(&f), [("MG0305".into(), "/metadata/name".into())]);
         assert_eq!(f[0].severity, crate::finding::Severity::Info);
@@ -117,7 +278,58 @@ mod tests {
     #[test]
     fn mg0305_binder_must_be_visible_to_the_gateway_namespace() {
         let hidden = VS.replace("  hosts:", "  exportTo: [\".\"]\n  hosts:");
-        let v = view(&[INGRESS_POD, &hidden]);
+        let v = view(&[INGRESS_POD, INGRESS_SVC, &hidden]);
         assert_eq!(codes(&check_yaml(&v, GW)), [("MG0305".into(), "/metadata/name".into())]);
+    }
+
+    const INGRESS_SVC: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  ports: [{name: http2, port: 80, targetPort: 8080}, {name: https, port: 443, targetPort: 8443}]\n";
+
+    #[test]
+    fn mg0302_port_not_exposed() {
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC]);
+        assert!(check_yaml(&v, GW).is_empty(), "port 80 is a Service port");
+        assert!(
+            check_yaml(&v, &GW.replace("number: 80", "number: 8080")).is_empty(),
+            "8080 is a targetPort"
+        );
+        let f = check_yaml(&v, &GW.replace("number: 80", "number: 9999"));
+        assert_eq!(codes(&f), [("MG0302".into(), "/spec/servers/0/port/number".into())]);
+        let f = check_yaml(&view(&[VS, INGRESS_POD]), GW);
+        assert!(
+            f[0].message.contains("no Service selects the gateway workloads"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn mg0304_and_mg0306_conflicting_gateways() {
+        let tls = GW.replace(
+            "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n",
+            "  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"shop.example.com\"]\n    tls: {mode: SIMPLE, credentialName: shop-cert}\n",
+        );
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-cert, namespace: istio-system}\n";
+        let v = view(&[
+            VS,
+            INGRESS_POD,
+            INGRESS_SVC,
+            secret,
+            &tls.replace("name: public", "name: other"),
+        ]);
+        let f = check_yaml(&v, &tls);
+        assert_eq!(
+            codes(&f),
+            [
+                ("MG0304".into(), "/spec/servers/0".into()),
+                ("MG0306".into(), "/spec/servers/0/tls/credentialName".into())
+            ]
+        );
+        assert_eq!(f[0].severity, crate::finding::Severity::Error);
+        // Another host on the same port, same certificate: only MG0306.
+        let f = check_yaml(&v, &tls.replace("[\"shop.example.com\"]", "[\"admin.example.com\"]"));
+        assert_eq!(
+            codes(&f),
+            [("MG0306".into(), "/spec/servers/0/tls/credentialName".into())]
+        );
     }
 }

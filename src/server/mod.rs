@@ -102,7 +102,29 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .route("/validate", post(validate))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                reject_declared_oversize(req, next, body_limit)
+            },
+        ))
         .with_state(state)
+}
+
+/// A body whose declared length is over the limit is refused before a byte of it
+/// is read (the streaming limit still cuts off undeclared ones).
+async fn reject_declared_oversize(req: axum::extract::Request, next: axum::middleware::Next, limit: usize) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("cannot read request body: {n} bytes declared, the limit is {limit}"),
+        ),
+        _ => next.run(req).await,
+    }
 }
 
 /// The admin routes: `/livez`, `/readyz`, `/metrics`.

@@ -33,6 +33,12 @@ pub(super) struct Indexes {
     pub control_planes: HashMap<String, Keys>,
     /// (namespace, service account) → workloads running as it.
     pub service_accounts_in_use: HashMap<(String, String), Keys>,
+    /// Namespace → Services.
+    pub services_by_ns: HashMap<String, Keys>,
+    /// Gateway server port → Gateways serving it.
+    pub gateway_ports: HashMap<u32, Keys>,
+    /// TLS credentialName → Gateways using it.
+    pub gateway_credentials: HashMap<String, Keys>,
     /// Namespace → Sidecars without a workloadSelector, and with one.
     pub sidecars_default: HashMap<String, Keys>,
     pub sidecars_selecting: HashMap<String, Keys>,
@@ -105,6 +111,18 @@ impl Indexes {
             }
             Parsed::Security(sec) if key.kind == crate::model::Kind::PeerAuthentication && sec.is_namespace_wide() => {
                 update(&mut self.namespace_wide_peer_auth, ns.to_string(), key, op);
+            }
+            Parsed::Service(_) => update(&mut self.services_by_ns, ns.to_string(), key, op),
+            Parsed::Gateway(gw) => {
+                let ports: std::collections::BTreeSet<u32> = gw.servers.iter().filter_map(|s| s.port).collect();
+                for p in ports {
+                    update(&mut self.gateway_ports, p, key, op);
+                }
+                let creds: std::collections::BTreeSet<&String> =
+                    gw.servers.iter().filter_map(|s| s.credential_name.as_ref()).collect();
+                for c in creds {
+                    update(&mut self.gateway_credentials, c.clone(), key, op);
+                }
             }
             Parsed::Sidecar(sc) => {
                 let map = if sc.selector().is_some() {

@@ -309,6 +309,21 @@ impl ClusterView {
                 .contains_key(&(namespace.to_string(), name.to_string()))
     }
 
+    /// Services of a namespace.
+    pub fn services_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.services_by_ns.get(namespace))
+    }
+
+    /// Gateways with a server on `port`.
+    pub fn gateways_on_port(&self, port: u32) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.gateway_ports.get(&port))
+    }
+
+    /// Gateways whose servers use TLS credential `name`.
+    pub fn gateways_with_credential(&self, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.gateway_credentials.get(name))
+    }
+
     /// Sidecars of a namespace without a workloadSelector.
     pub fn default_sidecars(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
         self.lookup(self.idx.sidecars_default.get(namespace))
