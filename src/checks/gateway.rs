@@ -1,5 +1,8 @@
 //! Gateway checks: MG0301–MG0306.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use super::catalog;
 use crate::finding::{pointer, Finding};
 use crate::model::gateway::GatewaySpec;
@@ -8,7 +11,13 @@ use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let key = &entry.object.key;
-    if !gw.selector.is_empty() && view.workloads_matching(None, &gw.selector).next().is_none() {
+    // The gateway workloads, looked up once for every check below.
+    let workloads: Vec<&Arc<Entry>> = if gw.selector.is_empty() {
+        Vec::new()
+    } else {
+        view.workloads_matching(None, &gw.selector).collect()
+    };
+    if !gw.selector.is_empty() && workloads.is_empty() {
         let sel: Vec<String> = gw.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push(Finding::new(
             &catalog::MG0301,
@@ -20,14 +29,11 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
             ),
         ));
     }
-    check_ports(entry, gw, view, out);
-    check_conflicts(entry, gw, view, out);
+    check_ports(entry, gw, &workloads, view, out);
+    check_conflicts(entry, gw, &workloads, view, out);
     // MG0303: the TLS secret must live where the gateway proxies run.
-    if !gw.selector.is_empty() {
-        let namespaces: std::collections::BTreeSet<&str> = view
-            .workloads_matching(None, &gw.selector)
-            .map(|w| w.object.key.namespace.as_str())
-            .collect();
+    if !workloads.is_empty() {
+        let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.object.key.namespace.as_str()).collect();
         for (i, s) in gw.servers.iter().enumerate() {
             let Some(cred) = s.credential_name.as_deref().filter(|c| !c.is_empty()) else {
                 continue;
@@ -66,10 +72,7 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
 }
 
 /// The gateway workloads a selector picks, by key.
-fn selected(
-    view: &ClusterView,
-    selector: &std::collections::BTreeMap<String, String>,
-) -> std::collections::BTreeSet<ObjKey> {
+fn selected(view: &ClusterView, selector: &std::collections::BTreeMap<String, String>) -> BTreeSet<ObjKey> {
     if selector.is_empty() {
         return Default::default();
     }
@@ -80,18 +83,13 @@ fn selected(
 
 /// MG0302: a server port that no Service of the gateway workloads exposes (as
 /// `port` or `targetPort`: istiod translates Service ports to target ports).
-fn check_ports(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
-    let workloads: Vec<_> = if gw.selector.is_empty() {
-        Vec::new()
-    } else {
-        view.workloads_matching(None, &gw.selector).collect()
-    };
+fn check_ports(entry: &Entry, gw: &GatewaySpec, workloads: &[&Arc<Entry>], view: &ClusterView, out: &mut Vec<Finding>) {
     if workloads.is_empty() {
         return; // MG0301 says so already.
     }
     let namespaces: std::collections::BTreeSet<&str> =
         workloads.iter().map(|w| w.object.key.namespace.as_str()).collect();
-    let mut exposed = std::collections::BTreeSet::new();
+    let mut exposed = BTreeSet::new();
     let mut services = Vec::new();
     for ns in namespaces {
         for svc in view.services_in(ns) {
@@ -148,9 +146,15 @@ fn names(all: &[String]) -> String {
 
 /// MG0304 and MG0306: other Gateways on the same workloads serving the same port
 /// and host, or using the same certificate.
-fn check_conflicts(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+fn check_conflicts(
+    entry: &Entry,
+    gw: &GatewaySpec,
+    workloads: &[&Arc<Entry>],
+    view: &ClusterView,
+    out: &mut Vec<Finding>,
+) {
     let key = &entry.object.key;
-    let mine = selected(view, &gw.selector);
+    let mine: BTreeSet<ObjKey> = workloads.iter().map(|w| w.object.key.clone()).collect();
     // Only workloads the view knows count: two Gateways with the same selector
     // but no proxy behind it conflict nowhere yet. Gateways mostly share a few
     // selectors, so each distinct one is resolved once.
@@ -167,29 +171,24 @@ fn check_conflicts(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mu
         memo.borrow_mut().insert(other.selector.clone(), hit);
         hit
     };
-    let host_of = |h: &str| h.split_once('/').map_or(h, |(_, h)| h).to_string();
     for (i, s) in gw.servers.iter().enumerate() {
         if let Some(port) = s.port {
-            let mut clash = Vec::new();
-            for other in view.gateways_on_port(port).filter(|o| o.object.key != *key) {
-                let crate::view::Parsed::Gateway(og) = &other.parsed else {
-                    continue;
-                };
-                if !shares_workloads(og) {
-                    continue;
-                }
-                let overlaps = og.servers.iter().filter(|os| os.port == Some(port)).any(|os| {
-                    os.hosts.iter().any(|oh| {
-                        s.hosts
-                            .iter()
-                            .any(|h| crate::semantics::host::intersect(&host_of(&h.value), &host_of(&oh.value)))
-                    })
-                });
-                if overlaps {
-                    clash.push(other.object.key.qualified_name());
+            let mut clash: BTreeSet<String> = BTreeSet::new();
+            for h in &s.hosts {
+                for other in view.gateways_serving(port, &h.value) {
+                    if other.object.key == *key {
+                        continue;
+                    }
+                    let crate::view::Parsed::Gateway(og) = &other.parsed else {
+                        continue;
+                    };
+                    if shares_workloads(og) {
+                        clash.insert(other.object.key.qualified_name());
+                    }
                 }
             }
             if !clash.is_empty() {
+                let clash: Vec<String> = clash.into_iter().collect();
                 out.push(Finding::new(
                     &catalog::MG0304,
                     key,

@@ -35,8 +35,9 @@ pub(super) struct Indexes {
     pub service_accounts_in_use: HashMap<(String, String), Keys>,
     /// Namespace → Services.
     pub services_by_ns: HashMap<String, Keys>,
-    /// Gateway server port → Gateways serving it.
-    pub gateway_ports: HashMap<u32, Keys>,
+    /// Gateway server port → (server host with labels reversed, Gateway): the
+    /// Gateways that serve a host on a port, by exact, covering or covered host.
+    pub gateway_hosts: HashMap<u32, imbl::OrdSet<(String, Arc<ObjKey>)>>,
     /// TLS credentialName → Gateways using it.
     pub gateway_credentials: HashMap<String, Keys>,
     /// Namespace → Sidecars without a workloadSelector, and with one.
@@ -46,6 +47,11 @@ pub(super) struct Indexes {
     pub namespace_wide_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
     pub proxy_classes: HashMap<(String, Proxy), usize>,
+}
+
+/// The host part of a Gateway server host `namespace/host`.
+pub(super) fn server_host(raw: &str) -> &str {
+    raw.split_once('/').map_or(raw, |(_, h)| h)
 }
 
 #[derive(Clone, Copy)]
@@ -114,9 +120,25 @@ impl Indexes {
             }
             Parsed::Service(_) => update(&mut self.services_by_ns, ns.to_string(), key, op),
             Parsed::Gateway(gw) => {
-                let ports: std::collections::BTreeSet<u32> = gw.servers.iter().filter_map(|s| s.port).collect();
-                for p in ports {
-                    update(&mut self.gateway_ports, p, key, op);
+                let served: std::collections::BTreeSet<(u32, String)> = gw
+                    .servers
+                    .iter()
+                    .filter_map(|s| s.port.map(|p| (p, s)))
+                    .flat_map(|(p, s)| s.hosts.iter().map(move |h| (p, host::reversed(server_host(&h.value)))))
+                    .collect();
+                for (p, rev) in served {
+                    let set = self.gateway_hosts.entry(p).or_default();
+                    match op {
+                        Op::Add => {
+                            set.insert((rev, key.clone()));
+                        }
+                        Op::Remove => {
+                            set.remove(&(rev, key.clone()));
+                            if set.is_empty() {
+                                self.gateway_hosts.remove(&p);
+                            }
+                        }
+                    }
                 }
                 let creds: std::collections::BTreeSet<&String> =
                     gw.servers.iter().filter_map(|s| s.credential_name.as_ref()).collect();

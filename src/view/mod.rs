@@ -314,9 +314,39 @@ impl ClusterView {
         self.lookup(self.idx.services_by_ns.get(namespace))
     }
 
-    /// Gateways with a server on `port`.
-    pub fn gateways_on_port(&self, port: u32) -> impl Iterator<Item = &Arc<Entry>> {
-        self.lookup(self.idx.gateway_ports.get(&port))
+    /// Gateways with a server on `port` whose host (a `namespace/host` server host)
+    /// can name a common host with `server_host`: the same host, a wildcard
+    /// covering it, or (for a wildcard) a host under it. Range lookups, no scan.
+    pub fn gateways_serving(&self, port: u32, server_host: &str) -> Vec<&Arc<Entry>> {
+        let Some(set) = self.idx.gateway_hosts.get(&port) else {
+            return Vec::new();
+        };
+        let h = index::server_host(server_host);
+        let floor = Arc::new(ObjKey::new(Kind::Gateway, "", ""));
+        let mut keys: BTreeSet<&Arc<ObjKey>> = BTreeSet::new();
+        // Exactly this host, or a wildcard covering it.
+        for pattern in std::iter::once(h.to_string()).chain(host::covering_wildcards(h)) {
+            let rev = host::reversed(&pattern);
+            for (r, k) in set.range((rev.clone(), floor.clone())..) {
+                if *r != rev {
+                    break;
+                }
+                keys.insert(k);
+            }
+        }
+        // For a wildcard, every host under it.
+        if h == "*" {
+            keys.extend(set.iter().map(|(_, k)| k));
+        } else if let Some(suffix) = h.strip_prefix("*.") {
+            let prefix = format!("{}.", host::reversed(suffix));
+            for (r, k) in set.range((prefix.clone(), floor.clone())..) {
+                if !r.starts_with(&prefix) {
+                    break;
+                }
+                keys.insert(k);
+            }
+        }
+        keys.into_iter().filter_map(|k| self.objects.get(k.as_ref())).collect()
     }
 
     /// Gateways whose servers use TLS credential `name`.

@@ -101,3 +101,35 @@ fn mesh_config_follows_its_configmap() {
     v.delete(&cm[0].key);
     assert_eq!(v.mesh().root_namespace, "istio-system");
 }
+
+#[test]
+fn gateways_serving_finds_exact_covering_and_covered_hosts() {
+    let gw = |name: &str, host: &str| {
+        format!("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: gw}}\nspec:\n  servers:\n  - port: {{number: 443, name: https, protocol: HTTPS}}\n    hosts: [\"{host}\"]\n")
+    };
+    let mut v = ClusterView::new(ViewSettings::default());
+    for (n, h) in [
+        ("exact", "a.example.com"),
+        ("wild", "*/*.example.com"),
+        ("all", "*"),
+        ("other", "ns/b.example.org"),
+    ] {
+        for o in objects(&gw(n, h)) {
+            v.apply(o);
+        }
+    }
+    let names = |port: u32, host: &str| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .gateways_serving(port, host)
+            .iter()
+            .map(|e| e.object.key.name.clone())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(443, "a.example.com"), ["all", "exact", "wild"]);
+    assert_eq!(names(443, "*.example.com"), ["all", "exact", "wild"]);
+    assert_eq!(names(443, "x/b.example.org"), ["all", "other"]);
+    assert_eq!(names(443, "*"), ["all", "exact", "other", "wild"]);
+    assert!(names(80, "a.example.com").is_empty());
+}
