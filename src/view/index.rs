@@ -31,8 +31,8 @@ pub(super) struct Indexes {
     pub workloads: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
-    /// (namespace, service account) → workloads running as it.
-    pub service_accounts_in_use: HashMap<(String, String), Keys>,
+    /// (namespace, service account) → how many workloads run as it.
+    pub service_accounts_in_use: HashMap<(String, String), usize>,
     /// Namespace → Services.
     pub services_by_ns: HashMap<String, Keys>,
     /// Gateway server port → (server host with labels reversed, Gateway): the
@@ -47,6 +47,21 @@ pub(super) struct Indexes {
     pub namespace_wide_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
     pub proxy_classes: HashMap<(String, Proxy), usize>,
+}
+
+/// A counted multiset: entries leave when their count reaches zero.
+fn count<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, usize>, k: K, op: Op) {
+    match op {
+        Op::Add => *map.entry(k).or_insert(0) += 1,
+        Op::Remove => {
+            if let Some(n) = map.get_mut(&k) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&k);
+                }
+            }
+        }
+    }
 }
 
 /// The host part of a Gateway server host `namespace/host`.
@@ -189,22 +204,11 @@ impl Indexes {
             update(&mut self.control_planes, cp.revision.clone(), key, op);
         }
         if let Some(p) = entry.workload.as_ref().and_then(|w| w.proxy.as_ref()) {
-            let class = (ns.to_string(), p.clone());
-            match op {
-                Op::Add => *self.proxy_classes.entry(class).or_insert(0) += 1,
-                Op::Remove => {
-                    if let Some(n) = self.proxy_classes.get_mut(&class) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.proxy_classes.remove(&class);
-                        }
-                    }
-                }
-            }
+            count(&mut self.proxy_classes, (ns.to_string(), p.clone()), op);
         }
         if let Some(w) = &entry.workload {
             let sa = w.service_account.clone().unwrap_or_else(|| "default".to_string());
-            update(&mut self.service_accounts_in_use, (ns.to_string(), sa), key, op);
+            count(&mut self.service_accounts_in_use, (ns.to_string(), sa), op);
             for (k, v) in &w.labels {
                 update(&mut self.workloads_by_label, (k.clone(), v.clone()), key, op);
             }
