@@ -307,3 +307,31 @@ fn seed_stats_filter_is_pinned_to_a_revision_and_version_nobody_runs() {
         .unwrap()
         .contains("control planes run 1.30.3"));
 }
+
+#[test]
+fn json_fields_keep_the_documented_order() {
+    let f = repo("tests/fixtures/cli/missing-gateway.yaml");
+    let out = stdout(&run(&["check", "-o", "json", &path(&f)]));
+    let keys = [
+        "\"code\"",
+        "\"severity\"",
+        "\"kind\"",
+        "\"namespace\"",
+        "\"name\"",
+        "\"pointer\"",
+        "\"message\"",
+        "\"file\"",
+        "\"line\"",
+    ];
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| out.find(k).unwrap_or_else(|| panic!("{k} missing: {out}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
+    assert!(out.find("\"findings\"") < out.find("\"summary\""));
+    let s = out.find("\"summary\"").unwrap();
+    assert!(
+        out[s..].find("\"errors\"") < out[s..].find("\"warnings\"")
+            && out[s..].find("\"warnings\"") < out[s..].find("\"infos\"")
+    );
+}

@@ -15,10 +15,32 @@ fn summary(report: &Report) -> Value {
     })
 }
 
+#[derive(serde::Serialize)]
+struct Summary {
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+}
+
+/// The JSON document, as typed structs so its fields keep the documented order.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    findings: &'a [crate::finding::Finding],
+    summary: Summary,
+}
+
 /// `{"findings":[...], "summary":{"errors":N,"warnings":N,"infos":N}}`.
 pub fn json(report: &Report) -> String {
-    let v = json!({ "findings": report.findings, "summary": summary(report) });
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
+    let doc = JsonReport {
+        findings: &report.findings,
+        summary: Summary {
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+        },
+    };
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
 }
