@@ -45,15 +45,8 @@ pub fn parse(obj: &Object, p: &mut Problems) -> EnvoyFilterSpec {
     let Some(m) = fields::spec(&obj.value, p) else {
         return spec;
     };
-    let ws_at = child(&root, "workloadSelector");
-    if let Some(ws) = fields::mapping(m.get("workloadSelector"), &ws_at, p) {
-        spec.workload_selector = Some(fields::string_map(ws, "labels", &ws_at, p));
-    }
-    spec.has_target_refs = m
-        .get("targetRefs")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
-        || m.get("targetRef").is_some_and(|v| !v.is_null());
+    spec.workload_selector = fields::selector(m, "workloadSelector", "labels", &root, p);
+    spec.has_target_refs = fields::has_target_refs(m);
     spec.priority = match m.get("priority") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => n.as_i64().unwrap_or(0),

@@ -147,6 +147,27 @@ pub fn string_map(m: &Map<String, Value>, key: &str, at: &Pointer, p: &mut Probl
     out
 }
 
+/// A label selector nested one level down, such as `workloadSelector.labels` or
+/// `selector.matchLabels`: `None` when the outer field is absent.
+pub fn selector(
+    m: &Map<String, Value>,
+    outer: &str,
+    inner: &str,
+    at: &Pointer,
+    p: &mut Problems,
+) -> Option<BTreeMap<String, String>> {
+    let here = child(at, outer);
+    mapping(m.get(outer), &here, p).map(|sel| string_map(sel, inner, &here, p))
+}
+
+/// Whether a policy targets resources by `targetRefs` (or the older `targetRef`).
+pub fn has_target_refs(m: &Map<String, Value>) -> bool {
+    m.get("targetRefs")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+        || m.get("targetRef").is_some_and(|v| !v.is_null())
+}
+
 /// The object's `spec` as a mapping; `None` (with a problem if it has the wrong
 /// shape) otherwise. An absent spec is legal for some kinds and an empty map here.
 pub fn spec<'v>(value: &'v Value, p: &mut Problems) -> Option<&'v Map<String, Value>> {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use jsonptr::PointerBuf;
-use serde_json::Value;
 
 use super::fields::{self, child, index, Located, Problems};
 use super::Object;
@@ -35,15 +34,8 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
     let Some(m) = fields::spec(&obj.value, p) else {
         return spec;
     };
-    let sel_at = child(&root, "selector");
-    if let Some(sel) = fields::mapping(m.get("selector"), &sel_at, p) {
-        spec.selector = Some(fields::string_map(sel, "matchLabels", &sel_at, p));
-    }
-    spec.has_target_refs = m
-        .get("targetRefs")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
-        || m.get("targetRef").is_some_and(|v| !v.is_null());
+    spec.selector = fields::selector(m, "selector", "matchLabels", &root, p);
+    spec.has_target_refs = fields::has_target_refs(m);
     let rules_at = child(&root, "rules");
     for (i, rule) in fields::list(m.get("rules"), &rules_at, p).iter().enumerate() {
         let rule_at = index(&rules_at, i);

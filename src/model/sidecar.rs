@@ -27,10 +27,7 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SidecarSpec {
     let Some(m) = fields::spec(&obj.value, p) else {
         return spec;
     };
-    let ws_at = child(&root, "workloadSelector");
-    if let Some(ws) = fields::mapping(m.get("workloadSelector"), &ws_at, p) {
-        spec.workload_selector = Some(fields::string_map(ws, "labels", &ws_at, p));
-    }
+    spec.workload_selector = fields::selector(m, "workloadSelector", "labels", &root, p);
     let eg_at = child(&root, "egress");
     for (i, e) in fields::list(m.get("egress"), &eg_at, p).iter().enumerate() {
         let here = index(&eg_at, i);
