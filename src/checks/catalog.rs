@@ -69,6 +69,8 @@ checks! {
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
     MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels",
         "A subset's labels, together with the Service's selector, select no workload behind the host (Node topology labels are not judged).";
+    MG0204 = "MG0204", Error, "DestinationRule", "C/U", "KIA0207/0208", "/spec/trafficPolicy/tls/mode",
+        "TLS mode DISABLE toward a host whose workloads a STRICT PeerAuthentication covers (workload, then namespace, then mesh-wide policy): the requests will fail.";
     MG0205 = "MG0205", Warning, "DestinationRule", "C/U", "IST0128, IST0129", "/spec/trafficPolicy/tls/mode",
         "TLS mode SIMPLE or MUTUAL (top level, per port or per subset) with no `caCertificates` or `credentialName`: the server is not verified.";
     MG0301 = "MG0301", Warning, "Gateway", "C/U", "IST0101 selector, KIA0302", "/spec/selector",

@@ -1,4 +1,6 @@
-//! DestinationRule checks: MG0201, MG0202, MG0205.
+//! DestinationRule checks: MG0201, MG0202, MG0204, MG0205.
+
+use std::collections::BTreeSet;
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -33,6 +35,7 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
     };
     if resolves && !host::is_wildcard(&fqdn) {
         check_subsets(entry, dr, &fqdn, view, out);
+        check_tls_disable(entry, dr, &fqdn, view, out);
     }
     if !resolves {
         let clients = view.export_to(entry).client_namespaces(&key.namespace);
@@ -43,6 +46,45 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
             format!(
                 "host {fqdn} resolves to no Service or ServiceEntry visible from namespace {}: this rule applies to nothing",
                 join(clients)
+            ),
+        ));
+    }
+}
+
+/// MG0204: TLS turned off toward workloads that accept only mTLS.
+fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
+    let disabled: Vec<_> = dr.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")).collect();
+    if disabled.is_empty() {
+        return;
+    }
+    let mut strict = BTreeSet::new();
+    for svc in view.registry(fqdn) {
+        let crate::view::Parsed::Service(s) = &svc.parsed else {
+            continue;
+        };
+        if s.selector.is_empty() {
+            continue;
+        }
+        for w in view.workloads_matching(Some(&svc.object.key.namespace), &s.selector) {
+            let Some(wl) = &w.workload else { continue };
+            if wl.proxy.is_some() && view.effective_mtls(&wl.namespace, &wl.labels) == "STRICT" {
+                strict.insert(w.object.key.qualified_name());
+            }
+        }
+    }
+    if strict.is_empty() {
+        return;
+    }
+    let names: Vec<&String> = strict.iter().take(5).collect();
+    for t in disabled {
+        out.push(Finding::new(
+            &catalog::MG0204,
+            &entry.object.key,
+            crate::model::fields::child(&t.pointer, "mode"),
+            format!(
+                "TLS DISABLE toward {fqdn}, whose workloads ({}{}) accept only mTLS (STRICT PeerAuthentication): these requests will fail",
+                join(&names),
+                if strict.len() > 5 { format!(" and {} more", strict.len() - 5) } else { String::new() }
             ),
         ));
     }
@@ -162,5 +204,30 @@ mod tests {
         let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n  - {name: near, labels: {version: v1, topology.kubernetes.io/zone: a}}\n";
         let f = check_yaml(&v, dr);
         assert_eq!(codes(&f), [("MG0202".into(), "/spec/subsets/1/labels".into())]);
+    }
+
+    #[test]
+    fn mg0204_tls_disable_toward_strict_workloads() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: default, labels: {app: reviews}}\nspec: {containers: [{name: istio-proxy, image: istio/proxyv2:1.30.3}]}\n";
+        let strict_mesh = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n";
+        let permissive_here = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: default}\nspec: {mtls: {mode: PERMISSIVE}}\n";
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy: {tls: {mode: DISABLE}}\n";
+        let f = check_yaml(&view(&[SVC_REVIEWS, pod, strict_mesh]), dr);
+        assert_eq!(codes(&f), [("MG0204".into(), "/spec/trafficPolicy/tls/mode".into())]);
+        assert_eq!(f[0].severity, crate::finding::Severity::Error);
+        assert!(f[0].message.contains("default/r1"), "{}", f[0].message);
+        // The namespace's PERMISSIVE policy beats the mesh's STRICT one; no policy is PERMISSIVE.
+        assert!(check_yaml(&view(&[SVC_REVIEWS, pod, strict_mesh, permissive_here]), dr).is_empty());
+        assert!(check_yaml(&view(&[SVC_REVIEWS, pod]), dr).is_empty());
+        // A workload-level STRICT policy beats a PERMISSIVE namespace.
+        let strict_workload = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  mtls: {mode: STRICT}\n";
+        assert_eq!(
+            codes(&check_yaml(
+                &view(&[SVC_REVIEWS, pod, permissive_here, strict_workload]),
+                dr
+            ))
+            .len(),
+            1
+        );
     }
 }

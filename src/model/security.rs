@@ -19,6 +19,8 @@ pub struct SecuritySpec {
     pub source_principals: Vec<Located<String>>,
     /// AuthorizationPolicy `rules[].to[].operation.{hosts,notHosts}`.
     pub operation_hosts: Vec<Located<String>>,
+    /// PeerAuthentication `mtls.mode` (STRICT, PERMISSIVE, DISABLE, UNSET).
+    pub mtls_mode: Option<String>,
 }
 
 impl SecuritySpec {
@@ -35,6 +37,10 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
         return spec;
     };
     spec.selector = fields::selector(m, "selector", "matchLabels", &root, p);
+    let mtls_at = child(&root, "mtls");
+    spec.mtls_mode = fields::mapping(m.get("mtls"), &mtls_at, p)
+        .and_then(|mt| fields::str_field(mt, "mode", &mtls_at, p))
+        .map(str::to_string);
     spec.has_target_refs = fields::has_target_refs(m);
     let rules_at = child(&root, "rules");
     for (i, rule) in fields::list(m.get("rules"), &rules_at, p).iter().enumerate() {

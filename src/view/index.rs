@@ -45,6 +45,8 @@ pub(super) struct Indexes {
     pub sidecars_selecting: HashMap<String, Keys>,
     /// Namespace → PeerAuthentications without a selector.
     pub namespace_wide_peer_auth: HashMap<String, Keys>,
+    /// Namespace → PeerAuthentications with a selector.
+    pub selecting_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
     pub proxy_classes: HashMap<(String, Proxy), usize>,
 }
@@ -130,8 +132,13 @@ impl Indexes {
                     }
                 }
             }
-            Parsed::Security(sec) if key.kind == crate::model::Kind::PeerAuthentication && sec.is_namespace_wide() => {
-                update(&mut self.namespace_wide_peer_auth, ns.to_string(), key, op);
+            Parsed::Security(sec) if key.kind == crate::model::Kind::PeerAuthentication => {
+                let map = if sec.is_namespace_wide() {
+                    &mut self.namespace_wide_peer_auth
+                } else {
+                    &mut self.selecting_peer_auth
+                };
+                update(map, ns.to_string(), key, op);
             }
             Parsed::Service(_) => update(&mut self.services_by_ns, ns.to_string(), key, op),
             Parsed::Gateway(gw) => {

@@ -369,6 +369,36 @@ impl ClusterView {
         self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
     }
 
+    /// The mTLS mode that applies to a workload, as istiod resolves it: a
+    /// PeerAuthentication selecting it, else its namespace's, else the mesh's
+    /// (root namespace); PERMISSIVE when none sets a mode.
+    pub fn effective_mtls(&self, workload_namespace: &str, labels: &BTreeMap<String, String>) -> String {
+        let mode_of = |e: &Arc<Entry>| match &e.parsed {
+            Parsed::Security(s) => s.mtls_mode.clone().filter(|m| m != "UNSET"),
+            _ => None,
+        };
+        let selecting = self
+            .lookup(self.idx.selecting_peer_auth.get(workload_namespace))
+            .find(|e| match &e.parsed {
+                Parsed::Security(s) => s
+                    .selector
+                    .as_ref()
+                    .is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v))),
+                _ => false,
+            });
+        selecting
+            .and_then(mode_of)
+            .or_else(|| {
+                self.namespace_wide_peer_authentications(workload_namespace)
+                    .find_map(mode_of)
+            })
+            .or_else(|| {
+                self.namespace_wide_peer_authentications(&self.mesh.root_namespace)
+                    .find_map(mode_of)
+            })
+            .unwrap_or_else(|| "PERMISSIVE".to_string())
+    }
+
     /// Installed control planes: revision → versions (a version is `None` when its
     /// image has no tag).
     pub fn control_planes(&self) -> BTreeMap<String, BTreeSet<Option<String>>> {
