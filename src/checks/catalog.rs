@@ -107,6 +107,8 @@ checks! {
         "The `selector` matches no workload (of the policy's namespace; of any namespace for a policy in the root namespace).";
     MG0602 = "MG0602", Error, "PeerAuthentication", "C/U", "KIA0002", "/metadata/name",
         "A second selector-less PeerAuthentication in the same namespace (mesh-wide in the root namespace); the message names the other.";
+    MG0603 = "MG0603", Warning, "PeerAuthentication", "C/U", "KIA0501", "/spec/mtls/mode",
+        "STRICT mTLS while a DestinationRule turns TLS off (`mode: DISABLE`) toward workloads this policy covers; the message names the rules.";
     MG0604 = "MG0604", Warning, "AuthorizationPolicy", "C/U", "IST0101 namespace, KIA0101", "/spec/rules/0/from/0/source/namespaces/0",
         "`source.namespaces` or `notNamespaces` names a namespace that does not exist (`*`, prefix and suffix patterns are not names).";
     MG0605 = "MG0605", Warning, "AuthorizationPolicy", "C/U", "KIA0106", "/spec/rules/0/from/0/source/principals/0",

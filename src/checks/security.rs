@@ -1,5 +1,5 @@
 //! PeerAuthentication, RequestAuthentication and AuthorizationPolicy checks:
-//! MG0601, MG0602, MG0604–MG0606.
+//! MG0601–MG0606.
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -75,6 +75,46 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
                 key,
                 h.pointer.clone(),
                 format!("host {:?} matches no Service or ServiceEntry", h.value),
+            ));
+        }
+    }
+    // MG0603: STRICT while a DestinationRule turns TLS off toward covered workloads.
+    if key.kind == Kind::PeerAuthentication && spec.mtls_mode.as_deref() == Some("STRICT") {
+        let selector = spec.selector.as_ref().filter(|s| !s.is_empty());
+        let covers = |ns: &str, labels: &std::collections::BTreeMap<String, String>| {
+            scope.is_none_or(|s| s == ns)
+                && selector.is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+        };
+        let mut rules = Vec::new();
+        for dr in view.tls_disabling_destination_rules() {
+            let crate::view::Parsed::DestinationRule(d) = &dr.parsed else {
+                continue;
+            };
+            let Some(h) = &d.host else { continue };
+            let fqdn = crate::semantics::host::resolve(h, &dr.object.key.namespace, view.cluster_domain());
+            let hit = view.registry(&fqdn).any(|svc| match &svc.parsed {
+                crate::view::Parsed::Service(s) if !s.selector.is_empty() => view
+                    .workloads_matching(Some(&svc.object.key.namespace), &s.selector)
+                    .any(|w| {
+                        w.workload
+                            .as_ref()
+                            .is_some_and(|wl| wl.proxy.is_some() && covers(&wl.namespace, &wl.labels))
+                    }),
+                _ => false,
+            });
+            if hit {
+                rules.push(dr.object.key.qualified_name());
+            }
+        }
+        if !rules.is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0603,
+                key,
+                pointer("/spec/mtls/mode"),
+                format!(
+                    "STRICT mTLS, but DestinationRule {} turns TLS off toward workloads this policy covers: their clients' requests will fail",
+                    join(&rules)
+                ),
             ));
         }
     }
@@ -205,6 +245,40 @@ mod tests {
         assert!(check_yaml(
             &v,
             &ap("  - from:\n    - source: {namespaces: [shop], principals: [cluster.local/ns/shop/sa/web]}\n")
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn mg0603_strict_while_a_rule_disables_tls() {
+        let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n";
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: plain, namespace: client}\nspec:\n  host: web.shop.svc.cluster.local\n  trafficPolicy: {tls: {mode: DISABLE}}\n";
+        let v = view(&[POD, svc, dr]);
+        let strict = |ns: &str, sel: &str| {
+            policy(
+                "PeerAuthentication",
+                ns,
+                "p",
+                &format!("{sel}  mtls: {{mode: STRICT}}\n"),
+            )
+        };
+        let f = check_yaml(&v, &strict("shop", ""));
+        assert_eq!(codes(&f), [("MG0603".into(), "/spec/mtls/mode".into())]);
+        assert!(f[0].message.contains("client/plain"), "{}", f[0].message);
+        assert_eq!(
+            codes(&check_yaml(&v, &strict("istio-system", ""))).len(),
+            1,
+            "mesh-wide"
+        );
+        assert!(check_yaml(&v, &strict("other", "")).is_empty(), "another namespace");
+        assert!(
+            check_yaml(&v, &strict("shop", "  selector: {matchLabels: {app: other}}\n"))
+                .iter()
+                .all(|f| f.code != "MG0603")
+        );
+        assert!(check_yaml(
+            &v,
+            &policy("PeerAuthentication", "shop", "p", "  mtls: {mode: PERMISSIVE}\n")
         )
         .is_empty());
     }

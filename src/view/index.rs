@@ -45,6 +45,8 @@ pub(super) struct Indexes {
     pub sidecars_selecting: HashMap<String, Keys>,
     /// Namespace → PeerAuthentications without a selector.
     pub namespace_wide_peer_auth: HashMap<String, Keys>,
+    /// DestinationRules that turn TLS off (`mode: DISABLE` anywhere).
+    pub tls_disabling_drs: Keys,
     /// Namespace → PeerAuthentications with a selector.
     pub selecting_peer_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
@@ -125,6 +127,12 @@ impl Indexes {
             Parsed::DestinationRule(dr) => {
                 if let Some(h) = &dr.host {
                     let h = host::resolve(h, ns, domain).into_owned();
+                    if dr.tls.iter().any(|t| t.mode.as_deref() == Some("DISABLE")) {
+                        match op {
+                            Op::Add => self.tls_disabling_drs.insert(key.clone()),
+                            Op::Remove => self.tls_disabling_drs.remove(key),
+                        }
+                    }
                     let per_ns = self.drs.entry(ns.to_string()).or_default();
                     update(per_ns, h, key, op);
                     if per_ns.is_empty() {

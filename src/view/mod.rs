@@ -369,6 +369,11 @@ impl ClusterView {
         self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
     }
 
+    /// DestinationRules that set TLS mode DISABLE somewhere.
+    pub fn tls_disabling_destination_rules(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(Some(&self.idx.tls_disabling_drs))
+    }
+
     /// The mTLS mode that applies to a workload, as istiod resolves it: a
     /// PeerAuthentication selecting it, else its namespace's, else the mesh's
     /// (root namespace); PERMISSIVE when none sets a mode.
