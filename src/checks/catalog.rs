@@ -69,6 +69,8 @@ checks! {
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
     MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels",
         "A subset's labels, together with the Service's selector, select no workload behind the host (Node topology labels are not judged).";
+    MG0203 = "MG0203", Warning, "DestinationRule", "C/U", "KIA0201", "/spec/host",
+        "Another DestinationRule for the same host in the same namespace defines the same subset, or both define none (istiod merges same-namespace rules; rules of other namespaces never compete, since its lookup takes the client's namespace first).";
     MG0204 = "MG0204", Error, "DestinationRule", "C/U", "KIA0207/0208", "/spec/trafficPolicy/tls/mode",
         "TLS mode DISABLE toward a host whose workloads a STRICT PeerAuthentication covers (workload, then namespace, then mesh-wide policy): the requests will fail.";
     MG0205 = "MG0205", Warning, "DestinationRule", "C/U", "IST0128, IST0129", "/spec/trafficPolicy/tls/mode",

@@ -1,4 +1,4 @@
-//! DestinationRule checks: MG0201, MG0202, MG0204, MG0205.
+//! DestinationRule checks: MG0201–MG0205.
 
 use std::collections::BTreeSet;
 
@@ -33,6 +33,7 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
             clients.iter().any(|c| ex.visible_to(c))
         })
     };
+    check_overlap(entry, dr, &fqdn, view, out);
     if resolves && !host::is_wildcard(&fqdn) {
         check_subsets(entry, dr, &fqdn, view, out);
         check_tls_disable(entry, dr, &fqdn, view, out);
@@ -47,6 +48,49 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
                 "host {fqdn} resolves to no Service or ServiceEntry visible from namespace {}: this rule applies to nothing",
                 join(clients)
             ),
+        ));
+    }
+}
+
+/// MG0203: another rule for the same host in the same namespace, defining the
+/// same subset, or (both without subsets or selectors) the same host. istiod merges
+/// same-namespace rules; rules of different namespaces never compete, because its
+/// lookup takes the client's namespace first (see `destination_rules_for`).
+fn check_overlap(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let mut others = Vec::new();
+    for other in view.destination_rules_for_host(fqdn) {
+        if other.object.key == *key {
+            continue;
+        }
+        let crate::view::Parsed::DestinationRule(od) = &other.parsed else {
+            continue;
+        };
+        if other.object.key.namespace != key.namespace || dr.has_workload_selector || od.has_workload_selector {
+            continue;
+        }
+        let shared: Vec<&str> = dr
+            .subsets
+            .iter()
+            .filter(|s| od.subsets.iter().any(|o| o.name == s.name))
+            .map(|s| s.name.as_str())
+            .collect();
+        if !shared.is_empty() {
+            others.push(format!(
+                "{} (subset {})",
+                other.object.key.qualified_name(),
+                join(&shared)
+            ));
+        } else if dr.subsets.is_empty() && od.subsets.is_empty() {
+            others.push(other.object.key.qualified_name());
+        }
+    }
+    if !others.is_empty() {
+        out.push(Finding::new(
+            &catalog::MG0203,
+            key,
+            pointer("/spec/host"),
+            format!("DestinationRule {} in the same namespace also covers {fqdn}: istiod merges them and keeps only one definition of what they share", join(&others)),
         ));
     }
 }
@@ -228,6 +272,29 @@ mod tests {
             ))
             .len(),
             1
+        );
+    }
+
+    #[test]
+    fn mg0203_two_rules_for_the_same_host_and_subset() {
+        let a = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a, namespace: default}\nspec:\n  host: reviews\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: default, labels: {app: reviews, version: v1}}\n";
+        let v = view(&[SVC_REVIEWS, pod, a]);
+        let b = a
+            .replace("name: a,", "name: b,")
+            .replace("host: reviews", "host: reviews.default.svc.cluster.local");
+        let f = check_yaml(&v, &b);
+        assert_eq!(codes(&f), [("MG0203".into(), "/spec/host".into())]);
+        assert!(f[0].message.contains("default/a (subset v1)"), "{}", f[0].message);
+        assert!(check_yaml(&v, a).is_empty(), "itself");
+        let other_subset = b.replace("name: v1, labels: {version: v1}", "name: v2, labels: {version: v1}");
+        assert!(check_yaml(&v, &other_subset).is_empty());
+        let private = b
+            .replace("spec:\n", "spec:\n  exportTo: [\".\"]\n")
+            .replace("namespace: default}", "namespace: other}");
+        assert!(
+            !codes(&check_yaml(&v, &private)).iter().any(|(c, _)| c == "MG0203"),
+            "another namespace"
         );
     }
 }

@@ -228,6 +228,16 @@ impl ClusterView {
         self.lookup(self.idx.host_referrers.get(fqdn))
     }
 
+    /// DestinationRules of any namespace whose (resolved) host is exactly `host`:
+    /// one map lookup per namespace that has rules.
+    pub fn destination_rules_for_host(&self, host: &str) -> Vec<&Arc<Entry>> {
+        self.idx
+            .drs
+            .values()
+            .flat_map(|per_ns| self.lookup(per_ns.get(host)))
+            .collect()
+    }
+
     /// DestinationRules in `namespace` whose host is exactly `host`.
     fn destination_rules_in(&self, namespace: &str, host: &str) -> Vec<&Arc<Entry>> {
         self.lookup(self.idx.drs.get(namespace).and_then(|m| m.get(host)))
