@@ -171,15 +171,14 @@ fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
             found
         });
         if !selects {
-            let want: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push(Finding::new(
                 &catalog::MG0202,
                 &entry.object.key,
                 crate::model::fields::child(&s.pointer, "labels"),
                 format!(
-                    "subset \"{}\" ({{{}}}) selects no workload behind {fqdn}: routes to it get no healthy upstream (503)",
+                    "subset \"{}\" ({}) selects no workload behind {fqdn}: routes to it get no healthy upstream (503)",
                     s.name,
-                    want.join(",")
+                    super::selector_text(&s.labels)
                 ),
             ));
         }

@@ -29,14 +29,13 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
     let selector = ef.workload_selector.as_ref().filter(|s| !s.is_empty());
     if let Some(sel) = selector {
         if view.workloads_matching(scope, sel).next().is_none() {
-            let sel: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push(Finding::new(
                 &catalog::MG0503,
                 key,
                 pointer("/spec/workloadSelector"),
                 format!(
-                    "workloadSelector {{{}}} selects no workload: this filter applies to nothing",
-                    sel.join(",")
+                    "workloadSelector {} selects no workload: this filter applies to nothing",
+                    super::selector_text(sel)
                 ),
             ));
         }

@@ -18,14 +18,13 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
         view.workloads_matching(None, &gw.selector).collect()
     };
     if !gw.selector.is_empty() && workloads.is_empty() {
-        let sel: Vec<String> = gw.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push(Finding::new(
             &catalog::MG0301,
             key,
             pointer("/spec/selector"),
             format!(
-                "selector {{{}}} matches no gateway workload in any namespace: no proxy serves this Gateway",
-                sel.join(",")
+                "selector {} matches no gateway workload in any namespace: no proxy serves this Gateway",
+                super::selector_text(&gw.selector)
             ),
         ));
     }

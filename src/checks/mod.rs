@@ -40,6 +40,12 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
     out
 }
 
+/// A label selector for a message: `{app=web,version=v1}`.
+pub(crate) fn selector_text(sel: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
 /// Joins names for a message: `a, b, c`.
 pub(crate) fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(items: I) -> String {
     items

@@ -15,15 +15,14 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
     let scope = (key.namespace != root).then_some(key.namespace.as_str());
     if let Some(sel) = spec.selector.as_ref().filter(|s| !s.is_empty()) {
         if view.workloads_matching(scope, sel).next().is_none() {
-            let sel: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let where_ = scope.map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
             out.push(Finding::new(
                 &catalog::MG0601,
                 key,
                 pointer("/spec/selector"),
                 format!(
-                    "selector {{{}}} matches no workload in {where_}: this policy applies to nothing",
-                    sel.join(",")
+                    "selector {} matches no workload in {where_}: this policy applies to nothing",
+                    super::selector_text(sel)
                 ),
             ));
         }

@@ -25,6 +25,9 @@ use index::{Indexes, Keys};
 /// Where to look for the MeshConfig ConfigMap first.
 const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
+/// Control-plane revision → the versions its istiod Deployments/Pods run.
+pub type ControlPlanes = BTreeMap<String, BTreeSet<Option<String>>>;
+
 /// A proxy as checks see it, injection resolved.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ResolvedProxy {
@@ -416,7 +419,7 @@ impl ClusterView {
 
     /// Installed control planes: revision → versions (a version is `None` when its
     /// image has no tag).
-    pub fn control_planes(&self) -> BTreeMap<String, BTreeSet<Option<String>>> {
+    pub fn control_planes(&self) -> ControlPlanes {
         let mut out: BTreeMap<String, BTreeSet<Option<String>>> = BTreeMap::new();
         for (rev, keys) in &self.idx.control_planes {
             for e in self.lookup(Some(keys)) {
@@ -431,7 +434,7 @@ impl ClusterView {
     /// What a proxy resolves to once injection is accounted for: its version and
     /// revision, or `None` when the workload gets no proxy (its namespace does not
     /// inject).
-    fn resolve_proxy(&self, namespace: &str, p: &Proxy) -> Option<ResolvedProxy> {
+    fn resolve_proxy(&self, namespace: &str, p: &Proxy, planes: &ControlPlanes) -> Option<ResolvedProxy> {
         let revision = match p.injection {
             Injection::Injected | Injection::Requested => p.revision.clone(),
             Injection::IfNamespaceInjects => {
@@ -447,10 +450,7 @@ impl ClusterView {
         };
         let version = match p.injection {
             Injection::Injected => p.version.clone(),
-            _ => self
-                .control_planes()
-                .get(&revision)
-                .and_then(|vs| vs.iter().flatten().next().cloned()),
+            _ => planes.get(&revision).and_then(|vs| vs.iter().flatten().next().cloned()),
         };
         Some(ResolvedProxy {
             version,
@@ -468,12 +468,14 @@ impl ClusterView {
         selector: Option<&BTreeMap<String, String>>,
     ) -> BTreeSet<ResolvedProxy> {
         let mut out = BTreeSet::new();
+        // Resolved once: every proxy awaiting injection looks its revision up here.
+        let planes = self.control_planes();
         match selector {
             Some(sel) => {
                 for e in self.workloads_matching(namespace, sel) {
                     if let Some(w) = &e.workload {
                         if let Some(p) = &w.proxy {
-                            out.extend(self.resolve_proxy(&w.namespace, p));
+                            out.extend(self.resolve_proxy(&w.namespace, p, &planes));
                         }
                     }
                 }
@@ -481,7 +483,7 @@ impl ClusterView {
             None => {
                 for ((ns, p), _) in &self.idx.proxy_classes {
                     if namespace.is_none_or(|n| n == ns) {
-                        out.extend(self.resolve_proxy(ns, p));
+                        out.extend(self.resolve_proxy(ns, p, &planes));
                     }
                 }
             }
