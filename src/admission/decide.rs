@@ -116,6 +116,9 @@ pub fn decide(
 
     if req.operation != Operation::Delete {
         let mut findings = checks::check(&entry, view);
+        if policy.require_egress_gateway {
+            checks::require_egress_gateway(&mut findings);
+        }
         ignore_annotated(&entry.object, &mut findings);
         let existing = existing_findings(req, view, policy);
         for f in findings {

@@ -87,6 +87,10 @@ checks! {
         "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
     MG0306 = "MG0306", Warning, "Gateway", "C/U", "IST0138", "/spec/servers/0/tls/credentialName",
         "Another Gateway on the same workloads uses the same TLS certificate (`credentialName`).";
+    MG0401 = "MG0401", Error, "ServiceEntry; VirtualService, Gateway", "C/U; D of Gateway/Service", "—", "/spec/hosts/0",
+        "A MESH_EXTERNAL ServiceEntry host's egress path is declared but dead: a Gateway serving the host selects no workload, or a mesh VirtualService routes the host to an egress gateway Service that does not exist. Also reported on a VirtualService of such a path (at the dead gateway reference or route destination, including when its egress Gateway is deleted) and on a Gateway serving an external host with no workload (at the server host).";
+    MG0402 = "MG0402", Warning, "ServiceEntry", "C/U", "—", "/spec/hosts/0",
+        "A MESH_EXTERNAL ServiceEntry host has no egress path (no Gateway serves it and no mesh VirtualService routes it to an egress gateway: traffic leaves from the sidecars directly), or only part of one; the message says which part is missing. An error when the policy sets `requireEgressGateway`.";
     MG0403 = "MG0403", Warning, "ServiceEntry", "C/U", "IST0134", "/spec/ports/0/protocol",
         "A TCP or unset-protocol port on a ServiceEntry with no `addresses`, while MeshConfig does not turn on DNS auto-allocation.";
     MG0404 = "MG0404", Warning, "ServiceEntry", "C/U", "IST0177, KIA1211/1212", "/spec/hosts/0",

@@ -28,6 +28,7 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
             ),
         ));
     }
+    super::egress::check_gateway(entry, gw, view, out);
     check_ports(entry, gw, &workloads, view, out);
     check_conflicts(entry, gw, &workloads, view, out);
     // MG0303: the TLS secret must live where the gateway proxies run.

@@ -4,6 +4,7 @@
 pub mod catalog;
 mod common;
 mod destination_rule;
+mod egress;
 mod envoy_filter;
 mod gateway;
 mod security;
@@ -38,6 +39,14 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         _ => {}
     }
     out
+}
+
+/// The policy setting `requireEgressGateway`: a host without an egress path
+/// (MG0402) is an error, not a warning.
+pub fn require_egress_gateway(findings: &mut [Finding]) {
+    for f in findings.iter_mut().filter(|f| f.code == catalog::MG0402.code) {
+        f.severity = crate::finding::Severity::Error;
+    }
 }
 
 /// A label selector for a message: `{app=web,version=v1}`.

@@ -1,4 +1,4 @@
-//! ServiceEntry checks: MG0403–MG0405.
+//! ServiceEntry checks: MG0401–MG0405 (the egress path itself lives in `egress`).
 
 use super::{catalog, join};
 use crate::finding::pointer;
@@ -11,6 +11,11 @@ use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, se: &ServiceEntrySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let key = &entry.object.key;
+    if se.is_mesh_external() && !se.has_workload_selector {
+        for h in &se.hosts {
+            super::egress::check_external_host(key, &h.value, &h.pointer, view, out);
+        }
+    }
     // MG0404: the same host and port declared by another ServiceEntry that shares
     // a client namespace, with another protocol or as a plain duplicate.
     let mine = view.export_to(entry);
@@ -106,6 +111,11 @@ pub fn check(entry: &Entry, se: &ServiceEntrySpec, view: &ClusterView, out: &mut
 mod tests {
     use crate::checks::testutil::*;
 
+    /// The findings these tests are about: the egress path (MG0402) has its own.
+    fn check(v: &crate::view::ClusterView, doc: &str) -> Vec<crate::finding::Finding> {
+        check_yaml_without(v, doc, "MG0402")
+    }
+
     fn se(extra: &str, protocol: &str) -> String {
         format!("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: db, namespace: default}}\nspec:\n  hosts: [db.example.com]\n{extra}  ports:\n  - {{number: 5432, name: pg{protocol}}}\n  resolution: DNS\n")
     }
@@ -114,17 +124,17 @@ mod tests {
     fn mg0403_tcp_port_without_addresses() {
         let v = view(&[]);
         assert_eq!(
-            codes(&check_yaml(&v, &se("", ", protocol: TCP"))),
+            codes(&check(&v, &se("", ", protocol: TCP"))),
             [("MG0403".into(), "/spec/ports/0/protocol".into())]
         );
         assert_eq!(
-            codes(&check_yaml(&v, &se("", ""))),
+            codes(&check(&v, &se("", ""))),
             [("MG0403".into(), "/spec/ports/0".into())]
         );
-        assert!(check_yaml(&v, &se("  addresses: [10.1.2.3/32]\n", ", protocol: TCP")).is_empty());
-        assert!(check_yaml(&v, &se("", ", protocol: HTTPS")).is_empty());
+        assert!(check(&v, &se("  addresses: [10.1.2.3/32]\n", ", protocol: TCP")).is_empty());
+        assert!(check(&v, &se("", ", protocol: HTTPS")).is_empty());
         let auto = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    defaultConfig:\n      proxyMetadata:\n        ISTIO_META_DNS_AUTO_ALLOCATE: \"true\"\n";
-        assert!(check_yaml(&view(&[auto]), &se("", ", protocol: TCP")).is_empty());
+        assert!(check(&view(&[auto]), &se("", ", protocol: TCP")).is_empty());
     }
 
     #[test]
@@ -135,7 +145,7 @@ mod tests {
             .replace("name: a,", "name: b,")
             .replace("protocol: HTTPS", "protocol: TLS")
             .replace("name: https", "name: tls");
-        let f = check_yaml(&v, &b);
+        let f = check(&v, &b);
         assert_eq!(codes(&f), [("MG0404".into(), "/spec/hosts/0".into())]);
         assert!(
             f[0].message.contains("default/a declares api.example.com:443 as HTTPS"),
@@ -143,13 +153,11 @@ mod tests {
             f[0].message
         );
         let dup = a.replace("name: a,", "name: c,");
-        assert!(check_yaml(&v, &dup)[0]
-            .message
-            .contains("declares api.example.com:443 too"));
+        assert!(check(&v, &dup)[0].message.contains("declares api.example.com:443 too"));
         // Itself, another port, or a disjoint exportTo scope: fine.
-        assert!(check_yaml(&v, a).is_empty());
-        assert!(check_yaml(&v, &dup.replace("number: 443", "number: 8443")).is_empty());
-        assert!(check_yaml(&v, &dup.replace("spec:\n", "spec:\n  exportTo: [\"~\"]\n")).is_empty());
+        assert!(check(&v, a).is_empty());
+        assert!(check(&v, &dup.replace("number: 443", "number: 8443")).is_empty());
+        assert!(check(&v, &dup.replace("spec:\n", "spec:\n  exportTo: [\"~\"]\n")).is_empty());
     }
 
     #[test]
@@ -159,14 +167,14 @@ mod tests {
             format!("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: w, namespace: default}}\nspec:\n  hosts: [\"*.example.com\"]\n  addresses: [10.0.0.1]\n  ports: [{{number: 443, name: tls, protocol: TLS}}]\n  resolution: {res}\n{extra}")
         };
         assert_eq!(
-            codes(&check_yaml(&v, &se("STATIC", ""))),
+            codes(&check(&v, &se("STATIC", ""))),
             [("MG0405".into(), "/spec/resolution".into())]
         );
         assert_eq!(
-            codes(&check_yaml(&v, &se("DNS", ""))),
+            codes(&check(&v, &se("DNS", ""))),
             [("MG0405".into(), "/spec/resolution".into())]
         );
-        assert!(check_yaml(&v, &se("DNS", "  endpoints: [{address: lb.example.com}]\n")).is_empty());
-        assert!(check_yaml(&v, &se("NONE", "")).is_empty());
+        assert!(check(&v, &se("DNS", "  endpoints: [{address: lb.example.com}]\n")).is_empty());
+        assert!(check(&v, &se("NONE", "")).is_empty());
     }
 }

@@ -25,6 +25,13 @@ pub fn check_yaml(view: &ClusterView, doc: &str) -> Vec<Finding> {
     super::check(&entry, view)
 }
 
+/// `check_yaml` without findings of `code` (for tests about other codes of the same kind).
+pub fn check_yaml_without(view: &ClusterView, doc: &str, code: &str) -> Vec<Finding> {
+    let mut f = check_yaml(view, doc);
+    f.retain(|f| f.code != code);
+    f
+}
+
 /// (code, pointer) pairs, the part of a finding tests usually pin.
 pub fn codes(findings: &[Finding]) -> Vec<(String, String)> {
     findings

@@ -47,6 +47,7 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
         check_destination(entry, d, &clients, view, out);
     }
 
+    super::egress::check_virtual_service(entry, vs, view, out);
     check_reachability(entry, vs, out);
     check_weights(entry, vs, domain, out);
     if !vs.is_mesh_bound() {

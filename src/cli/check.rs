@@ -28,6 +28,9 @@ pub struct CheckArgs {
     /// The cluster's DNS domain, for short-name expansion.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// Every external host must leave through an egress gateway: MG0402 is an error.
+    #[arg(long)]
+    pub require_egress_gateway: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -114,7 +117,10 @@ pub fn run(args: &CheckArgs) -> i32 {
         cluster_domain: args.cluster_domain.clone(),
         file_mode: true,
     };
-    let report = check_manifests(&manifests, settings);
+    let mut report = check_manifests(&manifests, settings);
+    if args.require_egress_gateway {
+        checks::require_egress_gateway(&mut report.findings);
+    }
     for (key, shadowed, winner) in &report.duplicates {
         eprintln!("meshgate: note: {key} is defined at {shadowed} and again at {winner}; the later one is checked");
     }

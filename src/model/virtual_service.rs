@@ -17,6 +17,17 @@ pub struct VirtualServiceSpec {
     pub delegates: Vec<Delegate>,
     pub export_to: Vec<String>,
     pub http_rules: Vec<HttpRule>,
+    /// `http[].match[].{headers,withoutHeaders}` keys on JWT claims
+    /// (`@request.auth.claims.*`): only a RequestAuthentication fills them.
+    pub claim_matches: Vec<ClaimMatch>,
+}
+
+/// A header match on a JWT claim, with the gateways its rule is limited to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimMatch {
+    pub claim: String,
+    pub gateways: Option<Vec<String>>,
+    pub pointer: PointerBuf,
 }
 
 /// One `http[]` rule, as far as reachability needs it.
@@ -38,6 +49,9 @@ pub struct Destination {
     pub port: Option<u32>,
     /// The route entry's `weight` (routes only).
     pub weight: Option<i64>,
+    /// The gateways its rule is limited to when every `match` entry names
+    /// `gateways` (they replace the VirtualService's); `None`: the VirtualService's.
+    pub gateways: Option<Vec<String>>,
     pub pointer: PointerBuf,
 }
 
@@ -80,6 +94,15 @@ impl VirtualServiceSpec {
     /// Whether sidecars use it: no `gateways` (defaults to `mesh`) or `mesh` listed.
     pub fn is_mesh_bound(&self) -> bool {
         self.gateways.is_empty() || self.gateways.iter().any(|g| g.value == "mesh")
+    }
+
+    /// The gateway names (as written) a rule limited to `rule_gateways` applies to.
+    pub fn applies_to<'a>(&'a self, rule_gateways: Option<&'a [String]>) -> Vec<&'a str> {
+        match rule_gateways {
+            Some(g) => g.iter().map(String::as_str).collect(),
+            None if self.gateways.is_empty() => vec!["mesh"],
+            None => self.gateways.iter().map(|g| g.value.as_str()).collect(),
+        }
     }
 }
 
@@ -138,12 +161,38 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
         spec.http_rules.push(http_rule(rule, at));
     }
     let match_at = child(at, "match");
-    for (j, m) in fields::list(rule.get("match"), &match_at, p).iter().enumerate() {
+    let matches = fields::list(rule.get("match"), &match_at, p);
+    // A rule is limited to its matches' gateways only when every match names some.
+    let mut rule_gateways: Option<Vec<String>> = (!matches.is_empty()).then(Vec::new);
+    let mut claims = Vec::new();
+    for (j, m) in matches.iter().enumerate() {
         let here = index(&match_at, j);
-        if let Some(m) = fields::mapping(Some(m), &here, p) {
-            spec.match_gateways.extend(fields::string_list(m, "gateways", &here, p));
+        let Some(m) = fields::mapping(Some(m), &here, p) else {
+            continue;
+        };
+        let named = fields::string_list(m, "gateways", &here, p);
+        match (&mut rule_gateways, named.is_empty()) {
+            (Some(g), false) => g.extend(named.iter().map(|l| l.value.clone())),
+            _ => rule_gateways = None,
+        }
+        spec.match_gateways.extend(named);
+        if section == "http" {
+            for key in ["headers", "withoutHeaders"] {
+                let headers_at = child(&here, key);
+                if let Some(h) = fields::mapping(m.get(key), &headers_at, p) {
+                    for name in h.keys().filter(|k| k.starts_with("@request.auth.claims")) {
+                        claims.push((name.clone(), child(&headers_at, name)));
+                    }
+                }
+            }
         }
     }
+    spec.claim_matches
+        .extend(claims.into_iter().map(|(claim, pointer)| ClaimMatch {
+            claim,
+            gateways: rule_gateways.clone(),
+            pointer,
+        }));
     let route_at = child(at, "route");
     for (j, r) in fields::list(rule.get("route"), &route_at, p).iter().enumerate() {
         let here = index(&route_at, j);
@@ -155,8 +204,7 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
             };
             let weight = r.get("weight").and_then(Value::as_i64);
             read_destination(
-                role,
-                weight,
+                (role, weight, rule_gateways.as_deref()),
                 r.get("destination"),
                 &child(&here, "destination"),
                 spec,
@@ -168,8 +216,7 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
         return;
     }
     read_destination(
-        Role::HttpMirror,
-        None,
+        (Role::HttpMirror, None, rule_gateways.as_deref()),
         rule.get("mirror"),
         &child(at, "mirror"),
         spec,
@@ -180,8 +227,7 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
         let here = index(&mirrors_at, j);
         if let Some(r) = fields::mapping(Some(r), &here, p) {
             read_destination(
-                Role::HttpMirror,
-                None,
+                (Role::HttpMirror, None, rule_gateways.as_deref()),
                 r.get("destination"),
                 &child(&here, "destination"),
                 spec,
@@ -205,8 +251,7 @@ fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut 
 }
 
 fn read_destination(
-    role: Role,
-    weight: Option<i64>,
+    (role, weight, gateways): (Role, Option<i64>, Option<&[String]>),
     v: Option<&Value>,
     at: &Pointer,
     spec: &mut VirtualServiceSpec,
@@ -232,6 +277,7 @@ fn read_destination(
             .map(str::to_string),
         port,
         weight,
+        gateways: gateways.map(<[String]>::to_vec),
         pointer: at.to_buf(),
     });
 }

@@ -49,6 +49,8 @@ pub(super) struct Indexes {
     pub tls_disabling_drs: Keys,
     /// Namespace → PeerAuthentications with a selector.
     pub selecting_peer_auth: HashMap<String, Keys>,
+    /// Namespace → RequestAuthentications.
+    pub request_auth: HashMap<String, Keys>,
     /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
     pub proxy_classes: HashMap<(String, Proxy), usize>,
 }
@@ -147,6 +149,9 @@ impl Indexes {
                     &mut self.selecting_peer_auth
                 };
                 update(map, ns.to_string(), key, op);
+            }
+            Parsed::Security(_) if key.kind == crate::model::Kind::RequestAuthentication => {
+                update(&mut self.request_auth, ns.to_string(), key, op);
             }
             Parsed::Service(_) => update(&mut self.services_by_ns, ns.to_string(), key, op),
             Parsed::Gateway(gw) => {

@@ -362,6 +362,45 @@ impl ClusterView {
         keys.into_iter().filter_map(|k| self.objects.get(k.as_ref())).collect()
     }
 
+    /// Gateways serving `server_host` (as `gateways_serving` matches it) on any port.
+    pub fn gateways_serving_host(&self, server_host: &str) -> Vec<&Arc<Entry>> {
+        let mut out: Vec<&Arc<Entry>> = Vec::new();
+        for port in self.idx.gateway_hosts.keys() {
+            for g in self.gateways_serving(*port, server_host) {
+                if !out.iter().any(|o| Arc::ptr_eq(o, g)) {
+                    out.push(g);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+        out
+    }
+
+    /// Whether a RequestAuthentication applies to a workload: one of its namespace
+    /// selecting it or namespace-wide, or one of the root namespace (mesh-wide, or
+    /// selecting it in any namespace).
+    pub fn request_authentication_for(
+        &self,
+        workload_namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<&Arc<Entry>> {
+        let applies = |e: &&Arc<Entry>| match &e.parsed {
+            Parsed::Security(s) => {
+                !s.has_target_refs
+                    && s.selector
+                        .as_ref()
+                        .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            }
+            _ => false,
+        };
+        self.lookup(self.idx.request_auth.get(workload_namespace))
+            .find(applies)
+            .or_else(|| {
+                self.lookup(self.idx.request_auth.get(&self.mesh.root_namespace))
+                    .find(applies)
+            })
+    }
+
     /// Gateways whose servers use TLS credential `name`.
     pub fn gateways_with_credential(&self, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
         self.lookup(self.idx.gateway_credentials.get(name))

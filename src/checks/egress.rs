@@ -1,0 +1,269 @@
+//! The egress path of an external host (product.md §4) — (1) a Gateway serving the
+//! host on an egress gateway workload, (2) a mesh-bound VirtualService routing the
+//! host to that gateway's Service, (3) a VirtualService bound to the Gateway routing
+//! the host onward — and the findings about it: MG0401 (declared but dead) on the
+//! ServiceEntry and on the VirtualServices and Gateways of a dead path, MG0402 (no
+//! path, or only part of one) on the ServiceEntry.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jsonptr::PointerBuf;
+
+use super::{catalog, join, selector_text};
+use crate::finding::Finding;
+use crate::model::gateway::GatewaySpec;
+use crate::model::virtual_service::{Role, VirtualServiceSpec};
+use crate::model::ObjKey;
+use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
+use crate::semantics::host;
+use crate::view::{ClusterView, Entry, Parsed};
+
+/// A mesh route sending an external host to another host (an egress gateway's Service).
+struct MeshRoute<'v> {
+    vs: &'v Arc<Entry>,
+    target: String,
+    exists: bool,
+}
+
+/// What the view holds of the egress path of one external host.
+struct EgressPath<'v> {
+    /// Gateways serving the host, each with whether its selector finds a workload.
+    gateways: Vec<(&'v Arc<Entry>, bool)>,
+    mesh_routes: Vec<MeshRoute<'v>>,
+    /// VirtualServices bound to one of `gateways` that declare the host.
+    gateway_routes: Vec<&'v Arc<Entry>>,
+}
+
+/// Whether a Gateway's selector finds a workload (an empty selector is not judged).
+fn has_workload(gw: &GatewaySpec, view: &ClusterView) -> bool {
+    gw.selector.is_empty() || view.workloads_matching(None, &gw.selector).next().is_some()
+}
+
+/// The mesh-side routes of `vs` for `fqdn` that send it to another, non-external
+/// host: `(destination host pointer, target FQDN, target exists)`.
+fn mesh_targets(
+    vs_entry: &Entry,
+    vs: &VirtualServiceSpec,
+    fqdn: &str,
+    view: &ClusterView,
+) -> Vec<(PointerBuf, String, bool)> {
+    let ns = vs_entry.object.key.namespace.as_str();
+    let domain = view.cluster_domain();
+    let mut out = Vec::new();
+    for d in &vs.destinations {
+        if d.role == Role::HttpMirror || !vs.applies_to(d.gateways.as_deref()).contains(&"mesh") {
+            continue;
+        }
+        let target = host::resolve(&d.host, ns, domain);
+        if target == fqdn {
+            continue;
+        }
+        let mut providers = view.registry(&target).peekable();
+        let exists = providers.peek().is_some();
+        // A route to another external host is a redirect, not an egress gateway.
+        if providers.any(|p| matches!(&p.parsed, Parsed::ServiceEntry(se) if se.is_mesh_external())) {
+            continue;
+        }
+        out.push((d.host_pointer(), target.into_owned(), exists));
+    }
+    out
+}
+
+fn path<'v>(fqdn: &str, view: &'v ClusterView) -> EgressPath<'v> {
+    let gateways: Vec<(&Arc<Entry>, bool)> = view
+        .gateways_serving_host(fqdn)
+        .into_iter()
+        .filter_map(|g| match &g.parsed {
+            Parsed::Gateway(gw) => Some((g, has_workload(gw, view))),
+            _ => None,
+        })
+        .collect();
+    let mut mesh_routes = Vec::new();
+    for vs in view.mesh_virtual_services(fqdn) {
+        if let Parsed::VirtualService(spec) = &vs.parsed {
+            for (_, target, exists) in mesh_targets(vs, spec, fqdn, view) {
+                mesh_routes.push(MeshRoute { vs, target, exists });
+            }
+        }
+    }
+    let domain = view.cluster_domain();
+    let mut gateway_routes: Vec<&Arc<Entry>> = Vec::new();
+    for (g, _) in &gateways {
+        for vs in view.gateway_binders(&g.object.key.namespace, &g.object.key.name) {
+            let Parsed::VirtualService(spec) = &vs.parsed else {
+                continue;
+            };
+            let ns = vs.object.key.namespace.as_str();
+            let declares = spec
+                .hosts
+                .iter()
+                .any(|h| host::intersect(&host::resolve(&h.value, ns, domain), fqdn));
+            if declares && !gateway_routes.iter().any(|o| Arc::ptr_eq(o, vs)) {
+                gateway_routes.push(vs);
+            }
+        }
+    }
+    EgressPath {
+        gateways,
+        mesh_routes,
+        gateway_routes,
+    }
+}
+
+fn names<'a>(entries: impl IntoIterator<Item = &'a Arc<Entry>>) -> String {
+    let set: BTreeSet<String> = entries.into_iter().map(|e| e.object.key.qualified_name()).collect();
+    join(set)
+}
+
+/// MG0401/MG0402 for one host of a MESH_EXTERNAL ServiceEntry.
+pub fn check_external_host(key: &ObjKey, raw_host: &str, at: &PointerBuf, view: &ClusterView, out: &mut Vec<Finding>) {
+    let fqdn = host::resolve(raw_host, &key.namespace, view.cluster_domain());
+    let p = path(&fqdn, view);
+    let mut dead = Vec::new();
+    for (g, alive) in &p.gateways {
+        if let (false, Parsed::Gateway(gw)) = (alive, &g.parsed) {
+            dead.push(format!(
+                "egress Gateway {} serves it but its selector {} matches no workload",
+                g.object.key.qualified_name(),
+                selector_text(&gw.selector)
+            ));
+        }
+    }
+    for r in p.mesh_routes.iter().filter(|r| !r.exists) {
+        dead.push(format!(
+            "mesh VirtualService {} routes it to {}, which does not exist",
+            r.vs.object.key.qualified_name(),
+            r.target
+        ));
+    }
+    if !dead.is_empty() {
+        out.push(Finding::new(
+            &catalog::MG0401,
+            key,
+            at.clone(),
+            format!(
+                "the egress path of {fqdn} is dead: {}; requests to {fqdn} fail",
+                dead.join("; ")
+            ),
+        ));
+        return;
+    }
+    let gateways = || p.gateways.iter().map(|(g, _)| *g);
+    let missing = match (p.gateways.is_empty(), p.mesh_routes.is_empty()) {
+        (true, true) => Some(format!(
+            "no egress path: no Gateway serves {fqdn} and no mesh VirtualService routes it to an egress gateway; traffic leaves from the sidecars directly"
+        )),
+        (false, true) => Some(format!(
+            "part of an egress path: Gateway {} serves {fqdn} but no mesh VirtualService routes it to an egress gateway; sidecars still send it directly",
+            names(gateways())
+        )),
+        (true, false) => Some(format!(
+            "part of an egress path: mesh VirtualService {} routes {fqdn} to {} but no Gateway serves {fqdn}; the egress gateway has no listener for it",
+            names(p.mesh_routes.iter().map(|r| r.vs)),
+            join(p.mesh_routes.iter().map(|r| r.target.as_str()).collect::<BTreeSet<_>>())
+        )),
+        (false, false) if p.gateway_routes.is_empty() => Some(format!(
+            "part of an egress path: no VirtualService bound to Gateway {} routes {fqdn} onward; the egress gateway answers 404",
+            names(gateways())
+        )),
+        (false, false) => None,
+    };
+    if let Some(m) = missing {
+        out.push(Finding::new(&catalog::MG0402, key, at.clone(), m));
+    }
+}
+
+/// The MESH_EXTERNAL ServiceEntries declaring `fqdn`, by name.
+fn external_entries(fqdn: &str, view: &ClusterView) -> Option<String> {
+    let se: Vec<&Arc<Entry>> = view
+        .registry(fqdn)
+        .filter(|e| matches!(&e.parsed, Parsed::ServiceEntry(se) if se.is_mesh_external()))
+        .collect();
+    (!se.is_empty()).then(|| names(se))
+}
+
+/// MG0401 on a VirtualService of a dead egress path: it declares an external
+/// host and names an egress Gateway that is missing or has no workload, or routes
+/// the host from the mesh to a gateway Service that does not exist.
+pub fn check_virtual_service(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let ns = key.namespace.as_str();
+    let domain = view.cluster_domain();
+    let mut seen = BTreeSet::new();
+    for h in &vs.hosts {
+        let fqdn = host::resolve(&h.value, ns, domain);
+        let Some(ses) = external_entries(&fqdn, view) else {
+            continue;
+        };
+        let mut report = |at: &PointerBuf, why: String| {
+            if seen.insert(at.to_string()) {
+                out.push(Finding::new(
+                    &catalog::MG0401,
+                    key,
+                    at.clone(),
+                    format!("the egress path of external host {fqdn} (ServiceEntry {ses}) is dead: {why}; requests to {fqdn} fail"),
+                ));
+            }
+        };
+        if vs.is_mesh_bound() {
+            for (at, target, exists) in mesh_targets(entry, vs, &fqdn, view) {
+                if !exists {
+                    report(
+                        &at,
+                        format!("the mesh route sends it to {target}, which does not exist"),
+                    );
+                }
+            }
+        }
+        for g in vs.gateways.iter().chain(&vs.match_gateways) {
+            let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
+                continue;
+            };
+            match view.gateway(&namespace, &name).map(|e| &e.parsed) {
+                None => report(
+                    &g.pointer,
+                    format!("its egress Gateway {namespace}/{name} does not exist"),
+                ),
+                Some(Parsed::Gateway(gw)) if !has_workload(gw, view) => report(
+                    &g.pointer,
+                    format!(
+                        "its egress Gateway {namespace}/{name} selects no workload ({})",
+                        selector_text(&gw.selector)
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// MG0401 on a Gateway that serves an external host with no workload behind it.
+pub fn check_gateway(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    if has_workload(gw, view) {
+        return;
+    }
+    let key = &entry.object.key;
+    for s in &gw.servers {
+        for h in &s.hosts {
+            let served = ServerHost::parse(&h.value, &key.namespace).host;
+            if served == "*" {
+                continue;
+            }
+            if let Some(ses) = external_entries(&served, view) {
+                out.push(Finding::new(
+                    &catalog::MG0401,
+                    key,
+                    h.pointer.clone(),
+                    format!(
+                        "serves external host {served} (ServiceEntry {ses}) as an egress gateway, but its selector {} matches no workload: the egress path is dead and requests to {served} fail",
+                        selector_text(&gw.selector)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
