@@ -335,3 +335,37 @@ fn json_fields_keep_the_documented_order() {
             && out[s..].find("\"warnings\"") < out[s..].find("\"infos\"")
     );
 }
+
+#[test]
+fn require_egress_gateway_turns_a_direct_external_host_into_an_error() {
+    // Istio's own github.com sample: external hosts reached straight from the sidecars.
+    let sample = std::fs::read_to_string(shared("istio/samples/external/github.yaml")).unwrap();
+    let o = run_with_stdin(&["check", "-o", "json", "-"], &sample);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let f = json(&o)["findings"].as_array().unwrap().clone();
+    let egress: Vec<(&str, &str, &str)> = f
+        .iter()
+        .filter(|f| f["code"] == "MG0402")
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap(),
+                f["pointer"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        egress,
+        [
+            ("github-https", "/spec/hosts/0", "warning"),
+            ("github-tcp", "/spec/hosts/0", "warning")
+        ]
+    );
+    let o = run_with_stdin(&["check", "--require-egress-gateway", "-"], &sample);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("error MG0402 ServiceEntry default/github-https /spec/hosts/0"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -496,3 +496,39 @@ fn removing_a_used_subset_or_deleting_its_rule_is_denied() {
         "{d:?}"
     );
 }
+
+#[test]
+fn require_egress_gateway_denies_an_external_host_without_egress_path() {
+    let base = std::sync::Arc::new(view(&[]));
+    let se = json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                    "metadata": {"name": "github", "namespace": "shop"},
+                    "spec": {"hosts": ["github.com"], "resolution": "DNS",
+                             "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}]}});
+    let r = req(
+        Operation::Create,
+        "ServiceEntry",
+        "networking.istio.io",
+        Some(se),
+        None,
+        false,
+    );
+    let mut policy = Policy::with_defaults("meshgate");
+    let d = run(&r, &base, &policy, &Pending::default());
+    assert!(d.allowed);
+    assert!(
+        d.warnings[0].starts_with("MG0402 /spec/hosts/0: no egress path"),
+        "{:?}",
+        d.warnings
+    );
+    policy.require_egress_gateway = true;
+    let d = run(&r, &base, &policy, &Pending::default());
+    assert!(!d.allowed);
+    assert!(
+        d.message
+            .as_deref()
+            .unwrap()
+            .starts_with("MG0402 /spec/hosts/0: no egress path"),
+        "{:?}",
+        d.message
+    );
+}
