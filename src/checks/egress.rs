@@ -40,6 +40,14 @@ fn has_workload(gw: &GatewaySpec, view: &ClusterView) -> bool {
     gw.selector.is_empty() || view.workloads_matching(None, &gw.selector).next().is_some()
 }
 
+/// Whether a server of `gw` names `fqdn` by a host other than the catch-all `*`.
+fn serves_by_name(gw: &GatewaySpec, namespace: &str, fqdn: &str) -> bool {
+    gw.servers.iter().flat_map(|s| &s.hosts).any(|h| {
+        let served = ServerHost::parse(&h.value, namespace).host;
+        served != "*" && host::intersect(&served, fqdn)
+    })
+}
+
 /// The mesh-side routes of `vs` for `fqdn` that send it to another, non-external
 /// host: `(destination host pointer, target FQDN, target exists)`.
 fn mesh_targets(
@@ -75,7 +83,10 @@ fn path<'v>(fqdn: &str, view: &'v ClusterView) -> EgressPath<'v> {
         .gateways_serving_host(fqdn)
         .into_iter()
         .filter_map(|g| match &g.parsed {
-            Parsed::Gateway(gw) => Some((g, has_workload(gw, view))),
+            // A catch-all `*` server is an ingress listener, not an egress path for H.
+            Parsed::Gateway(gw) if serves_by_name(gw, &g.object.key.namespace, fqdn) => {
+                Some((g, has_workload(gw, view)))
+            }
             _ => None,
         })
         .collect();

@@ -325,6 +325,69 @@ fn k_seed_stats_filter_for_a_missing_revision(c: &Cluster) -> Result<(), Failed>
     )
 }
 
+const EGRESS_SE: &str = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: cnn, namespace: e2e-egress}\nspec:\n  hosts: [edition.cnn.com]\n  ports:\n  - {number: 80, name: http-port, protocol: HTTP}\n  - {number: 443, name: https, protocol: HTTPS}\n  resolution: DNS\n";
+const EGRESS_GATEWAY: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: istio-egressgateway, namespace: e2e-egress}\nspec:\n  selector: {istio: egressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [edition.cnn.com]\n";
+const EGRESS_VS: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: cnn-via-egress, namespace: e2e-egress}\nspec:\n  hosts: [edition.cnn.com]\n  gateways: [istio-egressgateway, mesh]\n  http:\n  - match: [{gateways: [mesh], port: 80}]\n    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 80}}}]\n  - match: [{gateways: [istio-egressgateway], port: 80}]\n    route: [{destination: {host: edition.cnn.com, port: {number: 80}}}]\n";
+const EGRESS_WORKLOAD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: istio-egressgateway-1\n  namespace: istio-system\n  labels: {istio: egressgateway}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: istio-egressgateway, namespace: istio-system}\nspec:\n  selector: {istio: egressgateway}\n  ports: [{name: http2, port: 80, targetPort: 8080}, {name: https, port: 443, targetPort: 8443}]\n";
+
+/// Istio's egress-gateway task: a MESH_EXTERNAL ServiceEntry, an egress Gateway and a
+/// mesh VirtualService through `istio-egressgateway`; dead until the egress gateway
+/// Pod and Service exist; then deleting that Service breaks the route (impact).
+fn l_egress_path_through_a_missing_egress_gateway(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-egress");
+    c.kubectl(&["create", "namespace", "istio-system"], None);
+    let r = apply(c, EGRESS_SE, &[]);
+    check(r.code == 0, "the ServiceEntry alone is admitted", &r)?;
+    check(
+        r.stderr
+            .contains("Warning: MG0402 /spec/hosts/0: no egress path: no Gateway serves edition.cnn.com"),
+        "with the MG0402 warning",
+        &r,
+    )?;
+    let path = format!("{EGRESS_SE}---\n{EGRESS_GATEWAY}---\n{EGRESS_VS}");
+    let r = apply(c, &path, &[]);
+    check(r.code == 1, "the dead path is denied", &r)?;
+    check(
+        r.stderr.contains("MG0401 /spec/servers/0/hosts/0: serves external host edition.cnn.com (ServiceEntry e2e-egress/cnn) as an egress gateway, but its selector {istio=egressgateway} matches no workload"),
+        "the Gateway is denied with MG0401",
+        &r,
+    )?;
+    check(
+        r.stderr.contains("MG0401 /spec/http/0/route/0/destination/host: the egress path of external host edition.cnn.com (ServiceEntry e2e-egress/cnn) is dead: the mesh route sends it to istio-egressgateway.istio-system.svc.cluster.local, which does not exist"),
+        "the VirtualService is denied with MG0401",
+        &r,
+    )?;
+    let r = c.kubectl(&["create", "-f", "-"], Some(EGRESS_WORKLOAD));
+    check(r.code == 0, "egress gateway Pod and Service created", &r)?;
+    wait_until(
+        "meshgate to see the egress gateway Pod",
+        Duration::from_secs(60),
+        || apply(c, EGRESS_GATEWAY, &["--dry-run=server"]).code == 0,
+    )?;
+    let r = apply(c, &path, &[]);
+    check(r.code == 0, "the live path is admitted", &r)?;
+    check(
+        r.stdout
+            .contains("gateway.networking.istio.io/istio-egressgateway created")
+            && r.stdout
+                .contains("virtualservice.networking.istio.io/cnn-via-egress created"),
+        "Gateway and VirtualService created",
+        &r,
+    )?;
+    check(!r.stderr.contains("MG04"), "no egress finding left", &r)?;
+    let r = c.kubectl(
+        &["delete", "service", "istio-egressgateway", "-n", "istio-system"],
+        None,
+    );
+    check(r.code == 1, "deleting the egress gateway Service is denied", &r)?;
+    check(
+        r.stderr.contains("deleting Service istio-system/istio-egressgateway breaks 1 object(s) that refer to it: VirtualService e2e-egress/cnn-via-egress (")
+            && r.stderr.contains("MG0401 /spec/http/0/route/0/destination/host"),
+        "naming the route with MG0401",
+        &r,
+    )
+}
+
 fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), Failed>) -> Trial {
     let shared = shared.clone();
     Trial::test(name, move || {
@@ -383,6 +446,11 @@ fn main() {
         trial("scenario_k_seed_stats_filter_for_a_missing_revision", &shared, |c| {
             k_seed_stats_filter_for_a_missing_revision(c)
         }),
+        trial(
+            "scenario_l_egress_path_through_a_missing_egress_gateway",
+            &shared,
+            |c| l_egress_path_through_a_missing_egress_gateway(c),
+        ),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.

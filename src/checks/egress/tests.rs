@@ -92,6 +92,9 @@ fn mg0402_no_path_or_part_of_one() {
     ));
     assert!(message(&[GATEWAY, MESH_ONLY_VS, EGRESS_SVC, EGRESS_POD])
         .contains("no VirtualService bound to Gateway default/istio-egressgateway routes edition.cnn.com onward"));
+    // An ingress Gateway serving every host (`*`) is no egress path, even without workload.
+    let ingress = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+    assert!(message(&[ingress]).starts_with("no egress path"));
     // Inside the mesh there is nothing to leave through.
     let internal = SE.replace("  resolution: DNS\n", "  resolution: DNS\n  location: MESH_INTERNAL\n");
     assert!(check_yaml(&view(&[]), &internal).is_empty());
