@@ -65,6 +65,8 @@ checks! {
         "A route with a single destination whose weight is under 100, or with the same host, subset and port twice.";
     MG0111 = "MG0111", Warning, "VirtualService", "C/U", "IST0140", "/spec/http/0/route/0/destination/host",
         "A gateway-bound VirtualService routes to a host without subset while another VirtualService routes that host by subsets.";
+    MG0112 = "MG0112", Warning, "VirtualService", "C/U", "IST0149", "/spec/http/0/match/0/headers/@request.auth.claims.group",
+        "An `http[].match[].headers` (or `withoutHeaders`) key on `@request.auth.claims.*` applies at a Gateway whose workload no RequestAuthentication covers (its namespace's, selecting it or namespace-wide, or the root namespace's): the claim is never set and the match never succeeds.";
     MG0201 = "MG0201", Warning, "DestinationRule", "C/U", "IST0174, KIA0202", "/spec/host",
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
     MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels",

@@ -1,4 +1,4 @@
-//! VirtualService checks: MG0101–MG0111.
+//! VirtualService checks: MG0101–MG0112.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -48,6 +48,7 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     }
 
     super::egress::check_virtual_service(entry, vs, view, out);
+    claims::check(entry, vs, view, out);
     check_reachability(entry, vs, out);
     check_weights(entry, vs, domain, out);
     if !vs.is_mesh_bound() {
@@ -361,6 +362,8 @@ fn check_destination(entry: &Entry, d: &Destination, clients: &[String], view: &
         }
     }
 }
+
+mod claims;
 
 #[cfg(test)]
 mod tests;

@@ -462,3 +462,48 @@ fn mg0111_gateway_route_skips_a_subset_split() {
     let ok = check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n"));
     assert!(ok.is_empty(), "{ok:?}");
 }
+
+#[test]
+fn mg0112_claim_routing_at_a_gateway_without_request_authentication() {
+    let claim_vs = |gateways: &str, match_gateways: &str| {
+        vs(&format!("  hosts: [bookinfo.com]\n  gateways: {gateways}\n  http:\n  - match:\n    - headers:\n        \"@request.auth.claims.group\": {{exact: admin}}\n{match_gateways}    route:\n    - destination: {{host: reviews}}\n"))
+    };
+    let subject = claim_vs("[istio-system/public]", "");
+    let v = view(&[SVC_REVIEWS, GW_PUBLIC, INGRESS_POD]);
+    let f = check_yaml(&v, &subject);
+    assert_eq!(
+        codes(&f),
+        [(
+            "MG0112".into(),
+            "/spec/http/0/match/0/headers/@request.auth.claims.group".into()
+        )]
+    );
+    assert_eq!(
+        f[0].message,
+        "routes on JWT claim \"@request.auth.claims.group\" but no RequestAuthentication applies to gateway istio-system/public (workload istio-system/ingress-1): the claim is never set, so this match never succeeds"
+    );
+    assert_eq!(f[0].severity, Severity::Warning);
+    let ra = |ns: &str, selector: &str| {
+        format!("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {{name: jwt, namespace: {ns}}}\nspec:\n{selector}  jwtRules: [{{issuer: https://issuer.example.com}}]\n")
+    };
+    // Covered: an RA selecting the gateway workload, or namespace-wide where it runs
+    // (istio-system is also the root namespace: mesh-wide).
+    for covering in [
+        ra("istio-system", "  selector: {matchLabels: {istio: ingressgateway}}\n"),
+        ra("istio-system", ""),
+    ] {
+        let v = view(&[SVC_REVIEWS, GW_PUBLIC, INGRESS_POD, &covering]);
+        assert!(check_yaml(&v, &subject).is_empty(), "{covering}");
+    }
+    // Not covered: an RA of another namespace, or selecting other workloads.
+    for other in [
+        ra("default", ""),
+        ra("istio-system", "  selector: {matchLabels: {app: web}}\n"),
+    ] {
+        let v = view(&[SVC_REVIEWS, GW_PUBLIC, INGRESS_POD, &other]);
+        assert_eq!(check_yaml(&v, &subject).len(), 1, "{other}");
+    }
+    // A rule limited to sidecars (`match.gateways: [mesh]`) is not judged.
+    let mesh_rule = claim_vs("[istio-system/public, mesh]", "      gateways: [mesh]\n");
+    assert!(check_yaml(&v, &mesh_rule).is_empty());
+}
