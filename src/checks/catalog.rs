@@ -123,6 +123,8 @@ checks! {
         "A principal `<trust domain>/ns/<ns>/sa/<sa>` names a ServiceAccount that neither exists nor is used by a workload.";
     MG0606 = "MG0606", Warning, "AuthorizationPolicy", "C/U", "KIA0104", "/spec/rules/0/to/0/operation/hosts/0",
         "`to.operation.hosts` or `notHosts` names a host no Service or ServiceEntry declares.";
+    MG0607 = "MG0607", Error, "AuthorizationPolicy", "C/U", "KIA0105", "/spec/rules/0/from/0/source/principals",
+        "`source.principals`/`notPrincipals` or `namespaces`/`notNamespaces` (identities only mTLS carries) for workloads that accept plaintext: their effective PeerAuthentication mode is DISABLE, or PERMISSIVE while MeshConfig sets `enableAutoMtls: false`. One finding per such list.";
     MG0701 = "MG0701", Warning, "Sidecar", "C/U", "KIA1004", "/spec/egress/0/hosts/0",
         "An `egress[].hosts` entry `namespace/host` names a namespace that does not exist, or a host no Service or ServiceEntry of that namespace declares.";
     MG0702 = "MG0702", Error, "Sidecar", "C/U", "IST0111, KIA0002", "/metadata/name",

@@ -1,5 +1,5 @@
 //! PeerAuthentication, RequestAuthentication and AuthorizationPolicy checks:
-//! MG0601–MG0606.
+//! MG0601–MG0607.
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -117,6 +117,9 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
             ));
         }
     }
+    if key.kind == Kind::AuthorizationPolicy {
+        peer_identity::check(entry, spec, view, out);
+    }
     if key.kind == Kind::PeerAuthentication && spec.is_namespace_wide() {
         let others: Vec<String> = view
             .namespace_wide_peer_authentications(&key.namespace)
@@ -141,6 +144,8 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
         }
     }
 }
+
+mod peer_identity;
 
 #[cfg(test)]
 mod tests {
@@ -280,5 +285,68 @@ mod tests {
             &policy("PeerAuthentication", "shop", "p", "  mtls: {mode: PERMISSIVE}\n")
         )
         .is_empty());
+    }
+
+    #[test]
+    fn mg0607_peer_identity_for_workloads_without_mtls() {
+        let ap = |selector: &str, field: &str| {
+            policy(
+                "AuthorizationPolicy",
+                "shop",
+                "allow-frontend",
+                &format!("{selector}  rules:\n  - from:\n    - source:\n        {field}\n"),
+            )
+        };
+        let web = "  selector:\n    matchLabels: {app: web}\n";
+        let principals = ap(web, "principals: [cluster.local/ns/shop/sa/default]");
+        let pa = |name: &str, spec: &str| policy("PeerAuthentication", "shop", name, spec);
+        let disable = pa("plain", "  mtls: {mode: DISABLE}\n");
+        let v = view(&[POD, &disable]);
+        let f = check_yaml(&v, &principals);
+        assert_eq!(
+            codes(&f),
+            [("MG0607".into(), "/spec/rules/0/from/0/source/principals".into())]
+        );
+        assert_eq!(
+            f[0].message,
+            "`principals` needs the peer identity that mTLS carries, but workload shop/web-1 runs with mTLS DISABLE: requests arrive without one, so this condition never matches"
+        );
+        assert_eq!(f[0].severity, crate::finding::Severity::Error);
+        // STRICT, or the default PERMISSIVE with auto mTLS on: the identity is there.
+        let strict = pa("strict", "  mtls: {mode: STRICT}\n");
+        assert!(check_yaml(&view(&[POD, &strict]), &principals).is_empty());
+        assert!(check_yaml(&view(&[POD]), &principals).is_empty());
+        // PERMISSIVE with auto mTLS turned off in MeshConfig: plaintext from clients.
+        let no_auto = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    enableAutoMtls: false\n";
+        let f = check_yaml(&view(&[POD, no_auto]), &principals);
+        assert!(
+            f[0].message.contains("runs with mTLS PERMISSIVE with auto mTLS off"),
+            "{}",
+            f[0].message
+        );
+        // Namespace-wide policy on `namespaces`, a workload-level DISABLE inside.
+        let selecting_disable = pa(
+            "web-plain",
+            "  selector:\n    matchLabels: {app: web}\n  mtls: {mode: DISABLE}\n",
+        );
+        let namespaces = ap("", "namespaces: [shop]");
+        let f = check_yaml(&view(&[POD, &selecting_disable]), &namespaces);
+        assert_eq!(
+            codes(&f),
+            [("MG0607".into(), "/spec/rules/0/from/0/source/namespaces".into())]
+        );
+        assert!(
+            f[0].message.contains("workload shop/web-1 runs without mTLS"),
+            "{}",
+            f[0].message
+        );
+        let f = check_yaml(&view(&[POD, &disable]), &namespaces);
+        assert!(
+            f[0].message.contains("namespace shop runs with mTLS DISABLE"),
+            "{}",
+            f[0].message
+        );
+        // Conditions that need no identity (request principals) are not judged.
+        assert!(check_yaml(&v, &ap(web, "requestPrincipals: [\"*\"]")).is_empty());
     }
 }

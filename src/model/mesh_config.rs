@@ -13,6 +13,8 @@ pub struct MeshConfig {
     /// `defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE`: sidecars give
     /// ServiceEntries without addresses an address of their own.
     pub dns_auto_allocate: bool,
+    /// `enableAutoMtls` (default true): sidecars send mTLS to sidecars that accept it.
+    pub auto_mtls: bool,
 }
 
 impl Default for MeshConfig {
@@ -24,6 +26,7 @@ impl Default for MeshConfig {
             default_destination_rule_export_to: Vec::new(),
             outbound_allow_any: true,
             dns_auto_allocate: false,
+            auto_mtls: true,
         }
     }
 }
@@ -61,6 +64,7 @@ impl MeshConfig {
             .pointer("/defaultConfig/proxyMetadata/ISTIO_META_DNS_AUTO_ALLOCATE")
             .and_then(Value::as_str)
             .is_some_and(|s| s.eq_ignore_ascii_case("true"));
+        mc.auto_mtls = v.get("enableAutoMtls").and_then(Value::as_bool).unwrap_or(true);
         mc
     }
 }
@@ -80,5 +84,7 @@ mod tests {
         assert_eq!(mc.root_namespace, "mesh-root");
         assert_eq!(mc.default_service_export_to, ["."]);
         assert!(!mc.outbound_allow_any);
+        assert!(mc.auto_mtls);
+        assert!(!MeshConfig::from_mesh_text("enableAutoMtls: false\n").unwrap().auto_mtls);
     }
 }

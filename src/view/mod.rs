@@ -421,6 +421,11 @@ impl ClusterView {
         self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
     }
 
+    /// PeerAuthentications of a namespace with a selector.
+    pub fn selecting_peer_authentications(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.selecting_peer_auth.get(namespace))
+    }
+
     /// DestinationRules that set TLS mode DISABLE somewhere.
     pub fn tls_disabling_destination_rules(&self) -> impl Iterator<Item = &Arc<Entry>> {
         self.lookup(Some(&self.idx.tls_disabling_drs))
