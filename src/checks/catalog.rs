@@ -40,7 +40,7 @@ checks! {
     MG0001 = "MG0001", Error, "any Istio kind", "C/U", "—", "/spec/http/0/route",
         "The object cannot be read into the shape the checks need; the message names the field and what was expected.";
     MG0002 = "MG0002", Warning, "any Istio kind", "C/U", "—", "/metadata/labels/istio.io~1rev",
-        "The `istio.io/rev` label names a revision no known control plane has: no istiod reads this object. Silent when the view knows no control plane.";
+        "The `istio.io/rev` label names a revision no known control plane has: no istiod reads this object. A revision tag (MutatingWebhookConfiguration labelled `istio.io/tag`) steers injection only, so a tag here is reported too, naming the revision it points at. Silent when the view knows no control plane.";
     MG0003 = "MG0003", Error, "VirtualService, DestinationRule, ServiceEntry", "C/U", "KIA0005", "/spec/exportTo/0",
         "`exportTo` names a namespace that does not exist.";
     MG0101 = "MG0101", Error, "VirtualService", "C/U; D of Gateway", "IST0101 gateway, KIA1102", "/spec/http/0/match/0/gateways/1",

@@ -22,12 +22,19 @@ pub fn check(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
     if let Some(rev) = entry.object.labels.get(REV_LABEL) {
         let planes = view.control_planes();
         if !planes.is_empty() && !planes.contains_key(rev) {
+            // A revision tag steers injection only: istiod reads configuration
+            // labelled with its exact revision.
+            let tag = view
+                .revision_tags()
+                .remove(rev)
+                .map(|target| format!(" (\"{rev}\" is a revision tag of revision \"{target}\": tags select injection, configuration must name the revision itself)"))
+                .unwrap_or_default();
             out.push(Finding::new(
                 &catalog::MG0002,
                 key,
                 pointer("/metadata/labels/istio.io~1rev"),
                 format!(
-                    "revision \"{rev}\" matches no control plane (installed revisions: {}): no istiod reads this object",
+                    "revision \"{rev}\" matches no control plane (installed revisions: {}): no istiod reads this object{tag}",
                     join(planes.keys())
                 ),
             ));

@@ -1,5 +1,6 @@
 //! Which kinds are watched, and how.
 
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Secret, Service, ServiceAccount};
 use kube::core::discovery::verbs;
@@ -44,6 +45,15 @@ pub fn core_specs() -> Vec<WatchSpec> {
         WatchSpec {
             labels: Some("app=istiod"),
             ..spec(Kind::Deployment, ApiResource::erase::<Deployment>(&()), false)
+        },
+        // Revision tags: only their labels matter.
+        WatchSpec {
+            labels: Some("istio.io/tag"),
+            ..spec(
+                Kind::MutatingWebhookConfiguration,
+                ApiResource::erase::<MutatingWebhookConfiguration>(&()),
+                true,
+            )
         },
     ]
 }

@@ -2,7 +2,8 @@
 //! `ClusterView` that files feed, one event at a time; a re-list swaps a kind's
 //! objects atomically. Every object is read as JSON (`DynamicObject`), so one object
 //! of an unexpected shape can never fail a whole list. Secrets, ServiceAccounts,
-//! Namespaces and Nodes are watched as metadata only.
+//! Namespaces, Nodes and revision-tag MutatingWebhookConfigurations are watched as
+//! metadata only.
 
 mod health;
 mod kinds;

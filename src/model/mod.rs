@@ -44,6 +44,8 @@ pub enum Kind {
     Secret,
     ConfigMap,
     Node,
+    /// Only Istio revision tags (`istio.io/tag` label) matter, as metadata.
+    MutatingWebhookConfiguration,
     Other,
 }
 
@@ -73,6 +75,7 @@ impl Kind {
             ("", "Secret") => Kind::Secret,
             ("", "ConfigMap") => Kind::ConfigMap,
             ("", "Node") => Kind::Node,
+            ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => Kind::MutatingWebhookConfiguration,
             ("apps", "Deployment") => Kind::Deployment,
             ("apps", "StatefulSet") => Kind::StatefulSet,
             ("apps", "DaemonSet") => Kind::DaemonSet,
@@ -104,6 +107,7 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::ConfigMap => "ConfigMap",
             Kind::Node => "Node",
+            Kind::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
             Kind::Other => "Other",
         }
     }
@@ -125,7 +129,7 @@ impl Kind {
     }
 
     pub fn is_cluster_scoped(self) -> bool {
-        matches!(self, Kind::Namespace | Kind::Node)
+        matches!(self, Kind::Namespace | Kind::Node | Kind::MutatingWebhookConfiguration)
     }
 }
 

@@ -7,6 +7,22 @@ use serde_json::Value;
 /// Label naming the control-plane revision of an object or proxy.
 pub const REV_LABEL: &str = "istio.io/rev";
 pub const DEFAULT_REVISION: &str = "default";
+/// Label of the MutatingWebhookConfiguration that makes a revision tag.
+pub const TAG_LABEL: &str = "istio.io/tag";
+/// Annotation the injector writes on a pod: JSON with the injecting `revision`.
+const SIDECAR_STATUS: &str = "sidecar.istio.io/status";
+
+/// A revision tag (`istioctl tag set T --revision R`): a MutatingWebhookConfiguration
+/// labelled `istio.io/tag: T`, `istio.io/rev: R`. Namespaces and pods labelled
+/// `istio.io/rev: T` are injected by revision R.
+pub fn revision_tag(labels: &BTreeMap<String, String>) -> Option<(String, String)> {
+    let tag = labels.get(TAG_LABEL).filter(|t| !t.is_empty())?;
+    let rev = labels
+        .get(REV_LABEL)
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_REVISION.to_string());
+    Some((tag.clone(), rev))
+}
 
 /// The istio-proxy of a workload, as far as it can be told.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -85,6 +101,12 @@ pub fn from_pod(
                     && c.get("restartPolicy").and_then(Value::as_str) == Some("Always")
             })
         });
+    // The injector records the revision that injected the pod; the label may be a tag.
+    let injected_by = annotations
+        .get(SIDECAR_STATUS)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| v.get("revision").and_then(Value::as_str).map(str::to_string))
+        .filter(|r| !r.is_empty());
     let revision = labels
         .get(REV_LABEL)
         .cloned()
@@ -104,7 +126,11 @@ pub fn from_pod(
             Some(Proxy {
                 version: if pending { None } else { image_version(image) },
                 gateway: router || gateway_template,
-                revision,
+                revision: if pending {
+                    revision
+                } else {
+                    injected_by.unwrap_or(revision)
+                },
                 injection: if pending {
                     Injection::Requested
                 } else {
@@ -218,6 +244,29 @@ mod tests {
         assert!(pending.injection == Injection::Requested && pending.version.is_none());
         let digest = json!({"containers": [{"name": "istio-proxy", "image": "istio/proxyv2@sha256:00"}]});
         assert_eq!(from_pod(&none, &none, Some(&digest)).unwrap().version, None);
+    }
+
+    #[test]
+    fn injected_revision_from_sidecar_status_and_revision_tags() {
+        let spec = json!({"containers": [{"name": "istio-proxy", "image": "istio/proxyv2:1.30.3"}]});
+        let status = labels(&[(
+            "sidecar.istio.io/status",
+            r#"{"initContainers":null,"containers":["istio-proxy"],"revision":"1-30-3"}"#,
+        )]);
+        // Injected through tag `prod`: the injector recorded the real revision.
+        let p = from_pod(&labels(&[("istio.io/rev", "prod")]), &status, Some(&spec)).unwrap();
+        assert_eq!(p.revision, "1-30-3");
+        let p = from_pod(&labels(&[("istio.io/rev", "prod")]), &BTreeMap::new(), Some(&spec)).unwrap();
+        assert_eq!(p.revision, "prod");
+        assert_eq!(
+            revision_tag(&labels(&[("istio.io/tag", "prod"), ("istio.io/rev", "1-30-3")])),
+            Some(("prod".into(), "1-30-3".into()))
+        );
+        assert_eq!(
+            revision_tag(&labels(&[("istio.io/tag", "canary")])),
+            Some(("canary".into(), "default".into()))
+        );
+        assert_eq!(revision_tag(&labels(&[("istio.io/rev", "1-30-3")])), None);
     }
 
     #[test]

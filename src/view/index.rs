@@ -31,6 +31,8 @@ pub(super) struct Indexes {
     pub workloads: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
+    /// Revision tag → the MutatingWebhookConfigurations that make it.
+    pub revision_tags: HashMap<String, Keys>,
     /// (namespace, service account) → how many workloads run as it.
     pub service_accounts_in_use: HashMap<(String, String), usize>,
     /// Namespace → Services.
@@ -219,6 +221,11 @@ impl Indexes {
                 }
             }
             _ => {}
+        }
+        if key.kind == crate::model::Kind::MutatingWebhookConfiguration {
+            if let Some((tag, _)) = crate::model::proxy::revision_tag(&entry.object.labels) {
+                update(&mut self.revision_tags, tag, key, op);
+            }
         }
         if let Some(cp) = &entry.control_plane {
             update(&mut self.control_planes, cp.revision.clone(), key, op);

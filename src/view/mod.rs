@@ -28,6 +28,12 @@ const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 /// Control-plane revision → the versions its istiod Deployments/Pods run.
 pub type ControlPlanes = BTreeMap<String, BTreeSet<Option<String>>>;
 
+/// Control planes and revision tags, resolved once per query.
+struct Revisions {
+    planes: ControlPlanes,
+    tags: BTreeMap<String, String>,
+}
+
 /// A proxy as checks see it, injection resolved.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ResolvedProxy {
@@ -475,11 +481,25 @@ impl ClusterView {
         out
     }
 
+    /// Revision tags: tag → the revision it points at.
+    pub fn revision_tags(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for keys in self.idx.revision_tags.values() {
+            for e in self.lookup(Some(keys)) {
+                if let Some((tag, rev)) = crate::model::proxy::revision_tag(&e.object.labels) {
+                    out.insert(tag, rev);
+                }
+            }
+        }
+        out
+    }
+
     /// What a proxy resolves to once injection is accounted for: its version and
     /// revision, or `None` when the workload gets no proxy (its namespace does not
-    /// inject).
-    fn resolve_proxy(&self, namespace: &str, p: &Proxy, planes: &ControlPlanes) -> Option<ResolvedProxy> {
-        let revision = match p.injection {
+    /// inject). An `istio.io/rev` value that names no control plane but a revision
+    /// tag resolves to the tag's revision (injection follows tags).
+    fn resolve_proxy(&self, namespace: &str, p: &Proxy, known: &Revisions) -> Option<ResolvedProxy> {
+        let label = match p.injection {
             Injection::Injected | Injection::Requested => p.revision.clone(),
             Injection::IfNamespaceInjects => {
                 let ns = self.objects.get(&ObjKey::new(Kind::Namespace, "", namespace))?;
@@ -492,9 +512,16 @@ impl ClusterView {
                 }
             }
         };
+        let revision = match known.tags.get(&label) {
+            Some(target) if !known.planes.contains_key(&label) => target.clone(),
+            _ => label,
+        };
         let version = match p.injection {
             Injection::Injected => p.version.clone(),
-            _ => planes.get(&revision).and_then(|vs| vs.iter().flatten().next().cloned()),
+            _ => known
+                .planes
+                .get(&revision)
+                .and_then(|vs| vs.iter().flatten().next().cloned()),
         };
         Some(ResolvedProxy {
             version,
@@ -513,13 +540,16 @@ impl ClusterView {
     ) -> BTreeSet<ResolvedProxy> {
         let mut out = BTreeSet::new();
         // Resolved once: every proxy awaiting injection looks its revision up here.
-        let planes = self.control_planes();
+        let known = Revisions {
+            planes: self.control_planes(),
+            tags: self.revision_tags(),
+        };
         match selector {
             Some(sel) => {
                 for e in self.workloads_matching(namespace, sel) {
                     if let Some(w) = &e.workload {
                         if let Some(p) = &w.proxy {
-                            out.extend(self.resolve_proxy(&w.namespace, p, &planes));
+                            out.extend(self.resolve_proxy(&w.namespace, p, &known));
                         }
                     }
                 }
@@ -527,7 +557,7 @@ impl ClusterView {
             None => {
                 for ((ns, p), _) in &self.idx.proxy_classes {
                     if namespace.is_none_or(|n| n == ns) {
-                        out.extend(self.resolve_proxy(ns, p, &planes));
+                        out.extend(self.resolve_proxy(ns, p, &known));
                     }
                 }
             }

@@ -9,7 +9,7 @@ fn objects(text: &str) -> Vec<Object> {
         .collect()
 }
 
-const MIX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: default}\nspec:\n  hosts: [api.foo.com, \"*.bar.com\"]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/gw]\n  http:\n  - route: [{destination: {host: reviews}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default, labels: {app: reviews, version: v1}}\n";
+const MIX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: default}\nspec:\n  hosts: [api.foo.com, \"*.bar.com\"]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/gw]\n  http:\n  - route: [{destination: {host: reviews}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default, labels: {app: reviews, version: v1}}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {name: istio-revision-tag-prod, labels: {istio.io/tag: prod, istio.io/rev: 1-30-3}}\n---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\nspec: {}\n";
 
 #[test]
 fn lookups_answer_from_indexes() {
@@ -58,6 +58,7 @@ fn delete_removes_every_index_entry() {
     assert!(idx.hosts.is_empty() && idx.reversed_hosts.is_empty() && idx.drs.is_empty());
     assert!(idx.gateway_binders.is_empty() && idx.host_referrers.is_empty() && idx.mesh_vs_hosts.is_empty());
     assert!(idx.workloads_by_label.is_empty() && idx.workloads.is_empty());
+    assert!(idx.revision_tags.is_empty() && idx.request_auth.is_empty());
     assert!(v.object_namespaces.is_empty());
 }
 
@@ -132,4 +133,51 @@ fn gateways_serving_finds_exact_covering_and_covered_hosts() {
     assert_eq!(names(443, "x/b.example.org"), ["all", "other"]);
     assert_eq!(names(443, "*"), ["all", "exact", "other", "wild"]);
     assert!(names(80, "a.example.com").is_empty());
+}
+
+#[test]
+fn revision_tags_steer_injection_to_their_revision() {
+    let cluster = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod-1-30-3, namespace: istio-system, labels: {app: istiod, istio.io/rev: 1-30-3}}\nspec:\n  template:\n    metadata: {labels: {app: istiod, istio.io/rev: 1-30-3}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: istio-revision-tag-prod\n  labels: {istio.io/tag: prod, istio.io/rev: 1-30-3}\nwebhooks: []\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: istio-revision-tag-default\n  labels: {istio.io/tag: default, istio.io/rev: 1-30-3}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/rev: prod}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: legacy, labels: {istio-injection: enabled}}\n";
+    let template = |ns: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: web, image: web:1}}]}}\n")
+    };
+    let mut v = ClusterView::new(ViewSettings::default());
+    for o in objects(cluster)
+        .into_iter()
+        .chain(objects(&template("shop")))
+        .chain(objects(&template("legacy")))
+    {
+        v.apply(o);
+    }
+    assert_eq!(
+        v.revision_tags(),
+        [
+            ("default".to_string(), "1-30-3".to_string()),
+            ("prod".to_string(), "1-30-3".to_string())
+        ]
+        .into_iter()
+        .collect()
+    );
+    // `istio.io/rev: prod` and `istio-injection=enabled` (the `default` tag) both
+    // inject revision 1-30-3, so the templates will run 1.30.3.
+    for ns in ["shop", "legacy"] {
+        let p: Vec<ResolvedProxy> = v.proxies(Some(ns), None).into_iter().collect();
+        assert_eq!(
+            p,
+            [ResolvedProxy {
+                version: Some("1.30.3".into()),
+                gateway: false,
+                revision: "1-30-3".into()
+            }],
+            "{ns}"
+        );
+    }
+    // Without the tag the revision is unknown and so is the version.
+    v.delete(&ObjKey::new(
+        Kind::MutatingWebhookConfiguration,
+        "",
+        "istio-revision-tag-prod",
+    ));
+    let p: Vec<ResolvedProxy> = v.proxies(Some("shop"), None).into_iter().collect();
+    assert_eq!((p[0].version.as_deref(), p[0].revision.as_str()), (None, "prod"));
 }

@@ -192,3 +192,34 @@ fn mg0002_revision_without_control_plane() {
     );
     assert!(!codes(&f).iter().any(|(c, _)| c == "MG0002"), "{f:?}");
 }
+
+#[test]
+fn revision_tags_in_mg0002_and_mg0501() {
+    let istiod = "apiVersion: v1\nkind: Pod\nmetadata: {name: istiod-1-30-3-x, namespace: istio-system, labels: {app: istiod, istio.io/rev: 1-30-3}}\nspec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3-distroless}]}\n";
+    let tag = "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: istio-revision-tag-prod\n  labels: {istio.io/tag: prod, istio.io/rev: 1-30-3}\n";
+    // A Deployment not injected yet, in a namespace injected through the tag.
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/rev: prod}}\n";
+    let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: web:1}]}\n";
+    let v = view(&[istiod, tag, ns, web]);
+    // The template will run the tag's revision, 1.30.3: a filter pinned to 1.17 is dead.
+    let f = check_yaml(&v, &ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.17.*")));
+    assert_eq!(
+        codes(&f),
+        [("MG0501".into(), "/spec/configPatches/0/match/proxy/proxyVersion".into())]
+    );
+    assert!(f[0].message.contains("they run 1.30.3"), "{}", f[0].message);
+    assert_eq!(f[0].severity, Severity::Error);
+    // A configuration object labelled with the tag: no istiod reads it.
+    let f = check_yaml(&v, &ef("shop", "istio.io/rev: prod", &patch("ANY", r"^1\.30.*")));
+    assert_eq!(codes(&f)[0], ("MG0002".into(), "/metadata/labels/istio.io~1rev".into()));
+    assert_eq!(
+        f[0].message,
+        "revision \"prod\" matches no control plane (installed revisions: 1-30-3): no istiod reads this object (\"prod\" is a revision tag of revision \"1-30-3\": tags select injection, configuration must name the revision itself)"
+    );
+    assert!(!codes(&check_yaml(
+        &v,
+        &ef("shop", "istio.io/rev: 1-30-3", &patch("ANY", r"^1\.30.*"))
+    ))
+    .iter()
+    .any(|(c, _)| c == "MG0002"));
+}
