@@ -325,6 +325,25 @@ fn k_seed_stats_filter_for_a_missing_revision(c: &Cluster) -> Result<(), Failed>
     )
 }
 
+/// A revision tag made the way `istioctl tag set prod` makes it (a MutatingWebhookConfiguration
+/// labelled `istio.io/tag`), seen through meshgate's metadata watch: a configuration object
+/// labelled with the tag is read by no istiod, and the warning says which revision it means.
+fn m_revision_tag_on_configuration(c: &Cluster) -> Result<(), Failed> {
+    let tag = "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: istio-revision-tag-prod\n  labels: {istio.io/tag: prod, istio.io/rev: default}\nwebhooks: []\n";
+    let r = c.kubectl(&["create", "-f", "-"], Some(tag));
+    check(r.code == 0, "tag webhook configuration created", &r)?;
+    let tagged = envoy_filter(r"^1\.30.*").replace(
+        "  namespace: e2e-ef\n",
+        "  namespace: e2e-ef\n  labels: {istio.io/rev: prod}\n",
+    );
+    let expected = "Warning: MG0002 /metadata/labels/istio.io~1rev: revision \"prod\" matches no control plane (installed revisions: default): no istiod reads this object (\"prod\" is a revision tag of revision \"default\": tags select injection, configuration must name the revision itself)";
+    wait_until("meshgate to see the revision tag", Duration::from_secs(60), || {
+        apply(c, &tagged, &["--dry-run=server"]).stderr.contains(expected)
+    })?;
+    let r = apply(c, &tagged, &["--dry-run=server"]);
+    check(r.code == 0, "a warning, not a denial", &r)
+}
+
 const EGRESS_SE: &str = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: cnn, namespace: e2e-egress}\nspec:\n  hosts: [edition.cnn.com]\n  ports:\n  - {number: 80, name: http-port, protocol: HTTP}\n  - {number: 443, name: https, protocol: HTTPS}\n  resolution: DNS\n";
 const EGRESS_GATEWAY: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: istio-egressgateway, namespace: e2e-egress}\nspec:\n  selector: {istio: egressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [edition.cnn.com]\n";
 const EGRESS_VS: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: cnn-via-egress, namespace: e2e-egress}\nspec:\n  hosts: [edition.cnn.com]\n  gateways: [istio-egressgateway, mesh]\n  http:\n  - match: [{gateways: [mesh], port: 80}]\n    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 80}}}]\n  - match: [{gateways: [istio-egressgateway], port: 80}]\n    route: [{destination: {host: edition.cnn.com, port: {number: 80}}}]\n";
@@ -451,6 +470,9 @@ fn main() {
             &shared,
             |c| l_egress_path_through_a_missing_egress_gateway(c),
         ),
+        trial("scenario_m_revision_tag_on_configuration", &shared, |c| {
+            m_revision_tag_on_configuration(c)
+        }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.
