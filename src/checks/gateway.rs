@@ -71,16 +71,6 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
     }
 }
 
-/// The gateway workloads a selector picks, by key.
-fn selected(view: &ClusterView, selector: &std::collections::BTreeMap<String, String>) -> BTreeSet<ObjKey> {
-    if selector.is_empty() {
-        return Default::default();
-    }
-    view.workloads_matching(None, selector)
-        .map(|e| e.object.key.clone())
-        .collect()
-}
-
 /// MG0302: a server port that no Service of the gateway workloads exposes (as
 /// `port` or `targetPort`: istiod translates Service ports to target ports).
 fn check_ports(entry: &Entry, gw: &GatewaySpec, workloads: &[&Arc<Entry>], view: &ClusterView, out: &mut Vec<Finding>) {
@@ -154,7 +144,8 @@ fn check_conflicts(
     out: &mut Vec<Finding>,
 ) {
     let key = &entry.object.key;
-    let mine: BTreeSet<ObjKey> = workloads.iter().map(|w| w.object.key.clone()).collect();
+    // The view's entries are shared: their addresses identify them, no key clones.
+    let mine: std::collections::HashSet<*const Entry> = workloads.iter().map(|w| Arc::as_ptr(w)).collect();
     // Only workloads the view knows count: two Gateways with the same selector
     // but no proxy behind it conflict nowhere yet. Gateways mostly share a few
     // selectors, so each distinct one is resolved once.
@@ -167,7 +158,10 @@ fn check_conflicts(
         if let Some(&hit) = memo.borrow().get(&other.selector) {
             return hit;
         }
-        let hit = selected(view, &other.selector).iter().any(|k| mine.contains(k));
+        let hit = !other.selector.is_empty()
+            && view
+                .workloads_matching(None, &other.selector)
+                .any(|e| mine.contains(&Arc::as_ptr(e)));
         memo.borrow_mut().insert(other.selector.clone(), hit);
         hit
     };

@@ -96,6 +96,12 @@ impl Entry {
         // would be most of the view's memory.
         let mut object = object;
         object.value = serde_json::Value::Null;
+        // Pods are most of a view: their labels live on in `workload`, and nothing
+        // reads a Pod's annotations once its proxy is known.
+        if object.key.kind == Kind::Pod {
+            object.labels = Default::default();
+            object.annotations = Default::default();
+        }
         Entry {
             object,
             parsed,
