@@ -70,7 +70,7 @@ checks! {
     MG0201 = "MG0201", Warning, "DestinationRule", "C/U", "IST0174, KIA0202", "/spec/host",
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
     MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels",
-        "A subset's labels, together with the Service's selector, select no workload behind the host (Node topology labels are not judged).";
+        "A subset's labels, together with the Service's selector, select no workload behind the host. Node topology labels (`topology.kubernetes.io/region|zone`, `topology.istio.io/subzone`, `kubernetes.io/hostname`) are matched against the labels of the Node each Pod runs on; not judged when the view holds no Nodes or the Pod's Node is unknown.";
     MG0203 = "MG0203", Warning, "DestinationRule", "C/U", "KIA0201", "/spec/host",
         "Another DestinationRule for the same host in the same namespace defines the same subset, or both define none (istiod merges same-namespace rules; rules of other namespaces never compete, since its lookup takes the client's namespace first).";
     MG0204 = "MG0204", Error, "DestinationRule", "C/U", "KIA0207/0208", "/spec/trafficPolicy/tls/mode",

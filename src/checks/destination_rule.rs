@@ -1,6 +1,6 @@
 //! DestinationRule checks: MG0201–MG0205.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
@@ -134,14 +134,27 @@ fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: 
     }
 }
 
-/// Node labels a subset may use; they are matched against the Node a Pod runs on,
-/// which the view does not judge (product.md §4), so they are left out here.
+/// Node labels a subset may use: matched against the labels of the Node a Pod
+/// runs on (product.md §4), and not judged when the view holds no Nodes.
 const TOPOLOGY_LABELS: &[&str] = &[
     "topology.kubernetes.io/region",
     "topology.kubernetes.io/zone",
     "topology.istio.io/subzone",
     "kubernetes.io/hostname",
 ];
+
+/// Whether a workload's Node carries `topology` labels. A workload whose Node is
+/// not known (a template, a Pod not scheduled yet, a Node not in the view) cannot
+/// be judged and counts as matching.
+fn on_matching_node(w: &Entry, topology: &BTreeMap<String, String>, view: &ClusterView) -> bool {
+    let Some(node) = w.workload.as_ref().and_then(|wl| wl.node.as_deref()) else {
+        return true;
+    };
+    match view.node_labels(node) {
+        Some(labels) => topology.iter().all(|(k, v)| labels.get(k) == Some(v)),
+        None => true,
+    }
+}
 
 /// MG0202: a subset whose labels, with the Service's selector, select no workload.
 fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
@@ -157,17 +170,19 @@ fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
     if services.is_empty() {
         return; // ServiceEntries and selector-less Services: endpoints are not workloads here.
     }
+    let judge_nodes = view.has_nodes();
     for s in &dr.subsets {
-        let labels: std::collections::BTreeMap<String, String> = s
+        let (topology, labels): (BTreeMap<String, String>, BTreeMap<String, String>) = s
             .labels
             .iter()
-            .filter(|(k, _)| !TOPOLOGY_LABELS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+            .partition(|(k, _)| TOPOLOGY_LABELS.contains(&k.as_str()));
         let selects = services.iter().any(|(ns, selector)| {
             let mut all = selector.clone();
             all.extend(labels.clone());
-            let found = view.workloads_matching(Some(ns), &all).next().is_some();
+            let found = view
+                .workloads_matching(Some(ns), &all)
+                .any(|w| !judge_nodes || topology.is_empty() || on_matching_node(w, &topology, view));
             found
         });
         if !selects {
@@ -246,7 +261,29 @@ mod tests {
         let v = view(&[SVC_REVIEWS, pod]);
         let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n  - {name: near, labels: {version: v1, topology.kubernetes.io/zone: a}}\n";
         let f = check_yaml(&v, dr);
+        // No Nodes in the view: the zone label of `near` is not judged.
         assert_eq!(codes(&f), [("MG0202".into(), "/spec/subsets/1/labels".into())]);
+        // With Nodes, the zone is the zone of the Node the Pod runs on.
+        let scheduled = "apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: default, labels: {app: reviews, version: v1}}\nspec: {nodeName: node-b}\n";
+        let node = |zone: &str| {
+            format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: node-b\n  labels: {{topology.kubernetes.io/zone: {zone}}}\n")
+        };
+        let elsewhere = view(&[SVC_REVIEWS, scheduled, &node("b")]);
+        assert_eq!(
+            codes(&check_yaml(&elsewhere, dr)),
+            [
+                ("MG0202".into(), "/spec/subsets/1/labels".into()),
+                ("MG0202".into(), "/spec/subsets/2/labels".into())
+            ]
+        );
+        let here = view(&[SVC_REVIEWS, scheduled, &node("a")]);
+        assert_eq!(
+            codes(&check_yaml(&here, dr)),
+            [("MG0202".into(), "/spec/subsets/1/labels".into())]
+        );
+        // A Pod not scheduled yet (no nodeName) cannot be judged: it counts.
+        let unscheduled = view(&[SVC_REVIEWS, pod, &node("b")]);
+        assert_eq!(codes(&check_yaml(&unscheduled, dr)).len(), 1);
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub struct Workload {
     pub labels: BTreeMap<String, String>,
     pub service_account: Option<String>,
     pub proxy: Option<Proxy>,
+    /// The Node a Pod runs on (`spec.nodeName`): subsets may select by its labels.
+    pub node: Option<String>,
 }
 
 /// The control plane an object stands for: an istiod Deployment (any mode) or Pod.
@@ -50,11 +52,19 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
     }
     .and_then(Value::as_str)
     .map(str::to_string);
+    let node = match obj.key.kind {
+        Kind::Pod => pod_spec
+            .and_then(|s| s.get("nodeName"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    };
     Some(Workload {
         namespace: obj.key.namespace.clone(),
         labels,
         service_account,
         proxy: sidecar,
+        node,
     })
 }
 

@@ -31,6 +31,8 @@ pub(super) struct Indexes {
     pub workloads: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
+    /// Nodes (their labels answer subset topology labels).
+    pub nodes: Keys,
     /// Revision tag → the MutatingWebhookConfigurations that make it.
     pub revision_tags: HashMap<String, Keys>,
     /// (namespace, service account) → how many workloads run as it.
@@ -221,6 +223,12 @@ impl Indexes {
                 }
             }
             _ => {}
+        }
+        if key.kind == crate::model::Kind::Node {
+            match op {
+                Op::Add => self.nodes.insert(key.clone()),
+                Op::Remove => self.nodes.remove(key),
+            };
         }
         if key.kind == crate::model::Kind::MutatingWebhookConfiguration {
             if let Some((tag, _)) = crate::model::proxy::revision_tag(&entry.object.labels) {

@@ -481,6 +481,18 @@ impl ClusterView {
         out
     }
 
+    /// Whether the view holds any Node (else Node labels cannot be judged).
+    pub fn has_nodes(&self) -> bool {
+        !self.idx.nodes.is_empty()
+    }
+
+    /// The labels of Node `name`, if the view has it.
+    pub fn node_labels(&self, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.objects
+            .get(&ObjKey::new(Kind::Node, "", name))
+            .map(|e| &e.object.labels)
+    }
+
     /// Revision tags: tag → the revision it points at.
     pub fn revision_tags(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
