@@ -14,6 +14,9 @@ fn kubectl_bin() -> String {
     std::env::var("MESHGATE_KUBECTL").unwrap_or_else(|_| "/usr/lib/google-cloud-sdk/bin/kubectl.1.33".to_string())
 }
 const TOKEN: &str = "meshgate-e2e-token";
+/// meshgate's own token: it authenticates as the ServiceAccount of `manifests/`, so
+/// the ClusterRole there is all it may do (a missing RBAC rule fails the suite).
+const MESHGATE_TOKEN: &str = "meshgate-e2e-sa-token";
 
 pub fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -170,17 +173,19 @@ impl Cluster {
         assert!(key.success(), "openssl ecparam failed");
         std::fs::write(
             d.join("tokens.csv"),
-            format!("{TOKEN},admin,admin,\"system:masters\"\n"),
-        )
-        .unwrap();
-        let kubeconfig = d.join("kubeconfig");
-        std::fs::write(
-            &kubeconfig,
             format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: https://127.0.0.1:{api_port}\n    insecure-skip-tls-verify: true\nusers:\n- name: admin\n  user:\n    token: {TOKEN}\ncontexts:\n- name: e2e\n  context: {{cluster: e2e, user: admin}}\ncurrent-context: e2e\n"
+                "{TOKEN},admin,admin,\"system:masters\"\n{MESHGATE_TOKEN},system:serviceaccount:meshgate:meshgate,meshgate-sa,\"system:serviceaccounts,system:serviceaccounts:meshgate\"\n"
             ),
         )
         .unwrap();
+        let kubeconfig_for = |token: &str| {
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: https://127.0.0.1:{api_port}\n    insecure-skip-tls-verify: true\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: e2e\n  context: {{cluster: e2e, user: user}}\ncurrent-context: e2e\n"
+            )
+        };
+        let kubeconfig = d.join("kubeconfig");
+        std::fs::write(&kubeconfig, kubeconfig_for(TOKEN)).unwrap();
+        std::fs::write(d.join("meshgate.kubeconfig"), kubeconfig_for(MESHGATE_TOKEN)).unwrap();
         let mut c = Cluster {
             dir,
             bin,
@@ -196,8 +201,10 @@ impl Cluster {
         };
         c.start_apiserver();
         c.install_crds();
-        c.start_meshgate();
+        // RBAC and webhook first: meshgate runs as the manifests' ServiceAccount.
         c.register_webhook();
+        c.start_meshgate();
+        c.wait_for_webhook();
         c
     }
 
@@ -246,9 +253,9 @@ impl Cluster {
         assert_eq!(r.code, 0, "{r:?}");
     }
 
-    pub fn start_meshgate(&mut self) {
-        let d = self.dir.path();
-        let certs = d.join("meshgate-certs");
+    /// The webhook's serving pair (made once), and the CA bundle that trusts it.
+    fn ensure_certs(&mut self) -> PathBuf {
+        let certs = self.dir.path().join("meshgate-certs");
         if !certs.join("tls.crt").exists() {
             let out = Command::new(env!("CARGO_BIN_EXE_meshgate"))
                 .args(["certs", "--dns", "localhost", "--ip", "127.0.0.1", "--out"])
@@ -258,12 +265,18 @@ impl Cluster {
             assert!(out.status.success());
             self.ca_bundle = base64(&std::fs::read(certs.join("ca.crt")).unwrap());
         }
+        certs
+    }
+
+    pub fn start_meshgate(&mut self) {
+        let certs = self.ensure_certs();
+        let d = self.dir.path();
         let p = Proc::spawn(
             "meshgate",
             Command::new(env!("CARGO_BIN_EXE_meshgate"))
                 .env("RUST_LOG", "info")
                 .arg("serve")
-                .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+                .arg(format!("--kubeconfig={}", d.join("meshgate.kubeconfig").display()))
                 .arg(format!("--addr=127.0.0.1:{}", self.webhook_port))
                 .arg(format!("--admin-addr=127.0.0.1:{}", self.admin_port))
                 .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
@@ -299,7 +312,8 @@ impl Cluster {
 
     /// The webhook from `manifests/`, with its client config pointed at the local
     /// meshgate (an overlay on the real manifests, applied with `kubectl apply -k`).
-    fn register_webhook(&self) {
+    fn register_webhook(&mut self) {
+        self.ensure_certs();
         // A namespaced object cannot be dry-run into a namespace that is itself only
         // dry-run, so the namespace exists first (as it would on any cluster).
         let r = self.kubectl(&["create", "namespace", "meshgate"], None);
@@ -327,6 +341,9 @@ impl Cluster {
         let r = self.kubectl(&["apply", "-k", &overlay.display().to_string()], None);
         let _ = std::fs::remove_dir_all(&overlay);
         assert_eq!(r.code, 0, "registering the webhook: {r:?}");
+    }
+
+    fn wait_for_webhook(&self) {
         // The API server picks the configuration up through an informer: probe
         // until meshgate answers.
         self.kubectl(&["create", "namespace", "e2e-probe"], None);
