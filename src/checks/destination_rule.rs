@@ -119,16 +119,15 @@ fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: 
     if strict.is_empty() {
         return;
     }
-    let names: Vec<&String> = strict.iter().take(5).collect();
+    let names: Vec<&String> = strict.iter().collect();
     for t in disabled {
         out.push(Finding::new(
             &catalog::MG0204,
             &entry.object.key,
             crate::model::fields::child(&t.pointer, "mode"),
             format!(
-                "TLS DISABLE toward {fqdn}, whose workloads ({}{}) accept only mTLS (STRICT PeerAuthentication): these requests will fail",
-                join(&names),
-                if strict.len() > 5 { format!(" and {} more", strict.len() - 5) } else { String::new() }
+                "TLS DISABLE toward {fqdn}, whose workloads ({}) accept only mTLS (STRICT PeerAuthentication): these requests will fail",
+                super::join_at_most(&names, 5)
             ),
         ));
     }

@@ -125,15 +125,6 @@ fn check_ports(entry: &Entry, gw: &GatewaySpec, workloads: &[&Arc<Entry>], view:
     }
 }
 
-/// Up to ten names, then a count.
-fn names(all: &[String]) -> String {
-    let mut s = super::join(all.iter().take(10));
-    if all.len() > 10 {
-        s.push_str(&format!(" and {} more", all.len() - 10));
-    }
-    s
-}
-
 /// MG0304 and MG0306: other Gateways on the same workloads serving the same port
 /// and host, or using the same certificate.
 fn check_conflicts(
@@ -189,7 +180,7 @@ fn check_conflicts(
                     pointer(&format!("/spec/servers/{i}")),
                     format!(
                         "Gateway {} on the same workloads also serves port {port} for an overlapping host: istiod keeps one and drops the other's routes",
-                        names(&clash)
+                        super::join_at_most(&clash, 10)
                     ),
                 ));
             }
@@ -208,7 +199,7 @@ fn check_conflicts(
                     pointer(&format!("/spec/servers/{i}/tls/credentialName")),
                     format!(
                         "Gateway {} on the same workloads uses certificate {cred:?} too: with HTTP/2 connection reuse, requests can reach the wrong server",
-                        names(&sharing)
+                        super::join_at_most(&sharing, 10)
                     ),
                 ));
             }

@@ -55,6 +55,15 @@ pub(crate) fn selector_text(sel: &std::collections::BTreeMap<String, String>) ->
     format!("{{{}}}", pairs.join(","))
 }
 
+/// The first `shown` names for a message, then a count of the rest: `a, b and 3 more`.
+pub(crate) fn join_at_most<S: AsRef<str>>(items: &[S], shown: usize) -> String {
+    let mut s = join(items.iter().take(shown));
+    if items.len() > shown {
+        s.push_str(&format!(" and {} more", items.len() - shown));
+    }
+    s
+}
+
 /// Joins names for a message: `a, b, c`.
 pub(crate) fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(items: I) -> String {
     items

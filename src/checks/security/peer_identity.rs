@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jsonptr::PointerBuf;
 
-use crate::checks::{catalog, join};
+use crate::checks::{catalog, join_at_most};
 use crate::finding::Finding;
 use crate::model::security::SecuritySpec;
 use crate::view::{ClusterView, Entry, Parsed};
@@ -77,13 +77,8 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
         let parts: Vec<String> = plain
             .iter()
             .map(|(mode, ws)| {
-                let more = ws.len().saturating_sub(NAMED);
-                let tail = if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                };
-                format!("workload {}{tail} runs with {mode}", join(ws.iter().take(NAMED)))
+                let ws: Vec<&String> = ws.iter().collect();
+                format!("workload {} runs with {mode}", join_at_most(&ws, NAMED))
             })
             .collect();
         return (!parts.is_empty()).then(|| parts.join(", "));
@@ -121,11 +116,6 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
             }
         }
     }
-    let more = plain.len().saturating_sub(NAMED);
-    let tail = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    (!plain.is_empty()).then(|| format!("workload {}{tail} runs without mTLS", join(plain.iter().take(NAMED))))
+    let plain: Vec<String> = plain.into_iter().collect();
+    (!plain.is_empty()).then(|| format!("workload {} runs without mTLS", join_at_most(&plain, NAMED)))
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::checks::{catalog, join};
+use crate::checks::{catalog, join_at_most};
 use crate::finding::Finding;
 use crate::model::virtual_service::VirtualServiceSpec;
 use crate::semantics::gateway_ref::GatewayRef;
@@ -46,14 +46,8 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
         let parts: Vec<String> = uncovered
             .iter()
             .map(|(g, ws)| {
-                let shown: Vec<&String> = ws.iter().take(NAMED).collect();
-                let more = ws.len().saturating_sub(NAMED);
-                let tail = if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                };
-                format!("gateway {g} (workload {}{tail})", join(shown))
+                let ws: Vec<&String> = ws.iter().collect();
+                format!("gateway {g} (workload {})", join_at_most(&ws, NAMED))
             })
             .collect();
         out.push(Finding::new(
