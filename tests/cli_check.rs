@@ -369,3 +369,23 @@ fn require_egress_gateway_turns_a_direct_external_host_into_an_error() {
         stdout(&o)
     );
 }
+
+#[test]
+fn kubeconfig_needs_cluster_and_an_unreachable_cluster_exits_2() {
+    let vs = repo("tests/fixtures/cli/missing-gateway.yaml").display().to_string();
+    let o = run(&["check", "--kubeconfig", "/dev/null", &vs]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cluster"), "{}", stderr(&o));
+    // A kubeconfig naming a server nobody listens on: a clear error, not findings.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let o = run(&["check", "--cluster", "--kubeconfig", &kc.display().to_string(), &vs]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("meshgate: error: --cluster: API discovery failed"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}

@@ -8,7 +8,7 @@ use super::output;
 use crate::checks;
 use crate::finding::{Finding, Severity};
 use crate::manifest::{self, Manifest};
-use crate::model::ObjKey;
+use crate::model::{ObjKey, Object};
 use crate::view::{ClusterView, ViewSettings};
 
 #[derive(Debug, Args)]
@@ -31,6 +31,13 @@ pub struct CheckArgs {
     /// Every external host must leave through an egress gateway: MG0402 is an error.
     #[arg(long)]
     pub require_egress_gateway: bool,
+    /// Merge a live snapshot of the cluster into the view (file objects shadow live
+    /// ones of the same kind, namespace and name); only the files' objects are checked.
+    #[arg(long)]
+    pub cluster: bool,
+    /// The kubeconfig for `--cluster` (default: in-cluster configuration or $KUBECONFIG).
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -68,9 +75,14 @@ pub struct Report {
     pub duplicates: Vec<(ObjKey, String, String)>,
 }
 
-/// Builds the view from every manifest and checks each Istio object against it.
-pub fn check_manifests(manifests: &[Manifest], settings: ViewSettings) -> Report {
+/// Builds the view from `live` objects (a cluster snapshot, possibly empty) and
+/// every manifest, which shadow live objects of the same key, and checks each
+/// manifest's Istio object against it.
+pub fn check_manifests(manifests: &[Manifest], live: Vec<Object>, settings: ViewSettings) -> Report {
     let mut view = ClusterView::new(settings);
+    for o in live {
+        view.apply(o);
+    }
     let mut last: HashMap<&ObjKey, usize> = HashMap::new();
     let mut duplicates = Vec::new();
     for (i, m) in manifests.iter().enumerate() {
@@ -117,7 +129,18 @@ pub fn run(args: &CheckArgs) -> i32 {
         cluster_domain: args.cluster_domain.clone(),
         file_mode: true,
     };
-    let mut report = check_manifests(&manifests, settings);
+    let live = if args.cluster {
+        match snapshot(args.kubeconfig.as_deref()) {
+            Ok(objects) => objects,
+            Err(e) => {
+                eprintln!("meshgate: error: --cluster: {e}");
+                return 2;
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let mut report = check_manifests(&manifests, live, settings);
     if args.require_egress_gateway {
         checks::require_egress_gateway(&mut report.findings);
     }
@@ -135,4 +158,20 @@ pub fn run(args: &CheckArgs) -> i32 {
         .threshold()
         .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
     i32::from(failed)
+}
+
+/// A one-time list of the cluster's objects for `--cluster`.
+fn snapshot(kubeconfig: Option<&std::path::Path>) -> Result<Vec<Object>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let client = crate::live::client(kubeconfig).await?;
+        let (objects, skipped) = crate::live::snapshot(&client).await?;
+        for s in skipped {
+            eprintln!("meshgate: warning: --cluster: not listed, the view lacks them: {s}");
+        }
+        Ok(objects)
+    })
 }

@@ -259,18 +259,7 @@ impl server::Fetch for LiveFetch {
 /// Connects to the API server, starts the watches and the readiness monitor, and
 /// wires read-through into the server state.
 async fn start_live(state: &mut AppState, kubeconfig: Option<&Path>, stale_after: Duration) -> Result<(), String> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no cluster configuration: {e}"))?,
-    };
-    let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+    let client = crate::live::client(kubeconfig).await?;
     let health = Arc::new(crate::live::Health::new(stale_after));
     crate::live::start(
         client.clone(),

@@ -100,26 +100,100 @@ fn spawn_watch(client: Client, spec: WatchSpec, view: Arc<SharedView>, pending: 
     });
 }
 
-/// JSON for each object of an event, with `apiVersion` and `kind` filled in (list
-/// items come without them).
+/// An object as JSON with `apiVersion` and `kind` filled in (list items come
+/// without them); Pods trimmed to what the view reads.
+fn value_of<K: serde::Serialize>(o: K, api_version: &str, kind: &str) -> Value {
+    let mut v = serde_json::to_value(&o).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("apiVersion".into(), Value::String(api_version.to_string()));
+        m.insert("kind".into(), Value::String(kind.to_string()));
+    }
+    if kind == "Pod" {
+        kinds::trim_pod(&mut v);
+    }
+    v
+}
+
+/// JSON for each object of an event.
 fn to_values<K: serde::Serialize>(ev: Event<K>, api_version: &str, kind: &str) -> Event<Value> {
-    let conv = |o: K| {
-        let mut v = serde_json::to_value(&o).unwrap_or(Value::Null);
-        if let Some(m) = v.as_object_mut() {
-            m.insert("apiVersion".into(), Value::String(api_version.to_string()));
-            m.insert("kind".into(), Value::String(kind.to_string()));
-        }
-        if kind == "Pod" {
-            kinds::trim_pod(&mut v);
-        }
-        v
-    };
+    let conv = |o: K| value_of(o, api_version, kind);
     match ev {
         Event::Apply(o) => Event::Apply(conv(o)),
         Event::Delete(o) => Event::Delete(conv(o)),
         Event::InitApply(o) => Event::InitApply(conv(o)),
         Event::Init => Event::Init,
         Event::InitDone => Event::InitDone,
+    }
+}
+
+/// A client from a kubeconfig file, or the in-cluster configuration / `$KUBECONFIG`.
+pub async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client, String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no cluster configuration: {e}"))?,
+    };
+    Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))
+}
+
+/// Page size of a snapshot's lists.
+const PAGE: u32 = 500;
+
+/// One list of every kind the live view watches (`meshgate check --cluster`).
+/// A kind the credentials may not list is skipped and named in the second list
+/// (the caller says so): the view then lacks it, as a file set would.
+pub async fn snapshot(client: &Client) -> Result<(Vec<Object>, Vec<String>), String> {
+    let mut specs = core_specs();
+    specs.extend(
+        discover_istio_specs(client)
+            .await
+            .map_err(|e| format!("API discovery failed: {e}"))?,
+    );
+    let mut objects = Vec::new();
+    let mut skipped = Vec::new();
+    for spec in specs {
+        match list_all(client, &spec).await {
+            Ok(values) => objects.extend(values.into_iter().filter_map(object)),
+            Err(kube::Error::Api(e)) if e.code == 403 || e.code == 404 => {
+                skipped.push(format!("{} ({})", spec.ar.plural, e.message));
+            }
+            Err(e) => return Err(format!("listing {}: {e}", spec.ar.plural)),
+        }
+    }
+    Ok((objects, skipped))
+}
+
+async fn list_all(client: &Client, spec: &WatchSpec) -> Result<Vec<Value>, kube::Error> {
+    let mut params = kube::api::ListParams::default().limit(PAGE);
+    if let Some(f) = spec.fields {
+        params = params.fields(f);
+    }
+    if let Some(l) = spec.labels {
+        params = params.labels(l);
+    }
+    let (av, kind) = (spec.ar.api_version.as_str(), spec.ar.kind.as_str());
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &spec.ar);
+    let mut out = Vec::new();
+    loop {
+        let next = if spec.metadata_only {
+            let page = api.list_metadata(&params).await?;
+            out.extend(page.items.into_iter().map(|o| value_of(o, av, kind)));
+            page.metadata.continue_
+        } else {
+            let page = api.list(&params).await?;
+            out.extend(page.items.into_iter().map(|o| value_of(o, av, kind)));
+            page.metadata.continue_
+        };
+        match next.filter(|t| !t.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(out),
+        }
     }
 }
 

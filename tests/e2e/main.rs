@@ -344,6 +344,68 @@ fn m_revision_tag_on_configuration(c: &Cluster) -> Result<(), Failed> {
     check(r.code == 0, "a warning, not a denial", &r)
 }
 
+/// `meshgate check --cluster`: the files are checked against a live snapshot of the
+/// API server merged with them (file objects shadow live ones). Uses scenario c's
+/// Gateway `e2e-c/gw` (hosts `*`) and Service `e2e-c/web`.
+fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let bound = write("bound.yaml", &vs("e2e-c", "from-ci", "gw", "web"));
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let run_check = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshgate"))
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let r = run_check(&[&bound]);
+    check(
+        r.code == 1 && r.stdout.contains("MG0101"),
+        "files alone: the Gateway is unknown",
+        &r,
+    )?;
+    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, &bound]);
+    check(r.code == 0, "with the live Gateway and Service: exit 0", &r)?;
+    check(
+        r.stdout.contains("1 objects checked: 0 errors"),
+        "only the file's object is checked",
+        &r,
+    )?;
+    // A file's Gateway shadows the live one of the same name.
+    let narrow = write("gateway.yaml", &gateway("e2e-c", "gw", "other.example.com"));
+    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, "-o", "json", &bound, &narrow]);
+    check(
+        r.code == 0 && r.stdout.contains("\"code\": \"MG0106\""),
+        "the file's Gateway (other.example.com) is the one judged",
+        &r,
+    )?;
+    let missing = write("missing.yaml", &vs("e2e-c", "from-ci", "missing", "web"));
+    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, &missing]);
+    check(
+        r.code == 1
+            && r.stdout
+                .contains("MG0101 VirtualService e2e-c/from-ci /spec/gateways/0"),
+        "a Gateway missing from files and cluster: exit 1",
+        &r,
+    )?;
+    let r = run_check(&["--cluster", "--kubeconfig", "/nonexistent/kubeconfig", &bound]);
+    check(
+        r.code == 2 && r.stderr.contains("meshgate: error: --cluster: /nonexistent/kubeconfig"),
+        "an unreadable kubeconfig: exit 2",
+        &r,
+    )
+}
+
 const EGRESS_SE: &str = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: cnn, namespace: e2e-egress}\nspec:\n  hosts: [edition.cnn.com]\n  ports:\n  - {number: 80, name: http-port, protocol: HTTP}\n  - {number: 443, name: https, protocol: HTTPS}\n  resolution: DNS\n";
 const EGRESS_GATEWAY: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: istio-egressgateway, namespace: e2e-egress}\nspec:\n  selector: {istio: egressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [edition.cnn.com]\n";
 const EGRESS_VS: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: cnn-via-egress, namespace: e2e-egress}\nspec:\n  hosts: [edition.cnn.com]\n  gateways: [istio-egressgateway, mesh]\n  http:\n  - match: [{gateways: [mesh], port: 80}]\n    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 80}}}]\n  - match: [{gateways: [istio-egressgateway], port: 80}]\n    route: [{destination: {host: edition.cnn.com, port: {number: 80}}}]\n";
@@ -472,6 +534,9 @@ fn main() {
         ),
         trial("scenario_m_revision_tag_on_configuration", &shared, |c| {
             m_revision_tag_on_configuration(c)
+        }),
+        trial("scenario_n_check_against_the_live_cluster", &shared, |c| {
+            n_check_against_the_live_cluster(c)
         }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
