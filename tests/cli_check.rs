@@ -386,6 +386,10 @@ fn kubeconfig_needs_cluster_and_an_unreachable_cluster_exits_2() {
     .unwrap();
     let o = run(&["check", "--cluster", "--kubeconfig", &kc.display().to_string(), &vs]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).starts_with("meshgate: error: --cluster: API discovery failed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("meshgate: error: --cluster: API discovery failed"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).is_empty());
 }
