@@ -398,6 +398,33 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
         "a Gateway missing from files and cluster: exit 1",
         &r,
     )?;
+    // More objects of a kind than one list page (500): the last page counts too.
+    let services: Vec<String> = (0..600)
+        .map(|i| format!("{{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {{\"name\": \"s{i:03}\", \"namespace\": \"e2e-pages\"}}, \"spec\": {{\"clusterIP\": \"None\", \"ports\": [{{\"port\": 80}}]}}}}"))
+        .collect();
+    c.namespace("e2e-pages");
+    let r = c.kubectl(
+        &["create", "-f", "-"],
+        Some(&format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{}]}}",
+            services.join(",")
+        )),
+    );
+    check(r.code == 0, "600 Services created", &r)?;
+    let routes: String = ["s000", "s499", "s500", "s599"]
+        .iter()
+        .map(|s| format!("  - route: [{{destination: {{host: {s}, port: {{number: 80}}}}}}]\n"))
+        .collect();
+    let paged = write(
+        "paged.yaml",
+        &format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: paged, namespace: e2e-pages}}\nspec:\n  hosts: [paged.example.com]\n  http:\n{routes}"),
+    );
+    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, "-o", "json", &paged]);
+    check(
+        r.code == 0 && r.stdout.contains("\"summary\"") && !r.stdout.contains("MG0102"),
+        "routes to Services on the first and the second page resolve",
+        &r,
+    )?;
     let r = run_check(&["--cluster", "--kubeconfig", "/nonexistent/kubeconfig", &bound]);
     check(
         r.code == 2 && r.stderr.contains("meshgate: error: --cluster: /nonexistent/kubeconfig"),
