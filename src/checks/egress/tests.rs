@@ -134,3 +134,17 @@ fn deleting_the_egress_gateway_or_its_service_breaks_the_routes_with_mg0401() {
         "{svc:?}"
     );
 }
+
+#[test]
+fn a_wildcard_host_through_an_egress_gateway_is_a_path_too() {
+    // Istio's wildcard egress task: resolution NONE, hosts `*.wikipedia.org`.
+    let wild = |doc: &str| {
+        doc.replace("edition.cnn.com", "\"*.wikipedia.org\"")
+            .replace("resolution: DNS", "resolution: NONE")
+    };
+    let (se, gw, vs) = (wild(SE), wild(GATEWAY), wild(VS));
+    let live = view(&[&se, &gw, &vs, EGRESS_POD, EGRESS_SVC]);
+    assert!(check_yaml(&live, &se).is_empty(), "{:?}", check_yaml(&live, &se));
+    let dead = view(&[&se, &gw, &vs, EGRESS_SVC]);
+    assert_eq!(codes(&check_yaml(&dead, &se)), [pair("MG0401", "/spec/hosts/0")]);
+}
