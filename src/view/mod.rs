@@ -46,13 +46,13 @@ pub struct ResolvedProxy {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     settings: ViewSettings,
-    objects: imbl::HashMap<ObjKey, Arc<Entry>>,
+    objects: index::HashMap<ObjKey, Arc<Entry>>,
     idx: Indexes,
     mesh: MeshConfig,
     /// MeshConfig candidates by namespace of their `istio` ConfigMap.
     mesh_sources: BTreeMap<String, MeshConfig>,
     /// Namespaces that objects live in, with their object counts (file mode).
-    object_namespaces: imbl::HashMap<String, usize>,
+    object_namespaces: index::HashMap<String, usize>,
     /// Policy's `rootNamespace`, which beats MeshConfig's.
     root_override: Option<String>,
 }
