@@ -10,6 +10,11 @@ cargo build --release --bin meshgate --example synth --example loadgen
 [ -f "$dir/087999.yaml" ] || ./target/release/examples/synth "$dir" 88000
 mkdir -p target/bench-certs
 [ -f target/bench-certs/tls.crt ] || ./target/release/meshgate certs --dns localhost --ip 127.0.0.1 --out target/bench-certs >/dev/null
+# A server left over from another run would answer instead of this one.
+if curl -s -o /dev/null http://127.0.0.1:18080/livez || curl -sk -o /dev/null https://127.0.0.1:18443/; then
+  echo "serve.sh: ports 18080/18443 are in use (a meshgate from another run?); stop it first" >&2
+  exit 1
+fi
 ./target/release/meshgate serve --cluster-from "$dir" --addr 127.0.0.1:18443 --admin-addr 127.0.0.1:18080 \
   --tls-cert target/bench-certs/tls.crt --tls-key target/bench-certs/tls.key >/dev/null 2>&1 &
 pid=$!
