@@ -246,16 +246,7 @@ fn impact_lines(view: &ClusterView, change: &ImpactChange, policy: &Policy, read
 }
 
 fn summarize(lines: &[String]) -> String {
-    let mut s = lines
-        .iter()
-        .take(MAX_NAMED_REFERRERS)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if lines.len() > MAX_NAMED_REFERRERS {
-        s.push_str(&format!(" and {} more", lines.len() - MAX_NAMED_REFERRERS));
-    }
-    s
+    checks::join_at_most(lines, MAX_NAMED_REFERRERS)
 }
 
 #[cfg(test)]

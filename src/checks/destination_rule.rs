@@ -119,7 +119,6 @@ fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: 
     if strict.is_empty() {
         return;
     }
-    let names: Vec<&String> = strict.iter().collect();
     for t in disabled {
         out.push(Finding::new(
             &catalog::MG0204,
@@ -127,7 +126,7 @@ fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: 
             crate::model::fields::child(&t.pointer, "mode"),
             format!(
                 "TLS DISABLE toward {fqdn}, whose workloads ({}) accept only mTLS (STRICT PeerAuthentication): these requests will fail",
-                super::join_at_most(&names, 5)
+                super::join_at_most(&strict, 5)
             ),
         ));
     }
@@ -150,7 +149,7 @@ fn on_matching_node(w: &Entry, topology: &BTreeMap<String, String>, view: &Clust
         return true;
     };
     match view.node_labels(node) {
-        Some(labels) => topology.iter().all(|(k, v)| labels.get(k) == Some(v)),
+        Some(labels) => crate::model::workload::labels_match(topology, labels),
         None => true,
     }
 }

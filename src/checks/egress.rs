@@ -249,11 +249,9 @@ pub fn check_virtual_service(entry: &Entry, vs: &VirtualServiceSpec, view: &Clus
     }
 }
 
-/// MG0401 on a Gateway that serves an external host with no workload behind it.
-pub fn check_gateway(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
-    if has_workload(gw, view) {
-        return;
-    }
+/// MG0401 on a Gateway whose selector finds no workload (the caller has looked)
+/// when it serves an external host.
+pub fn check_unserved_gateway(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let key = &entry.object.key;
     for s in &gw.servers {
         for h in &s.hosts {

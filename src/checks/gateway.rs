@@ -17,7 +17,8 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
     } else {
         view.workloads_matching(None, &gw.selector).collect()
     };
-    if !gw.selector.is_empty() && workloads.is_empty() {
+    let unserved = !gw.selector.is_empty() && workloads.is_empty();
+    if unserved {
         out.push(Finding::new(
             &catalog::MG0301,
             key,
@@ -28,7 +29,9 @@ pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<
             ),
         ));
     }
-    super::egress::check_gateway(entry, gw, view, out);
+    if unserved {
+        super::egress::check_unserved_gateway(entry, gw, view, out);
+    }
     check_ports(entry, gw, &workloads, view, out);
     check_conflicts(entry, gw, &workloads, view, out);
     // MG0303: the TLS secret must live where the gateway proxies run.
@@ -91,7 +94,7 @@ fn check_ports(entry: &Entry, gw: &GatewaySpec, workloads: &[&Arc<Entry>], view:
                     w.object.key.namespace == ns
                         && w.workload
                             .as_ref()
-                            .is_some_and(|wl| s.selector.iter().all(|(k, v)| wl.labels.get(k) == Some(v)))
+                            .is_some_and(|wl| crate::model::workload::labels_match(&s.selector, &wl.labels))
                 });
             if selects {
                 services.push(svc.object.key.qualified_name());

@@ -56,13 +56,23 @@ pub(crate) fn selector_text(sel: &std::collections::BTreeMap<String, String>) ->
 }
 
 /// The first `shown` names for a message, then a count of the rest: `a, b and 3 more`.
-pub(crate) fn join_at_most<S: AsRef<str>>(items: &[S], shown: usize) -> String {
-    let mut s = join(items.iter().take(shown));
-    if items.len() > shown {
-        s.push_str(&format!(" and {} more", items.len() - shown));
+pub(crate) fn join_at_most<I>(items: I, shown: usize) -> String
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let items = items.into_iter();
+    let total = items.len();
+    let mut s = join(items.take(shown));
+    if total > shown {
+        s.push_str(&format!(" and {} more", total - shown));
     }
     s
 }
+
+/// How many workloads a message names before it counts the rest.
+pub(crate) const NAMED_WORKLOADS: usize = 3;
 
 /// Joins names for a message: `a, b, c`.
 pub(crate) fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(items: I) -> String {

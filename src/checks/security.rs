@@ -4,6 +4,7 @@
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
 use crate::model::security::SecuritySpec;
+use crate::model::workload::labels_match;
 use crate::model::Kind;
 use crate::view::{ClusterView, Entry};
 
@@ -81,8 +82,7 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
     if key.kind == Kind::PeerAuthentication && spec.mtls_mode.as_deref() == Some("STRICT") {
         let selector = spec.selector.as_ref().filter(|s| !s.is_empty());
         let covers = |ns: &str, labels: &std::collections::BTreeMap<String, String>| {
-            scope.is_none_or(|s| s == ns)
-                && selector.is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            scope.is_none_or(|s| s == ns) && selector.is_none_or(|sel| labels_match(sel, labels))
         };
         let mut rules = Vec::new();
         for dr in view.tls_disabling_destination_rules() {

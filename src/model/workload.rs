@@ -17,6 +17,11 @@ pub struct Workload {
     pub node: Option<String>,
 }
 
+/// Whether `labels` carry every pair of `selector` (an empty selector selects all).
+pub fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
 /// The control plane an object stands for: an istiod Deployment (any mode) or Pod.
 pub fn control_plane_of(obj: &Object) -> Option<ControlPlane> {
     match obj.key.kind {

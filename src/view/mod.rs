@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::model::mesh_config::MeshConfig;
 use crate::model::proxy::{Injection, Proxy, DEFAULT_REVISION, REV_LABEL};
+use crate::model::workload::labels_match;
 use crate::model::{Kind, ObjKey, Object};
 use crate::semantics::export_to::ExportTo;
 use crate::semantics::host;
@@ -313,7 +314,7 @@ impl ClusterView {
             .filter_map(|k| self.objects.get(k.as_ref()))
             .filter(move |e| {
                 let Some(w) = &e.workload else { return false };
-                namespace.is_none_or(|ns| w.namespace == ns) && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+                namespace.is_none_or(|ns| w.namespace == ns) && labels_match(selector, &w.labels)
             })
     }
 
@@ -392,10 +393,7 @@ impl ClusterView {
     ) -> Option<&Arc<Entry>> {
         let applies = |e: &&Arc<Entry>| match &e.parsed {
             Parsed::Security(s) => {
-                !s.has_target_refs
-                    && s.selector
-                        .as_ref()
-                        .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+                !s.has_target_refs && s.selector.as_ref().is_none_or(|sel| labels_match(sel, labels))
             }
             _ => false,
         };
@@ -446,12 +444,9 @@ impl ClusterView {
             _ => None,
         };
         let selecting = self
-            .lookup(self.idx.selecting_peer_auth.get(workload_namespace))
+            .selecting_peer_authentications(workload_namespace)
             .find(|e| match &e.parsed {
-                Parsed::Security(s) => s
-                    .selector
-                    .as_ref()
-                    .is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v))),
+                Parsed::Security(s) => s.selector.as_ref().is_some_and(|sel| labels_match(sel, labels)),
                 _ => false,
             });
         selecting

@@ -7,13 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jsonptr::PointerBuf;
 
-use crate::checks::{catalog, join_at_most};
+use crate::checks::{catalog, join_at_most, NAMED_WORKLOADS};
 use crate::finding::Finding;
 use crate::model::security::SecuritySpec;
 use crate::view::{ClusterView, Entry, Parsed};
-
-/// Workload names a message lists before it counts the rest.
-const NAMED: usize = 3;
 
 pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     // One finding per list (`.../source/principals`), not per item.
@@ -76,10 +73,7 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
         }
         let parts: Vec<String> = plain
             .iter()
-            .map(|(mode, ws)| {
-                let ws: Vec<&String> = ws.iter().collect();
-                format!("workload {} runs with {mode}", join_at_most(&ws, NAMED))
-            })
+            .map(|(mode, ws)| format!("workload {} runs with {mode}", join_at_most(ws, NAMED_WORKLOADS)))
             .collect();
         return (!parts.is_empty()).then(|| parts.join(", "));
     }
@@ -116,6 +110,5 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
             }
         }
     }
-    let plain: Vec<String> = plain.into_iter().collect();
-    (!plain.is_empty()).then(|| format!("workload {} runs without mTLS", join_at_most(&plain, NAMED)))
+    (!plain.is_empty()).then(|| format!("workload {} runs without mTLS", join_at_most(&plain, NAMED_WORKLOADS)))
 }

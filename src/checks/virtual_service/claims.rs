@@ -4,14 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::checks::{catalog, join_at_most};
+use crate::checks::{catalog, join_at_most, NAMED_WORKLOADS};
 use crate::finding::Finding;
 use crate::model::virtual_service::VirtualServiceSpec;
 use crate::semantics::gateway_ref::GatewayRef;
 use crate::view::{ClusterView, Entry, Parsed};
-
-/// Workload names a message lists before it counts the rest.
-const NAMED: usize = 3;
 
 pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let key = &entry.object.key;
@@ -45,10 +42,7 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
         }
         let parts: Vec<String> = uncovered
             .iter()
-            .map(|(g, ws)| {
-                let ws: Vec<&String> = ws.iter().collect();
-                format!("gateway {g} (workload {})", join_at_most(&ws, NAMED))
-            })
+            .map(|(g, ws)| format!("gateway {g} (workload {})", join_at_most(ws, NAMED_WORKLOADS)))
             .collect();
         out.push(Finding::new(
             &catalog::MG0112,
