@@ -31,8 +31,6 @@ struct EgressPath<'v> {
     /// Gateways serving the host, each with whether its selector finds a workload.
     gateways: Vec<(&'v Arc<Entry>, bool)>,
     mesh_routes: Vec<MeshRoute<'v>>,
-    /// VirtualServices bound to one of `gateways` that declare the host.
-    gateway_routes: Vec<&'v Arc<Entry>>,
 }
 
 /// Whether a Gateway's selector finds a workload (an empty selector is not judged).
@@ -98,28 +96,24 @@ fn path<'v>(fqdn: &str, view: &'v ClusterView) -> EgressPath<'v> {
             }
         }
     }
+    EgressPath { gateways, mesh_routes }
+}
+
+/// Part (3): whether a VirtualService bound to one of `gateways` declares `fqdn`.
+fn routed_onward(gateways: &[(&Arc<Entry>, bool)], fqdn: &str, view: &ClusterView) -> bool {
     let domain = view.cluster_domain();
-    let mut gateway_routes: Vec<&Arc<Entry>> = Vec::new();
-    for (g, _) in &gateways {
-        for vs in view.gateway_binders(&g.object.key.namespace, &g.object.key.name) {
-            let Parsed::VirtualService(spec) = &vs.parsed else {
-                continue;
-            };
-            let ns = vs.object.key.namespace.as_str();
-            let declares = spec
-                .hosts
-                .iter()
-                .any(|h| host::intersect(&host::resolve(&h.value, ns, domain), fqdn));
-            if declares && !gateway_routes.iter().any(|o| Arc::ptr_eq(o, vs)) {
-                gateway_routes.push(vs);
-            }
-        }
-    }
-    EgressPath {
-        gateways,
-        mesh_routes,
-        gateway_routes,
-    }
+    gateways.iter().any(|(g, _)| {
+        view.gateway_binders(&g.object.key.namespace, &g.object.key.name)
+            .any(|vs| match &vs.parsed {
+                Parsed::VirtualService(spec) => {
+                    let ns = vs.object.key.namespace.as_str();
+                    spec.hosts
+                        .iter()
+                        .any(|h| host::intersect(&host::resolve(&h.value, ns, domain), fqdn))
+                }
+                _ => false,
+            })
+    })
 }
 
 fn names<'a>(entries: impl IntoIterator<Item = &'a Arc<Entry>>) -> String {
@@ -174,7 +168,7 @@ pub fn check_external_host(key: &ObjKey, raw_host: &str, at: &PointerBuf, view: 
             names(p.mesh_routes.iter().map(|r| r.vs)),
             join(p.mesh_routes.iter().map(|r| r.target.as_str()).collect::<BTreeSet<_>>())
         )),
-        (false, false) if p.gateway_routes.is_empty() => Some(format!(
+        (false, false) if !routed_onward(&p.gateways, &fqdn, view) => Some(format!(
             "part of an egress path: no VirtualService bound to Gateway {} routes {fqdn} onward; the egress gateway answers 404",
             names(gateways())
         )),
