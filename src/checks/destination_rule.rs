@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{catalog, join};
 use crate::finding::{pointer, Finding};
-use crate::model::destination_rule::DestinationRuleSpec;
+use crate::model::destination_rule::{DestinationRuleSpec, TlsSetting};
+use crate::model::service::TargetPort;
 use crate::semantics::host;
 use crate::view::{ClusterView, Entry};
 
@@ -95,13 +96,22 @@ fn check_overlap(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
     }
 }
 
-/// MG0204: TLS turned off toward workloads that accept only mTLS.
-fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
-    let disabled: Vec<_> = dr.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")).collect();
-    if disabled.is_empty() {
-        return;
-    }
-    let mut strict = BTreeSet::new();
+/// What a DISABLE TLS setting reaches: each workload behind `fqdn` (narrowed to
+/// the setting's subset) with the target port of each Service port it covers;
+/// `None` as target port: a named target port.
+pub(crate) fn disabled_tls_targets(
+    dr: &DestinationRuleSpec,
+    t: &TlsSetting,
+    fqdn: &str,
+    view: &ClusterView,
+) -> Vec<(std::sync::Arc<Entry>, Option<u32>)> {
+    let subset_labels = t
+        .subset
+        .as_ref()
+        .and_then(|name| dr.subsets.iter().find(|s| &s.name == name))
+        .map(|s| s.labels.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
     for svc in view.registry(fqdn) {
         let crate::view::Parsed::Service(s) = &svc.parsed else {
             continue;
@@ -109,23 +119,56 @@ fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: 
         if s.selector.is_empty() {
             continue;
         }
-        for w in view.workloads_matching(Some(&svc.object.key.namespace), &s.selector) {
-            let Some(wl) = &w.workload else { continue };
-            if wl.proxy.is_some() && view.effective_mtls(&wl.namespace, &wl.labels) == "STRICT" {
-                strict.insert(w.object.key.qualified_name());
+        let target_ports: Vec<Option<u32>> = s
+            .ports
+            .iter()
+            .filter(|sp| match t.port {
+                Some(p) => sp.port == p,
+                None => !t.overridden_ports.contains(&sp.port),
+            })
+            .map(|sp| match &sp.target_port {
+                None => Some(sp.port),
+                Some(TargetPort::Number(n)) => Some(*n),
+                Some(TargetPort::Name(_)) => None,
+            })
+            .collect();
+        if target_ports.is_empty() {
+            continue;
+        }
+        let mut selector = s.selector.clone();
+        selector.extend(subset_labels.clone());
+        for w in view.workloads_matching(Some(&svc.object.key.namespace), &selector) {
+            if w.workload.as_ref().is_some_and(|wl| wl.proxy.is_some()) {
+                out.extend(target_ports.iter().map(|tp| (w.clone(), *tp)));
             }
         }
     }
-    if strict.is_empty() {
-        return;
-    }
-    for t in disabled {
+    out
+}
+
+/// MG0204: TLS turned off toward workload ports that accept only mTLS (the
+/// effective mode per target port, `portLevelMtls` included).
+fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
+    for t in dr.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")) {
+        let mut strict = BTreeSet::new();
+        for (w, target_port) in disabled_tls_targets(dr, t, fqdn, view) {
+            let Some(wl) = &w.workload else { continue };
+            let mode = view.effective_mtls(&wl.namespace, &wl.labels);
+            if mode.at(target_port) == Some("STRICT") {
+                let port = target_port.map(|p| format!(":{p}")).unwrap_or_default();
+                strict.insert(format!("{}{port}", w.object.key.qualified_name()));
+            }
+        }
+        if strict.is_empty() {
+            continue;
+        }
         out.push(Finding::new(
             &catalog::MG0204,
             &entry.object.key,
             crate::model::fields::child(&t.pointer, "mode"),
             format!(
-                "TLS DISABLE toward {fqdn}, whose workloads ({}) accept only mTLS (STRICT PeerAuthentication): these requests will fail",
+                "TLS DISABLE toward {fqdn}, whose workloads ({}) accept only mTLS there (STRICT PeerAuthentication): \
+                 their proxies reset these plaintext connections, and clients see 503 (upstream connect error, UF/URX)",
                 super::join_at_most(&strict, 5)
             ),
         ));
@@ -306,6 +349,60 @@ mod tests {
             ))
             .len(),
             1
+        );
+    }
+
+    /// The port-level mTLS exception pattern: STRICT for the workload with one
+    /// port (a metrics or legacy port) PERMISSIVE or DISABLE, and a rule turning
+    /// TLS off for that port only. Valid; TLS off on any other port is not.
+    #[test]
+    fn mg0204_port_level_mtls_exception_is_valid() {
+        let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec:\n  selector: {app: api}\n  ports: [{name: http, port: 80, targetPort: 8080}, {name: http-metrics, port: 9090}]\n";
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: api-1, namespace: shop, labels: {app: api}}\nspec: {containers: [{name: istio-proxy, image: istio/proxyv2:1.30.3}]}\n";
+        for exception in ["DISABLE", "PERMISSIVE"] {
+            let pa = format!("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: api, namespace: shop}}\nspec:\n  selector: {{matchLabels: {{app: api}}}}\n  mtls: {{mode: STRICT}}\n  portLevelMtls:\n    9090: {{mode: {exception}}}\n");
+            let v = view(&[svc, pod, &pa]);
+            let on_exception_port = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: shop}\nspec:\n  host: api\n  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 9090}\n      tls: {mode: DISABLE}\n";
+            let f = check_yaml(&v, on_exception_port);
+            assert!(f.is_empty(), "{exception}: {f:?}");
+            // Port 80 (target 8080) stays STRICT: TLS off there breaks.
+            let on_strict_port = on_exception_port.replace("number: 9090", "number: 80");
+            let f = check_yaml(&v, &on_strict_port);
+            assert_eq!(
+                codes(&f),
+                [(
+                    "MG0204".into(),
+                    "/spec/trafficPolicy/portLevelSettings/0/tls/mode".into()
+                )],
+                "{exception}"
+            );
+            assert!(
+                f[0].message.contains("shop/api-1:8080") && f[0].message.contains("503"),
+                "{}",
+                f[0].message
+            );
+            // Top-level DISABLE with port 80 overridden back to ISTIO_MUTUAL: fine.
+            let top_with_override = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: shop}\nspec:\n  host: api\n  trafficPolicy:\n    tls: {mode: DISABLE}\n    portLevelSettings:\n    - port: {number: 80}\n      tls: {mode: ISTIO_MUTUAL}\n";
+            assert!(check_yaml(&v, top_with_override).is_empty(), "{exception}");
+            // Top-level DISABLE alone reaches port 80 too.
+            let top = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: shop}\nspec:\n  host: api\n  trafficPolicy:\n    tls: {mode: DISABLE}\n";
+            assert_eq!(codes(&check_yaml(&v, top))[0].0, "MG0204", "{exception}");
+        }
+    }
+
+    /// A subset's DISABLE reaches only the subset's workloads.
+    #[test]
+    fn mg0204_subset_tls_reaches_only_its_workloads() {
+        let v1 = "apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: default, labels: {app: reviews, version: v1}}\nspec: {containers: [{name: istio-proxy, image: istio/proxyv2:1.30.3}]}\n";
+        let v2 = v1.replace("r1", "r2").replace("version: v1", "version: v2");
+        let strict_v2 = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: v2, namespace: default}\nspec:\n  selector: {matchLabels: {version: v2}}\n  mtls: {mode: STRICT}\n";
+        let v = view(&[SVC_REVIEWS, v1, &v2, strict_v2]);
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy: {tls: {mode: DISABLE}}\n  - name: v2\n    labels: {version: v2}\n";
+        assert!(check_yaml(&v, dr).is_empty());
+        let to_v2 = dr.replace("labels: {version: v1}", "labels: {version: v2}");
+        assert_eq!(
+            codes(&check_yaml(&v, &to_v2))[0],
+            ("MG0204".into(), "/spec/subsets/0/trafficPolicy/tls/mode".into())
         );
     }
 

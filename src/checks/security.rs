@@ -84,6 +84,14 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
         let covers = |ns: &str, labels: &std::collections::BTreeMap<String, String>| {
             scope.is_none_or(|s| s == ns) && selector.is_none_or(|sel| labels_match(sel, labels))
         };
+        // This policy's mode on a target port: its portLevelMtls entry, else STRICT.
+        let strict_at = |port: Option<u32>| match port {
+            Some(p) => spec
+                .port_level_mtls
+                .get(&p)
+                .is_none_or(|m| m == "STRICT" || m == "UNSET"),
+            None => spec.port_level_mtls.is_empty(),
+        };
         let mut rules = Vec::new();
         for dr in view.tls_disabling_destination_rules() {
             let crate::view::Parsed::DestinationRule(d) = &dr.parsed else {
@@ -91,15 +99,14 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
             };
             let Some(h) = &d.host else { continue };
             let fqdn = crate::semantics::host::resolve(h, &dr.object.key.namespace, view.cluster_domain());
-            let hit = view.registry(&fqdn).any(|svc| match &svc.parsed {
-                crate::view::Parsed::Service(s) if !s.selector.is_empty() => view
-                    .workloads_matching(Some(&svc.object.key.namespace), &s.selector)
-                    .any(|w| {
+            let hit = d.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")).any(|t| {
+                super::destination_rule::disabled_tls_targets(d, t, &fqdn, view)
+                    .iter()
+                    .any(|(w, port)| {
                         w.workload
                             .as_ref()
-                            .is_some_and(|wl| wl.proxy.is_some() && covers(&wl.namespace, &wl.labels))
-                    }),
-                _ => false,
+                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict_at(*port))
+                    })
             });
             if hit {
                 rules.push(dr.object.key.qualified_name());
@@ -285,6 +292,48 @@ mod tests {
             &policy("PeerAuthentication", "shop", "p", "  mtls: {mode: PERMISSIVE}\n")
         )
         .is_empty());
+    }
+
+    /// STRICT with a port-level exception, and a rule turning TLS off on that
+    /// port only: consistent. The same rule on a STRICT port is reported.
+    #[test]
+    fn mg0603_port_level_exception_matches_the_rule() {
+        let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}, {port: 9090}]\n";
+        let dr = |port: u32| {
+            format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: plain, namespace: shop}}\nspec:\n  host: web\n  trafficPolicy:\n    portLevelSettings:\n    - port: {{number: {port}}}\n      tls: {{mode: DISABLE}}\n")
+        };
+        let pa = policy(
+            "PeerAuthentication",
+            "shop",
+            "web",
+            "  selector: {matchLabels: {app: web}}\n  mtls: {mode: STRICT}\n  portLevelMtls:\n    9090: {mode: PERMISSIVE}\n",
+        );
+        assert!(check_yaml(&view(&[POD, svc, &dr(9090)]), &pa).is_empty());
+        assert_eq!(
+            codes(&check_yaml(&view(&[POD, svc, &dr(80)]), &pa)),
+            [("MG0603".into(), "/spec/mtls/mode".into())]
+        );
+    }
+
+    /// A workload DISABLE with one port kept STRICT: identities arrive on that
+    /// port, so a `principals` condition can match: no MG0607.
+    #[test]
+    fn mg0607_not_when_a_port_keeps_mtls() {
+        let pa = policy(
+            "PeerAuthentication",
+            "shop",
+            "web",
+            "  selector: {matchLabels: {app: web}}\n  mtls: {mode: DISABLE}\n  portLevelMtls:\n    8080: {mode: STRICT}\n",
+        );
+        let ap = policy(
+            "AuthorizationPolicy",
+            "shop",
+            "allow",
+            "  selector:\n    matchLabels: {app: web}\n  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/shop/sa/default]}\n",
+        );
+        assert!(check_yaml(&view(&[POD, &pa]), &ap).is_empty());
+        let all_plain = pa.replace("8080: {mode: STRICT}", "8080: {mode: DISABLE}");
+        assert_eq!(codes(&check_yaml(&view(&[POD, &all_plain]), &ap))[0].0, "MG0607");
     }
 
     #[test]

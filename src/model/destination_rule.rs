@@ -25,35 +25,66 @@ pub struct TlsSetting {
     /// `caCertificates` or `credentialName` set: the server is verified.
     pub has_ca: bool,
     pub insecure_skip_verify: bool,
+    /// The Service port of a `portLevelSettings` entry; `None`: every port but
+    /// those in `overridden_ports`.
+    pub port: Option<u32>,
+    /// Ports whose own `portLevelSettings[].tls` replaces this (top-level) one.
+    pub overridden_ports: Vec<u32>,
+    /// The subset whose traffic policy holds it.
+    pub subset: Option<String>,
     /// The `tls` object.
     pub pointer: PointerBuf,
 }
 
-fn read_policy(policy: Option<&Value>, at: &jsonptr::Pointer, out: &mut Vec<TlsSetting>, p: &mut Problems) {
+fn read_policy(
+    policy: Option<&Value>,
+    subset: Option<&str>,
+    at: &jsonptr::Pointer,
+    out: &mut Vec<TlsSetting>,
+    p: &mut Problems,
+) {
     let Some(tp) = fields::mapping(policy, at, p) else {
         return;
     };
-    read_tls(tp.get("tls"), &child(at, "tls"), out, p);
+    let mut port_level = Vec::new();
     let pls_at = child(at, "portLevelSettings");
     for (i, pl) in fields::list(tp.get("portLevelSettings"), &pls_at, p).iter().enumerate() {
         let here = index(&pls_at, i);
         if let Some(pl) = fields::mapping(Some(pl), &here, p) {
-            read_tls(pl.get("tls"), &child(&here, "tls"), out, p);
+            let port_at = child(&here, "port");
+            let port = fields::mapping(pl.get("port"), &port_at, p)
+                .and_then(|pm| fields::port_field(pm, "number", &port_at, p));
+            if let Some(t) = read_tls(pl.get("tls"), &child(&here, "tls"), p) {
+                port_level.push(TlsSetting {
+                    port,
+                    subset: subset.map(str::to_string),
+                    ..t
+                });
+            }
         }
     }
+    if let Some(t) = read_tls(tp.get("tls"), &child(at, "tls"), p) {
+        out.push(TlsSetting {
+            overridden_ports: port_level.iter().filter_map(|t| t.port).collect(),
+            subset: subset.map(str::to_string),
+            ..t
+        });
+    }
+    out.extend(port_level);
 }
 
-fn read_tls(tls: Option<&Value>, at: &jsonptr::Pointer, out: &mut Vec<TlsSetting>, p: &mut Problems) {
-    let Some(t) = fields::mapping(tls, at, p) else {
-        return;
-    };
+fn read_tls(tls: Option<&Value>, at: &jsonptr::Pointer, p: &mut Problems) -> Option<TlsSetting> {
+    let t = fields::mapping(tls, at, p)?;
     let set = |k: &str| t.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-    out.push(TlsSetting {
+    Some(TlsSetting {
         mode: fields::str_field(t, "mode", at, p).map(str::to_string),
         has_ca: set("caCertificates") || set("credentialName"),
         insecure_skip_verify: t.get("insecureSkipVerify").and_then(Value::as_bool).unwrap_or(false),
+        port: None,
+        overridden_ports: Vec::new(),
+        subset: None,
         pointer: at.to_buf(),
-    });
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,14 +110,27 @@ pub fn parse(obj: &Object, p: &mut Problems) -> DestinationRuleSpec {
         .collect();
     spec.has_workload_selector = m.get("workloadSelector").is_some_and(|v| !v.is_null());
     let mut tls = Vec::new();
-    read_policy(m.get("trafficPolicy"), &child(&root, "trafficPolicy"), &mut tls, p);
+    read_policy(
+        m.get("trafficPolicy"),
+        None,
+        &child(&root, "trafficPolicy"),
+        &mut tls,
+        p,
+    );
     let at = child(&root, "subsets");
     for (i, s) in fields::list(m.get("subsets"), &at, p).iter().enumerate() {
         let here = index(&at, i);
         let Some(s) = fields::mapping(Some(s), &here, p) else {
             continue;
         };
-        read_policy(s.get("trafficPolicy"), &child(&here, "trafficPolicy"), &mut tls, p);
+        let subset_name = s.get("name").and_then(Value::as_str);
+        read_policy(
+            s.get("trafficPolicy"),
+            subset_name,
+            &child(&here, "trafficPolicy"),
+            &mut tls,
+            p,
+        );
         match fields::str_field(s, "name", &here, p) {
             Some(name) => spec.subsets.push(Subset {
                 name: name.to_string(),

@@ -21,6 +21,8 @@ pub struct SecuritySpec {
     pub operation_hosts: Vec<Located<String>>,
     /// PeerAuthentication `mtls.mode` (STRICT, PERMISSIVE, DISABLE, UNSET).
     pub mtls_mode: Option<String>,
+    /// PeerAuthentication `portLevelMtls`: workload (target) port → mode.
+    pub port_level_mtls: BTreeMap<u32, String>,
 }
 
 impl SecuritySpec {
@@ -41,6 +43,21 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
     spec.mtls_mode = fields::mapping(m.get("mtls"), &mtls_at, p)
         .and_then(|mt| fields::str_field(mt, "mode", &mtls_at, p))
         .map(str::to_string);
+    let plm_at = child(&root, "portLevelMtls");
+    if let Some(plm) = fields::mapping(m.get("portLevelMtls"), &plm_at, p) {
+        for (port, setting) in plm {
+            let at = child(&plm_at, port);
+            let Ok(number) = port.parse::<u32>() else {
+                p.invalid(&at, "a portLevelMtls key must be a port number");
+                continue;
+            };
+            if let Some(mode) =
+                fields::mapping(Some(setting), &at, p).and_then(|s| fields::str_field(s, "mode", &at, p))
+            {
+                spec.port_level_mtls.insert(number, mode.to_string());
+            }
+        }
+    }
     spec.has_target_refs = fields::has_target_refs(m);
     let rules_at = child(&root, "rules");
     for (i, rule) in fields::list(m.get("rules"), &rules_at, p).iter().enumerate() {

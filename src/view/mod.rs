@@ -43,6 +43,31 @@ pub struct ResolvedProxy {
     pub revision: String,
 }
 
+/// A workload's effective mTLS mode: one for every port, except the (target)
+/// ports a `portLevelMtls` entry sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MtlsMode {
+    pub mode: String,
+    pub ports: BTreeMap<u32, String>,
+}
+
+impl MtlsMode {
+    /// The mode on a target port; `None`: a named target port, which could be
+    /// any of the port-level entries.
+    pub fn at(&self, target_port: Option<u32>) -> Option<&str> {
+        match target_port {
+            Some(p) => Some(self.ports.get(&p).unwrap_or(&self.mode)),
+            None if self.ports.is_empty() => Some(&self.mode),
+            None => None,
+        }
+    }
+
+    /// Whether every port has a mode for which `pred` holds.
+    pub fn everywhere(&self, pred: impl Fn(&str) -> bool) -> bool {
+        pred(&self.mode) && self.ports.values().all(|m| pred(m))
+    }
+}
+
 /// Cheap to clone: every map is persistent, so a clone shares all structure.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
@@ -437,8 +462,9 @@ impl ClusterView {
 
     /// The mTLS mode that applies to a workload, as istiod resolves it: a
     /// PeerAuthentication selecting it, else its namespace's, else the mesh's
-    /// (root namespace); PERMISSIVE when none sets a mode.
-    pub fn effective_mtls(&self, workload_namespace: &str, labels: &BTreeMap<String, String>) -> String {
+    /// (root namespace); PERMISSIVE when none sets a mode. The selecting policy's
+    /// `portLevelMtls` entries override the mode on their (target) ports.
+    pub fn effective_mtls(&self, workload_namespace: &str, labels: &BTreeMap<String, String>) -> MtlsMode {
         let mode_of = |e: &Arc<Entry>| match &e.parsed {
             Parsed::Security(s) => s.mtls_mode.clone().filter(|m| m != "UNSET"),
             _ => None,
@@ -449,7 +475,7 @@ impl ClusterView {
                 Parsed::Security(s) => s.selector.as_ref().is_some_and(|sel| labels_match(sel, labels)),
                 _ => false,
             });
-        selecting
+        let mode = selecting
             .and_then(mode_of)
             .or_else(|| {
                 self.namespace_wide_peer_authentications(workload_namespace)
@@ -459,7 +485,17 @@ impl ClusterView {
                 self.namespace_wide_peer_authentications(&self.mesh.root_namespace)
                     .find_map(mode_of)
             })
-            .unwrap_or_else(|| "PERMISSIVE".to_string())
+            .unwrap_or_else(|| "PERMISSIVE".to_string());
+        let ports = match selecting.map(|e| &e.parsed) {
+            Some(Parsed::Security(s)) => s
+                .port_level_mtls
+                .iter()
+                .filter(|(_, m)| m.as_str() != "UNSET")
+                .map(|(p, m)| (*p, m.clone()))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        MtlsMode { mode, ports }
     }
 
     /// Installed control planes: revision → versions (a version is `None` when its

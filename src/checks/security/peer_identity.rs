@@ -10,7 +10,7 @@ use jsonptr::PointerBuf;
 use crate::checks::{catalog, join_at_most, NAMED_WORKLOADS};
 use crate::finding::Finding;
 use crate::model::security::SecuritySpec;
-use crate::view::{ClusterView, Entry, Parsed};
+use crate::view::{ClusterView, Entry, MtlsMode, Parsed};
 
 pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     // One finding per list (`.../source/principals`), not per item.
@@ -40,8 +40,14 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
 }
 
 /// Whether a mode lets a workload receive plaintext from mesh clients.
-fn without_mtls(mode: &str, view: &ClusterView) -> bool {
+fn mode_without_mtls(mode: &str, view: &ClusterView) -> bool {
     mode == "DISABLE" || (mode == "PERMISSIVE" && !view.mesh().auto_mtls)
+}
+
+/// Whether a workload receives plaintext on every port: a `portLevelMtls` entry
+/// that keeps mTLS on one port means the condition can match there.
+fn without_mtls(mode: &MtlsMode, view: &ClusterView) -> bool {
+    mode.everywhere(|m| mode_without_mtls(m, view))
 }
 
 /// What the policy covers that runs without mTLS, said for a message; `None`
@@ -66,7 +72,7 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
             let mode = view.effective_mtls(&wl.namespace, &wl.labels);
             if without_mtls(&mode, view) {
                 plain
-                    .entry(describe(&mode))
+                    .entry(describe(&mode.mode))
                     .or_default()
                     .insert(w.object.key.qualified_name());
             }
@@ -86,7 +92,7 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
         } else {
             format!("namespace {ns}")
         };
-        return Some(format!("{what} runs with {}", describe(&mode)));
+        return Some(format!("{what} runs with {}", describe(&mode.mode)));
     }
     if ns == root {
         return None;
@@ -97,7 +103,7 @@ fn plaintext_scope(entry: &Entry, spec: &SecuritySpec, view: &ClusterView) -> Op
         let (Some(sel), Some(mode)) = (p.selector.as_ref(), p.mtls_mode.as_deref()) else {
             continue;
         };
-        if !without_mtls(mode, view) {
+        if !mode_without_mtls(mode, view) {
             continue;
         }
         for w in view.workloads_matching(Some(ns), sel) {
