@@ -44,7 +44,7 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     }
 
     for d in &vs.destinations {
-        check_destination(entry, d, &clients, view, out);
+        check_destination(entry, vs, d, &clients, view, out);
     }
 
     super::egress::check_virtual_service(entry, vs, view, out);
@@ -247,7 +247,14 @@ fn check_binding(entry: &Entry, vs: &VirtualServiceSpec, gw: &Entry, at: &jsonpt
 }
 
 /// MG0102–MG0105 for one destination.
-fn check_destination(entry: &Entry, d: &Destination, clients: &[String], view: &ClusterView, out: &mut Vec<Finding>) {
+fn check_destination(
+    entry: &Entry,
+    vs: &VirtualServiceSpec,
+    d: &Destination,
+    clients: &[String],
+    view: &ClusterView,
+    out: &mut Vec<Finding>,
+) {
     let key = &entry.object.key;
     let ns = key.namespace.as_str();
     let domain = view.cluster_domain();
@@ -316,15 +323,25 @@ fn check_destination(entry: &Entry, d: &Destination, clients: &[String], view: &
                 join(ports.iter().map(u32::to_string))
             ),
         )),
-        None if d.role == Role::HttpRoute && ports.len() > 1 => out.push(Finding::new(
-            &catalog::MG0105,
-            key,
-            d.pointer.clone(),
-            format!(
-                "{fqdn} exposes several ports ({}): name one with port.number",
-                join(ports.iter().map(u32::to_string))
-            ),
-        )),
+        None if d.role == Role::HttpRoute && ports.len() > 1 => {
+            // Sidecars use the port the client called; a Gateway uses its server's.
+            let missing: BTreeSet<(String, u32)> = gateway_server_ports(entry, vs, d, view)
+                .into_iter()
+                .filter(|(_, p)| !ports.contains(p))
+                .collect();
+            if let Some((gw, p)) = missing.first() {
+                out.push(Finding::new(
+                    &catalog::MG0105,
+                    key,
+                    d.pointer.clone(),
+                    format!(
+                        "no port named, and {fqdn} has several ({}): at gateway {gw} istiod sends this route to the server's port {p}, \
+                         which {fqdn} does not have; cluster outbound|{p}||{fqdn} does not exist, so requests get 503 NC: name a port with port.number",
+                        join(ports.iter().map(u32::to_string))
+                    ),
+                ));
+            }
+        }
         _ => {}
     }
 
@@ -361,6 +378,32 @@ fn check_destination(entry: &Entry, d: &Destination, clients: &[String], view: &
             out.push(Finding::new(&catalog::MG0103, key, d.subset_pointer(), message));
         }
     }
+}
+
+/// The Gateway servers a destination's route is served on: (gateway, server
+/// port) for each existing Gateway its rule applies to and each HTTP server of
+/// it that admits one of the VirtualService's hosts.
+fn gateway_server_ports(entry: &Entry, vs: &VirtualServiceSpec, d: &Destination, view: &ClusterView) -> Vec<(String, u32)> {
+    let ns = entry.object.key.namespace.as_str();
+    let mut out = Vec::new();
+    for g in vs.applies_to(d.gateways.as_deref()) {
+        let GatewayRef::Named { namespace, name } = GatewayRef::parse(g, ns) else {
+            continue;
+        };
+        let Some(gw) = view.gateway(&namespace, &name) else { continue };
+        let Parsed::Gateway(spec) = &gw.parsed else { continue };
+        for s in &spec.servers {
+            let Some(port) = s.port.filter(|_| s.serves_http()) else { continue };
+            let admits = s.hosts.iter().any(|sh| {
+                let sh = ServerHost::parse(&sh.value, &namespace);
+                vs.hosts.iter().any(|h| sh.admits(ns, &h.value))
+            });
+            if admits {
+                out.push((format!("{namespace}/{name}"), port));
+            }
+        }
+    }
+    out
 }
 
 mod claims;

@@ -20,7 +20,53 @@ pub struct Server {
     pub hosts: Vec<Located<String>>,
     pub credential_name: Option<String>,
     pub tls_mode: Option<String>,
+    /// Whether the server has a `tls` block at all (`httpsRedirect` included).
+    pub has_tls: bool,
+    /// `bind`: servers on other addresses get their own listener.
+    pub bind: Option<String>,
     pub pointer: PointerBuf,
+}
+
+/// How istiod merges a server with others on the same port and `bind`
+/// (`MergeGateways`): plaintext HTTP servers share one route table; TLS
+/// servers (terminated or passed through, not HTTP) share the port by SNI;
+/// any other plaintext server owns the port alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServerClass {
+    PlainHttp,
+    PlainOther,
+    Tls,
+}
+
+/// istiod's `protocol.IsHTTP`: HTTP, HTTP2, GRPC, GRPC-Web, HTTP_PROXY.
+pub fn is_http_protocol(protocol: &str) -> bool {
+    matches!(
+        protocol.to_ascii_uppercase().as_str(),
+        "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB" | "HTTP_PROXY"
+    )
+}
+
+impl Server {
+    /// `None` when the protocol is missing (istiod's validation requires one).
+    pub fn class(&self) -> Option<ServerClass> {
+        let protocol = self.protocol.as_deref()?;
+        Some(if is_http_protocol(protocol) {
+            ServerClass::PlainHttp
+        } else if self.has_tls {
+            ServerClass::Tls
+        } else {
+            ServerClass::PlainOther
+        })
+    }
+
+    /// Whether the server carries HTTP routes: plaintext HTTP, or HTTPS terminated.
+    pub fn serves_http(&self) -> bool {
+        let protocol = self.protocol.as_deref().unwrap_or("");
+        is_http_protocol(protocol)
+            || (protocol.eq_ignore_ascii_case("HTTPS")
+                && self.has_tls
+                && !matches!(self.tls_mode.as_deref(), Some("PASSTHROUGH" | "AUTO_PASSTHROUGH")))
+    }
 }
 
 pub fn parse(obj: &Object, p: &mut Problems) -> GatewaySpec {
@@ -51,6 +97,10 @@ pub fn parse(obj: &Object, p: &mut Problems) -> GatewaySpec {
                 .map(str::to_string),
             tls_mode: tls
                 .and_then(|t| fields::str_field(t, "mode", &tls_at, p))
+                .map(str::to_string),
+            has_tls: tls.is_some(),
+            bind: fields::str_field(s, "bind", &here, p)
+                .filter(|b| !b.is_empty())
                 .map(str::to_string),
             pointer: here,
         });

@@ -267,23 +267,40 @@ fn mg0104_port_not_on_service() {
     assert!(ok.is_empty(), "{ok:?}");
 }
 
+/// The canary pattern: a mesh route to a subset with no port, on a Service with
+/// `http 8080` and `grpc 9090`, is valid: a sidecar uses the port the client
+/// called. Only a Gateway route can break this way (it uses its server's port).
 #[test]
-fn mg0105_port_required_when_several() {
-    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: default}\nspec:\n  ports: [{port: 80, name: http}, {port: 8080, name: http-alt}]\n";
-    let v = view(&[svc]);
-    let f = check_yaml(
-        &v,
-        &vs("  hosts: [multi]\n  http:\n  - route:\n    - destination: {host: multi}\n"),
+fn mg0105_only_gateway_routes_need_a_port() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: default}\nspec:\n  selector: {app: api}\n  ports: [{port: 8080, name: http}, {port: 9090, name: grpc}]\n";
+    let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: api, namespace: default}\nspec:\n  host: api\n  subsets: [{name: v1, labels: {version: v1}}]\n";
+    let gw = GW_PUBLIC.replace("*/bookinfo.com", "*/api.example.com");
+    let v = view(&[svc, dr, &gw]);
+    let canary = vs("  hosts: [api]\n  http:\n  - route:\n    - destination: {host: api, subset: v1}\n");
+    let f = check_yaml(&v, &canary);
+    assert!(f.is_empty(), "{f:?}");
+    // At the Gateway (server port 80) neither 8080 nor 9090 is the server's port.
+    let at_gateway = vs("  hosts: [api.example.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: api, subset: v1}\n");
+    let f = check_yaml(&v, &at_gateway);
+    assert_eq!(codes(&f), [("MG0105".into(), "/spec/http/0/route/0/destination".into())]);
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(
+        f[0].message.contains("outbound|80||api.default.svc.cluster.local") && f[0].message.contains("503 NC"),
+        "{}",
+        f[0].message
     );
-    assert_eq!(
-        codes(&f),
-        [("MG0105".into(), "/spec/http/0/route/0/destination".into())]
-    );
-    let ok = check_yaml(
-        &v,
-        &vs("  hosts: [multi]\n  http:\n  - route:\n    - destination: {host: multi, port: {number: 8080}}\n"),
-    );
-    assert!(ok.is_empty(), "{ok:?}");
+    // A server on port 8080 is a port the Service has: istiod's choice works.
+    let gw_8080 = gw.replace("number: 80,", "number: 8080,");
+    assert!(check_yaml(&view(&[svc, dr, &gw_8080]), &at_gateway).is_empty());
+    // Named port: fine at the Gateway too.
+    let named = at_gateway.replace("subset: v1}", "subset: v1, port: {number: 9090}}");
+    assert!(check_yaml(&v, &named).is_empty());
+    // Bound to both mesh and the Gateway: the Gateway side still breaks.
+    let both = at_gateway.replace("gateways: [istio-system/public]", "gateways: [mesh, istio-system/public]");
+    assert_eq!(codes(&check_yaml(&v, &both))[0].0, "MG0105");
+    // A rule limited to mesh by match[].gateways never breaks this way.
+    let mesh_rule = vs("  hosts: [api.example.com, api]\n  gateways: [mesh, istio-system/public]\n  http:\n  - match: [{gateways: [mesh]}]\n    route:\n    - destination: {host: api, subset: v1}\n");
+    assert!(check_yaml(&v, &mesh_rule).is_empty());
 }
 
 #[test]
