@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::catalog;
+use super::{catalog, join_at_most};
 use crate::finding::{pointer, Finding};
-use crate::model::gateway::GatewaySpec;
+use crate::model::gateway::{GatewaySpec, Server, ServerClass};
 use crate::model::{Kind, ObjKey};
-use crate::view::{ClusterView, Entry};
+use crate::view::{ClusterView, Entry, Parsed};
 
 pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let key = &entry.object.key;
@@ -160,31 +160,21 @@ fn check_conflicts(
         hit
     };
     for (i, s) in gw.servers.iter().enumerate() {
-        if let Some(port) = s.port {
-            let mut clash: BTreeSet<String> = BTreeSet::new();
-            for h in &s.hosts {
-                for other in view.gateways_serving(port, &h.value) {
-                    if other.object.key == *key {
-                        continue;
-                    }
-                    let crate::view::Parsed::Gateway(og) = &other.parsed else {
-                        continue;
-                    };
-                    if shares_workloads(og) {
-                        clash.insert(other.object.key.qualified_name());
-                    }
+        if let (Some(port), Some(class)) = (s.port, s.class()) {
+            let clash = merge_conflicts(key, s, port, class, view, &shares_workloads);
+            if let Some((_, first)) = clash.first_key_value() {
+                let mut message = first.clone();
+                if clash.len() > 1 {
+                    message.push_str(&format!(
+                        "; also in conflict on this port: Gateway {}",
+                        join_at_most(clash.keys().skip(1), 10)
+                    ));
                 }
-            }
-            if !clash.is_empty() {
-                let clash: Vec<String> = clash.into_iter().collect();
                 out.push(Finding::new(
                     &catalog::MG0304,
                     key,
                     pointer(&format!("/spec/servers/{i}")),
-                    format!(
-                        "Gateway {} on the same workloads also serves port {port} for an overlapping host: istiod keeps one and drops the other's routes",
-                        super::join_at_most(&clash, 10)
-                    ),
+                    message,
                 ));
             }
         }
@@ -207,6 +197,93 @@ fn check_conflicts(
                 ));
             }
         }
+    }
+}
+
+/// What istiod's `MergeGateways` cannot merge with server `s` on its port and
+/// `bind`, one message per other Gateway: TLS servers with a common host (one
+/// SNI filter chain each), plaintext servers of which either is not HTTP, and
+/// plaintext next to TLS. Plaintext HTTP servers merge: never a conflict.
+fn merge_conflicts(
+    key: &ObjKey,
+    s: &Server,
+    port: u32,
+    class: ServerClass,
+    view: &ClusterView,
+    shares_workloads: &dyn Fn(&GatewaySpec) -> bool,
+) -> std::collections::BTreeMap<String, String> {
+    let mut clash = std::collections::BTreeMap::new();
+    let protocol = s.protocol.as_deref().unwrap_or("");
+    let consider = |other: &Arc<Entry>, clash: &mut std::collections::BTreeMap<String, String>| {
+        if other.object.key == *key {
+            return;
+        }
+        let Parsed::Gateway(og) = &other.parsed else { return };
+        let name = other.object.key.qualified_name();
+        if clash.contains_key(&name) || !shares_workloads(og) {
+            return;
+        }
+        for o in og.servers.iter().filter(|o| o.port == Some(port) && o.bind == s.bind) {
+            let Some(oclass) = o.class() else { continue };
+            let oproto = o.protocol.as_deref().unwrap_or("");
+            let message = match (class, oclass) {
+                (ServerClass::PlainHttp, ServerClass::PlainHttp) => None,
+                (ServerClass::Tls, ServerClass::Tls) => {
+                    let common: Vec<&str> = s
+                        .hosts
+                        .iter()
+                        .map(|h| sni_host(&h.value))
+                        .filter(|h| o.hosts.iter().any(|oh| sni_host(&oh.value) == *h))
+                        .collect();
+                    common.first().map(|h| {
+                        format!(
+                            "Gateway {name} on the same workloads has a TLS server on port {port} for host {h} too: \
+                             istiod skips the later of the two servers whole (duplicate SNI filter chain), so TLS connections \
+                             for that server's hosts on port {port} are reset"
+                        )
+                    })
+                }
+                _ => Some(format!(
+                    "Gateway {name} on the same workloads serves port {port} as {}: istiod cannot merge it with this {} server \
+                     and skips the later one, so its hosts get no listener on port {port} (connections refused or reset)",
+                    describe(oproto, oclass),
+                    describe(protocol, class)
+                )),
+            };
+            if let Some(m) = message {
+                clash.insert(name, m);
+                return;
+            }
+        }
+    };
+    let conflicting: &[ServerClass] = match class {
+        ServerClass::PlainHttp => &[ServerClass::PlainOther, ServerClass::Tls],
+        ServerClass::PlainOther | ServerClass::Tls => &[ServerClass::PlainHttp, ServerClass::PlainOther],
+    };
+    for c in conflicting {
+        for other in view.gateways_on_port(port, *c) {
+            consider(other, &mut clash);
+        }
+    }
+    if class == ServerClass::Tls {
+        for h in &s.hosts {
+            for other in view.gateways_serving(port, sni_host(&h.value)) {
+                consider(other, &mut clash);
+            }
+        }
+    }
+    clash
+}
+
+/// A server host as an SNI name: without its `namespace/` part.
+fn sni_host(raw: &str) -> &str {
+    raw.split_once('/').map_or(raw, |(_, h)| h)
+}
+
+fn describe(protocol: &str, class: ServerClass) -> String {
+    match class {
+        ServerClass::Tls => format!("{protocol} with TLS"),
+        _ => format!("plaintext {protocol}"),
     }
 }
 
@@ -286,6 +363,81 @@ mod tests {
             f[0].message.contains("no Service selects the gateway workloads"),
             "{}",
             f[0].message
+        );
+    }
+
+    fn gateway(ns: &str, name: &str, servers: &str) -> String {
+        format!("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  selector: {{istio: ingressgateway}}\n  servers:\n{servers}")
+    }
+
+    /// A platform's own Gateway and the default one, in different namespaces,
+    /// both plain HTTP on port 80 for `*` on one ingress workload: istiod merges
+    /// their routes into one `http.80` route table. Not a conflict.
+    #[test]
+    fn mg0304_plain_http_servers_merge() {
+        let http = "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+        let platform = gateway("platform", "platform-gw", http);
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC, &platform]);
+        let f = check_yaml(&v, &gateway("istio-system", "public", http));
+        assert!(f.iter().all(|f| f.code != "MG0304"), "{f:?}");
+        // HTTP2 and GRPC are HTTP too; an httpsRedirect server is plaintext HTTP.
+        let h2 = "  - port: {number: 80, name: http2, protocol: HTTP2}\n    hosts: [\"*\"]\n    tls: {httpsRedirect: true}\n";
+        assert!(check_yaml(&v, &gateway("istio-system", "public", h2))
+            .iter()
+            .all(|f| f.code != "MG0304"));
+    }
+
+    #[test]
+    fn mg0304_what_istiod_cannot_merge() {
+        let https = |host: &str| {
+            format!("  - port: {{number: 443, name: https, protocol: HTTPS}}\n    hosts: [\"{host}\"]\n    tls: {{mode: SIMPLE, credentialName: c-{}}}\n", host.replace(['*', '/', '.'], "-"))
+        };
+        let existing = gateway("platform", "platform-gw", &https("shop.example.com"));
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC, &existing]);
+        // The same SNI host on one port, even behind another namespace prefix.
+        for host in ["shop.example.com", "shop/shop.example.com", "*/shop.example.com"] {
+            let f = check_yaml(&v, &gateway("shop", "shop-gw", &https(host)));
+            let mg: Vec<_> = f.iter().filter(|f| f.code == "MG0304").collect();
+            assert_eq!(mg.len(), 1, "{host}: {f:?}");
+            assert_eq!(mg[0].pointer.as_str(), "/spec/servers/0");
+            assert_eq!(mg[0].severity, crate::finding::Severity::Error);
+            assert!(
+                mg[0].message.contains("platform/platform-gw") && mg[0].message.contains("duplicate SNI"),
+                "{}",
+                mg[0].message
+            );
+        }
+        // Another host on the same port: SNI tells them apart.
+        let f = check_yaml(&v, &gateway("shop", "shop-gw", &https("admin.example.com")));
+        assert!(f.iter().all(|f| f.code != "MG0304"), "{f:?}");
+        // Another `bind`: its own listener.
+        let bound = https("shop.example.com") + "    bind: 10.0.0.7\n";
+        assert!(check_yaml(&v, &gateway("shop", "shop-gw", &bound))
+            .iter()
+            .all(|f| f.code != "MG0304"));
+        // Two plain TCP servers on one port.
+        let tcp = "  - port: {number: 5432, name: tcp, protocol: TCP}\n    hosts: [\"*\"]\n";
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC, &gateway("db", "pg", tcp)]);
+        let f = check_yaml(&v, &gateway("shop", "shop-gw", tcp));
+        assert_eq!(f.iter().filter(|f| f.code == "MG0304").count(), 1, "{f:?}");
+        // HTTP next to TCP on one port.
+        let http_5432 = "  - port: {number: 5432, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+        let f = check_yaml(&v, &gateway("shop", "shop-gw", http_5432));
+        let mg: Vec<_> = f.iter().filter(|f| f.code == "MG0304").collect();
+        assert!(
+            mg[0].message.contains("plaintext TCP") && mg[0].message.contains("plaintext HTTP"),
+            "{}",
+            mg[0].message
+        );
+        // Plain HTTP next to HTTPS on one port.
+        let http_443 = "  - port: {number: 443, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC, &existing]);
+        assert_eq!(
+            check_yaml(&v, &gateway("shop", "shop-gw", http_443))
+                .iter()
+                .filter(|f| f.code == "MG0304")
+                .count(),
+            1
         );
     }
 

@@ -383,17 +383,26 @@ fn check_destination(
 /// The Gateway servers a destination's route is served on: (gateway, server
 /// port) for each existing Gateway its rule applies to and each HTTP server of
 /// it that admits one of the VirtualService's hosts.
-fn gateway_server_ports(entry: &Entry, vs: &VirtualServiceSpec, d: &Destination, view: &ClusterView) -> Vec<(String, u32)> {
+fn gateway_server_ports(
+    entry: &Entry,
+    vs: &VirtualServiceSpec,
+    d: &Destination,
+    view: &ClusterView,
+) -> Vec<(String, u32)> {
     let ns = entry.object.key.namespace.as_str();
     let mut out = Vec::new();
     for g in vs.applies_to(d.gateways.as_deref()) {
         let GatewayRef::Named { namespace, name } = GatewayRef::parse(g, ns) else {
             continue;
         };
-        let Some(gw) = view.gateway(&namespace, &name) else { continue };
+        let Some(gw) = view.gateway(&namespace, &name) else {
+            continue;
+        };
         let Parsed::Gateway(spec) = &gw.parsed else { continue };
         for s in &spec.servers {
-            let Some(port) = s.port.filter(|_| s.serves_http()) else { continue };
+            let Some(port) = s.port.filter(|_| s.serves_http()) else {
+                continue;
+            };
             let admits = s.hosts.iter().any(|sh| {
                 let sh = ServerHost::parse(&sh.value, &namespace);
                 vs.hosts.iter().any(|h| sh.admits(ns, &h.value))

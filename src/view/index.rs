@@ -45,6 +45,9 @@ pub(super) struct Indexes {
     /// Gateway server port → (server host with labels reversed, Gateway): the
     /// Gateways that serve a host on a port, by exact, covering or covered host.
     pub gateway_hosts: HashMap<u32, imbl::OrdSet<(String, Arc<ObjKey>)>>,
+    /// (server port, how istiod merges the server) → Gateways with such a server:
+    /// the candidates for a protocol conflict on a port (MG0304).
+    pub gateway_port_classes: HashMap<(u32, crate::model::gateway::ServerClass), Keys>,
     /// TLS credentialName → Gateways using it.
     pub gateway_credentials: HashMap<String, Keys>,
     /// Namespace → Sidecars without a workloadSelector, and with one.
@@ -181,6 +184,11 @@ impl Indexes {
                             }
                         }
                     }
+                }
+                let classes: std::collections::BTreeSet<(u32, crate::model::gateway::ServerClass)> =
+                    gw.servers.iter().filter_map(|s| Some((s.port?, s.class()?))).collect();
+                for pc in classes {
+                    update(&mut self.gateway_port_classes, pc, key, op);
                 }
                 let creds: std::collections::BTreeSet<&String> =
                     gw.servers.iter().filter_map(|s| s.credential_name.as_ref()).collect();

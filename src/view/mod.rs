@@ -430,6 +430,15 @@ impl ClusterView {
             })
     }
 
+    /// Gateways with a server of `class` on `port`.
+    pub fn gateways_on_port(
+        &self,
+        port: u32,
+        class: crate::model::gateway::ServerClass,
+    ) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.gateway_port_classes.get(&(port, class)))
+    }
+
     /// Gateways whose servers use TLS credential `name`.
     pub fn gateways_with_credential(&self, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
         self.lookup(self.idx.gateway_credentials.get(name))

@@ -282,7 +282,10 @@ fn mg0105_only_gateway_routes_need_a_port() {
     // At the Gateway (server port 80) neither 8080 nor 9090 is the server's port.
     let at_gateway = vs("  hosts: [api.example.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: api, subset: v1}\n");
     let f = check_yaml(&v, &at_gateway);
-    assert_eq!(codes(&f), [("MG0105".into(), "/spec/http/0/route/0/destination".into())]);
+    assert_eq!(
+        codes(&f),
+        [("MG0105".into(), "/spec/http/0/route/0/destination".into())]
+    );
     assert_eq!(f[0].severity, Severity::Error);
     assert!(
         f[0].message.contains("outbound|80||api.default.svc.cluster.local") && f[0].message.contains("503 NC"),
@@ -296,7 +299,10 @@ fn mg0105_only_gateway_routes_need_a_port() {
     let named = at_gateway.replace("subset: v1}", "subset: v1, port: {number: 9090}}");
     assert!(check_yaml(&v, &named).is_empty());
     // Bound to both mesh and the Gateway: the Gateway side still breaks.
-    let both = at_gateway.replace("gateways: [istio-system/public]", "gateways: [mesh, istio-system/public]");
+    let both = at_gateway.replace(
+        "gateways: [istio-system/public]",
+        "gateways: [mesh, istio-system/public]",
+    );
     assert_eq!(codes(&check_yaml(&v, &both))[0].0, "MG0105");
     // A rule limited to mesh by match[].gateways never breaks this way.
     let mesh_rule = vs("  hosts: [api.example.com, api]\n  gateways: [mesh, istio-system/public]\n  http:\n  - match: [{gateways: [mesh]}]\n    route:\n    - destination: {host: api, subset: v1}\n");
