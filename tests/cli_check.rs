@@ -29,7 +29,8 @@ fn missing_gateway_json_contract_and_exit_1() {
                 "file": path(&f),
                 "line": 22
             }],
-            "summary": {"errors": 1, "warnings": 0, "infos": 0}
+            "summary": {"errors": 1, "warnings": 0, "infos": 0},
+            "skipped": []
         })
     );
 }
@@ -202,6 +203,75 @@ fn fail_on_threshold() {
     assert_eq!(json(&o)["summary"], json!({"errors": 0, "warnings": 1, "infos": 1}));
 }
 
+/// A real repository tree: kustomizations, a Helm chart's Chart.yaml and
+/// values.yaml, a JSON 6902 patch list, an object with only `generateName`, a
+/// flow sequence closed at its key's indentation, a BOM with CRLF line ends, and
+/// one file that is not valid YAML. Every object is checked; the non-objects are
+/// skipped with a note; only the broken file makes the exit status 2.
+#[test]
+fn real_repository_tree_checks_every_object_and_exits_2_for_the_broken_file() {
+    let tree = repo("tests/fixtures/realtree");
+    let o = run(&["check", "-o", "json", &path(&tree)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["summary"], json!({"errors": 0, "warnings": 0, "infos": 0}), "{v:#}");
+    let skipped: Vec<(String, u64)> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let file = s["file"].as_str().unwrap();
+            (file[path(&tree).len() + 1..].to_string(), s["line"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("base/kustomization.yaml".to_string(), 2),
+            ("chart/Chart.yaml".to_string(), 1),
+            ("chart/values.yaml".to_string(), 1),
+            ("overlays/prod/generated.yaml".to_string(), 2),
+            ("overlays/prod/kustomization.yaml".to_string(), 1),
+            ("overlays/prod/replicas.yaml".to_string(), 2),
+        ]
+    );
+    assert_eq!(
+        v["unreadable"],
+        json!([{
+            "file": path(&tree.join("broken.yaml")),
+            "line": 6,
+            "message": "not valid YAML: did not find expected ',' or ']' while parsing a flow sequence (column 5)"
+        }])
+    );
+    // Text: one note per skipped document, the broken file as an error with its line,
+    // and every object of the readable files checked.
+    let o = run(&["check", &path(&tree)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "meshgate: error: {}:6: not valid YAML",
+            path(&tree.join("broken.yaml"))
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("meshgate: note: ").count(), 6, "{err}");
+    assert!(
+        stdout(&o).contains("5 objects checked: 0 errors, 0 warnings, 0 infos; 6 documents skipped (not Kubernetes objects); 1 files not checked"),
+        "{}",
+        stdout(&o)
+    );
+    // Without the broken file the same tree passes.
+    let o = run(&[
+        "check",
+        &path(&tree.join("base")),
+        &path(&tree.join("overlays")),
+        &path(&tree.join("chart")),
+        &path(&tree.join("namespace-bom-crlf.yaml")),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
 #[test]
 fn unparsable_input_exits_2_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +281,10 @@ fn unparsable_input_exits_2_with_file_and_line() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.starts_with(&format!("meshgate: error: {}:", path(&bad))), "{err}");
-    assert!(err.contains(":5: ") || err.contains(":4: "), "{err}");
+    assert!(
+        err.contains("bad.yaml:5: not valid YAML") || err.contains("bad.yaml:4: not valid YAML"),
+        "{err}"
+    );
 
     let o = run(&["check", "/nonexistent/path.yaml"]);
     assert_eq!(o.status.code(), Some(2));

@@ -73,6 +73,41 @@ pub struct Report {
     pub objects: usize,
     /// Objects defined more than once: (key, where it was shadowed, where the winner is).
     pub duplicates: Vec<(ObjKey, String, String)>,
+    /// Documents that are not Kubernetes objects.
+    pub skipped: Vec<manifest::Skipped>,
+    /// Files that could not be read or parsed: `file:line: message`.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A file left out because it could not be read or is not valid YAML.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Unreadable {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl From<&manifest::LoadError> for Unreadable {
+    fn from(e: &manifest::LoadError) -> Self {
+        match e {
+            manifest::LoadError::Io { path, source } => Unreadable {
+                file: path.clone(),
+                line: None,
+                message: source.to_string(),
+            },
+            manifest::LoadError::Yaml { file, error } => Unreadable {
+                file: file.clone(),
+                line: Some(error.line),
+                message: format!("not valid YAML: {} (column {})", error.message, error.column),
+            },
+            manifest::LoadError::NotAnObject { file, line, reason } => Unreadable {
+                file: file.clone(),
+                line: Some(*line),
+                message: reason.clone(),
+            },
+        }
+    }
 }
 
 /// Builds the view from `live` objects (a cluster snapshot, possibly empty) and
@@ -114,17 +149,22 @@ pub fn check_manifests(manifests: &[Manifest], live: Vec<Object>, settings: View
         findings,
         objects: manifests.len(),
         duplicates,
+        skipped: Vec::new(),
+        unreadable: Vec::new(),
     }
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
-    let manifests = match manifest::load_paths(&args.paths, &args.namespace) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("meshgate: error: {e}");
-            return 2;
-        }
-    };
+    // Every readable file is checked; unreadable ones are reported and make the
+    // exit status 2 once the rest has been checked.
+    let mut manifests = Vec::new();
+    let outcome = manifest::visit_paths(&args.paths, &args.namespace, |m| manifests.push(m));
+    for e in &outcome.errors {
+        eprintln!("meshgate: error: {e}");
+    }
+    for s in &outcome.skipped {
+        eprintln!("meshgate: note: {}:{}: skipped: {}", s.file, s.line, s.reason);
+    }
     let settings = ViewSettings {
         cluster_domain: args.cluster_domain.clone(),
         file_mode: true,
@@ -141,6 +181,8 @@ pub fn run(args: &CheckArgs) -> i32 {
         Vec::new()
     };
     let mut report = check_manifests(&manifests, live, settings);
+    report.skipped = outcome.skipped;
+    report.unreadable = outcome.errors.iter().map(Unreadable::from).collect();
     if args.require_egress_gateway {
         checks::require_egress_gateway(&mut report.findings);
     }
@@ -157,6 +199,9 @@ pub fn run(args: &CheckArgs) -> i32 {
         .fail_on
         .threshold()
         .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
+    if !report.unreadable.is_empty() {
+        return 2;
+    }
     i32::from(failed)
 }
 

@@ -27,6 +27,11 @@ struct Summary {
 struct JsonReport<'a> {
     findings: &'a [crate::finding::Finding],
     summary: Summary,
+    /// Documents that are not Kubernetes objects (kustomization.yaml, Chart.yaml, ...).
+    skipped: &'a [crate::manifest::Skipped],
+    /// Files not checked: unreadable or not valid YAML (the exit status is 2).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unreadable: &'a [super::check::Unreadable],
 }
 
 /// `{"findings":[...], "summary":{"errors":N,"warnings":N,"infos":N}}`.
@@ -39,6 +44,8 @@ pub fn json(report: &Report) -> String {
             warnings: count(Severity::Warning),
             infos: count(Severity::Info),
         },
+        skipped: &report.skipped,
+        unreadable: &report.unreadable,
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
@@ -61,9 +68,22 @@ pub fn text(report: &Report) -> String {
     }
     let sum = summary(report);
     s.push_str(&format!(
-        "{} objects checked: {} errors, {} warnings, {} infos\n",
+        "{} objects checked: {} errors, {} warnings, {} infos",
         report.objects, sum["errors"], sum["warnings"], sum["infos"]
     ));
+    if !report.skipped.is_empty() {
+        s.push_str(&format!(
+            "; {} documents skipped (not Kubernetes objects)",
+            report.skipped.len()
+        ));
+    }
+    if !report.unreadable.is_empty() {
+        s.push_str(&format!(
+            "; {} files not checked (unreadable or not valid YAML)",
+            report.unreadable.len()
+        ));
+    }
+    s.push('\n');
     s
 }
 

@@ -170,9 +170,18 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
     });
     let live = args.cluster_from.is_none() && !args.dev;
     let loaded = match (&args.cluster_from, args.dev) {
-        (Some(dir), _) => manifest::visit_paths(std::slice::from_ref(dir), "default", |m| {
-            view.apply(m.object);
-        }),
+        (Some(dir), _) => {
+            let outcome = manifest::visit_paths(std::slice::from_ref(dir), "default", |m| {
+                view.apply(m.object);
+            });
+            for s in &outcome.skipped {
+                tracing::info!(file = %s.file, line = s.line, reason = %s.reason, "--cluster-from: skipped a document that is not a Kubernetes object");
+            }
+            match outcome.errors.into_iter().next() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
         (None, true) => demo_manifests().map(|ms| {
             for m in ms {
                 view.apply(m.object);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use jsonptr::Pointer;
 use serde_json::Value;
 
-use crate::model::{Object, ObjectError};
+use crate::model::Object;
 use yaml::YamlError;
 
 /// Where an object came from: file, the line its document starts on, and the
@@ -57,55 +57,83 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}:{}: {error}", error.line)]
+    #[error("{file}:{}: not valid YAML: {} (column {})", error.line, error.message, error.column)]
     Yaml { file: String, error: YamlError },
-    #[error("{file}:{line}: {error}")]
-    NotAnObject {
-        file: String,
-        line: usize,
-        error: ObjectError,
-    },
+    #[error("{file}:{line}: {reason}")]
+    NotAnObject { file: String, line: usize, reason: String },
 }
 
-/// Loads every path; `-` reads standard input once.
+/// A document that is not a Kubernetes object (a `kustomization.yaml`, a Helm
+/// `Chart.yaml` or `values.yaml`, a patch list, an object without a name):
+/// skipped with a note, never fatal.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What loading left aside: skipped documents, and files that could not be read
+/// or parsed (the other files are still loaded).
+#[derive(Debug, Default)]
+pub struct LoadOutcome {
+    pub skipped: Vec<Skipped>,
+    pub errors: Vec<LoadError>,
+}
+
+/// Loads every path; `-` reads standard input once. Strict: the first unreadable
+/// file is an error; documents that are not objects are left out.
 pub fn load_paths(paths: &[String], default_namespace: &str) -> Result<Vec<Manifest>, LoadError> {
     let mut out = Vec::new();
-    visit_paths(paths, default_namespace, |m| out.push(m))?;
-    Ok(out)
+    let outcome = visit_paths(paths, default_namespace, |m| out.push(m));
+    match outcome.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
-/// Like `load_paths`, but hands each object to `f` as its file is parsed, so a
-/// large tree never sits in memory with all its line maps at once.
-pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(Manifest)) -> Result<(), LoadError> {
+/// Hands each object to `f` as its file is parsed, so a large tree never sits in
+/// memory with all its line maps at once. A file that cannot be read or parsed is
+/// recorded and the walk goes on.
+pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(Manifest)) -> LoadOutcome {
+    let mut outcome = LoadOutcome::default();
     let mut files = Vec::new();
     for p in paths {
         if p == "-" {
             files.push(PathBuf::from("-"));
-        } else {
-            collect(Path::new(p), true, &mut files)?;
+        } else if let Err(e) = collect(Path::new(p), true, &mut files) {
+            outcome.errors.push(e);
         }
     }
     for file in files {
-        let (name, text) = if file.as_os_str() == "-" {
+        let read = if file.as_os_str() == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| LoadError::Io {
-                path: "<stdin>".into(),
-                source: e,
-            })?;
-            ("<stdin>".to_string(), s)
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map(|_| ("<stdin>".to_string(), s))
+                .map_err(|e| LoadError::Io {
+                    path: "<stdin>".into(),
+                    source: e,
+                })
         } else {
             let name = file.display().to_string();
-            let text = std::fs::read_to_string(&file).map_err(|e| LoadError::Io {
-                path: name.clone(),
-                source: e,
-            })?;
-            (name, text)
+            std::fs::read_to_string(&file)
+                .map_err(|e| LoadError::Io {
+                    path: name.clone(),
+                    source: e,
+                })
+                .map(|text| (name, text))
         };
-        for m in parse_text(&name, &text, default_namespace)? {
-            f(m);
+        let parsed = read.and_then(|(name, text)| parse_file(&name, &text, default_namespace));
+        match parsed {
+            Ok(file) => {
+                file.manifests.into_iter().for_each(&mut f);
+                outcome.skipped.extend(file.skipped);
+            }
+            Err(e) => outcome.errors.push(e),
         }
     }
-    Ok(())
+    outcome
 }
 
 /// Directories are walked in name order, keeping `.yaml`, `.yml` and `.json` files
@@ -141,14 +169,37 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), Lo
     Ok(())
 }
 
+/// One file's objects, and the documents in it that are not objects.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub manifests: Vec<Manifest>,
+    pub skipped: Vec<Skipped>,
+}
+
 /// Parses one file's text into objects; `kind: List` is flattened into its items.
+/// Strict: a document that is not an object is an error (tests and fixtures).
 pub fn parse_text(file: &str, text: &str, default_namespace: &str) -> Result<Vec<Manifest>, LoadError> {
+    let parsed = parse_file(file, text, default_namespace)?;
+    match parsed.skipped.into_iter().next() {
+        Some(s) => Err(LoadError::NotAnObject {
+            file: s.file,
+            line: s.line,
+            reason: s.reason,
+        }),
+        None => Ok(parsed.manifests),
+    }
+}
+
+/// Parses one file's text: YAML that does not parse is an error for the whole
+/// file (kubectl would apply none of it); a document that is not a Kubernetes
+/// object is skipped.
+pub fn parse_file(file: &str, text: &str, default_namespace: &str) -> Result<ParsedFile, LoadError> {
     let docs = yaml::parse_documents(text).map_err(|error| LoadError::Yaml {
         file: file.to_string(),
         error,
     })?;
     let file: Arc<str> = Arc::from(file);
-    let mut out = Vec::new();
+    let mut out = ParsedFile::default();
     for doc in docs {
         let lines = Arc::new(doc.lines);
         let is_list = doc
@@ -174,20 +225,22 @@ pub fn parse_text(file: &str, text: &str, default_namespace: &str) -> Result<Vec
         };
         for (prefix, value) in items {
             let line = lines.get(&prefix).copied().unwrap_or(doc.start_line);
-            let object = Object::from_value(value, default_namespace).map_err(|error| LoadError::NotAnObject {
-                file: file.to_string(),
-                line,
-                error,
-            })?;
-            out.push(Manifest {
-                object,
-                source: Source {
-                    file: file.clone(),
+            match Object::from_value(value, default_namespace) {
+                Ok(object) => out.manifests.push(Manifest {
+                    object,
+                    source: Source {
+                        file: file.clone(),
+                        line,
+                        lines: lines.clone(),
+                        prefix,
+                    },
+                }),
+                Err(error) => out.skipped.push(Skipped {
+                    file: file.to_string(),
                     line,
-                    lines: lines.clone(),
-                    prefix,
-                },
-            });
+                    reason: error.to_string(),
+                }),
+            }
         }
     }
     Ok(out)

@@ -1,18 +1,20 @@
 //! YAML (and JSON, which is YAML) to `serde_json::Value`, keeping the source line of
 //! every node so a finding's JSON pointer maps back to `file:line`.
 //!
-//! Built on yaml-rust2's event parser with an explicit stack: no recursion, a depth
-//! limit and a node budget (aliases included), so hostile input cannot exhaust the
-//! stack or memory.
+//! Built on libyaml-safer, a safe Rust port of libyaml: the reader kubectl uses
+//! (go-yaml) is a port of libyaml too, so what one accepts the other does (flow
+//! collections at any indentation, BOM, CRLF, anchors, merge keys, duplicate keys
+//! where the last wins). An explicit stack, a depth limit and a node budget per
+//! document (aliases included) keep hostile input from exhausting stack or memory.
 
 use std::collections::HashMap;
 
+use libyaml_safer::{EventData, Mark, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
-use yaml_rust2::Yaml;
 
 const MAX_DEPTH: usize = 256;
+/// Per document: a stream of many documents (`helm template` output) is bounded
+/// document by document, not as a whole.
 const MAX_NODES: usize = 4_000_000;
 
 /// One YAML document: its value, the line it starts on, and the line of each node.
@@ -32,18 +34,44 @@ pub struct YamlError {
     pub message: String,
 }
 
-pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
-    let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        return Err(YamlError {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            message: e.info().to_string(),
-        });
+impl YamlError {
+    fn at(mark: Mark, message: impl Into<String>) -> Self {
+        YamlError {
+            line: usize::try_from(mark.line).unwrap_or(usize::MAX).saturating_add(1),
+            column: usize::try_from(mark.column).unwrap_or(usize::MAX).saturating_add(1),
+            message: message.into(),
+        }
     }
-    if let Some(err) = builder.error {
-        return Err(err);
+}
+
+pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
+    parse_with_budget(text, MAX_NODES)
+}
+
+fn parse_with_budget(text: &str, max_nodes: usize) -> Result<Vec<YamlDocument>, YamlError> {
+    let mut builder = Builder {
+        max_nodes,
+        ..Builder::default()
+    };
+    let mut bytes = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut bytes);
+    loop {
+        let event = match parser.parse() {
+            Ok(e) => e,
+            Err(e) => {
+                let mark = e.problem_mark().unwrap_or_default();
+                let message = match e.context() {
+                    Some(c) if !c.is_empty() => format!("{} {c}", e.problem()),
+                    _ => e.problem().to_string(),
+                };
+                return Err(YamlError::at(mark, message));
+            }
+        };
+        if matches!(event.data, EventData::StreamEnd) {
+            break;
+        }
+        builder.on_event(event.data, event.start_mark)?;
     }
     Ok(builder.docs)
 }
@@ -51,14 +79,16 @@ pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
 enum Frame {
     Seq {
         items: Vec<Value>,
-        anchor: usize,
+        anchor: Option<String>,
         pointer: String,
         nodes: usize,
     },
     Map {
         map: Map<String, Value>,
         key: Option<String>,
-        anchor: usize,
+        /// Mappings merged in with `<<`: their keys fill in what the mapping lacks.
+        merged: Vec<Value>,
+        anchor: Option<String>,
         pointer: String,
         nodes: usize,
     },
@@ -71,36 +101,75 @@ struct Builder {
     root: Option<Value>,
     start_line: usize,
     lines: HashMap<String, usize>,
-    anchors: HashMap<usize, (Value, usize)>,
+    anchors: HashMap<String, (Value, usize)>,
+    /// Nodes of the current document, alias expansions included.
     nodes: usize,
-    error: Option<YamlError>,
+    max_nodes: usize,
 }
 
 fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-fn scalar_value(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
-    if let Some(tag) = tag {
-        if tag.suffix == "str" {
-            return Value::String(text);
+fn line_of(mark: Mark) -> usize {
+    usize::try_from(mark.line).unwrap_or(usize::MAX).saturating_add(1)
+}
+
+/// The YAML 1.2 core schema for a plain scalar: null, booleans, integers
+/// (decimal, `0x`, `0o`) and floats; anything else is a string.
+fn resolve_plain(text: String) -> Value {
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN"
+        | ".NAN" => return Value::String(text), // JSON has no infinities
+        _ => {}
+    }
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => (-1i128, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(&text)),
+    };
+    let radix_int = |prefix: &str, radix: u32| {
+        digits
+            .strip_prefix(prefix)
+            .filter(|d| !d.is_empty() && !text.starts_with(['-', '+']))
+            .and_then(|d| i64::from_str_radix(d, radix).ok())
+    };
+    if let Some(i) = radix_int("0x", 16).or_else(|| radix_int("0o", 8)) {
+        return Value::Number(i.into());
+    }
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(i) = digits.parse::<i128>().ok().map(|d| d * sign) {
+            if let Ok(i) = i64::try_from(i) {
+                return Value::Number(i.into());
+            }
+            if let Ok(u) = u64::try_from(i) {
+                return Value::Number(u.into());
+            }
         }
     }
-    if style != TScalarStyle::Plain {
+    let float_like = digits.bytes().any(|b| b.is_ascii_digit())
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && digits.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if float_like {
+        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(text)
+}
+
+fn scalar_value(text: String, style: ScalarStyle, tag: Option<&str>) -> Value {
+    if tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
         return Value::String(text);
     }
-    match Yaml::from_str(&text) {
-        Yaml::Null => Value::Null,
-        Yaml::Boolean(b) => Value::Bool(b),
-        Yaml::Integer(i) => Value::Number(i.into()),
-        Yaml::Real(r) => r
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or(Value::String(text)),
-        _ => Value::String(text),
+    if style != ScalarStyle::Plain {
+        return Value::String(text);
     }
+    resolve_plain(text)
 }
 
 fn key_text(v: &Value) -> Option<String> {
@@ -113,16 +182,6 @@ fn key_text(v: &Value) -> Option<String> {
 }
 
 impl Builder {
-    fn fail(&mut self, mark: Marker, message: impl Into<String>) {
-        if self.error.is_none() {
-            self.error = Some(YamlError {
-                line: mark.line(),
-                column: mark.col() + 1,
-                message: message.into(),
-            });
-        }
-    }
-
     /// The pointer a new node gets, recording its line. For a mapping key position
     /// this is `None`: the node is a key, not a value.
     fn child_pointer(&mut self, line: usize) -> Option<String> {
@@ -145,17 +204,24 @@ impl Builder {
     }
 
     /// Attaches a finished node to its parent (or makes it the document root).
-    fn attach(&mut self, value: Value, node_count: usize, anchor: usize, mark: Marker) {
-        self.nodes += node_count;
-        if self.nodes > MAX_NODES {
-            self.fail(
+    /// Counts `n` new nodes of the document against the budget.
+    fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.max_nodes {
+            return Err(YamlError::at(
                 mark,
-                format!("document too large: more than {MAX_NODES} nodes (alias expansion included)"),
-            );
-            return;
+                format!(
+                    "document too large: more than {} nodes (alias expansion included)",
+                    self.max_nodes
+                ),
+            ));
         }
-        if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), node_count));
+        Ok(())
+    }
+
+    fn attach(&mut self, value: Value, node_count: usize, anchor: Option<String>, mark: Mark) -> Result<(), YamlError> {
+        if let Some(a) = anchor {
+            self.anchors.insert(a, (value.clone(), node_count));
         }
         match self.stack.last_mut() {
             None => self.root = Some(value),
@@ -166,44 +232,49 @@ impl Builder {
             Some(Frame::Map {
                 map,
                 key,
+                merged,
                 pointer,
                 nodes,
                 ..
             }) => match key.take() {
+                Some(k) if k == "<<" && matches!(value, Value::Object(_) | Value::Array(_)) => {
+                    *nodes += node_count;
+                    match value {
+                        Value::Array(items) => merged.extend(items),
+                        other => merged.push(other),
+                    }
+                }
                 Some(k) => {
                     *nodes += node_count;
+                    // A duplicate key: the last one wins, as in kubectl's reader.
                     map.insert(k, value);
                 }
                 None => {
                     let Some(k) = key_text(&value) else {
-                        self.fail(mark, "a mapping key must be a scalar");
-                        return;
+                        return Err(YamlError::at(mark, "a mapping key must be a scalar"));
                     };
-                    if map.contains_key(&k) {
-                        self.fail(mark, format!("duplicate mapping key {k:?}"));
-                        return;
-                    }
                     let p = format!("{pointer}/{}", escape(&k));
-                    self.lines.insert(p, mark.line());
+                    self.lines.insert(p, line_of(mark));
                     *key = Some(k);
                 }
             },
         }
+        Ok(())
     }
 
-    fn open(&mut self, mark: Marker, anchor: usize, is_map: bool) {
+    fn open(&mut self, mark: Mark, anchor: Option<String>, is_map: bool) -> Result<(), YamlError> {
         if self.stack.len() >= MAX_DEPTH {
-            self.fail(mark, format!("nesting deeper than {MAX_DEPTH} levels"));
-            return;
+            return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
-        let Some(pointer) = self.child_pointer(mark.line()) else {
-            self.fail(mark, "a mapping key must be a scalar");
-            return;
+        self.count(1, mark)?;
+        let Some(pointer) = self.child_pointer(line_of(mark)) else {
+            return Err(YamlError::at(mark, "a mapping key must be a scalar"));
         };
         self.stack.push(if is_map {
             Frame::Map {
                 map: Map::new(),
                 key: None,
+                merged: Vec::new(),
                 anchor,
                 pointer,
                 nodes: 1,
@@ -216,32 +287,46 @@ impl Builder {
                 nodes: 1,
             }
         });
+        Ok(())
     }
 
-    fn close(&mut self, mark: Marker) {
+    fn close(&mut self, mark: Mark) -> Result<(), YamlError> {
         match self.stack.pop() {
             Some(Frame::Seq {
                 items, anchor, nodes, ..
             }) => self.attach(Value::Array(items), nodes, anchor, mark),
-            Some(Frame::Map { map, anchor, nodes, .. }) => self.attach(Value::Object(map), nodes, anchor, mark),
-            None => self.fail(mark, "unbalanced collection end"),
+            Some(Frame::Map {
+                mut map,
+                merged,
+                anchor,
+                nodes,
+                ..
+            }) => {
+                // `<<: *base` (or a list of them, earlier ones first): keys the
+                // mapping sets itself win.
+                for m in merged {
+                    if let Value::Object(m) = m {
+                        for (k, v) in m {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+                self.attach(Value::Object(map), nodes, anchor, mark)
+            }
+            None => Err(YamlError::at(mark, "unbalanced collection end")),
         }
     }
-}
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
+    fn on_event(&mut self, ev: EventData, mark: Mark) -> Result<(), YamlError> {
         match ev {
-            Event::DocumentStart => {
+            EventData::DocumentStart { .. } => {
                 self.root = None;
                 self.lines = HashMap::new();
                 self.anchors.clear();
-                self.start_line = mark.line();
+                self.nodes = 0;
+                self.start_line = line_of(mark);
             }
-            Event::DocumentEnd => {
+            EventData::DocumentEnd { .. } => {
                 if let Some(value) = self.root.take() {
                     if !value.is_null() {
                         self.docs.push(YamlDocument {
@@ -252,26 +337,34 @@ impl MarkedEventReceiver for Builder {
                     }
                 }
             }
-            Event::Scalar(text, style, anchor, tag) => {
-                let _ = self.child_pointer(mark.line());
-                let v = scalar_value(text, style, tag.as_ref());
-                self.attach(v, 1, anchor, mark);
+            EventData::Scalar {
+                value,
+                style,
+                anchor,
+                tag,
+                ..
+            } => {
+                let _ = self.child_pointer(line_of(mark));
+                self.count(1, mark)?;
+                let v = scalar_value(value, style, tag.as_deref());
+                self.attach(v, 1, anchor, mark)?;
             }
-            Event::Alias(id) => {
-                let _ = self.child_pointer(mark.line());
-                match self.anchors.get(&id) {
-                    Some((v, n)) => {
-                        let (v, n) = (v.clone(), *n);
-                        self.attach(v, n, 0, mark);
+            EventData::Alias { anchor } => {
+                let _ = self.child_pointer(line_of(mark));
+                match self.anchors.get(&anchor).map(|(v, n)| (*n, v.clone())) {
+                    Some((n, v)) => {
+                        self.count(n, mark)?;
+                        self.attach(v, n, None, mark)?;
                     }
-                    None => self.fail(mark, "alias to an unknown anchor"),
+                    None => return Err(YamlError::at(mark, format!("alias *{anchor} names an unknown anchor"))),
                 }
             }
-            Event::SequenceStart(anchor, _) => self.open(mark, anchor, false),
-            Event::MappingStart(anchor, _) => self.open(mark, anchor, true),
-            Event::SequenceEnd | Event::MappingEnd => self.close(mark),
-            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            EventData::SequenceStart { anchor, .. } => self.open(mark, anchor, false)?,
+            EventData::MappingStart { anchor, .. } => self.open(mark, anchor, true)?,
+            EventData::SequenceEnd | EventData::MappingEnd => self.close(mark)?,
+            EventData::StreamStart { .. } | EventData::StreamEnd => {}
         }
+        Ok(())
     }
 }
 
@@ -320,9 +413,44 @@ mod tests {
     fn errors_carry_lines() {
         let e = parse_documents("a: 1\nb: [1, 2\n").unwrap_err();
         assert!(e.line >= 2, "{e}");
-        let e = parse_documents("a: 1\na: 2\n").unwrap_err();
-        assert_eq!(e.line, 2);
-        assert!(e.message.contains("duplicate"));
+    }
+
+    /// kubectl's reader keeps the last of duplicate keys; so does this one.
+    #[test]
+    fn duplicate_keys_the_last_wins() {
+        let docs = parse_documents("a: 1\na: 2\n").unwrap();
+        assert_eq!(docs[0].value, json!({"a": 2}));
+        assert_eq!(docs[0].lines["/a"], 2);
+    }
+
+    #[test]
+    fn merge_keys_fill_in_what_the_mapping_lacks() {
+        let docs = parse_documents("base: &b {x: 1, y: 1}\nm:\n  <<: *b\n  y: 2\nl:\n  <<: [*b, {z: 3}]\n").unwrap();
+        assert_eq!(docs[0].value["m"], json!({"x": 1, "y": 2}));
+        assert_eq!(docs[0].value["l"], json!({"x": 1, "y": 1, "z": 3}));
+    }
+
+    #[test]
+    fn node_budget_is_per_document() {
+        // Documents of 603 nodes under a budget of 1000: each fits, the stream does not need to.
+        let doc = format!("a: [{}]\n", "1,".repeat(600));
+        let stream = format!("{doc}---\n{doc}---\n{doc}");
+        assert_eq!(parse_with_budget(&stream, 1000).unwrap().len(), 3);
+        let big = format!("a: [{}]\n", "1,".repeat(1000));
+        let e = parse_with_budget(&format!("{doc}---\n{big}"), 1000).unwrap_err();
+        assert!(e.message.contains("more than 1000 nodes") && e.line == 3, "{e}");
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let docs = parse_documents(
+            "a: 0x1F\nb: 0o17\nc: -12\nd: 1e3\ne: 1.5.0\nf: 1_000\ng: +7\nh: 18446744073709551615\ni: .inf\nj: 012\n",
+        )
+        .unwrap();
+        assert_eq!(
+            docs[0].value,
+            json!({"a": 31, "b": 15, "c": -12, "d": 1000.0, "e": "1.5.0", "f": "1_000", "g": 7, "h": 18446744073709551615u64, "i": ".inf", "j": 12})
+        );
     }
 
     #[test]
