@@ -11,6 +11,10 @@ const PROTOCOLS: &[&str] = &[
     "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp",
 ];
 
+/// Istio's reserved ports (15021 status-port, 15090 prometheus, ...): the proxy
+/// serves them itself.
+const ISTIO_PORTS: std::ops::RangeInclusive<u32> = 15000..=15099;
+
 fn named_protocol(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     PROTOCOLS
@@ -20,7 +24,8 @@ fn named_protocol(name: &str) -> bool {
 
 pub fn check(entry: &Entry, svc: &ServiceSpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let key = &entry.object.key;
-    if svc.selector.is_empty() {
+    // Istio's own Services (its system and root namespaces) are Istio's business.
+    if svc.selector.is_empty() || key.namespace == "istio-system" || key.namespace == view.mesh().root_namespace {
         return;
     }
     // In the mesh: it selects at least one workload with a proxy.
@@ -38,7 +43,7 @@ pub fn check(entry: &Entry, svc: &ServiceSpec, view: &ClusterView, out: &mut Vec
         {
             continue;
         }
-        if p.app_protocol.as_deref().is_some_and(|a| !a.is_empty()) {
+        if p.app_protocol.as_deref().is_some_and(|a| !a.is_empty()) || ISTIO_PORTS.contains(&p.port) {
             continue;
         }
         if p.name.as_deref().is_some_and(named_protocol) {
@@ -79,6 +84,24 @@ mod tests {
                 && named_protocol("TCP-db")
         );
         assert!(!named_protocol("web") && !named_protocol("httpx") && !named_protocol(""));
+    }
+
+    /// The ingress gateway's `status-port` 15021 and Istio's system namespace.
+    #[test]
+    fn mg0801_not_on_istio_ports_or_istio_namespaces() {
+        let v = view(&[POD]);
+        assert!(check_yaml(
+            &v,
+            &svc("  - {name: status-port, port: 15021}\n  - {name: metrics, port: 15090}\n")
+        )
+        .is_empty());
+        assert_eq!(
+            codes(&check_yaml(&v, &svc("  - {name: status-port, port: 15100}\n"))).len(),
+            1
+        );
+        let gw_pod = POD.replace("namespace: shop", "namespace: istio-system");
+        let istio_svc = svc("  - {name: web, port: 80}\n").replace("namespace: shop", "namespace: istio-system");
+        assert!(check_yaml(&view(&[&gw_pod]), &istio_svc).is_empty());
     }
 
     #[test]

@@ -81,8 +81,8 @@ pub fn check(entry: &Entry, se: &ServiceEntrySpec, view: &ClusterView, out: &mut
         ));
     }
     // MG0403: a TCP port needs an address to tell its traffic apart, unless
-    // sidecars allocate one (DNS auto-allocation).
-    if se.addresses.is_empty() && !view.mesh().dns_auto_allocate {
+    // sidecars get one by DNS auto-allocation (as istiod 1.25+ decides it).
+    if se.addresses.is_empty() && !auto_allocated(entry, se, view) {
         for p in &se.ports {
             let protocol = p.protocol.as_deref().unwrap_or("");
             if protocol.is_empty() || protocol.eq_ignore_ascii_case("TCP") {
@@ -96,15 +96,33 @@ pub fn check(entry: &Entry, se: &ServiceEntrySpec, view: &ClusterView, out: &mut
                     &entry.object.key,
                     at,
                     format!(
-                        "port {} is {} and the ServiceEntry has no addresses: sidecars cannot tell its traffic from any other on port {}; add addresses or enable DNS auto-allocation",
+                        "port {} is {} and the ServiceEntry has no addresses{}: sidecars cannot tell its traffic from any other on port {}; add addresses{}",
                         p.number,
                         if protocol.is_empty() { "of no declared protocol" } else { "TCP" },
-                        p.number
+                        if view.mesh().dns_capture { " and is not eligible for DNS auto-allocation" } else { "" },
+                        p.number,
+                        if view.mesh().dns_capture { "" } else { " or turn on DNS capture (ISTIO_META_DNS_CAPTURE)" },
                     ),
                 ));
             }
         }
     }
+}
+
+/// Whether sidecars get an address for the entry by DNS auto-allocation: DNS
+/// capture is on, resolution is not NONE, the entry does not opt out with
+/// `networking.istio.io/enable-autoallocate-ip: "false"`, and no host is a
+/// wildcard unless resolution is DYNAMIC_DNS. (`status.addresses` is not read:
+/// the allocation takes effect only where sidecars capture DNS.)
+fn auto_allocated(entry: &Entry, se: &ServiceEntrySpec, view: &ClusterView) -> bool {
+    let resolution = se.resolution.as_deref().unwrap_or("NONE");
+    let opted_out = entry
+        .object
+        .labels
+        .get("networking.istio.io/enable-autoallocate-ip")
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+    let wildcard = se.hosts.iter().any(|h| host::is_wildcard(&h.value));
+    view.mesh().dns_capture && resolution != "NONE" && !opted_out && (!wildcard || resolution == "DYNAMIC_DNS")
 }
 
 #[cfg(test)]
@@ -133,8 +151,28 @@ mod tests {
         );
         assert!(check(&v, &se("  addresses: [10.1.2.3/32]\n", ", protocol: TCP")).is_empty());
         assert!(check(&v, &se("", ", protocol: HTTPS")).is_empty());
-        let auto = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    defaultConfig:\n      proxyMetadata:\n        ISTIO_META_DNS_AUTO_ALLOCATE: \"true\"\n";
-        assert!(check(&view(&[auto]), &se("", ", protocol: TCP")).is_empty());
+        // DNS capture on: auto-allocation gives the entry an address...
+        let capture = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    defaultConfig:\n      proxyMetadata:\n        ISTIO_META_DNS_CAPTURE: \"true\"\n";
+        let v = view(&[capture]);
+        assert!(check(&v, &se("", ", protocol: TCP")).is_empty());
+        // ...unless resolution is NONE, the entry opts out, or a host is a wildcard (not DYNAMIC_DNS).
+        let none = se("", ", protocol: TCP").replace("resolution: DNS", "resolution: NONE");
+        assert_eq!(codes(&check(&v, &none)).len(), 1);
+        let opt_out = se("", ", protocol: TCP").replace(
+            "namespace: default}",
+            "namespace: default, labels: {networking.istio.io/enable-autoallocate-ip: \"False\"}}",
+        );
+        assert_eq!(codes(&check(&v, &opt_out)).len(), 1);
+        let wildcard = se("", ", protocol: TCP").replace("[db.example.com]", "[\"*.db.example.com\"]");
+        assert_eq!(
+            codes(&check(&v, &wildcard)).iter().filter(|c| c.0 == "MG0403").count(),
+            1
+        );
+        let dynamic = wildcard.replace("resolution: DNS", "resolution: DYNAMIC_DNS");
+        assert!(check(&v, &dynamic).iter().all(|f| f.code != "MG0403"));
+        // The pre-1.25 flag alone does nothing without DNS capture.
+        let old_flag = capture.replace("ISTIO_META_DNS_CAPTURE", "ISTIO_META_DNS_AUTO_ALLOCATE");
+        assert_eq!(codes(&check(&view(&[&old_flag]), &se("", ", protocol: TCP"))).len(), 1);
     }
 
     #[test]

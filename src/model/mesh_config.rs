@@ -10,9 +10,10 @@ pub struct MeshConfig {
     pub default_destination_rule_export_to: Vec<String>,
     /// `outboundTrafficPolicy.mode`: ALLOW_ANY (Istio's default) or REGISTRY_ONLY.
     pub outbound_allow_any: bool,
-    /// `defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE`: sidecars give
-    /// ServiceEntries without addresses an address of their own.
-    pub dns_auto_allocate: bool,
+    /// `defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE`: sidecars answer DNS,
+    /// so ServiceEntries without addresses get an auto-allocated one (istiod 1.25+
+    /// allocates without `ISTIO_META_DNS_AUTO_ALLOCATE`).
+    pub dns_capture: bool,
     /// `enableAutoMtls` (default true): sidecars send mTLS to sidecars that accept it.
     pub auto_mtls: bool,
 }
@@ -25,7 +26,7 @@ impl Default for MeshConfig {
             default_virtual_service_export_to: Vec::new(),
             default_destination_rule_export_to: Vec::new(),
             outbound_allow_any: true,
-            dns_auto_allocate: false,
+            dns_capture: false,
             auto_mtls: true,
         }
     }
@@ -60,8 +61,8 @@ impl MeshConfig {
         if let Some(mode) = v.pointer("/outboundTrafficPolicy/mode").and_then(Value::as_str) {
             mc.outbound_allow_any = mode != "REGISTRY_ONLY";
         }
-        mc.dns_auto_allocate = v
-            .pointer("/defaultConfig/proxyMetadata/ISTIO_META_DNS_AUTO_ALLOCATE")
+        mc.dns_capture = v
+            .pointer("/defaultConfig/proxyMetadata/ISTIO_META_DNS_CAPTURE")
             .and_then(Value::as_str)
             .is_some_and(|s| s.eq_ignore_ascii_case("true"));
         mc.auto_mtls = v.get("enableAutoMtls").and_then(Value::as_bool).unwrap_or(true);
