@@ -28,17 +28,23 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
             ));
         }
     }
-    // MG0604: source namespaces that do not exist (patterns are not names).
+    // MG0604: source namespaces that do not exist; an entry with `*` is a pattern
+    // (any characters), reported when no namespace matches it; `*` alone never.
     for ns in &spec.source_namespaces {
-        if !ns.value.contains('*') && !view.namespace_exists(&ns.value) {
+        let v = ns.value.as_str();
+        let (known, what) = if v == "*" {
+            (true, "")
+        } else if v.contains('*') {
+            (view.namespace_matching(v), "pattern matches no namespace that exists")
+        } else {
+            (view.namespace_exists(v), "does not exist")
+        };
+        if !known {
             out.push(Finding::new(
                 &catalog::MG0604,
                 key,
                 ns.pointer.clone(),
-                format!(
-                    "namespace \"{}\" does not exist: this condition matches no request",
-                    ns.value
-                ),
+                format!("namespace \"{v}\" {what}: this condition matches no request from a namespace known today"),
             ));
         }
     }
@@ -249,6 +255,7 @@ mod tests {
             codes(&f),
             [
                 ("MG0604".into(), "/spec/rules/0/from/0/source/namespaces/1".into()),
+                ("MG0604".into(), "/spec/rules/0/from/0/source/namespaces/2".into()),
                 ("MG0605".into(), "/spec/rules/0/from/0/source/principals/1".into()),
                 ("MG0606".into(), "/spec/rules/0/to/0/operation/hosts/2".into()),
             ]
@@ -258,6 +265,38 @@ mod tests {
             &ap("  - from:\n    - source: {namespaces: [shop], principals: [cluster.local/ns/shop/sa/web]}\n")
         )
         .is_empty());
+    }
+
+    /// `*` in a namespace entry is a pattern, as istiod matches it; a lone `*`
+    /// matches everything; the built-in namespaces always exist.
+    #[test]
+    fn mg0604_patterns_and_builtin_namespaces() {
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n";
+        let v = view(&[POD, ns]);
+        let ap = |list: &str| {
+            policy(
+                "AuthorizationPolicy",
+                "shop",
+                "ap",
+                &format!("  rules:\n  - from:\n    - source:\n        notNamespaces: {list}\n"),
+            )
+        };
+        let f = check_yaml(
+            &v,
+            &ap("[\"*\", \"team-*\", \"*-a\", \"t*a\", \"kube-*\", kube-node-lease, default, \"prod-*\", \"*-b\"]"),
+        );
+        assert_eq!(
+            codes(&f),
+            [
+                ("MG0604".into(), "/spec/rules/0/from/0/source/notNamespaces/7".into()),
+                ("MG0604".into(), "/spec/rules/0/from/0/source/notNamespaces/8".into()),
+            ]
+        );
+        assert!(
+            f[0].message.contains("pattern matches no namespace"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]

@@ -43,6 +43,30 @@ pub struct ResolvedProxy {
     pub revision: String,
 }
 
+/// Namespaces every cluster has, in file mode too.
+pub const BUILTIN_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// `*` matches any run of characters (including none); everything else itself.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == text;
+    };
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    for m in middle {
+        match rest.find(m) {
+            Some(i) => rest = &rest[i + m.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// A workload's effective mTLS mode: one for every port, except the (target)
 /// ports a `portLevelMtls` entry sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +98,11 @@ pub struct ClusterView {
     settings: ViewSettings,
     objects: index::HashMap<ObjKey, Arc<Entry>>,
     idx: Indexes,
+    /// `kubernetes.default` (its FQDN and entry), answered when the view holds no
+    /// such Service.
+    builtin_service: Option<(String, Arc<Entry>)>,
+    /// Names of the Namespace objects (patterns are matched against them).
+    declared_namespaces: imbl::OrdSet<String>,
     mesh: MeshConfig,
     /// MeshConfig candidates by namespace of their `istio` ConfigMap.
     mesh_sources: BTreeMap<String, MeshConfig>,
@@ -85,7 +114,18 @@ pub struct ClusterView {
 
 impl ClusterView {
     pub fn new(settings: ViewSettings) -> ClusterView {
+        // The API server's own Service exists in every cluster, in file mode too.
+        let kubernetes = serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}]},
+        });
+        let builtin_service = Object::from_value(kubernetes, "default").ok().map(|o| {
+            let fqdn = host::service_fqdn("kubernetes", "default", &settings.cluster_domain);
+            (fqdn, Arc::new(Entry::new(o, &settings)))
+        });
         ClusterView {
+            builtin_service,
             settings,
             ..ClusterView::default()
         }
@@ -132,6 +172,9 @@ impl ClusterView {
         let shared = Arc::new(key.clone());
         self.idx.add(&shared, &entry, &self.settings.cluster_domain);
         *self.object_namespaces.entry(key.namespace.clone()).or_insert(0) += 1;
+        if key.kind == Kind::Namespace {
+            self.declared_namespaces.insert(key.name.clone());
+        }
         let is_mesh_config = if let Parsed::MeshConfig(mc) = &entry.parsed {
             self.mesh_sources.insert(key.namespace.clone(), mc.clone());
             true
@@ -155,6 +198,9 @@ impl ClusterView {
             if *n == 0 {
                 self.object_namespaces.remove(&key.namespace);
             }
+        }
+        if key.kind == Kind::Namespace {
+            self.declared_namespaces.remove(&key.name);
         }
         if matches!(old.parsed, Parsed::MeshConfig(_)) {
             self.mesh_sources.remove(&key.namespace);
@@ -192,8 +238,18 @@ impl ClusterView {
     }
 
     pub fn namespace_exists(&self, ns: &str) -> bool {
-        self.objects.contains_key(&ObjKey::new(Kind::Namespace, "", ns))
+        BUILTIN_NAMESPACES.contains(&ns)
+            || self.declared_namespaces.contains(ns)
             || (self.settings.file_mode && self.object_namespaces.contains_key(ns))
+    }
+
+    /// Whether some existing namespace matches `pattern`, where `*` stands for any
+    /// characters (AuthorizationPolicy `namespaces` patterns).
+    pub fn namespace_matching(&self, pattern: &str) -> bool {
+        let file_mode = self.settings.file_mode.then_some(&self.object_namespaces);
+        BUILTIN_NAMESPACES.iter().copied().any(|n| glob_match(pattern, n))
+            || self.declared_namespaces.iter().any(|n| glob_match(pattern, n))
+            || file_mode.is_some_and(|m| m.keys().any(|n| !n.is_empty() && glob_match(pattern, n)))
     }
 
     /// Resolves an entry's `exportTo` with the MeshConfig default for its kind.
@@ -210,7 +266,14 @@ impl ClusterView {
     /// Services and ServiceEntries that declare exactly `host` (a wildcard host
     /// matches only the same wildcard).
     pub fn registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
-        self.lookup(self.idx.hosts.get(host))
+        let declared = self.idx.hosts.get(host);
+        let builtin = self
+            .builtin_service
+            .iter()
+            .filter(|(fqdn, _)| declared.is_none() && fqdn == host)
+            .map(|(_, e)| e)
+            .next();
+        self.lookup(declared).chain(builtin)
     }
 
     /// Wildcard registry hosts covering `host`, most specific first.

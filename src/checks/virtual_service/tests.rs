@@ -530,3 +530,17 @@ fn mg0112_claim_routing_at_a_gateway_without_request_authentication() {
     let mesh_rule = claim_vs("[istio-system/public, mesh]", "      gateways: [mesh]\n");
     assert!(check_yaml(&v, &mesh_rule).is_empty());
 }
+
+/// `kubernetes.default` and the built-in namespaces exist in every cluster, in
+/// file mode too: a route to the API server is no MG0102.
+#[test]
+fn builtin_kubernetes_service_resolves() {
+    let v = view(&[]);
+    let to_api = vs("  hosts: [api-proxy]\n  http:\n  - route:\n    - destination: {host: kubernetes.default.svc.cluster.local, port: {number: 443}}\n");
+    let f = check_yaml(&v, &to_api);
+    assert!(f.is_empty(), "{f:?}");
+    let wrong_port = to_api.replace("number: 443", "number: 80");
+    assert_eq!(codes(&check_yaml(&v, &wrong_port))[0].0, "MG0104");
+    let elsewhere = to_api.replace("kubernetes.default.svc", "kubernetes.other.svc");
+    assert_eq!(codes(&check_yaml(&v, &elsewhere))[0].0, "MG0102");
+}
