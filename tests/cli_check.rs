@@ -466,3 +466,21 @@ fn kubeconfig_needs_cluster_and_an_unreachable_cluster_exits_2() {
     );
     assert!(stdout(&o).is_empty());
 }
+
+/// Object identity is (API group, kind, namespace, name): a Role and a
+/// RoleBinding of one name are two objects, not one defined twice; the same
+/// Service twice is noted.
+#[test]
+fn identity_includes_group_and_kind() {
+    let rbac = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader, namespace: shop}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: reader, namespace: shop}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n";
+    let o = run_with_stdin(&["check", "-"], rbac);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("defined"), "{}", stderr(&o));
+    let twice = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\n";
+    let o = run_with_stdin(&["check", "-"], twice);
+    assert!(
+        stderr(&o).contains("Service shop/a is defined at <stdin>:1 and again at <stdin>:5"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -118,10 +118,12 @@ pub fn check_manifests(manifests: &[Manifest], live: Vec<Object>, settings: View
     for o in live {
         view.apply(o);
     }
-    let mut last: HashMap<&ObjKey, usize> = HashMap::new();
+    // Defined twice: the same API group, kind, namespace and name (a Role and a
+    // RoleBinding of one name are two objects).
+    let mut last: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
     let mut duplicates = Vec::new();
     for (i, m) in manifests.iter().enumerate() {
-        if let Some(prev) = last.insert(&m.object.key, i) {
+        if let Some(prev) = last.insert(m.object.identity(), i) {
             let p = &manifests[prev].source;
             duplicates.push((
                 m.object.key.clone(),
@@ -133,7 +135,7 @@ pub fn check_manifests(manifests: &[Manifest], live: Vec<Object>, settings: View
     }
     let mut findings = Vec::new();
     for (i, m) in manifests.iter().enumerate() {
-        if last.get(&m.object.key) != Some(&i) {
+        if last.get(&m.object.identity()) != Some(&i) {
             continue; // shadowed by a later definition
         }
         let Some(entry) = view.get(&m.object.key) else {

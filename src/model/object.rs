@@ -38,7 +38,37 @@ pub fn json_type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Cluster-scoped kinds meshgate does not model, which take no namespace (so
+/// `-n` does not put them, or make a namespace exist, anywhere).
+const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "GatewayClass",
+    "ClusterIssuer",
+    "ClusterSecretStore",
+    "ClusterPolicy",
+    "ClusterPolicyReport",
+];
+
 impl Object {
+    /// Identity as the API server sees it: (API group, kind, namespace, name).
+    /// `key` folds kinds meshgate does not model into one; this does not.
+    pub fn identity(&self) -> (&str, &str, &str, &str) {
+        let group = self.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        (group, &self.kind_name, &self.key.namespace, &self.key.name)
+    }
+
     /// Reads identity from `apiVersion`, `kind` and `metadata`. `default_namespace`
     /// fills in a missing namespace on namespaced kinds, as kubectl's `-n` does.
     pub fn from_value(mut value: Value, default_namespace: &str) -> Result<Object, ObjectError> {
@@ -63,7 +93,9 @@ impl Object {
             .ok_or(ObjectError::MissingField("metadata.name"))?
             .to_string();
         let kind = Kind::from_type(&api_version, &kind_name);
-        let namespace = if kind.is_cluster_scoped() {
+        let namespace = if kind.is_cluster_scoped()
+            || (kind == Kind::Other && CLUSTER_SCOPED_KINDS.contains(&kind_name.as_str()))
+        {
             String::new()
         } else {
             meta.and_then(|m| m.get("namespace"))
