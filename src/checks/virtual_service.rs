@@ -95,32 +95,44 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     }
 }
 
-/// MG0109: an http rule after a catch-all, or with the same match as an earlier one.
+/// MG0109: a rule of `http[]`, `tls[]` or `tcp[]` after a rule of the same list
+/// that matches everything, or whose every match entry an earlier rule of the
+/// list already has (then the earlier rules take all its traffic).
 fn check_reachability(entry: &Entry, vs: &VirtualServiceSpec, out: &mut Vec<Finding>) {
-    let mut catch_all: Option<usize> = None;
-    let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for (i, rule) in vs.http_rules.iter().enumerate() {
-        let why = if let Some(k) = catch_all {
-            Some(format!("http[{k}] before it matches every request"))
-        } else {
-            rule.match_key
-                .as_deref()
-                .and_then(|m| seen.get(m))
-                .map(|k| format!("http[{k}] has the same match"))
-        };
-        if let Some(why) = why {
-            out.push(Finding::new(
-                &catalog::MG0109,
-                &entry.object.key,
-                rule.pointer.clone(),
-                format!("this route rule can never match: {why}"),
-            ));
-        }
-        if let Some(m) = rule.match_key.as_deref() {
-            seen.entry(m).or_insert(i);
-        }
-        if rule.catch_all && catch_all.is_none() {
-            catch_all = Some(i);
+    for section in ["http", "tls", "tcp"] {
+        let mut catch_all: Option<usize> = None;
+        let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for (i, rule) in vs.rules.iter().filter(|r| r.section == section).enumerate() {
+            let why = if let Some(k) = catch_all {
+                Some(format!("{section}[{k}] before it matches every request"))
+            } else if !rule.match_keys.is_empty() {
+                let earlier: Option<BTreeSet<usize>> =
+                    rule.match_keys.iter().map(|m| seen.get(m.as_str()).copied()).collect();
+                earlier.map(|e| {
+                    let names: Vec<String> = e.iter().map(|k| format!("{section}[{k}]")).collect();
+                    if rule.match_keys.len() == 1 {
+                        format!("{} has the same match", join(&names))
+                    } else {
+                        format!("each of its match entries is already in {}", join(&names))
+                    }
+                })
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                out.push(Finding::new(
+                    &catalog::MG0109,
+                    &entry.object.key,
+                    rule.pointer.clone(),
+                    format!("this route rule can never match: {why}, so its routes are never used"),
+                ));
+            }
+            for m in &rule.match_keys {
+                seen.entry(m).or_insert(i);
+            }
+            if rule.catch_all && catch_all.is_none() {
+                catch_all = Some(i);
+            }
         }
     }
 }
@@ -273,13 +285,19 @@ fn check_destination(
         let mut f = Finding::new(&catalog::MG0102, key, d.host_pointer(), String::new());
         if let Some(hidden) = all.first() {
             f.message = format!(
-                "host {fqdn} is declared by {} but not exported to namespace {} (exportTo: {})",
+                "host {fqdn} is declared by {} but not exported to namespace {} (exportTo: {}): these clients have no cluster for it, so requests get 503 NC",
                 hidden.object.key,
                 join(clients),
                 view.export_to(hidden).describe()
             );
         } else if let Some((pattern, se)) = (!host::is_wildcard(&fqdn))
-            .then(|| view.covering_registry(&fqdn).into_iter().next())
+            .then(|| {
+                // Only a wildcard entry the clients can see makes this a warning.
+                view.covering_registry(&fqdn).into_iter().find(|(_, se)| {
+                    let ex = view.export_to(se);
+                    clients.iter().any(|c| ex.visible_to(c))
+                })
+            })
             .flatten()
         {
             f.message = format!(
@@ -289,7 +307,9 @@ fn check_destination(
             );
             f.severity = Severity::Warning;
         } else {
-            f.message = format!("host {fqdn} matches no Service or ServiceEntry");
+            f.message = format!(
+                "host {fqdn} matches no Service or ServiceEntry: istiod builds no cluster for it, so requests get 503 NC"
+            );
             f.referent = host::service_of(&fqdn, domain).map(|(ns, name)| ObjKey::new(Kind::Service, ns, name));
             if d.host.contains('.') && !host::is_cluster_host(&d.host, domain) {
                 let expanded = format!("{}.svc.{domain}", d.host);
@@ -308,6 +328,16 @@ fn check_destination(
             }
         }
         out.push(f);
+        // The subset is judged all the same: the rules istiod would look up are
+        // those of the clients, of the namespace the host names, and of the root.
+        if d.subset.is_some() {
+            let mut namespaces: Vec<String> = host::service_of(&fqdn, domain)
+                .map(|(ns, _)| ns.to_string())
+                .into_iter()
+                .collect();
+            namespaces.push(view.mesh().root_namespace.clone());
+            check_subset(entry, d, &fqdn, clients, &namespaces, view, out);
+        }
         return;
     }
 
@@ -319,7 +349,7 @@ fn check_destination(
             key,
             d.port_pointer(),
             format!(
-                "port {p} is not a port of {fqdn} (ports: {})",
+                "port {p} is not a port of {fqdn} (ports: {}): cluster outbound|{p}||{fqdn} does not exist, so requests get 503 NC",
                 join(ports.iter().map(u32::to_string))
             ),
         )),
@@ -346,37 +376,58 @@ fn check_destination(
     }
 
     // MG0103: subset.
-    if let Some(subset) = &d.subset {
-        let dest_namespaces: Vec<String> = visible
-            .iter()
-            .map(|e| e.object.key.namespace.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut seen_rules = BTreeSet::new();
-        let mut defined = false;
-        for client in clients {
-            for dr in view.destination_rules_for(&fqdn, client, &dest_namespaces) {
-                seen_rules.insert(dr.object.key.qualified_name());
-                if let Parsed::DestinationRule(spec) = &dr.parsed {
-                    defined |= spec.subsets.iter().any(|s| &s.name == subset);
-                }
+    let dest_namespaces: Vec<String> = visible
+        .iter()
+        .map(|e| e.object.key.namespace.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    check_subset(entry, d, &fqdn, clients, &dest_namespaces, view, out);
+}
+
+/// MG0103: the destination's subset must be defined by a DestinationRule that
+/// istiod's lookup finds for the host from the client namespaces.
+fn check_subset(
+    entry: &Entry,
+    d: &Destination,
+    fqdn: &str,
+    clients: &[String],
+    dest_namespaces: &[String],
+    view: &ClusterView,
+    out: &mut Vec<Finding>,
+) {
+    let Some(subset) = &d.subset else { return };
+    let mut seen_rules = BTreeSet::new();
+    let mut defined = false;
+    for client in clients {
+        for dr in view.destination_rules_for(fqdn, client, dest_namespaces) {
+            seen_rules.insert(dr.object.key.qualified_name());
+            if let Parsed::DestinationRule(spec) = &dr.parsed {
+                defined |= spec.subsets.iter().any(|s| &s.name == subset);
             }
         }
-        if !defined {
-            let message = if seen_rules.is_empty() {
-                format!(
-                    "subset \"{subset}\" of {fqdn} is defined by no DestinationRule: none applies to this host from namespace {}",
-                    join(clients)
-                )
-            } else {
-                format!(
-                    "subset \"{subset}\" is not defined by DestinationRule {} for {fqdn}",
-                    join(&seen_rules)
-                )
-            };
-            out.push(Finding::new(&catalog::MG0103, key, d.subset_pointer(), message));
-        }
+    }
+    if !defined {
+        let port = d.port.map_or_else(|| "<port>".to_string(), |p| p.to_string());
+        let cluster = format!("outbound|{port}|{subset}|{fqdn}");
+        let message = if seen_rules.is_empty() {
+            format!(
+                "subset \"{subset}\" of {fqdn} is defined by no DestinationRule: none applies to this host from namespace {}; \
+                 cluster {cluster} does not exist, so requests get 503 NC",
+                join(clients)
+            )
+        } else {
+            format!(
+                "subset \"{subset}\" is not defined by DestinationRule {} for {fqdn}; cluster {cluster} does not exist, so requests get 503 NC",
+                join(&seen_rules)
+            )
+        };
+        out.push(Finding::new(
+            &catalog::MG0103,
+            &entry.object.key,
+            d.subset_pointer(),
+            message,
+        ));
     }
 }
 

@@ -16,7 +16,8 @@ pub struct VirtualServiceSpec {
     pub destinations: Vec<Destination>,
     pub delegates: Vec<Delegate>,
     pub export_to: Vec<String>,
-    pub http_rules: Vec<HttpRule>,
+    /// `http[]`, `tls[]` and `tcp[]` rules, each list in order.
+    pub rules: Vec<RouteRule>,
     /// `http[].match[].{headers,withoutHeaders}` keys on JWT claims
     /// (`@request.auth.claims.*`): only a RequestAuthentication fills them.
     pub claim_matches: Vec<ClaimMatch>,
@@ -30,13 +31,16 @@ pub struct ClaimMatch {
     pub pointer: PointerBuf,
 }
 
-/// One `http[]` rule, as far as reachability needs it.
+/// One `http[]`, `tls[]` or `tcp[]` rule, as far as reachability needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpRule {
-    /// Matches every request: no `match`, an empty condition, or `uri.prefix: /`.
+pub struct RouteRule {
+    /// `http`, `tls` or `tcp`: rules shadow only rules of their own list.
+    pub section: &'static str,
+    /// Matches every request: no `match` (all lists), or (http) an empty match
+    /// entry or one that is only `uri.prefix: /`.
     pub catch_all: bool,
-    /// The `match` list as canonical JSON (without `name`), to spot duplicates.
-    pub match_key: Option<String>,
+    /// Each `match` entry as canonical JSON (without `name`), to spot repeats.
+    pub match_keys: Vec<String>,
     pub pointer: PointerBuf,
 }
 
@@ -131,7 +135,7 @@ pub fn parse(obj: &Object, p: &mut Problems) -> VirtualServiceSpec {
     spec
 }
 
-fn http_rule(rule: &Map<String, Value>, at: &Pointer) -> HttpRule {
+fn route_rule(section: &'static str, rule: &Map<String, Value>, at: &Pointer) -> RouteRule {
     let matches: Vec<Value> = match rule.get("match") {
         Some(Value::Array(a)) => a
             .iter()
@@ -149,17 +153,21 @@ fn http_rule(rule: &Map<String, Value>, at: &Pointer) -> HttpRule {
         Some(o) => o.is_empty() || (o.len() == 1 && o.get("uri") == Some(&serde_json::json!({"prefix": "/"}))),
         None => false,
     };
-    HttpRule {
-        catch_all: matches.is_empty() || matches.iter().any(everything),
-        match_key: (!matches.is_empty()).then(|| Value::Array(matches).to_string()),
+    RouteRule {
+        section,
+        catch_all: matches.is_empty() || (section == "http" && matches.iter().any(everything)),
+        match_keys: matches.iter().map(Value::to_string).collect(),
         pointer: at.to_buf(),
     }
 }
 
 fn read_rule(section: &str, rule: &Map<String, Value>, at: &Pointer, spec: &mut VirtualServiceSpec, p: &mut Problems) {
-    if section == "http" {
-        spec.http_rules.push(http_rule(rule, at));
-    }
+    let section: &'static str = match section {
+        "http" => "http",
+        "tls" => "tls",
+        _ => "tcp",
+    };
+    spec.rules.push(route_rule(section, rule, at));
     let match_at = child(at, "match");
     let matches = fields::list(rule.get("match"), &match_at, p);
     // A rule is limited to its matches' gateways only when every match names some.

@@ -544,3 +544,94 @@ fn builtin_kubernetes_service_resolves() {
     let elsewhere = to_api.replace("kubernetes.default.svc", "kubernetes.other.svc");
     assert_eq!(codes(&check_yaml(&v, &elsewhere))[0].0, "MG0102");
 }
+
+/// The MG0102 warning for a host only a wildcard covers holds only while that
+/// wildcard ServiceEntry is visible to the clients; a hidden one is the error.
+#[test]
+fn mg0102_hidden_wildcard_is_the_plain_error() {
+    let se = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: wild, namespace: egress}\nspec:\n  hosts: [\"*.foo.com\"]\n  exportTo: [\".\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  location: MESH_EXTERNAL\n  resolution: NONE\n";
+    let registry_only = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: \"outboundTrafficPolicy: {mode: REGISTRY_ONLY}\"\n";
+    let v = view(&[se, registry_only]);
+    let route = vs("  hosts: [a.foo.com]\n  tls:\n  - match: [{sniHosts: [a.foo.com]}]\n    route:\n    - destination: {host: a.foo.com}\n");
+    let f = check_yaml(&v, &route);
+    assert_eq!(
+        codes(&f),
+        [("MG0102".into(), "/spec/tls/0/route/0/destination/host".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Error, "{}", f[0].message);
+    let v = view(&[&se.replace("[\".\"]", "[\"*\"]"), registry_only]);
+    assert_eq!(check_yaml(&v, &route)[0].severity, Severity::Warning);
+}
+
+/// MG0103 is judged even when the host does not resolve: the rules istiod would
+/// look up (the client's, the named namespace's, the root's) define no subset.
+#[test]
+fn mg0103_judged_when_the_host_does_not_resolve() {
+    let v = view(&[DR_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v3}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0102".into(), "/spec/http/0/route/0/destination/host".into()),
+            ("MG0103".into(), "/spec/http/0/route/0/destination/subset".into())
+        ]
+    );
+    assert!(
+        f[1].message
+            .contains("outbound|<port>|v3|reviews.default.svc.cluster.local")
+            && f[1].message.contains("503 NC"),
+        "{}",
+        f[1].message
+    );
+    // A subset the client namespace's rule defines: only MG0102.
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n"),
+    );
+    assert_eq!(codes(&f).len(), 1);
+    // A rule in the namespace the host names counts too.
+    let there = DR_REVIEWS
+        .replace("namespace: default", "namespace: shop")
+        .replace("host: reviews", "host: reviews.shop.svc.cluster.local");
+    let v = view(&[&there]);
+    let f = check_yaml(&v, &vs("  hosts: [x]\n  http:\n  - route:\n    - destination: {host: reviews.shop.svc.cluster.local, subset: v2}\n"));
+    assert_eq!(codes(&f).len(), 1, "{f:?}");
+}
+
+/// MG0109 on `tls[]` and `tcp[]` too, and per match entry: a rule whose entries
+/// are each in some earlier rule is shadowed; one new entry makes it reachable.
+#[test]
+fn mg0109_tls_tcp_and_match_entries() {
+    let v = view(&[SVC_REVIEWS]);
+    let route = "    route: [{destination: {host: reviews}}]\n";
+    let f = check_yaml(
+        &v,
+        &vs(&format!("  hosts: [reviews]\n  http:\n  - match: [{{headers: {{a: {{exact: \"1\"}}}}}}]\n{route}  - match: [{{headers: {{b: {{exact: \"2\"}}}}}}]\n{route}  - match: [{{name: both, headers: {{b: {{exact: \"2\"}}}}}}, {{headers: {{a: {{exact: \"1\"}}}}}}]\n{route}  - match: [{{headers: {{a: {{exact: \"1\"}}}}}}, {{headers: {{c: {{exact: \"3\"}}}}}}]\n{route}  tcp:\n  - {route}  - match: [{{port: 5432}}]\n{route}")),
+    );
+    assert_eq!(
+        codes(&f),
+        [
+            ("MG0109".into(), "/spec/http/2".into()),
+            ("MG0109".into(), "/spec/tcp/1".into())
+        ]
+    );
+    assert!(
+        f[0].message
+            .contains("each of its match entries is already in http[0], http[1]"),
+        "{}",
+        f[0].message
+    );
+    assert!(
+        f[1].message.contains("tcp[0] before it matches every request"),
+        "{}",
+        f[1].message
+    );
+    let tls = vs("  hosts: [a.example.com]\n  tls:\n  - match: [{sniHosts: [a.example.com]}]\n    route: [{destination: {host: reviews}}]\n  - match: [{sniHosts: [a.example.com]}]\n    route: [{destination: {host: reviews}}]\n");
+    assert_eq!(codes(&check_yaml(&v, &tls)), [("MG0109".into(), "/spec/tls/1".into())]);
+    // The same match in another list is no shadow.
+    let mixed = vs("  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  tcp:\n  - route: [{destination: {host: reviews}}]\n");
+    assert!(check_yaml(&v, &mixed).is_empty());
+}
