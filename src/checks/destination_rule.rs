@@ -10,18 +10,7 @@ use crate::semantics::host;
 use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &mut Vec<Finding>) {
-    // MG0205: originating TLS without verifying the server.
-    for t in &dr.tls {
-        let mode = t.mode.as_deref().unwrap_or("");
-        if matches!(mode, "SIMPLE" | "MUTUAL") && !t.has_ca && !t.insecure_skip_verify {
-            out.push(Finding::new(
-                &catalog::MG0205,
-                &entry.object.key,
-                crate::model::fields::child(&t.pointer, "mode"),
-                format!("TLS mode {mode} without caCertificates (or credentialName): the server's certificate is not verified against a CA you chose"),
-            ));
-        }
-    }
+    check_tls_origination(entry, dr, view, out);
     let Some(raw) = &dr.host else { return };
     let key = &entry.object.key;
     let fqdn = host::resolve(raw, &key.namespace, view.cluster_domain());
@@ -50,6 +39,50 @@ pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &
                 join(clients)
             ),
         ));
+    }
+}
+
+/// MG0205: SIMPLE or MUTUAL TLS that istiod will not apply as written. Not
+/// reported when sidecars never use the host's cluster because the mesh routes
+/// it to an egress gateway (TLS origination there honours `credentialName`).
+fn check_tls_origination(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let via_gateway = || {
+        dr.host.as_deref().is_some_and(|h| {
+            let fqdn = host::resolve(h, &key.namespace, view.cluster_domain());
+            super::egress::sidecars_route_via_gateway(&fqdn, view)
+        })
+    };
+    for t in &dr.tls {
+        let mode = t.mode.as_deref().unwrap_or("");
+        if !matches!(mode, "SIMPLE" | "MUTUAL") {
+            continue;
+        }
+        let why = match &t.credential_name {
+            Some(cred) if !dr.has_workload_selector && !cred.starts_with("configmap://") => Some(format!(
+                "credentialName {cred:?} in a DestinationRule without workloadSelector: istiod drops this whole TLS \
+                 setting for sidecars, so their traffic to the host leaves in plaintext"
+            )),
+            _ if t.insecure_skip_verify => Some(
+                "insecureSkipVerify: true: the server's certificate is not verified".to_string(),
+            ),
+            None if mode == "MUTUAL" && !t.client_cert_and_key => Some(
+                "MUTUAL with neither credentialName nor clientCertificate and privateKey: istiod rejects these TLS settings"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(why) = why {
+            if via_gateway() {
+                return;
+            }
+            out.push(Finding::new(
+                &catalog::MG0205,
+                key,
+                crate::model::fields::child(&t.pointer, "mode"),
+                format!("TLS mode {mode}: {why}"),
+            ));
+        }
     }
 }
 
@@ -263,26 +296,70 @@ mod tests {
         assert_eq!(codes(&bad), [("MG0201".into(), "/spec/host".into())]);
     }
 
+    /// MG0205 as istiod applies TLS settings: a sidecar DestinationRule's
+    /// credentialName drops the TLS block (plaintext); insecureSkipVerify; MUTUAL
+    /// without any client certificate. An empty caCertificates is the system
+    /// trust store since Istio 1.21: fine.
     #[test]
-    fn mg0205_tls_without_ca_at_every_level() {
+    fn mg0205_tls_istiod_will_not_apply_as_written() {
         let v = view(&[SVC_REVIEWS]);
-        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: SIMPLE}\n    portLevelSettings:\n    - port: {number: 9080}\n      tls: {mode: MUTUAL, clientCertificate: /c, privateKey: /k}\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      tls: {mode: ISTIO_MUTUAL}\n  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n      tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}\n";
-        let tls: Vec<_> = codes(&check_yaml(&v, dr))
-            .into_iter()
-            .filter(|(c, _)| c == "MG0205")
-            .collect();
+        let dr = |tls: &str, extra: &str| {
+            format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: r, namespace: default}}\nspec:\n  host: reviews\n{extra}  trafficPolicy:\n    tls: {tls}\n")
+        };
+        let mg = |doc: &str| -> Vec<(String, String)> {
+            codes(&check_yaml(&v, doc))
+                .into_iter()
+                .filter(|(c, _)| c == "MG0205")
+                .collect()
+        };
+        let at = [("MG0205".to_string(), "/spec/trafficPolicy/tls/mode".to_string())];
+        let f = check_yaml(&v, &dr("{mode: SIMPLE, credentialName: reviews-ca}", ""));
+        assert_eq!(codes(&f), at);
+        assert!(f[0].message.contains("plaintext"), "{}", f[0].message);
+        assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+        // With a workloadSelector (a gateway's rule) or a configmap:// reference: applied.
+        assert!(mg(&dr(
+            "{mode: SIMPLE, credentialName: reviews-ca}",
+            "  workloadSelector: {matchLabels: {istio: egressgateway}}\n"
+        ))
+        .is_empty());
+        assert!(mg(&dr("{mode: SIMPLE, credentialName: \"configmap://reviews-ca\"}", "")).is_empty());
+        assert_eq!(mg(&dr("{mode: SIMPLE, insecureSkipVerify: true}", "")), at);
+        assert_eq!(mg(&dr("{mode: MUTUAL}", "")), at);
+        assert!(mg(&dr("{mode: MUTUAL, clientCertificate: /c, privateKey: /k}", "")).is_empty());
+        // Plain SIMPLE, and an empty caCertificates: the system trust store verifies.
+        assert!(mg(&dr("{mode: SIMPLE}", "")).is_empty());
+        assert!(mg(&dr("{mode: SIMPLE, caCertificates: \"\"}", "")).is_empty());
+        // Per port and per subset too.
+        let nested = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 9080}\n      tls: {mode: MUTUAL}\n  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      tls: {mode: SIMPLE, insecureSkipVerify: true}\n";
         assert_eq!(
-            tls,
+            mg(nested),
             [
-                ("MG0205".into(), "/spec/trafficPolicy/tls/mode".into()),
                 (
-                    "MG0205".into(),
-                    "/spec/trafficPolicy/portLevelSettings/0/tls/mode".into()
+                    "MG0205".to_string(),
+                    "/spec/trafficPolicy/portLevelSettings/0/tls/mode".to_string()
+                ),
+                (
+                    "MG0205".to_string(),
+                    "/spec/subsets/0/trafficPolicy/tls/mode".to_string()
                 )
             ]
         );
-        let ok = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: default}\nspec:\n  host: reviews\n  trafficPolicy:\n    tls: {mode: SIMPLE, credentialName: reviews-ca}\n";
-        assert!(check_yaml(&v, ok).is_empty());
+    }
+
+    /// Istio's egress TLS-origination task: the mesh routes the external host to
+    /// the egress gateway, whose rule originates TLS with credentialName. The
+    /// sidecars never use the host's own cluster, so nothing is dropped for them.
+    #[test]
+    fn mg0205_not_when_sidecars_route_through_an_egress_gateway() {
+        let se = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: cnn, namespace: default}\nspec:\n  hosts: [edition.cnn.com]\n  ports: [{number: 443, name: https, protocol: HTTPS}]\n  resolution: DNS\n";
+        let egress_svc = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-egressgateway, namespace: istio-system}\nspec:\n  selector: {istio: egressgateway}\n  ports: [{name: https, port: 443}]\n";
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: originate, namespace: default}\nspec:\n  host: edition.cnn.com\n  trafficPolicy:\n    tls: {mode: MUTUAL, credentialName: client-credential}\n";
+        let direct = view(&[se, egress_svc]);
+        assert_eq!(check_yaml(&direct, dr).iter().filter(|f| f.code == "MG0205").count(), 1);
+        let mesh_vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: via-egress, namespace: default}\nspec:\n  hosts: [edition.cnn.com]\n  gateways: [mesh, istio-system/egress]\n  http:\n  - match: [{gateways: [mesh], port: 80}]\n    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 443}}}]\n  - match: [{gateways: [istio-system/egress], port: 443}]\n    route: [{destination: {host: edition.cnn.com, port: {number: 443}}}]\n";
+        let via = view(&[se, egress_svc, mesh_vs]);
+        assert!(check_yaml(&via, dr).iter().all(|f| f.code != "MG0205"));
     }
 
     #[test]

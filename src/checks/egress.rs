@@ -121,6 +121,30 @@ fn names<'a>(entries: impl IntoIterator<Item = &'a Arc<Entry>>) -> String {
     join(set)
 }
 
+/// Whether sidecars never send `fqdn` to its own cluster: mesh VirtualServices
+/// declare it, and every mesh route of theirs for it goes to another host (an
+/// egress gateway's Service).
+pub fn sidecars_route_via_gateway(fqdn: &str, view: &ClusterView) -> bool {
+    let domain = view.cluster_domain();
+    let mut any = false;
+    for vs in view.mesh_virtual_services(fqdn) {
+        let Parsed::VirtualService(spec) = &vs.parsed else {
+            continue;
+        };
+        let ns = vs.object.key.namespace.as_str();
+        for d in &spec.destinations {
+            if d.role == Role::HttpMirror || !spec.applies_to(d.gateways.as_deref()).contains(&"mesh") {
+                continue;
+            }
+            if host::resolve(&d.host, ns, domain) == fqdn {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
 /// MG0401/MG0402 for one host of a MESH_EXTERNAL ServiceEntry.
 pub fn check_external_host(key: &ObjKey, raw_host: &str, at: &PointerBuf, view: &ClusterView, out: &mut Vec<Finding>) {
     let fqdn = host::resolve(raw_host, &key.namespace, view.cluster_domain());

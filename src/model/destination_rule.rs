@@ -22,8 +22,10 @@ pub struct DestinationRuleSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSetting {
     pub mode: Option<String>,
-    /// `caCertificates` or `credentialName` set: the server is verified.
-    pub has_ca: bool,
+    /// `credentialName`, when set and not empty.
+    pub credential_name: Option<String>,
+    /// Both `clientCertificate` and `privateKey` set (MUTUAL from files).
+    pub client_cert_and_key: bool,
     pub insecure_skip_verify: bool,
     /// The Service port of a `portLevelSettings` entry; `None`: every port but
     /// those in `overridden_ports`.
@@ -78,7 +80,12 @@ fn read_tls(tls: Option<&Value>, at: &jsonptr::Pointer, p: &mut Problems) -> Opt
     let set = |k: &str| t.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
     Some(TlsSetting {
         mode: fields::str_field(t, "mode", at, p).map(str::to_string),
-        has_ca: set("caCertificates") || set("credentialName"),
+        credential_name: t
+            .get("credentialName")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        client_cert_and_key: set("clientCertificate") && set("privateKey"),
         insecure_skip_verify: t.get("insecureSkipVerify").and_then(Value::as_bool).unwrap_or(false),
         port: None,
         overridden_ports: Vec::new(),
