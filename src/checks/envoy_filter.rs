@@ -102,7 +102,7 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
                                 key,
                                 patch.proxy_version_pointer(),
                                 format!(
-                                    "proxyVersion {pv:?} matches none of the proxies this patch applies to (they run {}) and no installed control plane ({planes}): the patch is dead",
+                                    "proxyVersion {pv:?} matches none of the proxies this patch applies to (they run {}) and no installed control plane ({planes}): the patch is dead, its filter is not applied",
                                     join(&running)
                                 ),
                             )
@@ -114,6 +114,21 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
         }
         let op = patch.operation.as_deref().unwrap_or("");
         let apply_to = patch.apply_to.as_deref().unwrap_or("");
+        // MG0505 first: a patch istiod ignores has no order to worry about.
+        if let Some(honoured) = honoured_operations(apply_to) {
+            if !op.is_empty() && !honoured.contains(&op) {
+                out.push(Finding::new(
+                    &catalog::MG0505,
+                    key,
+                    patch.operation_pointer(),
+                    format!(
+                        "operation {op} is not one istiod applies to {apply_to} (it applies {}): the patch is ignored, filter not applied",
+                        super::join(honoured.iter())
+                    ),
+                ));
+                continue;
+            }
+        }
         if ef.priority == 0 && matches!(op, "INSERT_BEFORE" | "INSERT_AFTER" | "REPLACE" | "REMOVE") {
             out.push(Finding::new(
                 &catalog::MG0504,
@@ -122,17 +137,37 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
                 format!("{op} is relative to other filters, but this EnvoyFilter has priority 0: set spec.priority so the order is defined"),
             ));
         }
-        let invalid = (op == "REPLACE" && !matches!(apply_to, "HTTP_FILTER" | "NETWORK_FILTER" | "VIRTUAL_HOST"))
-            || (matches!(op, "ADD" | "REMOVE") && matches!(apply_to, "ROUTE_CONFIGURATION" | "HTTP_ROUTE"));
-        if invalid && !apply_to.is_empty() {
-            out.push(Finding::new(
-                &catalog::MG0505,
-                key,
-                patch.operation_pointer(),
-                format!("operation {op} is not valid for applyTo {apply_to}: istiod ignores this patch"),
-            ));
-        }
     }
+}
+
+/// The operations istiod's patchers (pilot `networking/core/envoyfilter`)
+/// honour for each `applyTo`; any other is skipped without a word. `None`: not
+/// judged (EXTENSION_CONFIG, BOOTSTRAP, waypoint kinds, unknown names).
+fn honoured_operations(apply_to: &str) -> Option<&'static [&'static str]> {
+    const FILTERS: &[&str] = &[
+        "ADD",
+        "INSERT_BEFORE",
+        "INSERT_AFTER",
+        "INSERT_FIRST",
+        "REPLACE",
+        "REMOVE",
+        "MERGE",
+    ];
+    Some(match apply_to {
+        "LISTENER" | "FILTER_CHAIN" | "CLUSTER" => &["ADD", "REMOVE", "MERGE"],
+        "LISTENER_FILTER" | "NETWORK_FILTER" | "HTTP_FILTER" => FILTERS,
+        "ROUTE_CONFIGURATION" => &["MERGE"],
+        "VIRTUAL_HOST" => &["ADD", "REMOVE", "MERGE", "REPLACE"],
+        "HTTP_ROUTE" => &[
+            "ADD",
+            "INSERT_BEFORE",
+            "INSERT_AFTER",
+            "INSERT_FIRST",
+            "REMOVE",
+            "MERGE",
+        ],
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -141,20 +141,52 @@ fn mg0504_and_mg0505_operations() {
     let v = view(&[POD_1_30]);
     let spec = "  configPatches:\n  - applyTo: HTTP_FILTER\n    patch: {operation: INSERT_BEFORE, value: {name: x}}\n  - applyTo: CLUSTER\n    patch: {operation: REPLACE}\n  - applyTo: HTTP_ROUTE\n    patch: {operation: ADD}\n";
     let f = check_yaml(&v, &ef("shop", "", spec));
+    // HTTP_ROUTE ADD is applied (istiod appends the route); CLUSTER REPLACE is
+    // ignored, so its priority does not matter: MG0505 alone.
     assert_eq!(
         codes(&f),
         [
             ("MG0504".into(), "/spec/configPatches/0/patch/operation".into()),
-            ("MG0504".into(), "/spec/configPatches/1/patch/operation".into()),
             ("MG0505".into(), "/spec/configPatches/1/patch/operation".into()),
-            ("MG0505".into(), "/spec/configPatches/2/patch/operation".into()),
         ]
+    );
+    assert!(
+        f[1].message.contains("it applies ADD, REMOVE, MERGE") && f[1].message.contains("filter not applied"),
+        "{}",
+        f[1].message
     );
     let with_priority = format!(
         "  priority: 10\n{}",
         "  configPatches:\n  - applyTo: HTTP_FILTER\n    patch: {operation: INSERT_BEFORE, value: {name: x}}\n"
     );
     assert!(check_yaml(&v, &ef("shop", "", &with_priority)).is_empty());
+}
+
+/// The operations istiod's patchers honour, applyTo by applyTo.
+#[test]
+fn mg0505_follows_istiods_patchers() {
+    let v = view(&[POD_1_30]);
+    let cases = [
+        ("ROUTE_CONFIGURATION", "MERGE", true),
+        ("ROUTE_CONFIGURATION", "ADD", false),
+        ("HTTP_ROUTE", "INSERT_FIRST", true),
+        ("HTTP_ROUTE", "REPLACE", false),
+        ("VIRTUAL_HOST", "REPLACE", true),
+        ("VIRTUAL_HOST", "INSERT_BEFORE", false),
+        ("LISTENER", "INSERT_FIRST", false),
+        ("LISTENER", "REMOVE", true),
+        ("FILTER_CHAIN", "REPLACE", false),
+        ("LISTENER_FILTER", "REPLACE", true),
+        ("NETWORK_FILTER", "INSERT_FIRST", true),
+        ("CLUSTER", "INSERT_AFTER", false),
+        ("CLUSTER", "ADD", true),
+        ("EXTENSION_CONFIG", "ADD", true),
+    ];
+    for (apply_to, op, applied) in cases {
+        let spec = format!("  priority: 1\n  configPatches:\n  - applyTo: {apply_to}\n    patch: {{operation: {op}, value: {{name: x}}}}\n");
+        let f = check_yaml(&v, &ef("shop", "", &spec));
+        assert_eq!(f.iter().all(|f| f.code != "MG0505"), applied, "{apply_to} {op}: {f:?}");
+    }
 }
 
 #[test]
