@@ -217,17 +217,49 @@ const TOPOLOGY_LABELS: &[&str] = &[
     "kubernetes.io/hostname",
 ];
 
-/// Whether a workload's Node carries `topology` labels. A workload whose Node is
-/// not known (a template, a Pod not scheduled yet, a Node not in the view) cannot
-/// be judged and counts as matching.
-fn on_matching_node(w: &Entry, topology: &BTreeMap<String, String>, view: &ClusterView) -> bool {
-    let Some(node) = w.workload.as_ref().and_then(|wl| wl.node.as_deref()) else {
-        return true;
-    };
-    match view.node_labels(node) {
-        Some(labels) => crate::model::workload::labels_match(topology, labels),
-        None => true,
-    }
+/// Whether a workload's endpoint carries the subset's `topology` labels, as
+/// istiod labels endpoints: region/zone/subzone from the Pod's locality label
+/// (`topology.istio.io/locality`, or the legacy `istio-locality`, `a.b.c`),
+/// else from its Node's labels; `kubernetes.io/hostname` from `spec.nodeName`;
+/// empty values set nothing. A key the endpoint lacks does not match. What
+/// cannot be known (a template, a Pod not scheduled, a Node not in the view, no
+/// Nodes at all without a locality label) counts as matching.
+fn topology_matches(w: &Entry, topology: &BTreeMap<String, String>, view: &ClusterView) -> bool {
+    let Some(wl) = w.workload.as_ref() else { return true };
+    let locality = wl
+        .labels
+        .get("topology.istio.io/locality")
+        .or_else(|| wl.labels.get("istio-locality"))
+        .filter(|l| !l.is_empty());
+    let node = wl.node.as_deref().and_then(|n| view.node_labels(n));
+    topology.iter().all(|(k, want)| {
+        let from_locality = |i: usize| locality.and_then(|l| l.split('.').nth(i)).filter(|v| !v.is_empty());
+        let from_node = |key: &str| {
+            node.and_then(|n| n.get(key))
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let (have, knowable) = match k.as_str() {
+            "topology.kubernetes.io/region" => (
+                from_locality(0).or_else(|| from_node(k)),
+                locality.is_some() || node.is_some(),
+            ),
+            "topology.kubernetes.io/zone" => (
+                from_locality(1).or_else(|| from_node(k)),
+                locality.is_some() || node.is_some(),
+            ),
+            "topology.istio.io/subzone" => (
+                from_locality(2).or_else(|| from_node(k)),
+                locality.is_some() || node.is_some(),
+            ),
+            "kubernetes.io/hostname" => (wl.node.as_deref().filter(|n| !n.is_empty()), wl.node.is_some()),
+            _ => (None, false),
+        };
+        if !knowable || (locality.is_none() && node.is_none() && k != "kubernetes.io/hostname" && !view.has_nodes()) {
+            return true;
+        }
+        have == Some(want.as_str())
+    })
 }
 
 /// MG0202: a subset whose labels, with the Service's selector, select no workload.
@@ -244,7 +276,6 @@ fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
     if services.is_empty() {
         return; // ServiceEntries and selector-less Services: endpoints are not workloads here.
     }
-    let judge_nodes = view.has_nodes();
     for s in &dr.subsets {
         let (topology, labels): (BTreeMap<String, String>, BTreeMap<String, String>) = s
             .labels
@@ -256,7 +287,7 @@ fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
             all.extend(labels.clone());
             let found = view
                 .workloads_matching(Some(ns), &all)
-                .any(|w| !judge_nodes || topology.is_empty() || on_matching_node(w, &topology, view));
+                .any(|w| topology.is_empty() || topology_matches(w, &topology, view));
             found
         });
         if !selects {
@@ -371,6 +402,26 @@ mod tests {
         assert_eq!(codes(&bad), [("MG0201".into(), "/spec/host".into())]);
         let ok = check_yaml(&v, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: other}\nspec:\n  host: private\n");
         assert!(ok.is_empty(), "{ok:?}");
+    }
+
+    /// Endpoint locality as istiod sets it: from the Pod's locality label (no
+    /// Node needed), non-empty parts only; the hostname from spec.nodeName.
+    #[test]
+    fn mg0202_endpoint_locality_labels() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: r1, namespace: default, labels: {app: reviews, version: v1, topology.istio.io/locality: us-east1.us-east1-b}}\nspec: {nodeName: node-b}\n";
+        let v = view(&[SVC_REVIEWS, pod]);
+        let dr = |labels: &str| {
+            format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: r, namespace: default}}\nspec:\n  host: reviews\n  subsets:\n  - {{name: s, labels: {{{labels}}}}}\n")
+        };
+        let judged = |labels: &str| codes(&check_yaml(&v, &dr(labels)));
+        assert!(judged("topology.kubernetes.io/zone: us-east1-b").is_empty());
+        assert!(judged("topology.kubernetes.io/region: us-east1, version: v1").is_empty());
+        assert_eq!(judged("topology.kubernetes.io/zone: us-east1-c").len(), 1);
+        // The locality has no subzone: a subset asking for one selects nothing.
+        assert_eq!(judged("topology.istio.io/subzone: rack-1").len(), 1);
+        // The hostname is the Node the Pod runs on, with or without Node objects.
+        assert!(judged("kubernetes.io/hostname: node-b").is_empty());
+        assert_eq!(judged("kubernetes.io/hostname: node-a").len(), 1);
     }
 
     #[test]
