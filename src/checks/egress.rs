@@ -14,6 +14,7 @@ use super::{catalog, join, selector_text};
 use crate::finding::Finding;
 use crate::model::gateway::GatewaySpec;
 use crate::model::virtual_service::{Role, VirtualServiceSpec};
+use crate::model::workload::labels_match;
 use crate::model::ObjKey;
 use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
 use crate::semantics::host;
@@ -23,7 +24,8 @@ use crate::view::{ClusterView, Entry, Parsed};
 struct MeshRoute<'v> {
     vs: &'v Arc<Entry>,
     target: String,
-    exists: bool,
+    /// The registry entries of the target; empty: not registered (MG0102's case).
+    providers: Vec<&'v Arc<Entry>>,
 }
 
 /// What the view holds of the egress path of one external host.
@@ -47,13 +49,13 @@ fn serves_by_name(gw: &GatewaySpec, namespace: &str, fqdn: &str) -> bool {
 }
 
 /// The mesh-side routes of `vs` for `fqdn` that send it to another, non-external
-/// host: `(destination host pointer, target FQDN, target exists)`.
-fn mesh_targets(
+/// host: `(destination host pointer, target FQDN, the target's registry entries)`.
+fn mesh_targets<'v>(
     vs_entry: &Entry,
     vs: &VirtualServiceSpec,
     fqdn: &str,
-    view: &ClusterView,
-) -> Vec<(PointerBuf, String, bool)> {
+    view: &'v ClusterView,
+) -> Vec<(PointerBuf, String, Vec<&'v Arc<Entry>>)> {
     let ns = vs_entry.object.key.namespace.as_str();
     let domain = view.cluster_domain();
     let mut out = Vec::new();
@@ -65,15 +67,51 @@ fn mesh_targets(
         if target == fqdn {
             continue;
         }
-        let mut providers = view.registry(&target).peekable();
-        let exists = providers.peek().is_some();
+        let providers: Vec<&Arc<Entry>> = view.registry(&target).collect();
         // A route to another external host is a redirect, not an egress gateway.
-        if providers.any(|p| matches!(&p.parsed, Parsed::ServiceEntry(se) if se.is_mesh_external())) {
+        if providers
+            .iter()
+            .any(|p| matches!(&p.parsed, Parsed::ServiceEntry(se) if se.is_mesh_external()))
+        {
             continue;
         }
-        out.push((d.host_pointer(), target.into_owned(), exists));
+        out.push((d.host_pointer(), target.into_owned(), providers));
     }
     out
+}
+
+/// Whether a mesh route's target reaches the egress gateway: a Service among
+/// `providers` selects one of the workloads of the path's live Gateways. `None`
+/// when it cannot be judged: the target is not registered (MG0102 says so), is a
+/// ServiceEntry, or no Gateway of the path has a workload.
+fn reaches_gateway(providers: &[&Arc<Entry>], gateways: &[(&Arc<Entry>, bool)], view: &ClusterView) -> Option<bool> {
+    let services: Vec<(&str, &std::collections::BTreeMap<String, String>)> = providers
+        .iter()
+        .filter_map(|p| match &p.parsed {
+            Parsed::Service(s) => Some((p.object.key.namespace.as_str(), &s.selector)),
+            _ => None,
+        })
+        .collect();
+    if services.is_empty() || services.len() != providers.len() {
+        return None;
+    }
+    let mut judged = false;
+    for (g, alive) in gateways {
+        let (true, Parsed::Gateway(gw)) = (alive, &g.parsed) else {
+            continue;
+        };
+        for w in view.workloads_matching(None, &gw.selector) {
+            judged = true;
+            let Some(wl) = &w.workload else { continue };
+            if services
+                .iter()
+                .any(|(ns, sel)| !sel.is_empty() && wl.namespace == *ns && labels_match(sel, &wl.labels))
+            {
+                return Some(true);
+            }
+        }
+    }
+    judged.then_some(false)
 }
 
 fn path<'v>(fqdn: &str, view: &'v ClusterView) -> EgressPath<'v> {
@@ -91,8 +129,8 @@ fn path<'v>(fqdn: &str, view: &'v ClusterView) -> EgressPath<'v> {
     let mut mesh_routes = Vec::new();
     for vs in view.mesh_virtual_services(fqdn) {
         if let Parsed::VirtualService(spec) = &vs.parsed {
-            for (_, target, exists) in mesh_targets(vs, spec, fqdn, view) {
-                mesh_routes.push(MeshRoute { vs, target, exists });
+            for (_, target, providers) in mesh_targets(vs, spec, fqdn, view) {
+                mesh_routes.push(MeshRoute { vs, target, providers });
             }
         }
     }
@@ -159,12 +197,14 @@ pub fn check_external_host(key: &ObjKey, raw_host: &str, at: &PointerBuf, view: 
             ));
         }
     }
-    for r in p.mesh_routes.iter().filter(|r| !r.exists) {
-        dead.push(format!(
-            "mesh VirtualService {} routes it to {}, which does not exist",
-            r.vs.object.key.qualified_name(),
-            r.target
-        ));
+    for r in &p.mesh_routes {
+        if reaches_gateway(&r.providers, &p.gateways, view) == Some(false) {
+            dead.push(format!(
+                "mesh VirtualService {} routes it to {}, whose Service selects none of the egress Gateway's workloads",
+                r.vs.object.key.qualified_name(),
+                r.target
+            ));
+        }
     }
     if !dead.is_empty() {
         out.push(Finding::new(
@@ -172,7 +212,7 @@ pub fn check_external_host(key: &ObjKey, raw_host: &str, at: &PointerBuf, view: 
             key,
             at.clone(),
             format!(
-                "the egress path of {fqdn} is dead: {}; requests to {fqdn} fail",
+                "the egress path of {fqdn} is dead: {}; requests to {fqdn} fail with 503 (no healthy upstream at the egress gateway)",
                 dead.join("; ")
             ),
         ));
@@ -199,7 +239,14 @@ pub fn check_external_host(key: &ObjKey, raw_host: &str, at: &PointerBuf, view: 
         (false, false) => None,
     };
     if let Some(m) = missing {
-        out.push(Finding::new(&catalog::MG0402, key, at.clone(), m));
+        let mut f = Finding::new(&catalog::MG0402, key, at.clone(), m);
+        // No path at all in a mesh that shows no sign of egress gateways is
+        // Istio's default (sidecars egress directly): information, not a warning.
+        if p.gateways.is_empty() && p.mesh_routes.is_empty() && !view.uses_egress_gateways() {
+            f.severity = crate::finding::Severity::Info;
+            f.message.push_str(" (this mesh shows no sign of egress gateways: no egress gateway workload or Gateway, outbound policy ALLOW_ANY)");
+        }
+        out.push(f);
     }
 }
 
@@ -231,37 +278,36 @@ pub fn check_virtual_service(entry: &Entry, vs: &VirtualServiceSpec, view: &Clus
                     &catalog::MG0401,
                     key,
                     at.clone(),
-                    format!("the egress path of external host {fqdn} (ServiceEntry {ses}) is dead: {why}; requests to {fqdn} fail"),
+                    format!("the egress path of external host {fqdn} (ServiceEntry {ses}) is dead: {why}; requests to {fqdn} fail with 503 (no healthy upstream)"),
                 ));
             }
         };
+        let p = path(&fqdn, view);
         if vs.is_mesh_bound() {
-            for (at, target, exists) in mesh_targets(entry, vs, &fqdn, view) {
-                if !exists {
+            for (at, target, providers) in mesh_targets(entry, vs, &fqdn, view) {
+                if reaches_gateway(&providers, &p.gateways, view) == Some(false) {
                     report(
                         &at,
-                        format!("the mesh route sends it to {target}, which does not exist"),
+                        format!("the mesh route sends it to {target}, whose Service selects none of the egress Gateway's workloads"),
                     );
                 }
             }
         }
+        // A missing egress Gateway is MG0101; one without a workload is a dead path.
         for g in vs.gateways.iter().chain(&vs.match_gateways) {
             let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
                 continue;
             };
-            match view.gateway(&namespace, &name).map(|e| &e.parsed) {
-                None => report(
-                    &g.pointer,
-                    format!("its egress Gateway {namespace}/{name} does not exist"),
-                ),
-                Some(Parsed::Gateway(gw)) if !has_workload(gw, view) => report(
-                    &g.pointer,
-                    format!(
-                        "its egress Gateway {namespace}/{name} selects no workload ({})",
-                        selector_text(&gw.selector)
-                    ),
-                ),
-                _ => {}
+            if let Some(Parsed::Gateway(gw)) = view.gateway(&namespace, &name).map(|e| &e.parsed) {
+                if !has_workload(gw, view) {
+                    report(
+                        &g.pointer,
+                        format!(
+                            "its egress Gateway {namespace}/{name} selects no workload ({})",
+                            selector_text(&gw.selector)
+                        ),
+                    );
+                }
             }
         }
     }

@@ -48,6 +48,9 @@ pub(super) struct Indexes {
     /// (server port, how istiod merges the server) → Gateways with such a server:
     /// the candidates for a protocol conflict on a port (MG0304).
     pub gateway_port_classes: HashMap<(u32, crate::model::gateway::ServerClass), Keys>,
+    /// How many Gateways select the standard egress gateway labels
+    /// (`istio: egressgateway`, `app: istio-egressgateway`): a sign of intent.
+    pub egress_gateway_selectors: usize,
     /// TLS credentialName → Gateways using it.
     pub gateway_credentials: HashMap<String, Keys>,
     /// Namespace → Sidecars without a workloadSelector, and with one.
@@ -83,6 +86,16 @@ fn count<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, usize>, k: K, op:
 /// The host part of a Gateway server host `namespace/host`.
 pub(super) fn server_host(raw: &str) -> &str {
     raw.split_once('/').map_or(raw, |(_, h)| h)
+}
+
+/// The labels Istio's installs give egress gateway workloads.
+pub(crate) const EGRESS_GATEWAY_LABELS: [(&str, &str); 2] =
+    [("istio", "egressgateway"), ("app", "istio-egressgateway")];
+
+fn is_egress_selector(selector: &std::collections::BTreeMap<String, String>) -> bool {
+    EGRESS_GATEWAY_LABELS
+        .iter()
+        .any(|(k, v)| selector.get(*k).is_some_and(|s| s == v))
 }
 
 #[derive(Clone, Copy)]
@@ -183,6 +196,12 @@ impl Indexes {
                                 self.gateway_hosts.remove(&p);
                             }
                         }
+                    }
+                }
+                if is_egress_selector(&gw.selector) {
+                    match op {
+                        Op::Add => self.egress_gateway_selectors += 1,
+                        Op::Remove => self.egress_gateway_selectors = self.egress_gateway_selectors.saturating_sub(1),
                     }
                 }
                 let classes: std::collections::BTreeSet<(u32, crate::model::gateway::ServerClass)> =

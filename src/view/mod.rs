@@ -493,6 +493,20 @@ impl ClusterView {
             })
     }
 
+    /// Whether the mesh shows any sign of sending traffic through egress
+    /// gateways: outbound policy REGISTRY_ONLY, a workload with an egress gateway
+    /// label, or a Gateway selecting one.
+    pub fn uses_egress_gateways(&self) -> bool {
+        !self.mesh.outbound_allow_any
+            || self.idx.egress_gateway_selectors > 0
+            || index::EGRESS_GATEWAY_LABELS.iter().any(|(k, v)| {
+                self.idx
+                    .workloads_by_label
+                    .get(&(k.to_string(), v.to_string()))
+                    .is_some_and(|s| !s.is_empty())
+            })
+    }
+
     /// Gateways with a server of `class` on `port`.
     pub fn gateways_on_port(
         &self,

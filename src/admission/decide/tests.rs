@@ -514,12 +514,9 @@ fn require_egress_gateway_denies_an_external_host_without_egress_path() {
     );
     let mut policy = Policy::with_defaults("meshgate");
     let d = run(&r, &base, &policy, &Pending::default());
+    // A mesh with no sign of egress gateways: MG0402 is info, audited only.
     assert!(d.allowed);
-    assert!(
-        d.warnings[0].starts_with("MG0402 /spec/hosts/0: no egress path"),
-        "{:?}",
-        d.warnings
-    );
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     policy.require_egress_gateway = true;
     let d = run(&r, &base, &policy, &Pending::default());
     assert!(!d.allowed);

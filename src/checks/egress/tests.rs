@@ -36,7 +36,7 @@ fn mg0401_egress_gateway_without_workload() {
     assert_eq!(codes(&f), [pair("MG0401", "/spec/hosts/0")]);
     assert_eq!(
         f[0].message,
-        "the egress path of edition.cnn.com is dead: egress Gateway default/istio-egressgateway serves it but its selector {istio=egressgateway} matches no workload; requests to edition.cnn.com fail"
+        "the egress path of edition.cnn.com is dead: egress Gateway default/istio-egressgateway serves it but its selector {istio=egressgateway} matches no workload; requests to edition.cnn.com fail with 503 (no healthy upstream at the egress gateway)"
     );
     assert_eq!(f[0].severity, Severity::Error);
     // Applying the Gateway or the VirtualService of the dead path says so too.
@@ -56,22 +56,34 @@ fn mg0401_egress_gateway_without_workload() {
     assert!(pinned(&check_yaml(&live, GATEWAY), "MG0401").is_empty());
 }
 
+/// Part (2) of the path must be a Service that selects the egress Gateway's
+/// workloads: one that selects other workloads makes the path dead; a route to
+/// a host that is not registered is MG0102 on the VirtualService, not MG0401.
 #[test]
-fn mg0401_mesh_route_to_a_missing_gateway_service() {
-    let v = view(&[SE, GATEWAY, VS, EGRESS_POD]);
+fn mg0401_mesh_route_to_a_service_of_other_workloads() {
+    let elsewhere = EGRESS_SVC.replace("selector: {istio: egressgateway}", "selector: {app: something-else}");
+    let v = view(&[SE, GATEWAY, VS, EGRESS_POD, &elsewhere]);
     let f = check_yaml(&v, SE);
     assert_eq!(codes(&f), [pair("MG0401", "/spec/hosts/0")]);
     assert!(
-        f[0].message.contains("mesh VirtualService default/cnn-via-egress routes it to istio-egressgateway.istio-system.svc.cluster.local, which does not exist"),
+        f[0].message.contains("mesh VirtualService default/cnn-via-egress routes it to istio-egressgateway.istio-system.svc.cluster.local, whose Service selects none of the egress Gateway's workloads"),
         "{}",
         f[0].message
     );
-    let on_vs = check_yaml(&v, VS);
     assert_eq!(
-        pinned(&on_vs, "MG0401"),
+        pinned(&check_yaml(&v, VS), "MG0401"),
         [pair("MG0401", "/spec/http/0/route/0/destination/host")]
     );
-    assert!(on_vs[..].iter().any(|f| f.code == "MG0102"));
+    // The Service missing altogether: MG0102 on the route, no MG0401 anywhere.
+    let v = view(&[SE, GATEWAY, VS, EGRESS_POD]);
+    let on_se = check_yaml(&v, SE);
+    assert!(on_se.iter().all(|f| f.code != "MG0401"), "{on_se:?}");
+    let on_vs = check_yaml(&v, VS);
+    assert!(pinned(&on_vs, "MG0401").is_empty(), "{on_vs:?}");
+    assert_eq!(
+        pinned(&on_vs, "MG0102"),
+        [pair("MG0102", "/spec/http/0/route/0/destination/host")]
+    );
 }
 
 #[test]
@@ -81,8 +93,9 @@ fn mg0402_no_path_or_part_of_one() {
         assert_eq!(codes(&f), [pair("MG0402", "/spec/hosts/0")], "{f:?}");
         f[0].message.clone()
     };
+    // A mesh with an egress gateway workload: the missing path is a warning.
     assert_eq!(
-        message(&[]),
+        message(&[EGRESS_POD]),
         "no egress path: no Gateway serves edition.cnn.com and no mesh VirtualService routes it to an egress gateway; traffic leaves from the sidecars directly"
     );
     assert!(message(&[GATEWAY, EGRESS_POD])
@@ -94,22 +107,39 @@ fn mg0402_no_path_or_part_of_one() {
         .contains("no VirtualService bound to Gateway default/istio-egressgateway routes edition.cnn.com onward"));
     // An ingress Gateway serving every host (`*`) is no egress path, even without workload.
     let ingress = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
-    assert!(message(&[ingress]).starts_with("no egress path"));
+    assert!(message(&[ingress, EGRESS_POD]).starts_with("no egress path"));
     // Inside the mesh there is nothing to leave through.
     let internal = SE.replace("  resolution: DNS\n", "  resolution: DNS\n  location: MESH_INTERNAL\n");
     assert!(check_yaml(&view(&[]), &internal).is_empty());
 }
 
+/// MG0402's severity follows the mesh's evident intent: information where
+/// nothing shows egress gateways are used (Istio's default: sidecars egress
+/// directly), a warning once an egress gateway workload, a Gateway selecting
+/// one, or outbound policy REGISTRY_ONLY shows they are.
+#[test]
+fn mg0402_severity_follows_the_mesh_intent() {
+    let severity = |docs: &[&str]| check_yaml(&view(docs), SE)[0].severity;
+    assert_eq!(severity(&[]), Severity::Info);
+    assert_eq!(severity(&[EGRESS_POD]), Severity::Warning);
+    let other_gw = GATEWAY
+        .replace("edition.cnn.com", "api.example.com")
+        .replace("name: istio-egressgateway", "name: other");
+    assert_eq!(severity(&[&other_gw]), Severity::Warning);
+    let registry_only = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: \"outboundTrafficPolicy: {mode: REGISTRY_ONLY}\"\n";
+    assert_eq!(severity(&[registry_only]), Severity::Warning);
+}
+
 #[test]
 fn require_egress_gateway_makes_mg0402_an_error() {
     let mut f = check_yaml(&view(&[]), SE);
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Severity::Info);
     crate::checks::require_egress_gateway(&mut f);
     assert_eq!(f[0].severity, Severity::Error);
 }
 
 #[test]
-fn deleting_the_egress_gateway_or_its_service_breaks_the_routes_with_mg0401() {
+fn deleting_the_egress_gateway_or_its_service_breaks_the_routes() {
     let v = view(&[SE, GATEWAY, VS, EGRESS_POD, EGRESS_SVC]);
     let broken = |change: Change| {
         let impact = analyze(&v, &change);
@@ -122,7 +152,6 @@ fn deleting_the_egress_gateway_or_its_service_breaks_the_routes_with_mg0401() {
         "default",
         "istio-egressgateway",
     )));
-    assert!(gw.contains(&pair("MG0401", "/spec/gateways/0")), "{gw:?}");
     assert!(gw.contains(&pair("MG0101", "/spec/gateways/0")), "{gw:?}");
     let svc = broken(Change::Delete(ObjKey::new(
         Kind::Service,
@@ -130,7 +159,7 @@ fn deleting_the_egress_gateway_or_its_service_breaks_the_routes_with_mg0401() {
         "istio-egressgateway",
     )));
     assert!(
-        svc.contains(&pair("MG0401", "/spec/http/0/route/0/destination/host")),
+        svc.contains(&pair("MG0102", "/spec/http/0/route/0/destination/host")),
         "{svc:?}"
     );
 }
