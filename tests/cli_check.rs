@@ -25,7 +25,7 @@ fn missing_gateway_json_contract_and_exit_1() {
                 "namespace": "shop",
                 "name": "web",
                 "pointer": "/spec/gateways/0",
-                "message": "gateway \"istio-system/public\" not found",
+                "message": "gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)",
                 "file": path(&f),
                 "line": 22
             }],
@@ -43,7 +43,7 @@ fn text_output_names_file_line_code_and_pointer() {
     let out = stdout(&o);
     assert!(
         out.contains(&format!(
-            "{}:22: error MG0101 VirtualService shop/web /spec/gateways/0: gateway \"istio-system/public\" not found\n",
+            "{}:22: error MG0101 VirtualService shop/web /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)\n",
             path(&f)
         )),
         "{out}"
@@ -313,7 +313,10 @@ fn directories_are_walked_recursively_for_yaml_and_json() {
     let f = &json(&o)["findings"][0];
     assert_eq!(f["code"], "MG0101");
     assert_eq!(f["pointer"], "/spec/gateways/0");
-    assert_eq!(f["message"], "gateway \"default/gw\" not found");
+    assert_eq!(
+        f["message"],
+        "gateway \"default/gw\" not found: its routes are not served at that gateway (404 NR)"
+    );
 }
 
 #[test]
@@ -338,7 +341,7 @@ fn malformed_field_is_a_finding_not_a_crash() {
     assert_eq!(f["code"], "MG0001");
     assert_eq!(f["pointer"], "/spec/http/0/route");
     assert_eq!(f["line"], 7);
-    assert_eq!(f["message"], "cannot read this field: expected a list, found a number");
+    assert_eq!(f["message"], "cannot read this field: expected a list, found a number; Istio's validation rejects the object, or istiod ignores the field");
 }
 
 #[test]

@@ -31,6 +31,30 @@ fn corpus_findings_match_the_expected_set_and_cover_every_code() {
         &repo("tests/corpus").display().to_string(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Every error names what breaks, as the user meets it (product.md §4).
+    let markers = [
+        "404 NR",
+        "503",
+        "403",
+        "not applied",
+        "plaintext",
+        "drop",
+        "ignore",
+        "reject",
+        "reset",
+        "refused",
+        "skip",
+    ];
+    for f in json(&o)["findings"].as_array().unwrap() {
+        if f["severity"] == "error" {
+            let m = f["message"].as_str().unwrap();
+            assert!(
+                markers.iter().any(|k| m.contains(k)),
+                "{} names no consequence: {m}",
+                f["code"]
+            );
+        }
+    }
     let got: BTreeSet<Row> = json(&o)["findings"]
         .as_array()
         .unwrap()

@@ -121,7 +121,8 @@ async fn unparsable_object_is_denied_naming_why() {
     assert_eq!(v["response"]["allowed"], false);
     assert_eq!(
         v["response"]["status"]["message"],
-        "MG0001 /spec/hosts: cannot read this field: expected a list, found a string; MG0001 /spec/http/0/route: cannot read this field: expected a list, found a number"
+        "MG0001 /spec/hosts: cannot read this field: expected a list, found a string; Istio's validation rejects the object, or istiod ignores the field; \
+         MG0001 /spec/http/0/route: cannot read this field: expected a list, found a number; Istio's validation rejects the object, or istiod ignores the field"
     );
     s.stop().await.unwrap();
 }

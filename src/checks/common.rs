@@ -14,7 +14,10 @@ pub fn check(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
             &catalog::MG0001,
             key,
             p.pointer.clone(),
-            format!("cannot read this field: {}", p.reason),
+            format!(
+                "cannot read this field: {}; Istio's validation rejects the object, or istiod ignores the field",
+                p.reason
+            ),
         ));
     }
     // MG0002: a revision label no control plane answers to. Absence of evidence

@@ -329,7 +329,7 @@ pub fn check_unserved_gateway(entry: &Entry, gw: &GatewaySpec, view: &ClusterVie
                     key,
                     h.pointer.clone(),
                     format!(
-                        "serves external host {served} (ServiceEntry {ses}) as an egress gateway, but its selector {} matches no workload: the egress path is dead and requests to {served} fail",
+                        "serves external host {served} (ServiceEntry {ses}) as an egress gateway, but its selector {} matches no workload: the egress path is dead and requests to {served} fail with 503 (no healthy upstream)",
                         selector_text(&gw.selector)
                     ),
                 ));

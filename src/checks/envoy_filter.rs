@@ -72,7 +72,7 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
                     patch.proxy_version_pointer(),
                     // The regex error spans lines (pattern, caret, reason): keep the reason.
                     format!(
-                        "proxyVersion {pv:?} is not a valid RE2 regular expression: {}",
+                        "proxyVersion {pv:?} is not a valid RE2 regular expression ({}): Istio's validation rejects it, so the patch is not applied",
                         e.to_string().lines().last().unwrap_or("").trim_start_matches("error: ")
                     ),
                 )),

@@ -150,7 +150,7 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
                 key,
                 pointer("/metadata/name"),
                 format!(
-                    "another selector-less PeerAuthentication ({}) already applies {scope}: istiod uses only the oldest; keep one",
+                    "another selector-less PeerAuthentication ({}) already applies {scope}: istiod uses only the oldest and ignores the other; keep one",
                     join(&others)
                 ),
             ));
@@ -397,7 +397,7 @@ mod tests {
         );
         assert_eq!(
             f[0].message,
-            "`principals` needs the peer identity that mTLS carries, but workload shop/web-1 runs with mTLS DISABLE: requests arrive without one, so this condition never matches"
+            "`principals` needs the peer identity that mTLS carries, but workload shop/web-1 runs with mTLS DISABLE: requests arrive without one, so this condition never matches (an ALLOW rule answers 403 RBAC: access denied; a DENY rule never denies)"
         );
         assert_eq!(f[0].severity, crate::finding::Severity::Error);
         // STRICT, or the default PERMISSIVE with auto mTLS on: the identity is there.

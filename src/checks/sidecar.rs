@@ -49,7 +49,7 @@ pub fn check(entry: &Entry, sc: &SidecarSpec, view: &ClusterView, out: &mut Vec<
                     key,
                     pointer("/metadata/name"),
                     format!(
-                        "another Sidecar without workloadSelector ({}) already applies to namespace {}: istiod picks one of them",
+                        "another Sidecar without workloadSelector ({}) already applies to namespace {}: istiod picks one of them and ignores the other",
                         join(&others),
                         key.namespace
                     ),

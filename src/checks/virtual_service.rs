@@ -30,7 +30,9 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                     &catalog::MG0101,
                     key,
                     g.pointer.clone(),
-                    format!("gateway \"{namespace}/{name}\" not found"),
+                    format!(
+                        "gateway \"{namespace}/{name}\" not found: its routes are not served at that gateway (404 NR)"
+                    ),
                 )
                 .with_referent(ObjKey::new(Kind::Gateway, namespace.clone(), name.clone())),
             ),
@@ -64,7 +66,10 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                     &catalog::MG0107,
                     key,
                     child(&d.pointer, "name"),
-                    format!("delegate VirtualService \"{dns}/{}\" not found", d.name),
+                    format!(
+                        "delegate VirtualService \"{dns}/{}\" not found: istiod drops the delegating route (404 NR)",
+                        d.name
+                    ),
                 )
                 .with_referent(ObjKey::new(Kind::VirtualService, dns, d.name.clone())),
             );
@@ -87,7 +92,7 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                     h.pointer.clone(),
                     format!(
                         "host {fqdn} is also defined by mesh VirtualService {names} in an overlapping exportTo scope; \
-                         sidecars use only one of them: merge the routes into one VirtualService"
+                         sidecars use only one of them and drop the other's routes: merge the routes into one VirtualService"
                     ),
                 ));
             }

@@ -33,7 +33,7 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
             &entry.object.key,
             at.clone(),
             format!(
-                "`{field}` needs the peer identity that mTLS carries, but {why}: requests arrive without one, so this condition never matches"
+                "`{field}` needs the peer identity that mTLS carries, but {why}: requests arrive without one, so this condition never matches (an ALLOW rule answers 403 RBAC: access denied; a DENY rule never denies)"
             ),
         ));
     }

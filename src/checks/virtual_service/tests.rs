@@ -13,7 +13,10 @@ fn mg0101_missing_gateway_in_spec_gateways() {
     let v = view(&[SVC_REVIEWS]);
     let f = check_yaml(&v, &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: reviews}\n"));
     assert_eq!(codes(&f), [("MG0101".into(), "/spec/gateways/0".into())]);
-    assert_eq!(f[0].message, "gateway \"istio-system/public\" not found");
+    assert_eq!(
+        f[0].message,
+        "gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)"
+    );
     assert_eq!(f[0].severity, Severity::Error);
 }
 
@@ -25,7 +28,10 @@ fn mg0101_match_gateway_pointer() {
         &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - match:\n    - gateways: [istio-system/public, missing]\n    route:\n    - destination: {host: reviews}\n"),
     );
     assert_eq!(codes(&f), [("MG0101".into(), "/spec/http/0/match/0/gateways/1".into())]);
-    assert_eq!(f[0].message, "gateway \"default/missing\" not found");
+    assert_eq!(
+        f[0].message,
+        "gateway \"default/missing\" not found: its routes are not served at that gateway (404 NR)"
+    );
 }
 
 #[test]
@@ -38,7 +44,10 @@ fn mg0101_name_forms_resolve() {
     // `./public` and a bare name mean the VirtualService's own namespace.
     for g in ["./public", "public"] {
         let f = check_yaml(&v, &vs(&format!("  hosts: [bookinfo.com]\n  gateways: [\"{g}\"]\n  http:\n  - route:\n    - destination: {{host: reviews}}\n")));
-        assert_eq!(f[0].message, "gateway \"default/public\" not found", "{g}");
+        assert_eq!(
+            f[0].message, "gateway \"default/public\" not found: its routes are not served at that gateway (404 NR)",
+            "{g}"
+        );
     }
 }
 
@@ -337,7 +346,7 @@ fn mg0107_missing_delegate() {
     assert_eq!(codes(&f), [("MG0107".into(), "/spec/http/0/delegate/name".into())]);
     assert_eq!(
         f[0].message,
-        "delegate VirtualService \"team/reviews-routes\" not found"
+        "delegate VirtualService \"team/reviews-routes\" not found: istiod drops the delegating route (404 NR)"
     );
     let delegate = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-routes, namespace: team}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews.default.svc.cluster.local}\n";
     let v = view(&[SVC_REVIEWS, delegate]);
@@ -395,7 +404,7 @@ fn mg0001_malformed_fields_are_named() {
             ("MG0001".into(), "/spec/http/1/route".into()),
         ]
     );
-    assert_eq!(f[0].message, "cannot read this field: expected a list, found a string");
+    assert_eq!(f[0].message, "cannot read this field: expected a list, found a string; Istio's validation rejects the object, or istiod ignores the field");
     let f = check_yaml(
         &v,
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec: [1]\n",
