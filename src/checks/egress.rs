@@ -127,7 +127,7 @@ fn path<'v>(fqdn: &str, view: &'v ClusterView) -> EgressPath<'v> {
         })
         .collect();
     let mut mesh_routes = Vec::new();
-    for vs in view.mesh_virtual_services(fqdn) {
+    for vs in mesh_virtual_services_for(fqdn, view) {
         if let Parsed::VirtualService(spec) = &vs.parsed {
             for (_, target, providers) in mesh_targets(vs, spec, fqdn, view) {
                 mesh_routes.push(MeshRoute { vs, target, providers });
@@ -159,13 +159,25 @@ fn names<'a>(entries: impl IntoIterator<Item = &'a Arc<Entry>>) -> String {
     join(set)
 }
 
+/// Mesh-bound VirtualServices whose hosts take `fqdn`: the exact host, or a
+/// wildcard host covering it (`*.wikipedia.org` for `www.wikipedia.org`).
+fn mesh_virtual_services_for<'v>(fqdn: &str, view: &'v ClusterView) -> Vec<&'v Arc<Entry>> {
+    let mut out: Vec<&Arc<Entry>> = view.mesh_virtual_services(fqdn).collect();
+    if !host::is_wildcard(fqdn) {
+        for w in host::covering_wildcards(fqdn) {
+            out.extend(view.mesh_virtual_services(&w));
+        }
+    }
+    out
+}
+
 /// Whether sidecars never send `fqdn` to its own cluster: mesh VirtualServices
 /// declare it, and every mesh route of theirs for it goes to another host (an
 /// egress gateway's Service).
 pub fn sidecars_route_via_gateway(fqdn: &str, view: &ClusterView) -> bool {
     let domain = view.cluster_domain();
     let mut any = false;
-    for vs in view.mesh_virtual_services(fqdn) {
+    for vs in mesh_virtual_services_for(fqdn, view) {
         let Parsed::VirtualService(spec) = &vs.parsed else {
             continue;
         };

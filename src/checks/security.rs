@@ -90,13 +90,15 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
         let covers = |ns: &str, labels: &std::collections::BTreeMap<String, String>| {
             scope.is_none_or(|s| s == ns) && selector.is_none_or(|sel| labels_match(sel, labels))
         };
-        // This policy's mode on a target port: its portLevelMtls entry, else STRICT.
-        let strict_at = |port: Option<u32>| match port {
-            Some(p) => spec
-                .port_level_mtls
-                .get(&p)
-                .is_none_or(|m| m == "STRICT" || m == "UNSET"),
-            None => spec.port_level_mtls.is_empty(),
+        // Judged with and without this policy: it is at fault where it makes a
+        // port STRICT that would not be otherwise (a more specific policy, or a
+        // port-level entry, may decide instead).
+        let mut with = view.clone();
+        with.apply_entry(std::sync::Arc::new(entry.clone()));
+        let mut without = view.clone();
+        without.delete(key);
+        let strict = |v: &ClusterView, w: &crate::model::workload::Workload, port: Option<u32>| {
+            v.effective_mtls(&w.namespace, &w.labels).at(port) == Some("STRICT")
         };
         let mut rules = Vec::new();
         for dr in view.tls_disabling_destination_rules() {
@@ -109,9 +111,11 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
                 super::destination_rule::disabled_tls_targets(d, t, &fqdn, view)
                     .iter()
                     .any(|(w, port)| {
-                        w.workload
-                            .as_ref()
-                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict_at(*port))
+                        w.workload.as_ref().is_some_and(|wl| {
+                            covers(&wl.namespace, &wl.labels)
+                                && strict(&with, wl, *port)
+                                && !strict(&without, wl, *port)
+                        })
                     })
             });
             if hit {

@@ -177,3 +177,19 @@ fn a_wildcard_host_through_an_egress_gateway_is_a_path_too() {
     let dead = view(&[&se, &gw, &vs, EGRESS_SVC]);
     assert_eq!(codes(&check_yaml(&dead, &se)), [pair("MG0401", "/spec/hosts/0")]);
 }
+
+/// A mesh VirtualService for `*.wikipedia.org` routes `www.wikipedia.org` too:
+/// the ServiceEntry of the exact host has a path through the wildcard's.
+#[test]
+fn a_wildcard_mesh_route_covers_an_exact_external_host() {
+    let wild = |doc: &str| {
+        doc.replace("edition.cnn.com", "\"*.wikipedia.org\"")
+            .replace("resolution: DNS", "resolution: NONE")
+    };
+    let exact = SE
+        .replace("edition.cnn.com", "www.wikipedia.org")
+        .replace("name: cnn", "name: www");
+    let v = view(&[&wild(SE), &wild(GATEWAY), &wild(VS), &exact, EGRESS_POD, EGRESS_SVC]);
+    let f = check_yaml(&v, &exact);
+    assert!(f.is_empty(), "{f:?}");
+}
