@@ -75,12 +75,16 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
             continue;
         }
         let fqdn = crate::semantics::host::resolve(host, &key.namespace, view.cluster_domain());
-        if view.registry(&fqdn).next().is_none() && view.covering_registry(&fqdn).is_empty() {
+        // At a gateway the Host header names a Gateway's host: that counts too.
+        if view.registry(&fqdn).next().is_none()
+            && view.covering_registry(&fqdn).is_empty()
+            && view.gateways_serving_host(host).is_empty()
+        {
             out.push(Finding::new(
                 &catalog::MG0606,
                 key,
                 h.pointer.clone(),
-                format!("host {:?} matches no Service or ServiceEntry", h.value),
+                format!("host {:?} matches no Service, ServiceEntry or Gateway host", h.value),
             ));
         }
     }
@@ -269,6 +273,21 @@ mod tests {
             &ap("  - from:\n    - source: {namespaces: [shop], principals: [cluster.local/ns/shop/sa/web]}\n")
         )
         .is_empty());
+    }
+
+    /// A policy on the ingress gateway names the hosts clients ask for: a host a
+    /// Gateway serves is known, though no Service declares it.
+    #[test]
+    fn mg0606_gateway_hosts_count() {
+        let gw = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: app, namespace: app}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [app.example.com]\n";
+        let ap = policy(
+            "AuthorizationPolicy",
+            "istio-system",
+            "ap",
+            "  rules:\n  - to:\n    - operation: {hosts: [app.example.com, other.example.com]}\n",
+        );
+        let f = check_yaml(&view(&[gw]), &ap);
+        assert_eq!(codes(&f), [("MG0606".into(), "/spec/rules/0/to/0/operation/hosts/1".into())]);
     }
 
     /// `*` in a namespace entry is a pattern, as istiod matches it; a lone `*`
