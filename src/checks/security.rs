@@ -287,7 +287,10 @@ mod tests {
             "  rules:\n  - to:\n    - operation: {hosts: [app.example.com, other.example.com]}\n",
         );
         let f = check_yaml(&view(&[gw]), &ap);
-        assert_eq!(codes(&f), [("MG0606".into(), "/spec/rules/0/to/0/operation/hosts/1".into())]);
+        assert_eq!(
+            codes(&f),
+            [("MG0606".into(), "/spec/rules/0/to/0/operation/hosts/1".into())]
+        );
     }
 
     /// `*` in a namespace entry is a pattern, as istiod matches it; a lone `*`
