@@ -94,13 +94,11 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
         let covers = |ns: &str, labels: &std::collections::BTreeMap<String, String>| {
             scope.is_none_or(|s| s == ns) && selector.is_none_or(|sel| labels_match(sel, labels))
         };
-        // Judged with and without this policy: it is at fault where it makes a
-        // port STRICT that would not be otherwise (a more specific policy, or a
-        // port-level entry, may decide instead).
+        // Judged on the view with this policy in it: a port counts where the mode
+        // in effect is STRICT (a more specific policy or a port-level entry may set
+        // another mode there).
         let mut with = view.clone();
         with.apply_entry(std::sync::Arc::new(entry.clone()));
-        let mut without = view.clone();
-        without.delete(key);
         let strict = |v: &ClusterView, w: &crate::model::workload::Workload, port: Option<u32>| {
             v.effective_mtls(&w.namespace, &w.labels).at(port) == Some("STRICT")
         };
@@ -115,11 +113,9 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
                 super::destination_rule::disabled_tls_targets(d, t, &fqdn, view)
                     .iter()
                     .any(|(w, port)| {
-                        w.workload.as_ref().is_some_and(|wl| {
-                            covers(&wl.namespace, &wl.labels)
-                                && strict(&with, wl, *port)
-                                && !strict(&without, wl, *port)
-                        })
+                        w.workload
+                            .as_ref()
+                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict(&with, wl, *port))
                     })
             });
             if hit {
