@@ -110,63 +110,77 @@ impl From<&manifest::LoadError> for Unreadable {
     }
 }
 
-/// Builds the view from `live` objects (a cluster snapshot, possibly empty) and
-/// every manifest, which shadow live objects of the same key, and checks each
-/// manifest's Istio object against it.
-pub fn check_manifests(manifests: &[Manifest], live: Vec<Object>, settings: ViewSettings) -> Report {
-    let mut view = ClusterView::new(settings);
-    for o in live {
-        view.apply(o);
+/// Checks manifests against a view built from a live snapshot (possibly empty)
+/// and the manifests themselves, which shadow live objects of the same key. Each
+/// manifest's object moves into the view as it is added (the view keeps only its
+/// parsed form); what stays is its identity and source, for shadowing and
+/// `file:line`. So a large input never sits in memory as JSON all at once.
+pub struct Checker {
+    view: ClusterView,
+    /// Defined twice: the same API group, kind, namespace and name (a Role and a
+    /// RoleBinding of one name are two objects). Identity → index in `kept`.
+    last: HashMap<(String, String, ObjKey), usize>,
+    kept: Vec<(ObjKey, crate::manifest::Source)>,
+    duplicates: Vec<(ObjKey, String, String)>,
+}
+
+impl Checker {
+    pub fn new(live: Vec<Object>, settings: ViewSettings) -> Checker {
+        let mut view = ClusterView::new(settings);
+        for o in live {
+            view.apply(o);
+        }
+        Checker {
+            view,
+            last: HashMap::new(),
+            kept: Vec::new(),
+            duplicates: Vec::new(),
+        }
     }
-    // Defined twice: the same API group, kind, namespace and name (a Role and a
-    // RoleBinding of one name are two objects).
-    let mut last: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
-    let mut duplicates = Vec::new();
-    for (i, m) in manifests.iter().enumerate() {
-        if let Some(prev) = last.insert(m.object.identity(), i) {
-            let p = &manifests[prev].source;
-            duplicates.push((
+
+    pub fn add(&mut self, m: Manifest) {
+        let (group, kind, _, _) = m.object.identity();
+        let identity = (group.to_string(), kind.to_string(), m.object.key.clone());
+        if let Some(prev) = self.last.insert(identity, self.kept.len()) {
+            let p = &self.kept[prev].1;
+            self.duplicates.push((
                 m.object.key.clone(),
                 format!("{}:{}", p.file, p.line),
                 format!("{}:{}", m.source.file, m.source.line),
             ));
         }
-        view.apply(m.object.clone());
+        self.kept.push((m.object.key.clone(), m.source));
+        self.view.apply(m.object);
     }
-    let mut findings = Vec::new();
-    for (i, m) in manifests.iter().enumerate() {
-        if last.get(&m.object.identity()) != Some(&i) {
-            continue; // shadowed by a later definition
+
+    /// Checks every manifest that no later one shadows.
+    pub fn finish(self) -> Report {
+        let winners: std::collections::HashSet<usize> = self.last.into_values().collect();
+        let mut findings = Vec::new();
+        for (i, (key, source)) in self.kept.iter().enumerate() {
+            if !winners.contains(&i) {
+                continue; // shadowed by a later definition
+            }
+            let Some(entry) = self.view.get(key) else {
+                continue;
+            };
+            for mut f in checks::check(entry, &self.view) {
+                f.file = Some(source.file.to_string());
+                f.line = Some(source.line_of(&f.pointer));
+                findings.push(f);
+            }
         }
-        let Some(entry) = view.get(&m.object.key) else {
-            continue;
-        };
-        for mut f in checks::check(entry, &view) {
-            f.file = Some(m.source.file.to_string());
-            f.line = Some(m.source.line_of(&f.pointer));
-            findings.push(f);
+        Report {
+            findings,
+            objects: self.kept.len(),
+            duplicates: self.duplicates,
+            skipped: Vec::new(),
+            unreadable: Vec::new(),
         }
-    }
-    Report {
-        findings,
-        objects: manifests.len(),
-        duplicates,
-        skipped: Vec::new(),
-        unreadable: Vec::new(),
     }
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
-    // Every readable file is checked; unreadable ones are reported and make the
-    // exit status 2 once the rest has been checked.
-    let mut manifests = Vec::new();
-    let outcome = manifest::visit_paths(&args.paths, &args.namespace, |m| manifests.push(m));
-    for e in &outcome.errors {
-        eprintln!("meshgate: error: {e}");
-    }
-    for s in &outcome.skipped {
-        eprintln!("meshgate: note: {}:{}: skipped: {}", s.file, s.line, s.reason);
-    }
     let settings = ViewSettings {
         cluster_domain: args.cluster_domain.clone(),
         file_mode: true,
@@ -182,7 +196,17 @@ pub fn run(args: &CheckArgs) -> i32 {
     } else {
         Vec::new()
     };
-    let mut report = check_manifests(&manifests, live, settings);
+    // Every readable file is checked; unreadable ones are reported and make the
+    // exit status 2 once the rest has been checked.
+    let mut checker = Checker::new(live, settings);
+    let outcome = manifest::visit_paths(&args.paths, &args.namespace, |m| checker.add(m));
+    for e in &outcome.errors {
+        eprintln!("meshgate: error: {e}");
+    }
+    for s in &outcome.skipped {
+        eprintln!("meshgate: note: {}:{}: skipped: {}", s.file, s.line, s.reason);
+    }
+    let mut report = checker.finish();
     report.skipped = outcome.skipped;
     report.unreadable = outcome.errors.iter().map(Unreadable::from).collect();
     if args.require_egress_gateway {

@@ -4,7 +4,6 @@
 
 pub mod yaml;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +20,7 @@ use yaml::YamlError;
 pub struct Source {
     pub file: Arc<str>,
     pub line: usize,
-    lines: Arc<HashMap<String, usize>>,
+    lines: Arc<yaml::LineMap>,
     /// `/items/N` for an item of a `kind: List`, empty otherwise.
     prefix: String,
 }
@@ -33,7 +32,7 @@ impl Source {
         loop {
             let key = format!("{}{}", self.prefix, p);
             if let Some(l) = self.lines.get(&key) {
-                return *l;
+                return l;
             }
             match p.parent() {
                 Some(parent) => p = parent,
@@ -124,11 +123,11 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
                 })
                 .map(|text| (name, text))
         };
-        let parsed = read.and_then(|(name, text)| parse_file(&name, &text, default_namespace));
-        match parsed {
-            Ok(file) => {
-                file.manifests.into_iter().for_each(&mut f);
-                outcome.skipped.extend(file.skipped);
+        match read {
+            Ok((name, text)) => {
+                let (skipped, error) = stream_file(&name, &text, default_namespace, &mut f);
+                outcome.skipped.extend(skipped);
+                outcome.errors.extend(error);
             }
             Err(e) => outcome.errors.push(e),
         }
@@ -174,12 +173,18 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), Lo
 pub struct ParsedFile {
     pub manifests: Vec<Manifest>,
     pub skipped: Vec<Skipped>,
+    /// Where the YAML stopped parsing; the documents before it are in `manifests`
+    /// (kubectl, too, applies the documents it could read before the error).
+    pub error: Option<LoadError>,
 }
 
 /// Parses one file's text into objects; `kind: List` is flattened into its items.
 /// Strict: a document that is not an object is an error (tests and fixtures).
 pub fn parse_text(file: &str, text: &str, default_namespace: &str) -> Result<Vec<Manifest>, LoadError> {
-    let parsed = parse_file(file, text, default_namespace)?;
+    let parsed = parse_file(file, text, default_namespace);
+    if let Some(e) = parsed.error {
+        return Err(e);
+    }
     match parsed.skipped.into_iter().next() {
         Some(s) => Err(LoadError::NotAnObject {
             file: s.file,
@@ -190,60 +195,89 @@ pub fn parse_text(file: &str, text: &str, default_namespace: &str) -> Result<Vec
     }
 }
 
-/// Parses one file's text: YAML that does not parse is an error for the whole
-/// file (kubectl would apply none of it); a document that is not a Kubernetes
-/// object is skipped.
-pub fn parse_file(file: &str, text: &str, default_namespace: &str) -> Result<ParsedFile, LoadError> {
-    let docs = yaml::parse_documents(text).map_err(|error| LoadError::Yaml {
+/// Parses one file's text: the documents before a YAML error are kept and the
+/// error recorded; a document that is not a Kubernetes object is skipped.
+pub fn parse_file(file: &str, text: &str, default_namespace: &str) -> ParsedFile {
+    let mut manifests = Vec::new();
+    let (skipped, error) = stream_file(file, text, default_namespace, &mut |m| manifests.push(m));
+    ParsedFile {
+        manifests,
+        skipped,
+        error,
+    }
+}
+
+/// Like `parse_file`, handing each object to `f` as soon as its document is read.
+pub fn stream_file(
+    file: &str,
+    text: &str,
+    default_namespace: &str,
+    f: &mut dyn FnMut(Manifest),
+) -> (Vec<Skipped>, Option<LoadError>) {
+    let file: Arc<str> = Arc::from(file);
+    let mut skipped = Vec::new();
+    let result = yaml::for_each_document(text, |doc| add_document(&file, doc, default_namespace, f, &mut skipped));
+    let error = result.err().map(|error| LoadError::Yaml {
         file: file.to_string(),
         error,
-    })?;
-    let file: Arc<str> = Arc::from(file);
-    let mut out = ParsedFile::default();
-    for doc in docs {
-        let lines = Arc::new(doc.lines);
-        let is_list = doc
-            .value
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k == "List" || k.ends_with("List"))
-            && doc.value.get("items").is_some_and(Value::is_array);
-        let items: Vec<(String, Value)> = if is_list {
-            match doc.value {
-                Value::Object(mut m) => match m.remove("items") {
-                    Some(Value::Array(items)) => items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, v)| (format!("/items/{i}"), v))
-                        .collect(),
-                    _ => Vec::new(),
-                },
+    });
+    (skipped, error)
+}
+
+/// One document's objects (a `kind: List` is flattened into its items).
+fn add_document(
+    file: &Arc<str>,
+    doc: yaml::YamlDocument,
+    default_namespace: &str,
+    f: &mut dyn FnMut(Manifest),
+    skipped: &mut Vec<Skipped>,
+) {
+    let lines = Arc::new(doc.lines);
+    let is_list = doc
+        .value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && doc.value.get("items").is_some_and(Value::is_array);
+    let items: Vec<(String, Value)> = if is_list {
+        match doc.value {
+            Value::Object(mut m) => match m.remove("items") {
+                Some(Value::Array(items)) => items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("/items/{i}"), v))
+                    .collect(),
                 _ => Vec::new(),
-            }
-        } else {
-            vec![(String::new(), doc.value)]
-        };
-        for (prefix, value) in items {
-            let line = lines.get(&prefix).copied().unwrap_or(doc.start_line);
-            match Object::from_value(value, default_namespace) {
-                Ok(object) => out.manifests.push(Manifest {
+            },
+            _ => Vec::new(),
+        }
+    } else {
+        vec![(String::new(), doc.value)]
+    };
+    for (prefix, value) in items {
+        let line = lines.get(&prefix).unwrap_or(doc.start_line);
+        match Object::from_value(value, default_namespace) {
+            Ok(object) => {
+                // Findings point into Istio objects and Services only: other
+                // kinds (most of a cluster) need no line map.
+                let reported = object.key.kind.is_istio() || object.key.kind == crate::model::Kind::Service;
+                f(Manifest {
                     object,
                     source: Source {
                         file: file.clone(),
                         line,
-                        lines: lines.clone(),
+                        lines: if reported { lines.clone() } else { Arc::default() },
                         prefix,
                     },
-                }),
-                Err(error) => out.skipped.push(Skipped {
-                    file: file.to_string(),
-                    line,
-                    reason: error.to_string(),
-                }),
+                })
             }
+            Err(error) => skipped.push(Skipped {
+                file: file.to_string(),
+                line,
+                reason: error.to_string(),
+            }),
         }
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -274,6 +308,19 @@ mod tests {
             e.to_string(),
             "f.yaml:5: not a Kubernetes object: `apiVersion` is missing or not a string"
         );
+    }
+
+    /// As kubectl applies the documents it read before a YAML error, the objects
+    /// before the error are kept; the error names its line.
+    #[test]
+    fn documents_before_a_yaml_error_are_kept() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: [b\n";
+        let f = parse_file("f.yaml", text, "default");
+        assert_eq!(f.manifests.len(), 1);
+        assert_eq!(f.manifests[0].object.key.name, "a");
+        let e = f.error.expect("the second document does not parse").to_string();
+        assert!(e.starts_with("f.yaml:8: not valid YAML"), "{e}");
+        assert!(parse_text("f.yaml", text, "default").is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! document (aliases included) keep hostile input from exhausting stack or memory.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::BuildHasher;
 
 use libyaml_safer::{EventData, Mark, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
@@ -23,7 +25,51 @@ pub struct YamlDocument {
     pub value: Value,
     pub start_line: usize,
     /// JSON pointer (as text) → 1-based line.
-    pub lines: HashMap<String, usize>,
+    pub lines: LineMap,
+}
+
+/// JSON pointer → line, kept compact: a hash of the pointer text and the line,
+/// sorted by hash (12 bytes a node instead of a pointer string). A collision of
+/// two pointers of one document (64-bit hashes) would only misplace a line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineMap {
+    entries: Vec<(u64, u32)>,
+}
+
+fn pointer_hash(pointer: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x6d65_7368_6761_7465).hash_one(pointer)
+}
+
+impl LineMap {
+    /// The line of the node at `pointer` (`""` is the document).
+    pub fn get(&self, pointer: &str) -> Option<usize> {
+        let h = pointer_hash(pointer);
+        self.entries
+            .binary_search_by_key(&h, |e| e.0)
+            .ok()
+            .map(|i| self.entries[i].1 as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn record(&mut self, pointer: &str, line: usize) {
+        self.entries
+            .push((pointer_hash(pointer), u32::try_from(line).unwrap_or(u32::MAX)));
+    }
+
+    /// Sorts for lookup; of a key written twice, the last one counts.
+    fn finish(&mut self) {
+        self.entries.reverse();
+        self.entries.sort_by_key(|e| e.0);
+        self.entries.dedup_by_key(|e| e.0);
+        self.entries.shrink_to_fit();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -44,14 +90,31 @@ impl YamlError {
     }
 }
 
+/// Every document of a YAML stream.
 pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
-    parse_with_budget(text, MAX_NODES)
+    let mut docs = Vec::new();
+    for_each_document(text, |d| docs.push(d))?;
+    Ok(docs)
 }
 
-fn parse_with_budget(text: &str, max_nodes: usize) -> Result<Vec<YamlDocument>, YamlError> {
+/// Hands each document to `f` as soon as it is complete, so a long stream never
+/// sits in memory as values all at once. On an error, the documents before it
+/// have been handed over (as kubectl applies the documents it could read).
+pub fn for_each_document(text: &str, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
+    parse_with_budget(text, MAX_NODES, f)
+}
+
+fn parse_with_budget(text: &str, max_nodes: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
     let mut builder = Builder {
         max_nodes,
-        ..Builder::default()
+        emit: f,
+        stack: Vec::new(),
+        root: None,
+        start_line: 0,
+        lines: LineMap::default(),
+        path: String::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
     };
     let mut bytes = text.as_bytes();
     let mut parser = Parser::new();
@@ -73,14 +136,15 @@ fn parse_with_budget(text: &str, max_nodes: usize) -> Result<Vec<YamlDocument>, 
         }
         builder.on_event(event.data, event.start_mark)?;
     }
-    Ok(builder.docs)
+    Ok(())
 }
 
 enum Frame {
     Seq {
         items: Vec<Value>,
         anchor: Option<String>,
-        pointer: String,
+        /// Length of the builder's path for this node.
+        path_len: usize,
         nodes: usize,
     },
     Map {
@@ -89,26 +153,39 @@ enum Frame {
         /// Mappings merged in with `<<`: their keys fill in what the mapping lacks.
         merged: Vec<Value>,
         anchor: Option<String>,
-        pointer: String,
+        path_len: usize,
         nodes: usize,
     },
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<F> {
+    emit: F,
     stack: Vec<Frame>,
-    docs: Vec<YamlDocument>,
     root: Option<Value>,
     start_line: usize,
-    lines: HashMap<String, usize>,
+    lines: LineMap,
+    /// The JSON pointer of the node being built, one buffer for the document.
+    path: String,
     anchors: HashMap<String, (Value, usize)>,
     /// Nodes of the current document, alias expansions included.
     nodes: usize,
     max_nodes: usize,
 }
 
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+/// Appends a pointer token, escaped (`~` → `~0`, `/` → `~1`).
+fn push_token(path: &mut String, token: &str) {
+    path.push('/');
+    if token.contains(['~', '/']) {
+        for c in token.chars() {
+            match c {
+                '~' => path.push_str("~0"),
+                '/' => path.push_str("~1"),
+                c => path.push(c),
+            }
+        }
+    } else {
+        path.push_str(token);
+    }
 }
 
 fn line_of(mark: Mark) -> usize {
@@ -181,29 +258,36 @@ fn key_text(v: &Value) -> Option<String> {
     }
 }
 
-impl Builder {
-    /// The pointer a new node gets, recording its line. For a mapping key position
-    /// this is `None`: the node is a key, not a value.
-    fn child_pointer(&mut self, line: usize) -> Option<String> {
+impl<F: FnMut(YamlDocument)> Builder<F> {
+    /// Points the path at a new node, recording its line. For a mapping key
+    /// position this returns `false`: the node is a key, not a value.
+    fn child_pointer(&mut self, line: usize) -> bool {
         match self.stack.last() {
             None => {
                 self.start_line = line;
-                self.lines.insert(String::new(), line);
-                Some(String::new())
+                self.path.clear();
+                self.lines.record("", line);
+                true
             }
-            Some(Frame::Seq { items, pointer, .. }) => {
-                let p = format!("{pointer}/{}", items.len());
-                self.lines.insert(p.clone(), line);
-                Some(p)
+            Some(Frame::Seq { items, path_len, .. }) => {
+                let index = items.len();
+                self.path.truncate(*path_len);
+                self.path.push('/');
+                let _ = write!(self.path, "{index}");
+                self.lines.record(&self.path, line);
+                true
             }
             Some(Frame::Map {
-                key: Some(k), pointer, ..
-            }) => Some(format!("{pointer}/{}", escape(k))),
-            Some(Frame::Map { key: None, .. }) => None,
+                key: Some(k), path_len, ..
+            }) => {
+                self.path.truncate(*path_len);
+                push_token(&mut self.path, k);
+                true
+            }
+            Some(Frame::Map { key: None, .. }) => false,
         }
     }
 
-    /// Attaches a finished node to its parent (or makes it the document root).
     /// Counts `n` new nodes of the document against the budget.
     fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
         self.nodes = self.nodes.saturating_add(n);
@@ -233,7 +317,7 @@ impl Builder {
                 map,
                 key,
                 merged,
-                pointer,
+                path_len,
                 nodes,
                 ..
             }) => match key.take() {
@@ -253,8 +337,9 @@ impl Builder {
                     let Some(k) = key_text(&value) else {
                         return Err(YamlError::at(mark, "a mapping key must be a scalar"));
                     };
-                    let p = format!("{pointer}/{}", escape(&k));
-                    self.lines.insert(p, line_of(mark));
+                    self.path.truncate(*path_len);
+                    push_token(&mut self.path, &k);
+                    self.lines.record(&self.path, line_of(mark));
                     *key = Some(k);
                 }
             },
@@ -267,23 +352,24 @@ impl Builder {
             return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.count(1, mark)?;
-        let Some(pointer) = self.child_pointer(line_of(mark)) else {
+        if !self.child_pointer(line_of(mark)) {
             return Err(YamlError::at(mark, "a mapping key must be a scalar"));
-        };
+        }
+        let path_len = self.path.len();
         self.stack.push(if is_map {
             Frame::Map {
                 map: Map::new(),
                 key: None,
                 merged: Vec::new(),
                 anchor,
-                pointer,
+                path_len,
                 nodes: 1,
             }
         } else {
             Frame::Seq {
                 items: Vec::new(),
                 anchor,
-                pointer,
+                path_len,
                 nodes: 1,
             }
         });
@@ -321,18 +407,20 @@ impl Builder {
         match ev {
             EventData::DocumentStart { .. } => {
                 self.root = None;
-                self.lines = HashMap::new();
+                self.lines = LineMap::default();
                 self.anchors.clear();
                 self.nodes = 0;
                 self.start_line = line_of(mark);
             }
             EventData::DocumentEnd { .. } => {
+                let mut lines = std::mem::take(&mut self.lines);
                 if let Some(value) = self.root.take() {
                     if !value.is_null() {
-                        self.docs.push(YamlDocument {
+                        lines.finish();
+                        (self.emit)(YamlDocument {
                             value,
                             start_line: self.start_line,
-                            lines: std::mem::take(&mut self.lines),
+                            lines,
                         });
                     }
                 }
@@ -344,8 +432,8 @@ impl Builder {
                 tag,
                 ..
             } => {
-                let _ = self.child_pointer(line_of(mark));
                 self.count(1, mark)?;
+                let _ = self.child_pointer(line_of(mark));
                 let v = scalar_value(value, style, tag.as_deref());
                 self.attach(v, 1, anchor, mark)?;
             }
@@ -379,10 +467,10 @@ mod tests {
         let docs = parse_documents(text).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].start_line, 1);
-        assert_eq!(docs[0].lines["/metadata/name"], 4);
+        assert_eq!(docs[0].lines.get("/metadata/name").unwrap(), 4);
         assert_eq!(docs[1].start_line, 7);
-        assert_eq!(docs[1].lines["/items/0"], 10);
-        assert_eq!(docs[1].lines["/items/0/b"], 11);
+        assert_eq!(docs[1].lines.get("/items/0").unwrap(), 10);
+        assert_eq!(docs[1].lines.get("/items/0/b").unwrap(), 11);
         assert_eq!(docs[1].value["items"][0], json!({"a": 1, "b": ["x", "y"]}));
     }
 
@@ -400,7 +488,7 @@ mod tests {
     fn json_is_yaml() {
         let docs = parse_documents("{\"kind\": \"Service\",\n \"spec\": {\"ports\": [{\"port\": 80}]}}").unwrap();
         assert_eq!(docs[0].value["spec"]["ports"][0]["port"], 80);
-        assert_eq!(docs[0].lines["/spec"], 2);
+        assert_eq!(docs[0].lines.get("/spec").unwrap(), 2);
     }
 
     #[test]
@@ -420,7 +508,7 @@ mod tests {
     fn duplicate_keys_the_last_wins() {
         let docs = parse_documents("a: 1\na: 2\n").unwrap();
         assert_eq!(docs[0].value, json!({"a": 2}));
-        assert_eq!(docs[0].lines["/a"], 2);
+        assert_eq!(docs[0].lines.get("/a").unwrap(), 2);
     }
 
     #[test]
@@ -435,9 +523,16 @@ mod tests {
         // Documents of 603 nodes under a budget of 1000: each fits, the stream does not need to.
         let doc = format!("a: [{}]\n", "1,".repeat(600));
         let stream = format!("{doc}---\n{doc}---\n{doc}");
-        assert_eq!(parse_with_budget(&stream, 1000).unwrap().len(), 3);
+        assert_eq!(
+            {
+                let mut n = 0;
+                parse_with_budget(&stream, 1000, |_| n += 1).unwrap();
+                n
+            },
+            3
+        );
         let big = format!("a: [{}]\n", "1,".repeat(1000));
-        let e = parse_with_budget(&format!("{doc}---\n{big}"), 1000).unwrap_err();
+        let e = parse_with_budget(&format!("{doc}---\n{big}"), 1000, |_| ()).unwrap_err();
         assert!(e.message.contains("more than 1000 nodes") && e.line == 3, "{e}");
     }
 
@@ -477,6 +572,6 @@ mod tests {
     #[test]
     fn pointer_tokens_are_escaped() {
         let docs = parse_documents("metadata:\n  annotations:\n    a/b~c: x\n").unwrap();
-        assert_eq!(docs[0].lines["/metadata/annotations/a~1b~0c"], 3);
+        assert_eq!(docs[0].lines.get("/metadata/annotations/a~1b~0c").unwrap(), 3);
     }
 }
