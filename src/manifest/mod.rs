@@ -91,9 +91,10 @@ pub fn load_paths(paths: &[String], default_namespace: &str) -> Result<Vec<Manif
     }
 }
 
-/// Hands each object to `f` as its file is parsed, so a large tree never sits in
-/// memory with all its line maps at once. A file that cannot be read or parsed is
-/// recorded and the walk goes on.
+/// Hands each object to `f` in input order (files in order, documents in order),
+/// parsing files — and parts of large files — on every core meanwhile. A file
+/// that cannot be read or parsed is recorded and the walk goes on; the documents
+/// of a file before its YAML error are kept, as kubectl applies them.
 pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(Manifest)) -> LoadOutcome {
     let mut outcome = LoadOutcome::default();
     let mut files = Vec::new();
@@ -104,35 +105,185 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
             outcome.errors.push(e);
         }
     }
+    let mut units = Vec::new();
     for file in files {
-        let read = if file.as_os_str() == "-" {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map(|_| ("<stdin>".to_string(), s))
-                .map_err(|e| LoadError::Io {
-                    path: "<stdin>".into(),
-                    source: e,
-                })
-        } else {
-            let name = file.display().to_string();
-            std::fs::read_to_string(&file)
-                .map_err(|e| LoadError::Io {
-                    path: name.clone(),
-                    source: e,
-                })
-                .map(|text| (name, text))
-        };
-        match read {
-            Ok((name, text)) => {
-                let (skipped, error) = stream_file(&name, &text, default_namespace, &mut f);
-                outcome.skipped.extend(skipped);
-                outcome.errors.extend(error);
-            }
+        match plan(&file) {
+            Ok(mut u) => units.append(&mut u),
             Err(e) => outcome.errors.push(e),
         }
     }
+    // A file's parts after its first YAML error are not read (the stream stops there).
+    let mut failed: Option<Arc<str>> = None;
+    let mut deliver = |r: ParsedUnit, outcome: &mut LoadOutcome| {
+        if failed.as_ref().is_some_and(|name| *name == r.file) {
+            return;
+        }
+        r.manifests.into_iter().for_each(&mut f);
+        outcome.skipped.extend(r.skipped);
+        if let Some(e) = r.error {
+            if matches!(e, LoadError::Yaml { .. }) {
+                failed = Some(r.file.clone());
+            }
+            outcome.errors.push(e);
+        }
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(units.len());
+    if workers <= 1 {
+        for u in &units {
+            deliver(parse_unit(u, default_namespace), &mut outcome);
+        }
+        return outcome;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ParsedUnit)>(workers * 4);
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (units, next) = (&units, &next);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(u) = units.get(i) else { break };
+                if tx.send((i, parse_unit(u, default_namespace))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        // Results arrive out of order; they are handed on in order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut want = 0;
+        for (i, r) in rx {
+            waiting.insert(i, r);
+            while let Some(r) = waiting.remove(&want) {
+                deliver(r, &mut outcome);
+                want += 1;
+            }
+        }
+    });
     outcome
+}
+
+/// A piece of input parsed on its own: a file, or a run of whole documents of a
+/// large file (split where a line starts a document, `---`).
+enum Unit {
+    Path(PathBuf),
+    Text {
+        file: Arc<str>,
+        text: Arc<str>,
+        range: std::ops::Range<usize>,
+        first_line: usize,
+    },
+}
+
+/// What one unit gave.
+struct ParsedUnit {
+    file: Arc<str>,
+    manifests: Vec<Manifest>,
+    skipped: Vec<Skipped>,
+    error: Option<LoadError>,
+}
+
+/// Files above this size are split into parts of about this size.
+const PART_BYTES: usize = 1 << 20;
+
+/// How a file is read: whole, or (large, or standard input) read now and split.
+fn plan(file: &Path) -> Result<Vec<Unit>, LoadError> {
+    let (name, text) = if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| LoadError::Io {
+            path: "<stdin>".into(),
+            source: e,
+        })?;
+        ("<stdin>".to_string(), s)
+    } else {
+        let name = file.display().to_string();
+        let small = std::fs::metadata(file).is_ok_and(|m| m.len() <= PART_BYTES as u64 * 2);
+        if small {
+            return Ok(vec![Unit::Path(file.to_path_buf())]);
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| LoadError::Io {
+            path: name.clone(),
+            source: e,
+        })?;
+        (name, text)
+    };
+    let file: Arc<str> = Arc::from(name);
+    let text: Arc<str> = Arc::from(text);
+    Ok(split_documents(&text, PART_BYTES)
+        .into_iter()
+        .map(|(range, first_line)| Unit::Text {
+            file: file.clone(),
+            text: text.clone(),
+            range,
+            first_line,
+        })
+        .collect())
+}
+
+/// Splits a YAML stream into runs of whole documents of about `part` bytes, at
+/// lines that start a document (`---` followed by a space or the line's end: no
+/// scalar may contain such a line). A stream with directives (`%YAML`) stays whole.
+fn split_documents(text: &str, part: usize) -> Vec<(std::ops::Range<usize>, usize)> {
+    let whole = vec![(0..text.len(), 1)];
+    if text.len() <= part || text.starts_with('%') || text.contains("\n%") {
+        return whole;
+    }
+    let mut out = Vec::new();
+    let (mut start, mut start_line, mut line) = (0, 1, 1);
+    let mut at = 0;
+    for l in text.split_inclusive('\n') {
+        let is_marker = l
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']));
+        if is_marker && at - start >= part {
+            out.push((start..at, start_line));
+            start = at;
+            start_line = line;
+        }
+        at += l.len();
+        line += 1;
+    }
+    out.push((start..text.len(), start_line));
+    out
+}
+
+fn parse_unit(u: &Unit, default_namespace: &str) -> ParsedUnit {
+    let mut manifests = Vec::new();
+    let (file, skipped, error) = match u {
+        Unit::Path(path) => {
+            let name = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let (s, e) = stream_file(&name, &text, default_namespace, &mut |m| manifests.push(m));
+                    (Arc::from(name), s, e)
+                }
+                Err(e) => (
+                    Arc::from(name.as_str()),
+                    Vec::new(),
+                    Some(LoadError::Io { path: name, source: e }),
+                ),
+            }
+        }
+        Unit::Text {
+            file,
+            text,
+            range,
+            first_line,
+        } => {
+            let (s, e) = stream_part(file, &text[range.clone()], *first_line, default_namespace, &mut |m| {
+                manifests.push(m)
+            });
+            (file.clone(), s, e)
+        }
+    };
+    ParsedUnit {
+        file,
+        manifests,
+        skipped,
+        error,
+    }
 }
 
 /// Directories are walked in name order, keeping `.yaml`, `.yml` and `.json` files
@@ -214,9 +365,21 @@ pub fn stream_file(
     default_namespace: &str,
     f: &mut dyn FnMut(Manifest),
 ) -> (Vec<Skipped>, Option<LoadError>) {
-    let file: Arc<str> = Arc::from(file);
+    stream_part(&Arc::from(file), text, 1, default_namespace, f)
+}
+
+/// `stream_file` on a run of documents of a file that starts on `first_line`.
+fn stream_part(
+    file: &Arc<str>,
+    text: &str,
+    first_line: usize,
+    default_namespace: &str,
+    f: &mut dyn FnMut(Manifest),
+) -> (Vec<Skipped>, Option<LoadError>) {
     let mut skipped = Vec::new();
-    let result = yaml::for_each_document(text, |doc| add_document(&file, doc, default_namespace, f, &mut skipped));
+    let result = yaml::for_each_document_at(text, first_line, |doc| {
+        add_document(file, doc, default_namespace, f, &mut skipped)
+    });
     let error = result.err().map(|error| LoadError::Yaml {
         file: file.to_string(),
         error,
@@ -321,6 +484,61 @@ mod tests {
         let e = f.error.expect("the second document does not parse").to_string();
         assert!(e.starts_with("f.yaml:8: not valid YAML"), "{e}");
         assert!(parse_text("f.yaml", text, "default").is_err());
+    }
+
+    /// A large stream is split at document starts only; each part keeps the
+    /// stream's line numbers, so lines and errors are those of the whole file.
+    #[test]
+    fn split_streams_keep_their_lines() {
+        let doc = |i: usize| {
+            format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: s{i}\n  annotations:\n    a: |\n      --- not a marker (indented)\n")
+        };
+        let mut text = String::new();
+        for i in 0..40 {
+            if i > 0 {
+                text.push_str(if i % 2 == 0 { "---\n" } else { "--- # next\n" });
+            }
+            text.push_str(&doc(i));
+        }
+        let parts = split_documents(&text, 300);
+        assert!(parts.len() > 5, "{}", parts.len());
+        let whole = parse_file("f.yaml", &text, "default");
+        let mut pieces = Vec::new();
+        for (range, first_line) in &parts {
+            assert!(text[range.clone()].starts_with("apiVersion") || text[range.clone()].starts_with("---"));
+            let (_, e) = stream_part(
+                &Arc::from("f.yaml"),
+                &text[range.clone()],
+                *first_line,
+                "default",
+                &mut |m| pieces.push(m),
+            );
+            assert!(e.is_none(), "{e:?}");
+        }
+        assert_eq!(pieces.len(), 40);
+        let at = jsonptr::PointerBuf::parse("/metadata/name").unwrap();
+        for (a, b) in whole.manifests.iter().zip(&pieces) {
+            assert_eq!(a.object.key, b.object.key);
+            assert_eq!(
+                (a.source.line, a.source.line_of(&at)),
+                (b.source.line, b.source.line_of(&at))
+            );
+        }
+        // An error in a later part names the whole file's line.
+        let broken = format!("{text}---\nmetadata: {{name: [x\n");
+        let whole_err = parse_file("f.yaml", &broken, "default").error.unwrap().to_string();
+        let parts = split_documents(&broken, 300);
+        let (range, first_line) = parts.last().unwrap();
+        let (_, e) = stream_part(
+            &Arc::from("f.yaml"),
+            &broken[range.clone()],
+            *first_line,
+            "default",
+            &mut |_| (),
+        );
+        assert_eq!(e.unwrap().to_string(), whole_err);
+        // Directives keep a stream whole.
+        assert_eq!(split_documents(&format!("%YAML 1.2\n---\n{text}"), 300).len(), 1);
     }
 
     #[test]

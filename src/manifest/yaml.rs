@@ -104,8 +104,23 @@ pub fn for_each_document(text: &str, f: impl FnMut(YamlDocument)) -> Result<(), 
     parse_with_budget(text, MAX_NODES, f)
 }
 
+/// `for_each_document` on a part of a larger stream that starts on line
+/// `first_line` (1-based): lines, in documents and errors, are the stream's.
+pub fn for_each_document_at(text: &str, first_line: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
+    let offset = first_line.saturating_sub(1);
+    parse_at(text, MAX_NODES, offset, f).map_err(|mut e| {
+        e.line += offset;
+        e
+    })
+}
+
 fn parse_with_budget(text: &str, max_nodes: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
+    parse_at(text, max_nodes, 0, f)
+}
+
+fn parse_at(text: &str, max_nodes: usize, line_offset: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
     let mut builder = Builder {
+        line_offset,
         max_nodes,
         emit: f,
         stack: Vec::new(),
@@ -170,6 +185,8 @@ struct Builder<F> {
     /// Nodes of the current document, alias expansions included.
     nodes: usize,
     max_nodes: usize,
+    /// Lines before this text in its stream.
+    line_offset: usize,
 }
 
 /// Appends a pointer token, escaped (`~` → `~0`, `/` → `~1`).
@@ -259,6 +276,10 @@ fn key_text(v: &Value) -> Option<String> {
 }
 
 impl<F: FnMut(YamlDocument)> Builder<F> {
+    fn line(&self, mark: Mark) -> usize {
+        line_of(mark) + self.line_offset
+    }
+
     /// Points the path at a new node, recording its line. For a mapping key
     /// position this returns `false`: the node is a key, not a value.
     fn child_pointer(&mut self, line: usize) -> bool {
@@ -304,6 +325,7 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
     }
 
     fn attach(&mut self, value: Value, node_count: usize, anchor: Option<String>, mark: Mark) -> Result<(), YamlError> {
+        let line = self.line(mark);
         if let Some(a) = anchor {
             self.anchors.insert(a, (value.clone(), node_count));
         }
@@ -339,7 +361,7 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
                     };
                     self.path.truncate(*path_len);
                     push_token(&mut self.path, &k);
-                    self.lines.record(&self.path, line_of(mark));
+                    self.lines.record(&self.path, line);
                     *key = Some(k);
                 }
             },
@@ -352,7 +374,7 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
             return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.count(1, mark)?;
-        if !self.child_pointer(line_of(mark)) {
+        if !self.child_pointer(self.line(mark)) {
             return Err(YamlError::at(mark, "a mapping key must be a scalar"));
         }
         let path_len = self.path.len();
@@ -410,7 +432,7 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
                 self.lines = LineMap::default();
                 self.anchors.clear();
                 self.nodes = 0;
-                self.start_line = line_of(mark);
+                self.start_line = self.line(mark);
             }
             EventData::DocumentEnd { .. } => {
                 let mut lines = std::mem::take(&mut self.lines);
@@ -433,12 +455,12 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
                 ..
             } => {
                 self.count(1, mark)?;
-                let _ = self.child_pointer(line_of(mark));
+                let _ = self.child_pointer(self.line(mark));
                 let v = scalar_value(value, style, tag.as_deref());
                 self.attach(v, 1, anchor, mark)?;
             }
             EventData::Alias { anchor } => {
-                let _ = self.child_pointer(line_of(mark));
+                let _ = self.child_pointer(self.line(mark));
                 match self.anchors.get(&anchor).map(|(v, n)| (*n, v.clone())) {
                     Some((n, v)) => {
                         self.count(n, mark)?;
