@@ -106,26 +106,43 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
         }
     }
     let mut units = Vec::new();
+    let mut batch: (Vec<PathBuf>, u64) = (Vec::new(), 0);
     for file in files {
         match plan(&file) {
-            Ok(mut u) => units.append(&mut u),
+            // Small files go in batches: one hand-over between threads per batch.
+            Ok(Plan::Small(path, size)) => {
+                batch.0.push(path);
+                batch.1 += size;
+                if batch.0.len() >= 256 || batch.1 >= PART_BYTES as u64 {
+                    units.push(Unit::Paths(std::mem::take(&mut batch.0)));
+                    batch.1 = 0;
+                }
+            }
+            Ok(Plan::Parts(mut parts)) => {
+                if !batch.0.is_empty() {
+                    units.push(Unit::Paths(std::mem::take(&mut batch.0)));
+                    batch.1 = 0;
+                }
+                units.append(&mut parts);
+            }
             Err(e) => outcome.errors.push(e),
         }
+    }
+    if !batch.0.is_empty() {
+        units.push(Unit::Paths(batch.0));
     }
     // A file's parts after its first YAML error are not read (the stream stops there).
     let mut failed: Option<Arc<str>> = None;
     let mut deliver = |r: ParsedUnit, outcome: &mut LoadOutcome| {
-        if failed.as_ref().is_some_and(|name| *name == r.file) {
+        if r.part_of.is_some() && failed == r.part_of {
             return;
         }
         r.manifests.into_iter().for_each(&mut f);
         outcome.skipped.extend(r.skipped);
-        if let Some(e) = r.error {
-            if matches!(e, LoadError::Yaml { .. }) {
-                failed = Some(r.file.clone());
-            }
-            outcome.errors.push(e);
+        if r.part_of.is_some() && r.errors.iter().any(|e| matches!(e, LoadError::Yaml { .. })) {
+            failed = r.part_of.clone();
         }
+        outcome.errors.extend(r.errors);
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -168,7 +185,8 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
 /// A piece of input parsed on its own: a file, or a run of whole documents of a
 /// large file (split where a line starts a document, `---`).
 enum Unit {
-    Path(PathBuf),
+    /// Small files, parsed one after the other (one hand-over for many files).
+    Paths(Vec<PathBuf>),
     Text {
         file: Arc<str>,
         text: Arc<str>,
@@ -179,17 +197,25 @@ enum Unit {
 
 /// What one unit gave.
 struct ParsedUnit {
-    file: Arc<str>,
+    /// The file a part of a split file belongs to (its later parts are dropped
+    /// after a YAML error); `None` for whole files.
+    part_of: Option<Arc<str>>,
     manifests: Vec<Manifest>,
     skipped: Vec<Skipped>,
-    error: Option<LoadError>,
+    errors: Vec<LoadError>,
 }
 
 /// Files above this size are split into parts of about this size.
 const PART_BYTES: usize = 1 << 20;
 
-/// How a file is read: whole, or (large, or standard input) read now and split.
-fn plan(file: &Path) -> Result<Vec<Unit>, LoadError> {
+/// How a file is read: a small one whole, later; a large one (or standard
+/// input) read now and split into parts.
+enum Plan {
+    Small(PathBuf, u64),
+    Parts(Vec<Unit>),
+}
+
+fn plan(file: &Path) -> Result<Plan, LoadError> {
     let (name, text) = if file.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map_err(|e| LoadError::Io {
@@ -199,9 +225,9 @@ fn plan(file: &Path) -> Result<Vec<Unit>, LoadError> {
         ("<stdin>".to_string(), s)
     } else {
         let name = file.display().to_string();
-        let small = std::fs::metadata(file).is_ok_and(|m| m.len() <= PART_BYTES as u64 * 2);
-        if small {
-            return Ok(vec![Unit::Path(file.to_path_buf())]);
+        let size = std::fs::metadata(file).map_or(0, |m| m.len());
+        if size <= PART_BYTES as u64 * 2 {
+            return Ok(Plan::Small(file.to_path_buf(), size));
         }
         let text = std::fs::read_to_string(file).map_err(|e| LoadError::Io {
             path: name.clone(),
@@ -211,15 +237,17 @@ fn plan(file: &Path) -> Result<Vec<Unit>, LoadError> {
     };
     let file: Arc<str> = Arc::from(name);
     let text: Arc<str> = Arc::from(text);
-    Ok(split_documents(&text, PART_BYTES)
-        .into_iter()
-        .map(|(range, first_line)| Unit::Text {
-            file: file.clone(),
-            text: text.clone(),
-            range,
-            first_line,
-        })
-        .collect())
+    Ok(Plan::Parts(
+        split_documents(&text, PART_BYTES)
+            .into_iter()
+            .map(|(range, first_line)| Unit::Text {
+                file: file.clone(),
+                text: text.clone(),
+                range,
+                first_line,
+            })
+            .collect(),
+    ))
 }
 
 /// Splits a YAML stream into runs of whole documents of about `part` bytes, at
@@ -250,20 +278,25 @@ fn split_documents(text: &str, part: usize) -> Vec<(std::ops::Range<usize>, usiz
 }
 
 fn parse_unit(u: &Unit, default_namespace: &str) -> ParsedUnit {
-    let mut manifests = Vec::new();
-    let (file, skipped, error) = match u {
-        Unit::Path(path) => {
-            let name = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => {
-                    let (s, e) = stream_file(&name, &text, default_namespace, &mut |m| manifests.push(m));
-                    (Arc::from(name), s, e)
+    let mut out = ParsedUnit {
+        part_of: None,
+        manifests: Vec::new(),
+        skipped: Vec::new(),
+        errors: Vec::new(),
+    };
+    match u {
+        Unit::Paths(paths) => {
+            for path in paths {
+                let name = path.display().to_string();
+                match std::fs::read_to_string(path) {
+                    Ok(text) => {
+                        let manifests = &mut out.manifests;
+                        let (s, e) = stream_file(&name, &text, default_namespace, &mut |m| manifests.push(m));
+                        out.skipped.extend(s);
+                        out.errors.extend(e);
+                    }
+                    Err(e) => out.errors.push(LoadError::Io { path: name, source: e }),
                 }
-                Err(e) => (
-                    Arc::from(name.as_str()),
-                    Vec::new(),
-                    Some(LoadError::Io { path: name, source: e }),
-                ),
             }
         }
         Unit::Text {
@@ -272,18 +305,16 @@ fn parse_unit(u: &Unit, default_namespace: &str) -> ParsedUnit {
             range,
             first_line,
         } => {
+            let manifests = &mut out.manifests;
             let (s, e) = stream_part(file, &text[range.clone()], *first_line, default_namespace, &mut |m| {
                 manifests.push(m)
             });
-            (file.clone(), s, e)
+            out.part_of = Some(file.clone());
+            out.skipped.extend(s);
+            out.errors.extend(e);
         }
-    };
-    ParsedUnit {
-        file,
-        manifests,
-        skipped,
-        error,
     }
+    out
 }
 
 /// Directories are walked in name order, keeping `.yaml`, `.yml` and `.json` files
