@@ -155,7 +155,7 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ParsedUnit)>(workers * 4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ParsedUnit)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
             let (units, next) = (&units, &next);
