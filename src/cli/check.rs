@@ -13,12 +13,14 @@ use crate::view::{ClusterView, ViewSettings};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files or directories (recursive); `-` reads standard input.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or directories (recursive); `-` reads standard input. None with
+    /// `--cluster`: every object of the live cluster is checked (an audit).
+    #[arg(required_unless_present = "cluster", value_name = "PATH")]
     pub paths: Vec<String>,
-    /// Namespace for objects that name none.
-    #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
+    /// Namespace for objects that name none (default `default`); with `--cluster`
+    /// and no files, check only this namespace's objects.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -32,7 +34,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub require_egress_gateway: bool,
     /// Merge a live snapshot of the cluster into the view (file objects shadow live
-    /// ones of the same kind, namespace and name); only the files' objects are checked.
+    /// ones of the same kind, namespace and name); only the files' objects are
+    /// checked, or, without files, every live object.
     #[arg(long)]
     pub cluster: bool,
     /// The kubeconfig for `--cluster` (default: in-cluster configuration or $KUBECONFIG).
@@ -120,7 +123,8 @@ pub struct Checker {
     /// Defined twice: the same API group, kind, namespace and name (a Role and a
     /// RoleBinding of one name are two objects). Identity → index in `kept`.
     last: HashMap<(String, String, ObjKey), usize>,
-    kept: Vec<(ObjKey, crate::manifest::Source)>,
+    /// Each object to check with its source (`None`: a live object, no file).
+    kept: Vec<(ObjKey, Option<crate::manifest::Source>)>,
     duplicates: Vec<(ObjKey, String, String)>,
 }
 
@@ -142,15 +146,35 @@ impl Checker {
         let (group, kind, _, _) = m.object.identity();
         let identity = (group.to_string(), kind.to_string(), m.object.key.clone());
         if let Some(prev) = self.last.insert(identity, self.kept.len()) {
-            let p = &self.kept[prev].1;
-            self.duplicates.push((
-                m.object.key.clone(),
-                format!("{}:{}", p.file, p.line),
-                format!("{}:{}", m.source.file, m.source.line),
-            ));
+            if let Some(p) = &self.kept[prev].1 {
+                self.duplicates.push((
+                    m.object.key.clone(),
+                    format!("{}:{}", p.file, p.line),
+                    format!("{}:{}", m.source.file, m.source.line),
+                ));
+            }
         }
-        self.kept.push((m.object.key.clone(), m.source));
+        self.kept.push((m.object.key.clone(), Some(m.source)));
         self.view.apply(m.object);
+    }
+
+    /// Checks the live objects themselves (no files were given): those of
+    /// `namespace`, or all, in kind, namespace and name order.
+    pub fn check_live(&mut self, namespace: Option<&str>) {
+        let mut keys: Vec<ObjKey> = self
+            .view
+            .entries()
+            .map(|e| &e.object.key)
+            .filter(|k| k.kind.is_istio() || k.kind == crate::model::Kind::Service)
+            .filter(|k| namespace.is_none_or(|ns| k.namespace == ns))
+            .cloned()
+            .collect();
+        keys.sort();
+        for key in keys {
+            let identity = (String::new(), key.kind.as_str().to_string(), key.clone());
+            self.last.insert(identity, self.kept.len());
+            self.kept.push((key, None));
+        }
     }
 
     /// Checks every manifest that no later one shadows.
@@ -165,8 +189,10 @@ impl Checker {
                 continue;
             };
             for mut f in checks::check(entry, &self.view) {
-                f.file = Some(source.file.to_string());
-                f.line = Some(source.line_of(&f.pointer));
+                if let Some(source) = source {
+                    f.file = Some(source.file.to_string());
+                    f.line = Some(source.line_of(&f.pointer));
+                }
                 findings.push(f);
             }
         }
@@ -199,7 +225,11 @@ pub fn run(args: &CheckArgs) -> i32 {
     // Every readable file is checked; unreadable ones are reported and make the
     // exit status 2 once the rest has been checked.
     let mut checker = Checker::new(live, settings);
-    let outcome = manifest::visit_paths(&args.paths, &args.namespace, |m| checker.add(m));
+    let default_namespace = args.namespace.as_deref().unwrap_or("default");
+    let outcome = manifest::visit_paths(&args.paths, default_namespace, |m| checker.add(m));
+    if args.paths.is_empty() {
+        checker.check_live(args.namespace.as_deref());
+    }
     for e in &outcome.errors {
         eprintln!("meshgate: error: {e}");
     }
