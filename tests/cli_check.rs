@@ -488,3 +488,64 @@ fn identity_includes_group_and_kind() {
         stderr(&o)
     );
 }
+
+/// An upgrade asked ahead: `--proxy-version 1.31.0` judges EnvoyFilters as if the
+/// proxies ran 1.31.0. A filter pinned to 1.30 would stop applying (MG0501); one
+/// pinned to 1.31, dead today, would start (MG0507, info). `--revision` limits the
+/// question to the proxies of one control plane.
+#[test]
+fn proxy_version_judges_envoy_filters_as_after_an_upgrade() {
+    let ef = |name: &str, version: &str| {
+        format!("apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {{name: {name}, namespace: shop}}\nspec:\n  configPatches:\n  - applyTo: HTTP_FILTER\n    match:\n      context: SIDECAR_INBOUND\n      proxy: {{proxyVersion: '^1\\.{version}.*'}}\n    patch: {{operation: MERGE, value: {{name: x}}}}\n")
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3}]}\n";
+    let istiod = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {app: istiod, istio.io/rev: default}}\nspec:\n  template:\n    metadata: {labels: {app: istiod, istio.io/rev: default}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]}\n";
+    let input = format!(
+        "{pod}---\n{istiod}---\n{}---\n{}",
+        ef("for-130", "30"),
+        ef("for-131", "31")
+    );
+    let codes = |o: &std::process::Output| -> Vec<(String, String, String)> {
+        json(o)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap().to_string();
+                (s("code"), s("severity"), s("name"))
+            })
+            .collect()
+    };
+    // Today: the 1.31 filter is dead (no proxy or control plane runs 1.31).
+    let o = run_with_stdin(&["check", "-o", "json", "-"], &input);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(codes(&o), [("MG0501".into(), "error".into(), "for-131".into())]);
+    // After the upgrade: the 1.30 filter stops applying, the 1.31 one starts.
+    let o = run_with_stdin(&["check", "-o", "json", "--proxy-version", "1.31.0", "-"], &input);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        codes(&o),
+        [
+            ("MG0501".into(), "error".into(), "for-130".into()),
+            ("MG0507".into(), "info".into(), "for-131".into())
+        ]
+    );
+    assert!(stdout(&o).contains("would stop applying"), "{}", stdout(&o));
+    // Only the proxies of another revision move: nothing changes here.
+    let o = run_with_stdin(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--proxy-version",
+            "1.31.0",
+            "--revision",
+            "canary",
+            "-",
+        ],
+        &input,
+    );
+    assert_eq!(codes(&o), [("MG0501".into(), "error".into(), "for-131".into())]);
+    let o = run(&["check", "--revision", "canary", "x.yaml"]);
+    assert_eq!(o.status.code(), Some(2), "--revision needs --proxy-version");
+}

@@ -82,7 +82,37 @@ fn corpus_findings_match_the_expected_set_and_cover_every_code() {
         missing.is_empty() && extra.is_empty(),
         "missing: {missing:#?}\nunexpected: {extra:#?}"
     );
-    let codes: BTreeSet<&str> = got.iter().map(|r| r.0.as_str()).collect();
+    let mut codes: BTreeSet<&str> = got.iter().map(|r| r.0.as_str()).collect();
+    // MG0507 only answers `--proxy-version`: the corpus's 1.17 filter starts applying.
+    let upgrade = run(&[
+        "check",
+        "-o",
+        "json",
+        "--fail-on",
+        "never",
+        "--proxy-version",
+        "1.17.5",
+        &repo("tests/corpus").display().to_string(),
+    ]);
+    let starts: Vec<String> = json(&upgrade)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "MG0507")
+        .map(|f| {
+            format!(
+                "{}/{} {}",
+                f["namespace"].as_str().unwrap(),
+                f["name"].as_str().unwrap(),
+                f["pointer"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        starts,
+        ["shop/mg0501-dead-version /spec/configPatches/0/match/proxy/proxyVersion"]
+    );
+    codes.insert("MG0507");
     let uncovered: Vec<&str> = CATALOG.iter().map(|c| c.code).filter(|c| !codes.contains(c)).collect();
     assert!(
         uncovered.is_empty(),

@@ -115,6 +115,8 @@ checks! {
         "An operation istiod's patchers do not apply to its `applyTo`: LISTENER, FILTER_CHAIN and CLUSTER take ADD, REMOVE, MERGE; ROUTE_CONFIGURATION only MERGE; VIRTUAL_HOST ADD, REMOVE, MERGE, REPLACE; HTTP_ROUTE ADD, INSERT_*, REMOVE, MERGE; LISTENER_FILTER, NETWORK_FILTER, HTTP_FILTER every operation. istiod skips the patch without a word.";
     MG0506 = "MG0506", Warning, "EnvoyFilter", "C/U", "—", "/spec/configPatches/0/match/context", "patch applies to nothing",
         "`match.context` GATEWAY with no gateway proxy in scope, or SIDECAR_* with no sidecar in scope.";
+    MG0507 = "MG0507", Info, "EnvoyFilter", "check --proxy-version", "—", "/spec/configPatches/0/match/proxy/proxyVersion", "filter starts applying",
+        "Only with `meshgate check --proxy-version V [--revision R]`: a patch whose `proxyVersion` matches none of the proxies today (MG0501) would match once they run V, so its filter starts applying after the upgrade.";
     MG0601 = "MG0601", Warning, "PeerAuthentication, RequestAuthentication, AuthorizationPolicy", "C/U", "IST0127, KIA0004", "/spec/selector", "policy applies to nothing",
         "The `selector` matches no workload (of the policy's namespace; of any namespace for a policy in the root namespace).";
     MG0602 = "MG0602", Error, "PeerAuthentication", "C/U", "KIA0002", "/metadata/name", "one policy ignored",

@@ -46,7 +46,14 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
         .into_iter()
         .filter(|p| filter_rev.is_none_or(|r| &p.revision == r))
         .collect();
-    let control_plane_versions: BTreeSet<String> = view.control_planes().into_values().flatten().flatten().collect();
+    // Upgrade staging is legitimate: a patch for an installed control plane's
+    // version is not dead. Under an assumed proxy version (the question "what
+    // happens once the proxies run V?") only the proxies count.
+    let control_plane_versions: BTreeSet<String> = if view.assumed_proxy_version().is_some() {
+        BTreeSet::new()
+    } else {
+        view.control_planes().into_values().flatten().flatten().collect()
+    };
 
     for patch in &ef.patches {
         let context = patch.context.as_deref().unwrap_or("ANY");
@@ -101,10 +108,16 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
                                 &catalog::MG0501,
                                 key,
                                 patch.proxy_version_pointer(),
-                                format!(
-                                    "proxyVersion {pv:?} matches none of the proxies this patch applies to (they run {}) and no installed control plane ({planes}): the patch is dead, its filter is not applied",
-                                    join(&running)
-                                ),
+                                match view.assumed_proxy_version() {
+                                    Some(a) if running.contains(a.version.as_str()) => format!(
+                                        "once the proxies this patch applies to run {} (--proxy-version), proxyVersion {pv:?} matches none of them: the patch would stop applying, its filter not applied",
+                                        a.version
+                                    ),
+                                    _ => format!(
+                                        "proxyVersion {pv:?} matches none of the proxies this patch applies to (they run {}) and no installed control plane ({planes}): the patch is dead, its filter is not applied",
+                                        join(&running)
+                                    ),
+                                },
                             )
                         };
                         out.push(f);

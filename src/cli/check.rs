@@ -38,6 +38,14 @@ pub struct CheckArgs {
     /// checked, or, without files, every live object.
     #[arg(long)]
     pub cluster: bool,
+    /// Judge EnvoyFilters as if the proxies ran this version (an upgrade, asked
+    /// ahead): MG0501 for patches that would stop applying, MG0507 (info) for
+    /// those that would start.
+    #[arg(long, value_name = "VERSION")]
+    pub proxy_version: Option<String>,
+    /// With `--proxy-version`: only the proxies of this control-plane revision.
+    #[arg(long, value_name = "REVISION", requires = "proxy_version")]
+    pub revision: Option<String>,
     /// The kubeconfig for `--cluster` (default: in-cluster configuration or $KUBECONFIG).
     #[arg(long, value_name = "FILE", requires = "cluster")]
     pub kubeconfig: Option<std::path::PathBuf>,
@@ -129,6 +137,11 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// Judges EnvoyFilters as if the proxies ran another version (`--proxy-version`).
+    pub fn assume_proxy_version(&mut self, assumed: crate::view::AssumedProxyVersion) {
+        self.view = self.view.with_assumed_proxy_version(Some(assumed));
+    }
+
     pub fn new(live: Vec<Object>, settings: ViewSettings) -> Checker {
         let mut view = ClusterView::new(settings);
         for o in live {
@@ -180,6 +193,11 @@ impl Checker {
     /// Checks every manifest that no later one shadows.
     pub fn finish(self) -> Report {
         let winners: std::collections::HashSet<usize> = self.last.into_values().collect();
+        // Under an assumed proxy version, the view as it is today too (MG0507).
+        let today = self
+            .view
+            .assumed_proxy_version()
+            .map(|_| self.view.with_assumed_proxy_version(None));
         let mut findings = Vec::new();
         for (i, (key, source)) in self.kept.iter().enumerate() {
             if !winners.contains(&i) {
@@ -188,7 +206,11 @@ impl Checker {
             let Some(entry) = self.view.get(key) else {
                 continue;
             };
-            for mut f in checks::check(entry, &self.view) {
+            let mut found = checks::check(entry, &self.view);
+            if let (Some(today), crate::view::Parsed::EnvoyFilter(_)) = (&today, &entry.parsed) {
+                found.extend(starts_applying(entry, &found, today));
+            }
+            for mut f in found {
                 if let Some(source) = source {
                     f.file = Some(source.file.to_string());
                     f.line = Some(source.line_of(&f.pointer));
@@ -204,6 +226,28 @@ impl Checker {
             unreadable: Vec::new(),
         }
     }
+}
+
+/// MG0507: patches dead today (MG0501 on the view as it is) that are alive under
+/// the assumed version (no MG0501 in `assumed`).
+fn starts_applying(entry: &crate::view::Entry, assumed: &[Finding], today: &ClusterView) -> Vec<Finding> {
+    let dead_after: std::collections::HashSet<&jsonptr::Pointer> = assumed
+        .iter()
+        .filter(|f| f.code == checks::catalog::MG0501.code)
+        .map(|f| f.pointer.as_ptr())
+        .collect();
+    checks::check(entry, today)
+        .into_iter()
+        .filter(|f| f.code == checks::catalog::MG0501.code && !dead_after.contains(f.pointer.as_ptr()))
+        .map(|f| {
+            Finding::new(
+                &checks::catalog::MG0507,
+                &entry.object.key,
+                f.pointer.clone(),
+                "proxyVersion matches none of the proxies today, but matches once they run the assumed version (--proxy-version): this patch starts applying after the upgrade".to_string(),
+            )
+        })
+        .collect()
 }
 
 pub fn run(args: &CheckArgs) -> i32 {
@@ -225,6 +269,12 @@ pub fn run(args: &CheckArgs) -> i32 {
     // Every readable file is checked; unreadable ones are reported and make the
     // exit status 2 once the rest has been checked.
     let mut checker = Checker::new(live, settings);
+    if let Some(version) = &args.proxy_version {
+        checker.assume_proxy_version(crate::view::AssumedProxyVersion {
+            version: version.clone(),
+            revision: args.revision.clone(),
+        });
+    }
     let default_namespace = args.namespace.as_deref().unwrap_or("default");
     let outcome = manifest::visit_paths(&args.paths, default_namespace, |m| checker.add(m));
     if args.paths.is_empty() {

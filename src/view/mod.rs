@@ -43,6 +43,14 @@ pub struct ResolvedProxy {
     pub revision: String,
 }
 
+/// `check --proxy-version V [--revision R]`: proxies judged as if they ran `version`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumedProxyVersion {
+    pub version: String,
+    /// Only the proxies of this control-plane revision; `None`: all.
+    pub revision: Option<String>,
+}
+
 /// Namespaces every cluster has, in file mode too.
 pub const BUILTIN_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
@@ -103,6 +111,9 @@ pub struct ClusterView {
     builtin_service: Option<(String, Arc<Entry>)>,
     /// Names of the Namespace objects (patterns are matched against them).
     declared_namespaces: imbl::OrdSet<String>,
+    /// An upgrade as a question: proxies (of one revision, or all) judged as if
+    /// they ran this version (`check --proxy-version`).
+    assumed_proxy_version: Option<AssumedProxyVersion>,
     mesh: MeshConfig,
     /// MeshConfig candidates by namespace of their `istio` ConfigMap.
     mesh_sources: BTreeMap<String, MeshConfig>,
@@ -207,6 +218,18 @@ impl ClusterView {
             self.refresh_mesh();
         }
         Some(old)
+    }
+
+    /// The same view with proxies judged as if they ran another version (or as
+    /// they run, with `None`). A cheap clone: proxies are resolved at query time.
+    pub fn with_assumed_proxy_version(&self, assumed: Option<AssumedProxyVersion>) -> ClusterView {
+        let mut v = self.clone();
+        v.assumed_proxy_version = assumed;
+        v
+    }
+
+    pub fn assumed_proxy_version(&self) -> Option<&AssumedProxyVersion> {
+        self.assumed_proxy_version.as_ref()
     }
 
     /// The same view with the root namespace fixed by policy instead of MeshConfig.
@@ -645,8 +668,9 @@ impl ClusterView {
             Some(target) if !known.planes.contains_key(&label) => target.clone(),
             _ => label,
         };
-        let version = match p.injection {
-            Injection::Injected => p.version.clone(),
+        let version = match (&self.assumed_proxy_version, p.injection) {
+            (Some(a), _) if a.revision.as_ref().is_none_or(|r| *r == revision) => Some(a.version.clone()),
+            (_, Injection::Injected) => p.version.clone(),
             _ => known
                 .planes
                 .get(&revision)
