@@ -67,7 +67,9 @@ pub async fn discover_istio_specs(client: &Client) -> Result<Vec<WatchSpec>, kub
         .await?;
     let mut out = Vec::new();
     for group in discovery.groups() {
-        for (ar, caps) in group.recommended_resources() {
+        // Each kind at its most stable version: EnvoyFilter is served only as
+        // v1alpha3 in a group whose preferred version is v1.
+        for (ar, caps) in group.resources_by_stability() {
             let kind = Kind::from_type(&ar.api_version, &ar.kind);
             if kind != Kind::Other && caps.supports_operation(verbs::WATCH) {
                 out.push(spec(kind, ar, false));

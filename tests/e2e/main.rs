@@ -298,7 +298,35 @@ fn j_envoy_filter_pinned_to_a_version_no_proxy_runs(c: &Cluster) -> Result<(), F
         &r,
     )?;
     let r = apply(c, &envoy_filter(r"^1\.30.*"), &[]);
-    check(r.code == 0, "^1\\.30.* admitted", &r)
+    check(r.code == 0, "^1\\.30.* admitted", &r)?;
+    // The upgrade, asked of the live cluster before it happens: with the proxies
+    // at 1.31.0 the admitted filter would stop applying.
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshgate"))
+        .args([
+            "check",
+            "--cluster",
+            "--kubeconfig",
+            &kubeconfig,
+            "-n",
+            "e2e-ef",
+            "--proxy-version",
+            "1.31.0",
+        ])
+        .output()
+        .unwrap();
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    check(
+        r.code == 1
+            && r.stdout.contains("error MG0501 EnvoyFilter e2e-ef/")
+            && r.stdout.contains("once the proxies this patch applies to run 1.31.0 (--proxy-version), proxyVersion \"^1\\\\.30.*\" matches none of them"),
+        "check --cluster --proxy-version 1.31.0: the ^1\\.30 filter would stop applying",
+        &r,
+    )
 }
 
 fn k_seed_stats_filter_for_a_missing_revision(c: &Cluster) -> Result<(), Failed> {
