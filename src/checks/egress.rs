@@ -294,10 +294,10 @@ pub fn check_virtual_service(entry: &Entry, vs: &VirtualServiceSpec, view: &Clus
                 ));
             }
         };
-        let p = path(&fqdn, view);
         if vs.is_mesh_bound() {
+            let gateways = path(&fqdn, view).gateways;
             for (at, target, providers) in mesh_targets(entry, vs, &fqdn, view) {
-                if reaches_gateway(&providers, &p.gateways, view) == Some(false) {
+                if reaches_gateway(&providers, &gateways, view) == Some(false) {
                     report(
                         &at,
                         format!("the mesh route sends it to {target}, whose Service selects none of the egress Gateway's workloads"),

@@ -7,6 +7,7 @@ use super::{catalog, join_at_most};
 use crate::finding::{pointer, Finding};
 use crate::model::gateway::{GatewaySpec, Server, ServerClass};
 use crate::model::{Kind, ObjKey};
+use crate::semantics::gateway_ref::server_host_name;
 use crate::view::{ClusterView, Entry, Parsed};
 
 pub fn check(entry: &Entry, gw: &GatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
@@ -232,8 +233,8 @@ fn merge_conflicts(
                     let common: Vec<&str> = s
                         .hosts
                         .iter()
-                        .map(|h| sni_host(&h.value))
-                        .filter(|h| o.hosts.iter().any(|oh| sni_host(&oh.value) == *h))
+                        .map(|h| server_host_name(&h.value))
+                        .filter(|h| o.hosts.iter().any(|oh| server_host_name(&oh.value) == *h))
                         .collect();
                     common.first().map(|h| {
                         format!(
@@ -267,17 +268,12 @@ fn merge_conflicts(
     }
     if class == ServerClass::Tls {
         for h in &s.hosts {
-            for other in view.gateways_serving(port, sni_host(&h.value)) {
+            for other in view.gateways_serving(port, server_host_name(&h.value)) {
                 consider(other, &mut clash);
             }
         }
     }
     clash
-}
-
-/// A server host as an SNI name: without its `namespace/` part.
-fn sni_host(raw: &str) -> &str {
-    raw.split_once('/').map_or(raw, |(_, h)| h)
 }
 
 fn describe(protocol: &str, class: ServerClass) -> String {

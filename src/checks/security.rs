@@ -99,8 +99,8 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
         // another mode there).
         let mut with = view.clone();
         with.apply_entry(std::sync::Arc::new(entry.clone()));
-        let strict = |v: &ClusterView, w: &crate::model::workload::Workload, port: Option<u32>| {
-            v.effective_mtls(&w.namespace, &w.labels).at(port) == Some("STRICT")
+        let strict = |w: &crate::model::workload::Workload, port: Option<u32>| {
+            with.effective_mtls(&w.namespace, &w.labels).at(port) == Some("STRICT")
         };
         let mut rules = Vec::new();
         for dr in view.tls_disabling_destination_rules() {
@@ -115,7 +115,7 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
                     .any(|(w, port)| {
                         w.workload
                             .as_ref()
-                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict(&with, wl, *port))
+                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict(wl, *port))
                     })
             });
             if hit {

@@ -50,14 +50,6 @@ impl LineMap {
             .map(|i| self.entries[i].1 as usize)
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     fn record(&mut self, pointer: &str, line: usize) {
         self.entries
             .push((pointer_hash(pointer), u32::try_from(line).unwrap_or(u32::MAX)));

@@ -59,6 +59,12 @@ pub struct ServerHost {
     pub host: String,
 }
 
+/// The host part of a Gateway server host `namespace/host` (the SNI name a TLS
+/// server matches, the name the view indexes servers by).
+pub fn server_host_name(raw: &str) -> &str {
+    raw.split_once('/').map_or(raw, |(_, h)| h)
+}
+
 impl ServerHost {
     pub fn parse(raw: &str, gateway_namespace: &str) -> ServerHost {
         match raw.split_once('/') {

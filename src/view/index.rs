@@ -83,10 +83,7 @@ fn count<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, usize>, k: K, op:
     }
 }
 
-/// The host part of a Gateway server host `namespace/host`.
-pub(super) fn server_host(raw: &str) -> &str {
-    raw.split_once('/').map_or(raw, |(_, h)| h)
-}
+pub(super) use crate::semantics::gateway_ref::server_host_name as server_host;
 
 /// The labels Istio's installs give egress gateway workloads.
 pub(crate) const EGRESS_GATEWAY_LABELS: [(&str, &str); 2] =

@@ -22,6 +22,20 @@ fn check(cond: bool, what: &str, r: &Run) -> Result<(), Failed> {
     }
 }
 
+/// `meshgate check ARGS` as a CI step runs it.
+fn meshgate_check(args: &[&str]) -> Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshgate"))
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 fn apply(c: &Cluster, doc: &str, extra: &[&str]) -> Run {
     let mut args = vec!["apply"];
     args.extend_from_slice(extra);
@@ -302,24 +316,15 @@ fn j_envoy_filter_pinned_to_a_version_no_proxy_runs(c: &Cluster) -> Result<(), F
     // The upgrade, asked of the live cluster before it happens: with the proxies
     // at 1.31.0 the admitted filter would stop applying.
     let kubeconfig = c.kubeconfig.display().to_string();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshgate"))
-        .args([
-            "check",
-            "--cluster",
-            "--kubeconfig",
-            &kubeconfig,
-            "-n",
-            "e2e-ef",
-            "--proxy-version",
-            "1.31.0",
-        ])
-        .output()
-        .unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let r = meshgate_check(&[
+        "--cluster",
+        "--kubeconfig",
+        &kubeconfig,
+        "-n",
+        "e2e-ef",
+        "--proxy-version",
+        "1.31.0",
+    ]);
     check(
         r.code == 1
             && r.stdout.contains("error MG0501 EnvoyFilter e2e-ef/")
@@ -384,25 +389,13 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
     };
     let bound = write("bound.yaml", &vs("e2e-c", "from-ci", "gw", "web"));
     let kubeconfig = c.kubeconfig.display().to_string();
-    let run_check = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshgate"))
-            .arg("check")
-            .args(args)
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    };
-    let r = run_check(&[&bound]);
+    let r = meshgate_check(&[&bound]);
     check(
         r.code == 1 && r.stdout.contains("MG0101"),
         "files alone: the Gateway is unknown",
         &r,
     )?;
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, &bound]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig, &bound]);
     check(r.code == 0, "with the live Gateway and Service: exit 0", &r)?;
     check(
         r.stdout.contains("1 objects checked: 0 errors"),
@@ -411,14 +404,14 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
     )?;
     // A file's Gateway shadows the live one of the same name.
     let narrow = write("gateway.yaml", &gateway("e2e-c", "gw", "other.example.com"));
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, "-o", "json", &bound, &narrow]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig, "-o", "json", &bound, &narrow]);
     check(
         r.code == 0 && r.stdout.contains("\"code\": \"MG0106\""),
         "the file's Gateway (other.example.com) is the one judged",
         &r,
     )?;
     let missing = write("missing.yaml", &vs("e2e-c", "from-ci", "missing", "web"));
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, &missing]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig, &missing]);
     check(
         r.code == 1
             && r.stdout
@@ -447,7 +440,7 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
         "paged.yaml",
         &format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: paged, namespace: e2e-pages}}\nspec:\n  hosts: [paged.example.com]\n  http:\n{routes}"),
     );
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, "-o", "json", &paged]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig, "-o", "json", &paged]);
     check(
         r.code == 0 && r.stdout.contains("\"summary\"") && !r.stdout.contains("MG0102"),
         "routes to Services on the first and the second page resolve",
@@ -459,7 +452,7 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
     let legacy = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: legacy\n  namespace: e2e-audit\n  annotations: {meshgate.io/ignore: MG0101}\nspec:\n  hosts: [legacy.example.com]\n  gateways: [retired-gateway]\n  http:\n  - route: [{destination: {host: kubernetes.default.svc.cluster.local, port: {number: 443}}}]\n";
     let r = apply(c, legacy, &[]);
     check(r.code == 0, "an ignored finding is admitted", &r)?;
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, "-n", "e2e-audit"]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig, "-n", "e2e-audit"]);
     check(
         r.code == 1
             && r.stdout.starts_with("error MG0101 VirtualService e2e-audit/legacy /spec/gateways/0: gateway \"e2e-audit/retired-gateway\" not found")
@@ -467,7 +460,7 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
         "the audit of one namespace reports it, without a file",
         &r,
     )?;
-    let r = run_check(&[
+    let r = meshgate_check(&[
         "--cluster",
         "--kubeconfig",
         &kubeconfig,
@@ -481,19 +474,19 @@ fn n_check_against_the_live_cluster(c: &Cluster) -> Result<(), Failed> {
         "as JSON, with no file or line",
         &r,
     )?;
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig, "-n", "e2e-pages"]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig, "-n", "e2e-pages"]);
     check(
         r.code == 0 && r.stdout.contains("600 objects checked: 0 errors"),
         "a consistent namespace: exit 0",
         &r,
     )?;
-    let r = run_check(&["--cluster", "--kubeconfig", &kubeconfig]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &kubeconfig]);
     check(
         r.code == 1 && r.stdout.contains("error MG0101 VirtualService e2e-audit/legacy"),
         "the whole cluster: every namespace is audited",
         &r,
     )?;
-    let r = run_check(&["--cluster", "--kubeconfig", "/nonexistent/kubeconfig", &bound]);
+    let r = meshgate_check(&["--cluster", "--kubeconfig", "/nonexistent/kubeconfig", &bound]);
     check(
         r.code == 2 && r.stderr.contains("meshgate: error: --cluster: /nonexistent/kubeconfig"),
         "an unreadable kubeconfig: exit 2",
