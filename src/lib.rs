@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod audit;
 pub mod certs;
 pub mod checks;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod live;
 pub mod manifest;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod semantics;
 pub mod server;
 pub mod synthetic;

@@ -35,6 +35,15 @@ pub const DEFAULT_OPT_OUT_LABEL: &str = "meshgate.io/skip";
 /// Per-object list of codes to ignore, `*` for all.
 pub const IGNORE_ANNOTATION: &str = "meshgate.io/ignore";
 
+/// Whether an object's `meshgate.io/ignore` annotation (codes, `*` for all)
+/// silences `code`.
+pub fn ignores(object: &crate::model::Object, code: &str) -> bool {
+    object
+        .annotations
+        .get(IGNORE_ANNOTATION)
+        .is_some_and(|list| list.split(',').map(str::trim).any(|c| c == "*" || c == code))
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     severity_actions: BTreeMap<Severity, Action>,

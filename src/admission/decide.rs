@@ -10,7 +10,7 @@ use super::review::{Operation, ReviewRequest};
 use crate::checks;
 use crate::finding::Finding;
 use crate::model::{Kind, Object};
-use crate::policy::{Action, Policy, IGNORE_ANNOTATION};
+use crate::policy::{Action, Policy};
 use crate::view::{ClusterView, Entry};
 
 /// How many referrers a denial names before it only counts them.
@@ -185,15 +185,7 @@ pub fn decide(
 
 /// Drops findings whose code the object's `meshgate.io/ignore` annotation lists.
 fn ignore_annotated(object: &Object, findings: &mut Vec<Finding>) {
-    let Some(list) = object.annotations.get(IGNORE_ANNOTATION) else {
-        return;
-    };
-    let codes: BTreeSet<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-    if codes.contains("*") {
-        findings.clear();
-    } else {
-        findings.retain(|f| !codes.contains(f.code));
-    }
+    findings.retain(|f| !crate::policy::ignores(object, f.code));
 }
 
 /// On UPDATE, the (code, message) pairs the old object already had: those are not

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use clap::{Args, ValueEnum};
 
-use super::output;
 use crate::checks;
 use crate::finding::{Finding, Severity};
 use crate::manifest::{self, Manifest};
 use crate::model::{ObjKey, Object};
+use crate::report::{self as output, Report, Unreadable};
 use crate::view::{ClusterView, ViewSettings};
 
 #[derive(Debug, Args)]
@@ -78,49 +78,6 @@ impl FailOn {
     }
 }
 
-/// The result of checking a set of manifests, before formatting.
-pub struct Report {
-    pub findings: Vec<Finding>,
-    pub objects: usize,
-    /// Objects defined more than once: (key, where it was shadowed, where the winner is).
-    pub duplicates: Vec<(ObjKey, String, String)>,
-    /// Documents that are not Kubernetes objects.
-    pub skipped: Vec<manifest::Skipped>,
-    /// Files that could not be read or parsed: `file:line: message`.
-    pub unreadable: Vec<Unreadable>,
-}
-
-/// A file left out because it could not be read or is not valid YAML.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Unreadable {
-    pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl From<&manifest::LoadError> for Unreadable {
-    fn from(e: &manifest::LoadError) -> Self {
-        match e {
-            manifest::LoadError::Io { path, source } => Unreadable {
-                file: path.clone(),
-                line: None,
-                message: source.to_string(),
-            },
-            manifest::LoadError::Yaml { file, error } => Unreadable {
-                file: file.clone(),
-                line: Some(error.line),
-                message: format!("not valid YAML: {} (column {})", error.message, error.column),
-            },
-            manifest::LoadError::NotAnObject { file, line, reason } => Unreadable {
-                file: file.clone(),
-                line: Some(*line),
-                message: reason.clone(),
-            },
-        }
-    }
-}
-
 /// Checks manifests against a view built from a live snapshot (possibly empty)
 /// and the manifests themselves, which shadow live objects of the same key. Each
 /// manifest's object moves into the view as it is added (the view keeps only its
@@ -178,7 +135,7 @@ impl Checker {
             .view
             .entries()
             .map(|e| &e.object.key)
-            .filter(|k| k.kind.is_istio() || k.kind == crate::model::Kind::Service)
+            .filter(|k| crate::audit::is_audited(k.kind))
             .filter(|k| namespace.is_none_or(|ns| k.namespace == ns))
             .cloned()
             .collect();

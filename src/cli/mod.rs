@@ -2,7 +2,6 @@
 //! calls `run`.
 
 mod check;
-mod output;
 mod serve;
 
 use clap::{Parser, Subcommand};

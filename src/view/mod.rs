@@ -7,6 +7,7 @@
 mod entry;
 mod index;
 mod keyset;
+pub mod reads;
 mod shared;
 
 pub use entry::{Entry, Parsed, ViewSettings};
@@ -22,6 +23,7 @@ use crate::model::{Kind, ObjKey, Object};
 use crate::semantics::export_to::ExportTo;
 use crate::semantics::host;
 use index::{Indexes, Keys};
+use reads::{read, read_workloads, Topic};
 
 /// Where to look for the MeshConfig ConfigMap first.
 const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
@@ -151,19 +153,23 @@ impl ClusterView {
     }
 
     pub fn mesh(&self) -> &MeshConfig {
+        read(|| Topic::Mesh);
         &self.mesh
     }
 
     pub fn len(&self) -> usize {
+        read(|| Topic::All);
         self.objects.len()
     }
 
     pub fn is_empty(&self) -> bool {
+        read(|| Topic::All);
         self.objects.is_empty()
     }
 
     /// Object counts by kind, for metrics and logs.
     pub fn counts(&self) -> BTreeMap<Kind, usize> {
+        read(|| Topic::All);
         let mut out = BTreeMap::new();
         for k in self.objects.keys() {
             *out.entry(k.kind).or_insert(0) += 1;
@@ -253,14 +259,17 @@ impl ClusterView {
     }
 
     pub fn get(&self, key: &ObjKey) -> Option<&Arc<Entry>> {
+        read(|| Topic::Object(key.clone()));
         self.objects.get(key)
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::All);
         self.objects.values()
     }
 
     pub fn namespace_exists(&self, ns: &str) -> bool {
+        read(|| Topic::Namespaces);
         BUILTIN_NAMESPACES.contains(&ns)
             || self.declared_namespaces.contains(ns)
             || (self.settings.file_mode && self.object_namespaces.contains_key(ns))
@@ -269,6 +278,7 @@ impl ClusterView {
     /// Whether some existing namespace matches `pattern`, where `*` stands for any
     /// characters (AuthorizationPolicy `namespaces` patterns).
     pub fn namespace_matching(&self, pattern: &str) -> bool {
+        read(|| Topic::Namespaces);
         let file_mode = self.settings.file_mode.then_some(&self.object_namespaces);
         BUILTIN_NAMESPACES.iter().copied().any(|n| glob_match(pattern, n))
             || self.declared_namespaces.iter().any(|n| glob_match(pattern, n))
@@ -277,6 +287,7 @@ impl ClusterView {
 
     /// Resolves an entry's `exportTo` with the MeshConfig default for its kind.
     pub fn export_to(&self, entry: &Entry) -> ExportTo {
+        read(|| Topic::Mesh);
         let default: &[String] = match entry.object.key.kind {
             Kind::Service | Kind::ServiceEntry => &self.mesh.default_service_export_to,
             Kind::VirtualService => &self.mesh.default_virtual_service_export_to,
@@ -289,6 +300,7 @@ impl ClusterView {
     /// Services and ServiceEntries that declare exactly `host` (a wildcard host
     /// matches only the same wildcard).
     pub fn registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Host(host.to_string()));
         let declared = self.idx.hosts.get(host);
         let builtin = self
             .builtin_service
@@ -303,6 +315,7 @@ impl ClusterView {
     pub fn covering_registry(&self, host: &str) -> Vec<(String, &Arc<Entry>)> {
         let mut out = Vec::new();
         for w in host::covering_wildcards(host) {
+            read(|| Topic::Host(w.clone()));
             for e in self.lookup(self.idx.hosts.get(&w)) {
                 out.push((w.clone(), e));
             }
@@ -312,6 +325,7 @@ impl ClusterView {
 
     /// Whether any registry host lies under wildcard `pattern` (`*.foo.com`).
     pub fn any_registry_under(&self, pattern: &str) -> bool {
+        read(|| Topic::Registry);
         if self.idx.hosts.contains_key(pattern) {
             return true;
         }
@@ -327,31 +341,35 @@ impl ClusterView {
     }
 
     pub fn gateway(&self, namespace: &str, name: &str) -> Option<&Arc<Entry>> {
-        self.objects.get(&ObjKey::new(Kind::Gateway, namespace, name))
+        self.get(&ObjKey::new(Kind::Gateway, namespace, name))
     }
 
     pub fn virtual_service(&self, namespace: &str, name: &str) -> Option<&Arc<Entry>> {
-        self.objects.get(&ObjKey::new(Kind::VirtualService, namespace, name))
+        self.get(&ObjKey::new(Kind::VirtualService, namespace, name))
     }
 
     /// VirtualServices that name Gateway `namespace/name` anywhere.
     pub fn gateway_binders(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::GatewayBinders(namespace.to_string(), name.to_string()));
         self.lookup(self.idx.gateway_binders.get(&(namespace.to_string(), name.to_string())))
     }
 
     /// Mesh-bound VirtualServices declaring host `fqdn`.
     pub fn mesh_virtual_services(&self, fqdn: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Host(fqdn.to_string()));
         self.lookup(self.idx.mesh_vs_hosts.get(fqdn))
     }
 
     /// VirtualServices routing or mirroring to `fqdn` (reverse index for impact analysis).
     pub fn host_referrers(&self, fqdn: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Host(fqdn.to_string()));
         self.lookup(self.idx.host_referrers.get(fqdn))
     }
 
     /// DestinationRules of any namespace whose (resolved) host is exactly `host`:
     /// one map lookup per namespace that has rules.
     pub fn destination_rules_for_host(&self, host: &str) -> Vec<&Arc<Entry>> {
+        read(|| Topic::Host(host.to_string()));
         self.idx
             .drs
             .values()
@@ -361,6 +379,7 @@ impl ClusterView {
 
     /// DestinationRules in `namespace` whose host is exactly `host`.
     fn destination_rules_in(&self, namespace: &str, host: &str) -> Vec<&Arc<Entry>> {
+        read(|| Topic::Host(host.to_string()));
         self.lookup(self.idx.drs.get(namespace).and_then(|m| m.get(host)))
             .collect()
     }
@@ -376,7 +395,7 @@ impl ClusterView {
         client_ns: &str,
         destination_namespaces: &[String],
     ) -> Vec<&Arc<Entry>> {
-        let root = self.mesh.root_namespace.as_str();
+        let root = self.mesh().root_namespace.as_str();
         let mut steps: Vec<(&str, bool)> = vec![(client_ns, false)];
         for ns in destination_namespaces {
             if ns != client_ns && !steps.iter().any(|(s, _)| s == ns) {
@@ -409,6 +428,9 @@ impl ClusterView {
         namespace: Option<&'a str>,
         selector: &'a BTreeMap<String, String>,
     ) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {
+        // A workload that enters or leaves the answer carries every selector
+        // label, so the first one is topic enough.
+        read_workloads(namespace, selector.iter().next());
         let candidates: Box<dyn Iterator<Item = &Arc<ObjKey>>> = match selector.iter().min_by_key(|(k, v)| {
             self.idx
                 .workloads_by_label
@@ -432,8 +454,8 @@ impl ClusterView {
     /// A ServiceAccount exists when the view has it or a workload runs as it (in
     /// file mode ServiceAccounts are rarely among the manifests).
     pub fn service_account_exists(&self, namespace: &str, name: &str) -> bool {
-        self.objects
-            .contains_key(&ObjKey::new(Kind::ServiceAccount, namespace, name))
+        read_workloads(Some(namespace), None);
+        self.get(&ObjKey::new(Kind::ServiceAccount, namespace, name)).is_some()
             || self
                 .idx
                 .service_accounts_in_use
@@ -442,6 +464,7 @@ impl ClusterView {
 
     /// Services of a namespace.
     pub fn services_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Services(namespace.to_string()));
         self.lookup(self.idx.services_by_ns.get(namespace))
     }
 
@@ -449,6 +472,7 @@ impl ClusterView {
     /// can name a common host with `server_host`: the same host, a wildcard
     /// covering it, or (for a wildcard) a host under it. Range lookups, no scan.
     pub fn gateways_serving(&self, port: u32, server_host: &str) -> Vec<&Arc<Entry>> {
+        read(|| Topic::Gateways);
         let Some(set) = self.idx.gateway_hosts.get(&port) else {
             return Vec::new();
         };
@@ -482,6 +506,7 @@ impl ClusterView {
 
     /// Gateways serving `server_host` (as `gateways_serving` matches it) on any port.
     pub fn gateways_serving_host(&self, server_host: &str) -> Vec<&Arc<Entry>> {
+        read(|| Topic::Gateways);
         let mut out: Vec<&Arc<Entry>> = Vec::new();
         for port in self.idx.gateway_hosts.keys() {
             for g in self.gateways_serving(*port, server_host) {
@@ -508,19 +533,23 @@ impl ClusterView {
             }
             _ => false,
         };
+        read(|| Topic::RequestAuthentications(workload_namespace.to_string()));
+        let root = &self.mesh().root_namespace;
+        read(|| Topic::RequestAuthentications(root.clone()));
         self.lookup(self.idx.request_auth.get(workload_namespace))
             .find(applies)
-            .or_else(|| {
-                self.lookup(self.idx.request_auth.get(&self.mesh.root_namespace))
-                    .find(applies)
-            })
+            .or_else(|| self.lookup(self.idx.request_auth.get(root)).find(applies))
     }
 
     /// Whether the mesh shows any sign of sending traffic through egress
     /// gateways: outbound policy REGISTRY_ONLY, a workload with an egress gateway
     /// label, or a Gateway selecting one.
     pub fn uses_egress_gateways(&self) -> bool {
-        !self.mesh.outbound_allow_any
+        read(|| Topic::Gateways);
+        for (k, v) in index::EGRESS_GATEWAY_LABELS {
+            read(|| Topic::Workloads(None, Some((k.to_string(), v.to_string()))));
+        }
+        !self.mesh().outbound_allow_any
             || self.idx.egress_gateway_selectors > 0
             || index::EGRESS_GATEWAY_LABELS.iter().any(|(k, v)| {
                 self.idx
@@ -536,36 +565,43 @@ impl ClusterView {
         port: u32,
         class: crate::model::gateway::ServerClass,
     ) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Gateways);
         self.lookup(self.idx.gateway_port_classes.get(&(port, class)))
     }
 
     /// Gateways whose servers use TLS credential `name`.
     pub fn gateways_with_credential(&self, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Gateways);
         self.lookup(self.idx.gateway_credentials.get(name))
     }
 
     /// Sidecars of a namespace without a workloadSelector.
     pub fn default_sidecars(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Sidecars(namespace.to_string()));
         self.lookup(self.idx.sidecars_default.get(namespace))
     }
 
     /// Sidecars of a namespace with a workloadSelector.
     pub fn selecting_sidecars(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Sidecars(namespace.to_string()));
         self.lookup(self.idx.sidecars_selecting.get(namespace))
     }
 
     /// Selector-less PeerAuthentications of a namespace.
     pub fn namespace_wide_peer_authentications(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::PeerAuthentications(namespace.to_string()));
         self.lookup(self.idx.namespace_wide_peer_auth.get(namespace))
     }
 
     /// PeerAuthentications of a namespace with a selector.
     pub fn selecting_peer_authentications(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::PeerAuthentications(namespace.to_string()));
         self.lookup(self.idx.selecting_peer_auth.get(namespace))
     }
 
     /// DestinationRules that set TLS mode DISABLE somewhere.
     pub fn tls_disabling_destination_rules(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::TlsDisablingRules);
         self.lookup(Some(&self.idx.tls_disabling_drs))
     }
 
@@ -591,7 +627,7 @@ impl ClusterView {
                     .find_map(mode_of)
             })
             .or_else(|| {
-                self.namespace_wide_peer_authentications(&self.mesh.root_namespace)
+                self.namespace_wide_peer_authentications(&self.mesh().root_namespace)
                     .find_map(mode_of)
             })
             .unwrap_or_else(|| "PERMISSIVE".to_string());
@@ -610,6 +646,7 @@ impl ClusterView {
     /// Installed control planes: revision → versions (a version is `None` when its
     /// image has no tag).
     pub fn control_planes(&self) -> ControlPlanes {
+        read(|| Topic::ControlPlanes);
         let mut out: BTreeMap<String, BTreeSet<Option<String>>> = BTreeMap::new();
         for (rev, keys) in &self.idx.control_planes {
             for e in self.lookup(Some(keys)) {
@@ -623,11 +660,13 @@ impl ClusterView {
 
     /// Whether the view holds any Node (else Node labels cannot be judged).
     pub fn has_nodes(&self) -> bool {
+        read(|| Topic::Nodes);
         !self.idx.nodes.is_empty()
     }
 
     /// The labels of Node `name`, if the view has it.
     pub fn node_labels(&self, name: &str) -> Option<&BTreeMap<String, String>> {
+        read(|| Topic::Nodes);
         self.objects
             .get(&ObjKey::new(Kind::Node, "", name))
             .map(|e| &e.object.labels)
@@ -635,6 +674,7 @@ impl ClusterView {
 
     /// Revision tags: tag → the revision it points at.
     pub fn revision_tags(&self) -> BTreeMap<String, String> {
+        read(|| Topic::ControlPlanes);
         let mut out = BTreeMap::new();
         for keys in self.idx.revision_tags.values() {
             for e in self.lookup(Some(keys)) {
@@ -708,6 +748,7 @@ impl ClusterView {
                 }
             }
             None => {
+                read_workloads(namespace, None);
                 for ((ns, p), _) in &self.idx.proxy_classes {
                     if namespace.is_none_or(|n| n == ns) {
                         out.extend(self.resolve_proxy(ns, p, &known));

@@ -1,10 +1,55 @@
-//! Output formats of `meshgate check`. The JSON shape is a stable contract.
+//! A set of findings and its formats: `meshgate check`'s output and the audit's
+//! `GET /report`. The JSON shape is a stable contract (product.md §1.2).
 
 use serde_json::{json, Value};
 
-use super::check::Report;
 use crate::checks::catalog;
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
+use crate::manifest;
+use crate::model::ObjKey;
+
+/// The result of checking a set of manifests, before formatting.
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub objects: usize,
+    /// Objects defined more than once: (key, where it was shadowed, where the winner is).
+    pub duplicates: Vec<(ObjKey, String, String)>,
+    /// Documents that are not Kubernetes objects.
+    pub skipped: Vec<manifest::Skipped>,
+    /// Files that could not be read or parsed: `file:line: message`.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A file left out because it could not be read or is not valid YAML.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Unreadable {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl From<&manifest::LoadError> for Unreadable {
+    fn from(e: &manifest::LoadError) -> Self {
+        match e {
+            manifest::LoadError::Io { path, source } => Unreadable {
+                file: path.clone(),
+                line: None,
+                message: source.to_string(),
+            },
+            manifest::LoadError::Yaml { file, error } => Unreadable {
+                file: file.clone(),
+                line: Some(error.line),
+                message: format!("not valid YAML: {} (column {})", error.message, error.column),
+            },
+            manifest::LoadError::NotAnObject { file, line, reason } => Unreadable {
+                file: file.clone(),
+                line: Some(*line),
+                message: reason.clone(),
+            },
+        }
+    }
+}
 
 fn summary(report: &Report) -> Value {
     let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
@@ -31,7 +76,7 @@ struct JsonReport<'a> {
     skipped: &'a [crate::manifest::Skipped],
     /// Files not checked: unreadable or not valid YAML (the exit status is 2).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    unreadable: &'a [super::check::Unreadable],
+    unreadable: &'a [Unreadable],
 }
 
 /// `{"findings":[...], "summary":{"errors":N,"warnings":N,"infos":N}}`.

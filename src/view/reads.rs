@@ -1,0 +1,151 @@
+//! What a check read of the view, as topics: the audit's dependency tracking.
+//!
+//! Every query of `ClusterView` names the topics its answer depends on; while a
+//! check runs under [`recording`], those topics are collected. An object's
+//! [`published`] topics are the ones whose answers its arrival, change or
+//! departure can alter. So after a change, the objects to re-check are exactly
+//! those that read a topic the change published: no check declares its
+//! dependencies by hand, and a new query cannot forget to.
+//!
+//! Topics are coarse where that is cheap (any Gateway change is one topic) and
+//! fine where churn is high (a Pod publishes its namespace and labels, so a
+//! subset re-checks only when a workload carrying its first label moves).
+
+use std::cell::RefCell;
+
+use super::entry::{Entry, Parsed};
+use crate::model::{Kind, ObjKey};
+use crate::semantics::gateway_ref::GatewayRef;
+use crate::semantics::host;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// One object by key (`get`, `gateway`, `virtual_service`).
+    Object(ObjKey),
+    /// A host (FQDN or literal wildcard): the registry entries providing it, the
+    /// DestinationRules for it, the mesh VirtualServices declaring it and the
+    /// VirtualServices routing to it.
+    Host(String),
+    /// The set of registry hosts as a whole (`any_registry_under`).
+    Registry,
+    /// VirtualServices naming Gateway (namespace, name).
+    GatewayBinders(String, String),
+    /// Workloads of a namespace (`None`: any) carrying a label (`None`: any workload).
+    Workloads(Option<String>, Option<(String, String)>),
+    /// Services of a namespace.
+    Services(String),
+    /// Any Gateway's servers or selector.
+    Gateways,
+    Sidecars(String),
+    PeerAuthentications(String),
+    RequestAuthentications(String),
+    /// DestinationRules that turn TLS off.
+    TlsDisablingRules,
+    /// MeshConfig.
+    Mesh,
+    /// Which namespaces exist.
+    Namespaces,
+    /// Control planes, revision tags and the namespace labels injection follows.
+    ControlPlanes,
+    Nodes,
+    /// Everything (a scan of all entries).
+    All,
+}
+
+thread_local! {
+    static RECORDING: RefCell<Option<Vec<Topic>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, returning what it returned and the topics the view queries made
+/// during it read (sorted, without duplicates). Nested recordings are not
+/// supported: the inner one takes the reads.
+pub fn recording<R>(f: impl FnOnce() -> R) -> (R, Vec<Topic>) {
+    let outer = RECORDING.with(|r| r.replace(Some(Vec::new())));
+    let out = f();
+    let mut topics = RECORDING.with(|r| r.replace(outer)).unwrap_or_default();
+    topics.sort_unstable();
+    topics.dedup();
+    (out, topics)
+}
+
+/// Notes a read; `topic` is built only while recording.
+pub(super) fn read(topic: impl FnOnce() -> Topic) {
+    RECORDING.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut() {
+            v.push(topic());
+        }
+    });
+}
+
+pub(super) fn read_workloads(namespace: Option<&str>, label: Option<(&String, &String)>) {
+    read(|| {
+        Topic::Workloads(
+            namespace.map(str::to_string),
+            label.map(|(k, v)| (k.clone(), v.clone())),
+        )
+    });
+}
+
+/// The topics whose answers `entry`'s presence in a view affects: publish them
+/// for the old and the new version of a changed object. Mirrors the index walk.
+pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
+    let key = &entry.object.key;
+    let ns = key.namespace.as_str();
+    let mut out = vec![Topic::Object(key.clone())];
+    let provided = entry.provided_hosts(domain);
+    if !provided.is_empty() {
+        out.push(Topic::Registry);
+    }
+    out.extend(provided.into_iter().map(Topic::Host));
+    match &entry.parsed {
+        Parsed::Service(_) => out.push(Topic::Services(ns.to_string())),
+        Parsed::DestinationRule(dr) => {
+            out.push(Topic::TlsDisablingRules);
+            if let Some(h) = &dr.host {
+                out.push(Topic::Host(host::resolve(h, ns, domain).into_owned()));
+            }
+        }
+        Parsed::VirtualService(vs) => {
+            for g in vs.gateways.iter().chain(&vs.match_gateways) {
+                if let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) {
+                    out.push(Topic::GatewayBinders(namespace, name));
+                }
+            }
+            for d in &vs.destinations {
+                out.push(Topic::Host(host::resolve(&d.host, ns, domain).into_owned()));
+            }
+            for h in &vs.hosts {
+                out.push(Topic::Host(host::resolve(&h.value, ns, domain).into_owned()));
+            }
+        }
+        Parsed::Gateway(_) => out.push(Topic::Gateways),
+        Parsed::Sidecar(_) => out.push(Topic::Sidecars(ns.to_string())),
+        Parsed::Security(_) if key.kind == Kind::PeerAuthentication => {
+            out.push(Topic::PeerAuthentications(ns.to_string()))
+        }
+        Parsed::Security(_) if key.kind == Kind::RequestAuthentication => {
+            out.push(Topic::RequestAuthentications(ns.to_string()))
+        }
+        Parsed::MeshConfig(_) => out.push(Topic::Mesh),
+        _ => {}
+    }
+    match key.kind {
+        Kind::Namespace => out.extend([Topic::Namespaces, Topic::ControlPlanes]),
+        Kind::Node => out.push(Topic::Nodes),
+        Kind::MutatingWebhookConfiguration => out.push(Topic::ControlPlanes),
+        _ => {}
+    }
+    if entry.control_plane.is_some() {
+        out.push(Topic::ControlPlanes);
+    }
+    if let Some(w) = &entry.workload {
+        for scope in [Some(w.namespace.clone()), None] {
+            out.push(Topic::Workloads(scope.clone(), None));
+            for (k, v) in &w.labels {
+                out.push(Topic::Workloads(scope.clone(), Some((k.clone(), v.clone()))));
+            }
+        }
+    }
+    out.push(Topic::All);
+    out
+}
