@@ -304,11 +304,7 @@ fn from_scratch(view: &ClusterView) -> Vec<(ObjKey, Vec<meshgate::finding::Findi
 }
 
 fn incremental(audit: &Audit) -> Vec<(ObjKey, Vec<meshgate::finding::Finding>)> {
-    audit
-        .objects()
-        .into_iter()
-        .map(|(k, f)| (k.clone(), f.to_vec()))
-        .collect()
+    audit.objects().map(|(k, f)| (k.clone(), f.to_vec())).collect()
 }
 
 fn rounds() -> usize {

@@ -324,3 +324,113 @@ async fn read_through_before_a_denial() {
     assert!(m.contains("meshgate_read_through_total{outcome=\"found\"} 1"), "{m}");
     s.stop().await.unwrap();
 }
+
+/// Polls `/report` until `done` holds (the audit runs a pass after a debounce).
+async fn report_until(s: &TestServer, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let (status, body) = s.admin_get(path).await;
+        if status == 200 {
+            last = serde_json::from_str(&body).unwrap();
+            if done(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{path} never reached the expected state; last: {last:#}");
+}
+
+fn codes(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}/{}",
+                f["code"].as_str().unwrap(),
+                f["kind"].as_str().unwrap(),
+                f["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_report_follows_the_view() {
+    let bound = serde_json::to_string(&vs("bound", "missing")).unwrap();
+    let s = server_with(&[SVC, GW, &bound]).await;
+    // An existing object bound to a Gateway that does not exist.
+    let all = report_until(&s, "/report", |r| r["summary"]["errors"] == 1).await;
+    // Every audited object's findings, in kind, namespace and name order (the
+    // Gateway selects no workload in this view).
+    assert_eq!(
+        codes(&all),
+        [
+            "MG0301 Gateway/public",
+            "MG0305 Gateway/public",
+            "MG0101 VirtualService/bound"
+        ]
+    );
+    let r = report_until(&s, "/report?severity=error", |_| true).await;
+    assert_eq!(codes(&r), ["MG0101 VirtualService/bound"]);
+    let f = &r["findings"][0];
+    assert_eq!(f["pointer"], "/spec/gateways/0");
+    assert_eq!(f["namespace"], "shop");
+    assert!(f.get("file").is_none(), "live objects have no file: {f}");
+    // Filters.
+    let none = report_until(&s, "/report?namespace=other", |_| true).await;
+    assert_eq!(none["findings"], json!([]));
+    let by_code = report_until(&s, "/report?code=MG0101&severity=error", |_| true).await;
+    assert_eq!(codes(&by_code), ["MG0101 VirtualService/bound"]);
+    let (status, sarif) = s.admin_get("/report?format=sarif&severity=error").await;
+    assert_eq!(status, 200);
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "MG0101");
+    for (bad, why) in [
+        ("/report?severity=fatal", "severity"),
+        ("/report?code=MG9999", "unknown check code"),
+        ("/report?format=xml", "format"),
+        ("/report?colour=red", "unknown field"),
+    ] {
+        let (status, body) = s.admin_get(bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains(why), "{bad}: {body}");
+    }
+    let (_, m) = s.admin_get("/metrics").await;
+    assert!(
+        m.contains("meshgate_audit_findings{code=\"MG0101\",severity=\"error\",namespace=\"shop\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("meshgate_audit_last_pass_timestamp_seconds "), "{m}");
+
+    // The Gateway appears (a watch event): the finding goes, with no review.
+    let gw = meshgate::manifest::parse_text(
+        "gw",
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: missing, namespace: shop}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"shop.example.com\"]\n",
+        "x",
+    )
+    .unwrap()
+    .remove(0)
+    .object;
+    let gw_key = gw.key.clone();
+    s.state.view.update_objects([gw_key.clone()], |v| {
+        v.apply(gw);
+    });
+    let r = report_until(&s, "/report?severity=error", |r| r["summary"]["errors"] == 0).await;
+    assert_eq!(r["findings"], json!([]));
+    // The Service goes: the route's destination is missing now.
+    let svc_key = meshgate::model::ObjKey::new(meshgate::model::Kind::Service, "shop", "web");
+    s.state.view.update_objects([svc_key.clone()], |v| {
+        v.delete(&svc_key);
+    });
+    let r = report_until(&s, "/report?severity=error", |r| r["summary"]["errors"] == 1).await;
+    assert_eq!(codes(&r)[0], "MG0102 VirtualService/bound");
+    let (_, m) = s.admin_get("/metrics").await;
+    assert!(
+        !m.contains("code=\"MG0101\""),
+        "a code without findings leaves the gauges: {m}"
+    );
+    s.stop().await.unwrap();
+}

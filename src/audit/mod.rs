@@ -9,8 +9,10 @@
 //! every object from scratch after any sequence of changes.
 
 mod report;
+pub mod runner;
 
 pub use report::{AuditReport, ReportFilter};
+pub use runner::AuditResults;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
@@ -39,9 +41,18 @@ pub struct PassStats {
 
 struct Audited {
     key: ObjKey,
-    findings: Vec<Finding>,
     /// Hashes of the topics its last check read.
     topics: Vec<u64>,
+}
+
+/// The audit's results at one moment: cheap to take (shares structure with the
+/// audit) and to keep while the audit moves on.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Every audited object with its findings (empty when it has none).
+    pub findings: imbl::OrdMap<ObjKey, Arc<[Finding]>>,
+    /// The view they are of (labels and annotations for exemptions).
+    pub view: Arc<ClusterView>,
 }
 
 /// The audit state: the findings of every audited object of one view.
@@ -50,6 +61,7 @@ pub struct Audit {
     ids: HashMap<ObjKey, u32, foldhash::fast::RandomState>,
     slots: Vec<Option<Audited>>,
     free: Vec<u32>,
+    findings: imbl::OrdMap<ObjKey, Arc<[Finding]>>,
     /// Topic hash → the objects that read it. A hash collision only adds work.
     readers: HashMap<u64, HashSet<u32, foldhash::fast::RandomState>, foldhash::fast::RandomState>,
     hasher: foldhash::fast::RandomState,
@@ -63,6 +75,7 @@ impl Audit {
             ids: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
+            findings: imbl::OrdMap::new(),
             readers: HashMap::default(),
             hasher: foldhash::fast::RandomState::default(),
         };
@@ -80,6 +93,7 @@ impl Audit {
         self.ids.clear();
         self.slots.clear();
         self.free.clear();
+        self.findings.clear();
         self.readers.clear();
         let mut keys: Vec<ObjKey> = next
             .entries()
@@ -165,35 +179,30 @@ impl Audit {
 
     /// The findings of one object (`None`: not audited or not in the view).
     pub fn findings_of(&self, key: &ObjKey) -> Option<&[Finding]> {
-        let id = self.ids.get(key)?;
-        self.slots[*id as usize].as_ref().map(|a| a.findings.as_slice())
+        self.findings.get(key).map(|f| &f[..])
     }
 
     /// How many objects are audited.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.findings.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.findings.is_empty()
     }
 
     /// Every audited object with its findings, in kind, namespace and name
     /// order; each object's findings in the order its checks found them.
-    pub fn objects(&self) -> Vec<(&ObjKey, &[Finding])> {
-        let mut audited: Vec<(&ObjKey, &[Finding])> = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|a| (&a.key, a.findings.as_slice()))
-            .collect();
-        audited.sort_by(|a, b| a.0.cmp(b.0));
-        audited
+    pub fn objects(&self) -> impl Iterator<Item = (&ObjKey, &[Finding])> {
+        self.findings.iter().map(|(k, f)| (k, &f[..]))
     }
 
-    /// An object of the audited view (for labels and annotations).
-    pub fn entry(&self, key: &ObjKey) -> Option<&Arc<Entry>> {
-        self.view.get(key)
+    /// The results as they stand, O(1).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            findings: self.findings.clone(),
+            view: self.view.clone(),
+        }
     }
 
     fn hash(&self, topic: &Topic) -> u64 {
@@ -224,12 +233,13 @@ impl Audit {
         }
         self.slots[id as usize] = Some(Audited {
             key: key.clone(),
-            findings,
             topics: hashes,
         });
+        self.findings.insert(key.clone(), findings.into());
     }
 
     fn forget(&mut self, key: &ObjKey) {
+        self.findings.remove(key);
         let Some(id) = self.ids.remove(key) else { return };
         if let Some(old) = self.slots[id as usize].take() {
             self.unsubscribe(id, &old.topics);

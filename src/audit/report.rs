@@ -6,7 +6,7 @@ use crate::finding::{Finding, Severity};
 use crate::policy::{Action, Policy};
 use crate::report::Report;
 
-use super::Audit;
+use super::Snapshot;
 
 /// `GET /report?namespace=&code=&severity=`: each `None` matches everything;
 /// `severity` is a floor (`warning` keeps warnings and errors).
@@ -33,13 +33,13 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
-    pub fn new(audit: &Audit, policy: &Policy) -> AuditReport {
+    pub fn new(audit: &Snapshot, policy: &Policy) -> AuditReport {
         let mut findings = Vec::new();
-        for (key, found) in audit.objects() {
+        for (key, found) in &audit.findings {
             if policy.exempt_namespaces.contains(&key.namespace) {
                 continue;
             }
-            let object = audit.entry(key).map(|e| &e.object);
+            let object = audit.view.get(key).map(|e| &e.object);
             if object.is_some_and(|o| o.labels.get(&policy.opt_out_label).is_some_and(|v| v == "true")) {
                 continue;
             }
@@ -56,7 +56,7 @@ impl AuditReport {
         }
         AuditReport {
             findings,
-            objects: audit.len(),
+            objects: audit.findings.len(),
         }
     }
 

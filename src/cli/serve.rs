@@ -153,6 +153,7 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
         header_read_timeout: Duration::from_secs(10),
         reload_interval: Duration::from_secs(args.reload_seconds.max(1)),
         shutdown_grace: Duration::from_secs(30),
+        audit_debounce: crate::audit::runner::DEFAULT_DEBOUNCE,
     };
     let policy = match server::load_policy(opts.config.as_ref(), &opts.own_namespace) {
         Ok(p) => p,

@@ -229,7 +229,15 @@ async fn run_stream(
                     Event::InitDone => {
                         let fresh = std::mem::take(&mut buffer);
                         let keys: Vec<ObjKey> = fresh.iter().map(|o| o.key.clone()).collect();
-                        view.update(|v| {
+                        // What the swap may change: the kind's objects before and after.
+                        let touched: Vec<ObjKey> = view
+                            .snapshot()
+                            .entries()
+                            .filter(|e| e.object.key.kind == kind)
+                            .map(|e| e.object.key.clone())
+                            .chain(keys.iter().cloned())
+                            .collect();
+                        view.update_objects(touched, |v| {
                             let stale: Vec<ObjKey> = v
                                 .entries()
                                 .filter(|e| e.object.key.kind == kind)
@@ -251,7 +259,7 @@ async fn run_stream(
                     Event::Apply(v) => {
                         if let Some(o) = object(v) {
                             let key = o.key.clone();
-                            view.update(|v| {
+                            view.update_objects([key.clone()], |v| {
                                 v.apply(o);
                             });
                             pending.forget_real(&key);
@@ -259,7 +267,7 @@ async fn run_stream(
                     }
                     Event::Delete(v) => {
                         if let Some(o) = object(v) {
-                            view.update(|v| {
+                            view.update_objects([o.key.clone()], |v| {
                                 v.delete(&o.key);
                             });
                             pending.forget_real(&o.key);

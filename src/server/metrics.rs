@@ -6,6 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReviewLabels {
@@ -19,6 +20,14 @@ pub struct ReviewLabels {
 pub struct FindingLabels {
     pub code: String,
     pub action: String,
+}
+
+/// No object names: one series per code, severity and namespace.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct AuditLabels {
+    pub code: String,
+    pub severity: String,
+    pub namespace: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,6 +56,12 @@ pub struct Metrics {
     pub watch_restarts: Family<KindLabels, Gauge>,
     pub watch_seconds_since_event: Family<KindLabels, Gauge>,
     pub read_through: Family<OutcomeLabels, Counter>,
+    pub audit_findings: Family<AuditLabels, Gauge>,
+    pub audit_objects: Gauge,
+    pub audit_last_pass: Gauge<f64, AtomicU64>,
+    pub audit_last_pass_seconds: Gauge<f64, AtomicU64>,
+    pub audit_last_pass_rechecked: Gauge,
+    pub audit_passes: Gauge,
 }
 
 impl Default for Metrics {
@@ -138,6 +153,34 @@ impl Metrics {
             "Live GETs before a denial, by outcome",
             read_through.clone(),
         );
+        let audit_findings = Family::<AuditLabels, Gauge>::default();
+        registry.register(
+            "audit_findings",
+            "Findings on existing objects (the audit, exemptions applied) by code, severity and namespace",
+            audit_findings.clone(),
+        );
+        let audit_objects = Gauge::default();
+        registry.register("audit_objects", "Objects the audit covers", audit_objects.clone());
+        let audit_last_pass = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "audit_last_pass_timestamp_seconds",
+            "When the last audit pass finished (Unix seconds)",
+            audit_last_pass.clone(),
+        );
+        let audit_last_pass_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "audit_last_pass_duration_seconds",
+            "How long the last audit pass took",
+            audit_last_pass_seconds.clone(),
+        );
+        let audit_last_pass_rechecked = Gauge::default();
+        registry.register(
+            "audit_last_pass_rechecked_objects",
+            "Objects the last audit pass checked again",
+            audit_last_pass_rechecked.clone(),
+        );
+        let audit_passes = Gauge::default();
+        registry.register("audit_passes", "Audit passes since start", audit_passes.clone());
         Metrics {
             registry,
             reviews,
@@ -154,6 +197,12 @@ impl Metrics {
             watch_restarts,
             watch_seconds_since_event,
             read_through,
+            audit_findings,
+            audit_objects,
+            audit_last_pass,
+            audit_last_pass_seconds,
+            audit_last_pass_rechecked,
+            audit_passes,
         }
     }
 

@@ -2,6 +2,7 @@
 //! HTTP and TLS; asks `admission` for every decision.
 
 pub mod metrics;
+mod report;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub fetcher: Option<Arc<dyn Fetch>>,
     /// Watch health, for metrics; `None` when the view comes from files.
     pub health: Option<Arc<crate::live::Health>>,
+    /// The audit's passes (`serve` runs the audit; `/report` reads it).
+    pub audit: Arc<crate::audit::AuditResults>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             fetcher: None,
             health: None,
+            audit: Arc::default(),
         }
     }
 
@@ -127,12 +131,13 @@ async fn reject_declared_oversize(req: axum::extract::Request, next: axum::middl
     }
 }
 
-/// The admin routes: `/livez`, `/readyz`, `/metrics`.
+/// The admin routes: `/livez`, `/readyz`, `/metrics`, `/report`.
 pub fn admin_router(state: AppState) -> Router {
     Router::new()
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/report", get(report::report))
         .with_state(state)
 }
 
@@ -275,7 +280,8 @@ async fn read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -
     if found.is_empty() {
         return false;
     }
-    st.view.update(|v| {
+    let keys: Vec<ObjKey> = found.iter().map(|o| o.key.clone()).collect();
+    st.view.update_objects(keys, |v| {
         for o in found {
             v.apply(o);
         }
@@ -293,6 +299,7 @@ async fn readyz(State(st): State<AppState>) -> Response {
 
 async fn metrics_text(State(st): State<AppState>) -> Response {
     st.refresh_cache_metrics();
+    report::refresh_audit_metrics(&st);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -316,6 +323,8 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     pub reload_interval: Duration,
     pub shutdown_grace: Duration,
+    /// Changes closer together than this are audited in one pass.
+    pub audit_debounce: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -373,6 +382,11 @@ pub async fn serve(
     let tls_config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls::server_config(cert.clone())?));
 
     spawn_cert_reloader(cert, state.clone(), opts.reload_interval);
+    tokio::spawn(crate::audit::runner::run(
+        state.view.clone(),
+        state.audit.clone(),
+        opts.audit_debounce,
+    ));
     if let Some(path) = opts.config.clone() {
         spawn_config_reloader(path, opts.own_namespace.clone(), state.clone(), opts.reload_interval);
     }

@@ -11,7 +11,7 @@ pub mod reads;
 mod shared;
 
 pub use entry::{Entry, Parsed, ViewSettings};
-pub use shared::SharedView;
+pub use shared::{Changes, SharedView};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

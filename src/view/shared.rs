@@ -1,34 +1,106 @@
 //! The view as the server shares it: readers take an O(1) snapshot; writers swap.
+//! Writers also journal which objects they changed, so the audit can follow the
+//! view change by change instead of re-checking everything.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::ClusterView;
+use tokio::sync::Notify;
 
-#[derive(Debug, Default)]
+use super::ClusterView;
+use crate::model::ObjKey;
+
+/// Beyond this many journaled keys, the next reader re-checks everything (and
+/// the journal stops growing when nobody reads it).
+const JOURNAL_LIMIT: usize = 50_000;
+
+/// What changed since the journal was last taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Exactly these objects (added, replaced or deleted) may differ.
+    Objects(Vec<ObjKey>),
+    /// Anything may differ.
+    Everything,
+}
+
+#[derive(Debug)]
+struct Published {
+    view: Arc<ClusterView>,
+    changes: Changes,
+}
+
+#[derive(Debug)]
 pub struct SharedView {
-    view: RwLock<Arc<ClusterView>>,
+    state: RwLock<Published>,
     ready: AtomicBool,
+    changed: Notify,
+}
+
+impl Default for SharedView {
+    fn default() -> Self {
+        SharedView::new(ClusterView::default(), false)
+    }
 }
 
 impl SharedView {
+    /// A shared view whose journal starts at `Everything`: its first reader
+    /// sees the whole view as new.
     pub fn new(view: ClusterView, ready: bool) -> SharedView {
+        let changed = Notify::new();
+        changed.notify_one();
         SharedView {
-            view: RwLock::new(Arc::new(view)),
+            state: RwLock::new(Published {
+                view: Arc::new(view),
+                changes: Changes::Everything,
+            }),
             ready: AtomicBool::new(ready),
+            changed,
         }
     }
 
     pub fn snapshot(&self) -> Arc<ClusterView> {
-        self.view.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state.read().unwrap_or_else(|p| p.into_inner()).view.clone()
     }
 
-    /// Applies `f` to a copy of the current view and publishes the result.
+    /// Applies `f` to a copy of the current view and publishes the result; the
+    /// journal records that anything may have changed.
     pub fn update(&self, f: impl FnOnce(&mut ClusterView)) {
-        let mut guard = self.view.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = (**guard).clone();
-        f(&mut next);
-        *guard = Arc::new(next);
+        self.write(None, f);
+    }
+
+    /// As `update`, where `f` changes only the objects of `keys`.
+    pub fn update_objects(&self, keys: impl IntoIterator<Item = ObjKey>, f: impl FnOnce(&mut ClusterView)) {
+        self.write(Some(keys.into_iter().collect()), f);
+    }
+
+    fn write(&self, keys: Option<Vec<ObjKey>>, f: impl FnOnce(&mut ClusterView)) {
+        {
+            let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+            let mut next = (*guard.view).clone();
+            f(&mut next);
+            guard.view = Arc::new(next);
+            match (&mut guard.changes, keys) {
+                (Changes::Objects(journal), Some(keys)) if journal.len() + keys.len() <= JOURNAL_LIMIT => {
+                    journal.extend(keys)
+                }
+                (changes, _) => *changes = Changes::Everything,
+            }
+        }
+        self.changed.notify_one();
+    }
+
+    /// The current view and what changed since the last call (the journal
+    /// restarts empty).
+    pub fn take_changes(&self) -> (Arc<ClusterView>, Changes) {
+        let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let changes = std::mem::replace(&mut guard.changes, Changes::Objects(Vec::new()));
+        (guard.view.clone(), changes)
+    }
+
+    /// Resolves once the view has changed since the last `take_changes` (at
+    /// once for a new view).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     pub fn is_ready(&self) -> bool {
@@ -37,5 +109,8 @@ impl SharedView {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
+        if ready {
+            self.changed.notify_one();
+        }
     }
 }

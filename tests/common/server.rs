@@ -93,6 +93,7 @@ impl TestServer {
             header_read_timeout: setup.header_read_timeout,
             reload_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_secs(5),
+            audit_debounce: Duration::from_millis(20),
         };
         let policy =
             server::load_policy(config.as_ref(), "meshgate").unwrap_or_else(|_| Policy::with_defaults("meshgate"));
