@@ -100,3 +100,63 @@ fn review_in_process(bencher: divan::Bencher, kind: &str) {
         serde_json::to_vec(&out).unwrap()
     });
 }
+
+/// The audit from cold: every Istio object and Service of the §6 view checked,
+/// with the topics each read recorded.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn audit_cold_product_scale() -> usize {
+    let audit = meshgate::audit::Audit::new(Arc::new(view().clone()));
+    audit.len()
+}
+
+/// The audit following one watch event at the §6 view, and its revert: each
+/// iteration is two passes of one changed object each.
+#[divan::bench(
+    sample_count = 20,
+    args = ["pod-relabel", "service-port-change", "virtual-service-update", "gateway-update", "ingress-pod-delete"]
+)]
+fn audit_event_and_revert(bencher: divan::Bencher, which: &str) {
+    use meshgate::audit::Audit;
+    let s = Scale::PRODUCT;
+    let before = Arc::new(view().clone());
+    let changed = match which {
+        "pod-relabel" => {
+            let mut p = synthetic::pod(&s, 123);
+            p["metadata"]["labels"]["version"] = "v3".into();
+            p
+        }
+        "service-port-change" => {
+            let mut svc = synthetic::service(&s, 321);
+            svc["spec"]["ports"][0]["port"] = 8080.into();
+            svc
+        }
+        "virtual-service-update" => {
+            let mut vs = synthetic::virtual_service(&s, 4242);
+            vs["spec"]["http"][0]["route"][0]["destination"]["subset"] = "v2".into();
+            vs
+        }
+        "gateway-update" => {
+            let mut gw = synthetic::gateway(&s, 5);
+            gw["spec"]["servers"][0]["port"]["number"] = 8080.into();
+            gw
+        }
+        _ => synthetic::ingress_pod(0),
+    };
+    let object = Object::from_value(changed, "default").unwrap();
+    let key = object.key.clone();
+    let mut after = (*before).clone();
+    if which == "ingress-pod-delete" {
+        after.delete(&key);
+    } else {
+        after.apply(object);
+    }
+    let after = Arc::new(after);
+    let mut audit = Audit::new(before.clone());
+    let forward = audit.advance(after.clone(), [key.clone()]);
+    audit.advance(before.clone(), [key.clone()]);
+    eprintln!("{which}: one event re-checks {} objects", forward.rechecked);
+    bencher.bench_local(|| {
+        audit.advance(after.clone(), [key.clone()]);
+        audit.advance(before.clone(), [key.clone()])
+    });
+}
