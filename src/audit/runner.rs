@@ -58,6 +58,9 @@ pub async fn run(view: Arc<SharedView>, results: Arc<AuditResults>, debounce: Du
             continue; // set_ready(true) wakes us again
         }
         let (next, changes) = view.take_changes();
+        if audit.is_some() && changes == Changes::Objects(Vec::new()) {
+            continue;
+        }
         let started = Instant::now();
         let current = audit.take();
         let done = tokio::task::spawn_blocking(move || match (current, changes) {

@@ -46,15 +46,7 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
         .into_iter()
         .filter(|p| filter_rev.is_none_or(|r| &p.revision == r))
         .collect();
-    // Upgrade staging is legitimate: a patch for an installed control plane's
-    // version is not dead. Under an assumed proxy version (the question "what
-    // happens once the proxies run V?") only the proxies count.
-    let control_plane_versions: BTreeSet<String> = if view.assumed_proxy_version().is_some() {
-        BTreeSet::new()
-    } else {
-        view.control_planes().into_values().flatten().flatten().collect()
-    };
-
+    let control_plane_versions = staging_versions(view, &proxies, filter_rev, scope);
     for patch in &ef.patches {
         let context = patch.context.as_deref().unwrap_or("ANY");
         let in_scope: Vec<&ResolvedProxy> = proxies.iter().filter(|p| in_context(p, context)).collect();
@@ -86,12 +78,19 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
                 Ok(re) => {
                     let running: BTreeSet<&str> = in_scope.iter().filter_map(|p| p.version.as_deref()).collect();
                     let matches =
-                        running.iter().any(|v| re.is_match(v)) || control_plane_versions.iter().any(|v| re.is_match(v));
+                        running.iter().any(|v| re.is_match(v)) || control_plane_versions.versions.iter().any(|v| re.is_match(v));
                     if !matches {
-                        let planes = if control_plane_versions.is_empty() {
+                        let planes = if control_plane_versions.installed.is_empty() {
                             "no control plane known".to_string()
                         } else {
-                            format!("control planes run {}", join(&control_plane_versions))
+                            format!("control planes run {}", join(&control_plane_versions.installed))
+                        };
+                        let planes = match control_plane_versions.left_over.is_empty() {
+                            true => planes,
+                            false => format!(
+                                "{planes}; {} serves none of them",
+                                join(&control_plane_versions.left_over)
+                            ),
                         };
                         let f = if running.is_empty() {
                             Finding::new(
@@ -151,6 +150,73 @@ pub fn check(entry: &Entry, ef: &EnvoyFilterSpec, view: &ClusterView, out: &mut 
             ));
         }
     }
+}
+
+/// The control-plane versions a patch may legitimately target ahead of the
+/// proxies (upgrade staging), and the planes left over from an upgrade.
+struct StagingVersions {
+    versions: BTreeSet<String>,
+    /// Every installed control plane's version (for messages).
+    installed: BTreeSet<String>,
+    /// `revision (version)` of installed control planes that serve none of the
+    /// proxies in scope and are older than all of them: what remains of an
+    /// upgrade, whose version a patch can no longer meet.
+    left_over: BTreeSet<String>,
+}
+
+/// Under an assumed proxy version only the proxies count (the question is
+/// "what happens once they run V?"). Otherwise a control plane's version
+/// counts when it reads the filter (its revision label, if any) and it serves
+/// (or its namespaces' labels send) proxies in scope, or it is newer than every
+/// version running in scope (an upgrade staged ahead of the restart), or no
+/// proxy in scope has a known version. So the seed's failure is seen: a
+/// `^1\.17` patch after the workloads moved to 1.18, while the 1.17 control
+/// plane is still installed, is dead.
+fn staging_versions(
+    view: &ClusterView,
+    proxies: &[ResolvedProxy],
+    filter_rev: Option<&String>,
+    scope: Option<&str>,
+) -> StagingVersions {
+    let mut out = StagingVersions {
+        versions: BTreeSet::new(),
+        installed: BTreeSet::new(),
+        left_over: BTreeSet::new(),
+    };
+    if view.assumed_proxy_version().is_some() {
+        return out;
+    }
+    let running: Vec<Vec<u64>> = proxies
+        .iter()
+        .filter_map(|p| p.version.as_deref().and_then(numeric_version))
+        .collect();
+    let newest_running = running.iter().max();
+    let mut serving: BTreeSet<String> = proxies.iter().map(|p| p.revision.clone()).collect();
+    serving.extend(view.injection_revisions(scope));
+    for (revision, versions) in view.control_planes() {
+        out.installed.extend(versions.iter().flatten().cloned());
+        if filter_rev.is_some_and(|r| *r != revision) {
+            continue; // this istiod does not read the filter
+        }
+        for v in versions.into_iter().flatten() {
+            let staged_ahead = match (numeric_version(&v), newest_running) {
+                (Some(plane), Some(newest)) => plane > *newest,
+                _ => true,
+            };
+            if newest_running.is_none() || serving.contains(&revision) || staged_ahead {
+                out.versions.insert(v);
+            } else {
+                out.left_over.insert(format!("revision {revision} ({v})"));
+            }
+        }
+    }
+    out
+}
+
+/// `1.30.3` → [1, 30, 3]; `None` for anything else (a dev build, a digest).
+fn numeric_version(v: &str) -> Option<Vec<u64>> {
+    let core = v.split(['-', '+']).next().unwrap_or(v);
+    core.split('.').map(|p| p.parse().ok()).collect()
 }
 
 /// The operations istiod's patchers (pilot `networking/core/envoyfilter`)

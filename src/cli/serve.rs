@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// The cluster's DNS domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// Write the audit's findings as PolicyReports (wgpolicyk8s.io/v1alpha2), one
+    /// per namespace; needs the live view, the CRD, and the RBAC of
+    /// manifests/policy-reports. Replicas elect one writer through a Lease in
+    /// the own namespace.
+    #[arg(long, conflicts_with_all = ["cluster_from", "dev"])]
+    pub policy_reports: bool,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +245,7 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             &mut state,
             args.kubeconfig.as_deref(),
             Duration::from_secs(args.stale_seconds),
+            args.policy_reports.then_some(args.own_namespace.as_str()),
         ));
         if let Err(e) = started {
             eprintln!("meshgate: error: {e}");
@@ -268,8 +275,28 @@ impl server::Fetch for LiveFetch {
 
 /// Connects to the API server, starts the watches and the readiness monitor, and
 /// wires read-through into the server state.
-async fn start_live(state: &mut AppState, kubeconfig: Option<&Path>, stale_after: Duration) -> Result<(), String> {
+async fn start_live(
+    state: &mut AppState,
+    kubeconfig: Option<&Path>,
+    stale_after: Duration,
+    policy_reports_lease_namespace: Option<&str>,
+) -> Result<(), String> {
     let client = crate::live::client(kubeconfig).await?;
+    if let Some(ns) = policy_reports_lease_namespace {
+        let policy = state.policy.clone();
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            format!("{}-{}", host.trim(), std::process::id())
+        });
+        tracing::info!(identity = %identity, lease = %format!("{ns}/{}", crate::live::policy_reports::LEASE_NAME), "writing PolicyReports while holding the Lease");
+        tokio::spawn(crate::live::policy_reports::run(
+            client.clone(),
+            state.audit.clone(),
+            move || policy.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            ns.to_string(),
+            identity,
+        ));
+    }
     let health = Arc::new(crate::live::Health::new(stale_after));
     crate::live::start(
         client.clone(),

@@ -7,6 +7,7 @@
 
 mod health;
 mod kinds;
+pub mod policy_reports;
 
 pub use health::Health;
 pub use kinds::{core_specs, discover_istio_specs, WatchSpec};

@@ -686,6 +686,41 @@ impl ClusterView {
         out
     }
 
+    /// The control-plane revisions that namespaces' labels send new workloads
+    /// to (`istio.io/rev`, a revision tag resolved; `istio-injection: enabled`
+    /// is the default revision): of `namespace`, or of every namespace.
+    pub fn injection_revisions(&self, namespace: Option<&str>) -> BTreeSet<String> {
+        read(|| Topic::ControlPlanes);
+        let tags = self.revision_tags();
+        let planes = self.control_planes();
+        let of = |e: &Arc<Entry>| {
+            let labels = &e.object.labels;
+            let label = match labels.get(REV_LABEL) {
+                Some(rev) => rev.clone(),
+                None if labels.get("istio-injection").is_some_and(|v| v == "enabled") => DEFAULT_REVISION.to_string(),
+                None => return None,
+            };
+            Some(match tags.get(&label) {
+                Some(target) if !planes.contains_key(&label) => target.clone(),
+                _ => label,
+            })
+        };
+        match namespace {
+            Some(ns) => self
+                .objects
+                .get(&ObjKey::new(Kind::Namespace, "", ns))
+                .and_then(of)
+                .into_iter()
+                .collect(),
+            None => self
+                .declared_namespaces
+                .iter()
+                .filter_map(|ns| self.objects.get(&ObjKey::new(Kind::Namespace, "", ns)))
+                .filter_map(of)
+                .collect(),
+        }
+    }
+
     /// What a proxy resolves to once injection is accounted for: its version and
     /// revision, or `None` when the workload gets no proxy (its namespace does not
     /// inject). An `istio.io/rev` value that names no control plane but a revision

@@ -108,8 +108,8 @@ impl SharedView {
     }
 
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Release);
-        if ready {
+        let was = self.ready.swap(ready, Ordering::AcqRel);
+        if ready && !was {
             self.changed.notify_one();
         }
     }

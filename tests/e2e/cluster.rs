@@ -246,6 +246,10 @@ impl Cluster {
         let crds = shared("istio/crds/istio-1.30.3-crd-all.gen.yaml");
         let r = self.kubectl(&["create", "-f", &crds.display().to_string()], None);
         assert_eq!(r.code, 0, "installing the Istio CRDs: {r:?}");
+        // The PolicyReport API, as Kyverno or Policy Reporter would have installed it.
+        let policy_reports = repo("tests/e2e/policyreport-crd.yaml");
+        let r = self.kubectl(&["create", "-f", &policy_reports.display().to_string()], None);
+        assert_eq!(r.code, 0, "installing the PolicyReport CRD: {r:?}");
         let r = self.kubectl(
             &["wait", "--for=condition=Established", "--timeout=120s", "crd", "--all"],
             None,
@@ -282,7 +286,8 @@ impl Cluster {
                 .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
                 .arg(format!("--tls-key={}", certs.join("tls.key").display()))
                 .arg("--own-namespace=meshgate")
-                .arg("--stale-seconds=10"),
+                .arg("--stale-seconds=10")
+                .arg("--policy-reports"),
             &d.join("meshgate.log"),
         );
         self.meshgate = Some(p);
@@ -333,7 +338,7 @@ impl Cluster {
         std::fs::write(
             overlay.join("kustomization.yaml"),
             format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{}/validate\n        caBundle: {}\n",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\ncomponents:\n- ../../manifests/policy-reports\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{}/validate\n        caBundle: {}\n",
                 self.webhook_port, self.ca_bundle
             ),
         )

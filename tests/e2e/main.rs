@@ -556,6 +556,242 @@ fn l_egress_path_through_a_missing_egress_gateway(c: &Cluster) -> Result<(), Fai
     )
 }
 
+/// The audit's findings: `GET /report?QUERY` as (code, "Kind/name", pointer).
+fn audit(c: &Cluster, query: &str) -> Vec<(String, String, String)> {
+    let (status, body) = c.admin(&format!("/report?{query}"));
+    if status != 200 {
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["findings"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .map(|f| {
+                    (
+                        f["code"].as_str().unwrap_or("").to_string(),
+                        format!(
+                            "{}/{}",
+                            f["kind"].as_str().unwrap_or(""),
+                            f["name"].as_str().unwrap_or("")
+                        ),
+                        f["pointer"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The PolicyReport meshgate wrote for a namespace: (policy, result, "Kind/name").
+fn policy_report(c: &Cluster, ns: &str) -> Option<Vec<(String, String, String)>> {
+    let r = c.kubectl(
+        &[
+            "get",
+            "policyreports.wgpolicyk8s.io",
+            "meshgate",
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    if r.code != 0 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).ok()?;
+    Some(
+        v["results"]
+            .as_array()?
+            .iter()
+            .map(|x| {
+                (
+                    x["policy"].as_str().unwrap_or("").to_string(),
+                    x["result"].as_str().unwrap_or("").to_string(),
+                    format!(
+                        "{}/{}",
+                        x["resources"][0]["kind"].as_str().unwrap_or(""),
+                        x["resources"][0]["name"].as_str().unwrap_or("")
+                    ),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn has(found: &[(String, String, String)], code: &str, subject: &str) -> bool {
+    found.iter().any(|(c, s, _)| c == code && s == subject)
+}
+
+fn has_at(found: &[(String, String, String)], code: &str, subject: &str, pointer: &str) -> bool {
+    found.iter().any(|(c, s, p)| c == code && s == subject && p == pointer)
+}
+
+/// The audit follows the cluster with no object applied (issue #10, item 5): the
+/// egress gateway's Pod goes away and MG0401 appears on the egress Gateway of
+/// scenario l, in `/report`, the metrics and the namespace's PolicyReport; it
+/// comes back and the finding goes (and with it the report, if nothing is left).
+fn o_audit_follows_the_cluster(c: &Cluster) -> Result<(), Failed> {
+    let gateway = "Gateway/istio-egressgateway";
+    wait_until("the first audit pass", Duration::from_secs(60), || {
+        c.admin("/report").0 == 200
+    })?;
+    let before = audit(c, "namespace=e2e-egress&severity=error");
+    if has(&before, "MG0401", gateway) {
+        return Err(format!("the live egress path already has MG0401: {before:?}").into());
+    }
+    let r = c.kubectl(
+        &[
+            "delete",
+            "pod",
+            "istio-egressgateway-1",
+            "-n",
+            "istio-system",
+            "--wait=false",
+        ],
+        None,
+    );
+    check(
+        r.code == 0,
+        "the egress gateway Pod deleted (Pods are not reviewed)",
+        &r,
+    )?;
+    wait_until("MG0401 in /report", Duration::from_secs(60), || {
+        has(&audit(c, "namespace=e2e-egress&severity=error"), "MG0401", gateway)
+    })?;
+    let (_, metrics) = c.admin("/metrics");
+    if !metrics.contains("meshgate_audit_findings{code=\"MG0401\",severity=\"error\",namespace=\"e2e-egress\"} ") {
+        return Err(format!("the audit gauge lacks MG0401 in e2e-egress:\n{}", tail(&metrics, 40)).into());
+    }
+    wait_until("MG0401 in the e2e-egress PolicyReport", Duration::from_secs(60), || {
+        policy_report(c, "e2e-egress").is_some_and(|rs| {
+            rs.iter()
+                .any(|(p, res, s)| p == "MG0401" && res == "fail" && s == gateway)
+        })
+    })?;
+    let r = c.kubectl(
+        &["create", "-f", "-"],
+        Some(EGRESS_WORKLOAD.split("---").next().unwrap()),
+    );
+    check(r.code == 0, "the egress gateway Pod is back", &r)?;
+    wait_until("MG0401 to leave /report", Duration::from_secs(60), || {
+        !has(&audit(c, "namespace=e2e-egress"), "MG0401", gateway) && c.admin("/report").0 == 200
+    })?;
+    wait_until("MG0401 to leave the PolicyReport", Duration::from_secs(60), || {
+        policy_report(c, "e2e-egress").is_none_or(|rs| !rs.iter().any(|(p, _, _)| p == "MG0401"))
+    })?;
+    // Whatever the report holds now is exactly what /report says of the namespace.
+    let now: Vec<(String, String)> = audit(c, "namespace=e2e-egress")
+        .into_iter()
+        .map(|(code, subject, _)| (code, subject))
+        .collect();
+    let written: Vec<(String, String)> = policy_report(c, "e2e-egress")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(p, _, s)| (p, s))
+        .collect();
+    if now != written {
+        return Err(format!("PolicyReport {written:?} differs from /report {now:?}").into());
+    }
+    Ok(())
+}
+
+/// The seed's canary upgrade (issue #10, item 5): workloads of revision 1-17-5,
+/// a filter pinned to `^1\.17` (the seed's stats filter as a team writes it) and
+/// the seed's own revision-labelled copy; a 1-18 control plane installed; the
+/// namespace relabelled and its Pod recreated with a 1.18 proxy. No EnvoyFilter
+/// is applied, and yet `/report` and the PolicyReport now list MG0501 on the
+/// pinned filter (it stopped applying: the failure the seed describes, while the
+/// 1-17-5 control plane is still installed) and MG0506 on the seed's copy (its
+/// revision serves no sidecar any more).
+fn p_canary_upgrade_leaves_the_seed_filter_dead(c: &Cluster) -> Result<(), Failed> {
+    let pinned = "EnvoyFilter/stats";
+    let seed = "EnvoyFilter/stats-filter-1.17-1-17-5";
+    let istiod = |rev: &str, version: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: istiod-{rev}\n  namespace: istio-system\n  labels: {{app: istiod, istio.io/rev: {rev}}}\nspec:\n  selector: {{matchLabels: {{app: istiod, istio.io/rev: {rev}}}}}\n  template:\n    metadata: {{labels: {{app: istiod, istio.io/rev: {rev}}}}}\n    spec:\n      containers: [{{name: discovery, image: docker.io/istio/pilot:{version}}}]\n")
+    };
+    let pod = |rev: &str, version: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-1\n  namespace: e2e-canary\n  labels: {{app: reviews, istio.io/rev: {rev}}}\n  annotations:\n    sidecar.istio.io/status: '{{\"revision\":\"{rev}\"}}'\nspec:\n  containers:\n  - {{name: reviews, image: reviews:1}}\n  - {{name: istio-proxy, image: docker.io/istio/proxyv2:{version}}}\n")
+    };
+    let r = c.kubectl(&["create", "-f", "-"], Some(&istiod("1-17-5", "1.17.5")));
+    check(r.code == 0, "control plane 1-17-5 (1.17.5) installed", &r)?;
+    let r = c.kubectl(&["create", "namespace", "e2e-canary"], None);
+    check(r.code == 0, "namespace created", &r)?;
+    let r = c.kubectl(&["label", "namespace", "e2e-canary", "istio.io/rev=1-17-5"], None);
+    check(r.code == 0, "namespace on revision 1-17-5", &r)?;
+    let r = c.kubectl(&["create", "-f", "-"], Some(&pod("1-17-5", "1.17.5")));
+    check(r.code == 0, "a 1.17.5 workload", &r)?;
+    let filter = envoy_filter(r"^1\.17.*").replace("namespace: e2e-ef", "namespace: e2e-canary");
+    wait_until("the 1.17 filter to be admitted", Duration::from_secs(60), || {
+        apply(c, &filter, &["--dry-run=server"]).code == 0
+    })?;
+    let r = apply(c, &filter, &[]);
+    check(
+        r.code == 0 && !r.stderr.contains("MG0501"),
+        "the pinned filter applies to the 1.17.5 proxy",
+        &r,
+    )?;
+    // Scenario k applied the seed's copy while no 1-17-5 control plane ran; now one
+    // runs, with a 1.17.5 sidecar of its revision: it applies too.
+    // (Its GATEWAY patch keeps MG0506: no gateway of revision 1-17-5 runs.)
+    let sidecar_outbound = "/spec/configPatches/0/match/context";
+    wait_until("both filters to apply to the sidecar", Duration::from_secs(60), || {
+        let canary = audit(c, "namespace=e2e-canary");
+        let system = audit(c, "namespace=istio-system");
+        c.admin("/report").0 == 200
+            && !has(&canary, "MG0501", pinned)
+            && !has(&system, "MG0501", seed)
+            && !has_at(&system, "MG0506", seed, sidecar_outbound)
+            && !has(&system, "MG0002", seed)
+    })?;
+    // The canary: a 1-18 control plane, the namespace moved to it, the Pod recreated.
+    let r = c.kubectl(&["create", "-f", "-"], Some(&istiod("1-18", "1.18.0")));
+    check(r.code == 0, "control plane 1-18 (1.18.0) installed", &r)?;
+    let r = c.kubectl(
+        &["label", "--overwrite", "namespace", "e2e-canary", "istio.io/rev=1-18"],
+        None,
+    );
+    check(r.code == 0, "namespace relabelled to revision 1-18", &r)?;
+    let r = c.kubectl(
+        &["delete", "pod", "reviews-1", "-n", "e2e-canary", "--wait=false"],
+        None,
+    );
+    check(r.code == 0, "the old Pod deleted", &r)?;
+    let r = c.kubectl(&["create", "-f", "-"], Some(&pod("1-18", "1.18.0")));
+    check(r.code == 0, "the Pod recreated with a 1.18.0 proxy", &r)?;
+    wait_until(
+        "MG0501 on the pinned filter in /report",
+        Duration::from_secs(60),
+        || has(&audit(c, "namespace=e2e-canary&severity=error"), "MG0501", pinned),
+    )?;
+    wait_until(
+        "MG0506 on the seed copy's sidecar patch in /report",
+        Duration::from_secs(60),
+        || {
+            has_at(
+                &audit(c, "namespace=istio-system&code=MG0506"),
+                "MG0506",
+                seed,
+                sidecar_outbound,
+            )
+        },
+    )?;
+    let (status, body) = c.admin("/report?namespace=e2e-canary&code=MG0501");
+    if status != 200
+        || !body.contains("(they run 1.18.0)")
+        || !body.contains("revision 1-17-5 (1.17.5) serves none of them")
+    {
+        return Err(format!("/report's MG0501 should name the 1.18.0 proxies and the left-over plane: {body}").into());
+    }
+    wait_until("MG0501 in the e2e-canary PolicyReport", Duration::from_secs(60), || {
+        policy_report(c, "e2e-canary").is_some_and(|rs| {
+            rs.iter()
+                .any(|(p, res, s)| p == "MG0501" && res == "fail" && s == pinned)
+        })
+    })
+}
+
 fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), Failed>) -> Trial {
     let shared = shared.clone();
     Trial::test(name, move || {
@@ -624,6 +860,12 @@ fn main() {
         }),
         trial("scenario_n_check_against_the_live_cluster", &shared, |c| {
             n_check_against_the_live_cluster(c)
+        }),
+        trial("scenario_o_audit_follows_the_cluster", &shared, |c| {
+            o_audit_follows_the_cluster(c)
+        }),
+        trial("scenario_p_canary_upgrade_leaves_the_seed_filter_dead", &shared, |c| {
+            p_canary_upgrade_leaves_the_seed_filter_dead(c)
         }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);

@@ -52,6 +52,51 @@ fn mg0501_upgrade_staging_matches_an_installed_control_plane() {
     assert!(check_yaml(&v, &ef("shop", "", &patch("ANY", r"^1\.31.*"))).is_empty());
 }
 
+/// The seed's failure: the workloads moved to the 1-18 control plane (namespace
+/// relabelled, Pods recreated with 1.18 proxies) while the 1-17-5 one is still
+/// installed. A `^1\.17` patch meets none of them: dead, though a 1.17
+/// control plane runs. Staging ahead (a newer plane, or the namespace's own
+/// revision) still counts.
+#[test]
+fn mg0501_a_left_over_control_plane_does_not_keep_a_patch_alive() {
+    let istiod = |rev: &str, v: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: istiod-{rev}, namespace: istio-system, labels: {{app: istiod, istio.io/rev: {rev}}}}}\nspec:\n  template:\n    metadata: {{labels: {{app: istiod, istio.io/rev: {rev}}}}}\n    spec: {{containers: [{{name: discovery, image: docker.io/istio/pilot:{v}}}]}}\n")
+    };
+    let ns = |rev: &str| {
+        format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: shop, labels: {{istio.io/rev: {rev}}}}}\n")
+    };
+    let pod = |rev: &str, v: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web-1, namespace: shop, labels: {{app: web, istio.io/rev: {rev}}}}}\nspec:\n  containers:\n  - {{name: web, image: web:1}}\n  - {{name: istio-proxy, image: docker.io/istio/proxyv2:{v}}}\n")
+    };
+    let (old, new) = (istiod("1-17-5", "1.17.5"), istiod("1-18", "1.18.0"));
+    let filter = ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.17.*"));
+    // Before: the workloads run 1.17.5, the filter applies.
+    let before = view(&[&old, &new, &ns("1-17-5"), &pod("1-17-5", "1.17.5")]);
+    assert!(check_yaml(&before, &filter).is_empty());
+    // During the canary, relabelled but not restarted: the namespace still counts
+    // 1-17-5's Pod, so a 1.18 patch staged ahead is fine, and so is the 1.17 one.
+    let relabelled = view(&[&old, &new, &ns("1-18"), &pod("1-17-5", "1.17.5")]);
+    assert!(check_yaml(&relabelled, &filter).is_empty());
+    assert!(check_yaml(&relabelled, &ef("shop", "", &patch("SIDECAR_INBOUND", r"^1\.18.*"))).is_empty());
+    // After: every proxy in scope runs 1.18.0 from revision 1-18.
+    let after = view(&[&old, &new, &ns("1-18"), &pod("1-18", "1.18.0")]);
+    let f = check_yaml(&after, &filter);
+    assert_eq!(
+        codes(&f),
+        [("MG0501".into(), "/spec/configPatches/0/match/proxy/proxyVersion".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(
+        f[0].message.contains("they run 1.18.0")
+            && f[0].message.contains("revision 1-17-5 (1.17.5) serves none of them"),
+        "{}",
+        f[0].message
+    );
+    // A rollback staged by relabelling the namespace back keeps it alive.
+    let rolling_back = view(&[&old, &new, &ns("1-17-5"), &pod("1-18", "1.18.0")]);
+    assert!(check_yaml(&rolling_back, &filter).is_empty());
+}
+
 #[test]
 fn mg0501_is_a_warning_when_no_proxy_in_scope_has_a_known_version() {
     let digest = POD_1_30.replace("docker.io/istio/proxyv2:1.30.3", "docker.io/istio/proxyv2@sha256:0123");
