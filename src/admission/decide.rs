@@ -110,6 +110,9 @@ pub fn decide(
         .filter(|r| *r != base.mesh().root_namespace)
         .map(|r| overlay.with_root_namespace(r));
     let view: &ClusterView = rooted.as_ref().unwrap_or(&overlay);
+    if moves_workloads(kind) {
+        return Ok(decide_move(req, subject, view, ready, policy, kind_name));
+    }
     let entry = Arc::new(Entry::new(subject, view.settings()));
     let mut decision = Decision::allow(kind_name);
     let mut denials: Vec<String> = Vec::new();
@@ -181,6 +184,51 @@ pub fn decide(
         pending.record(entry.object.key.clone(), change, req.dry_run, policy.pending_ttl, now);
     }
     Ok(decision)
+}
+
+/// Kinds whose UPDATE can move workloads to another control plane or version
+/// (MG0508). Reviewed by a webhook entry with `failurePolicy: Ignore`.
+fn moves_workloads(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Namespace | Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::MutatingWebhookConfiguration
+    )
+}
+
+/// Warnings only, never a denial: a meshgate problem must not block a
+/// Deployment or a Namespace. Nothing enters the pending overlay.
+fn decide_move(
+    req: &mut ReviewRequest,
+    subject: Object,
+    view: &ClusterView,
+    ready: bool,
+    policy: &Policy,
+    kind_name: &'static str,
+) -> Decision {
+    let mut decision = Decision::allow(kind_name);
+    if req.operation != Operation::Update || !ready {
+        return decision;
+    }
+    let Some(old) = req
+        .old_object
+        .take()
+        .and_then(|v| Object::from_value(v, &req.namespace).ok())
+    else {
+        return decision;
+    };
+    let mut findings = checks::upgrade::check(&old, &subject, view);
+    ignore_annotated(&subject, &mut findings);
+    for f in findings {
+        let action = match policy.action(&f) {
+            Action::Deny => Action::Warn,
+            other => other,
+        };
+        if action == Action::Warn {
+            decision.warnings.push(f.headline());
+        }
+        decision.findings.push((f, action));
+    }
+    decision
 }
 
 /// Drops findings whose code the object's `meshgate.io/ignore` annotation lists.

@@ -117,6 +117,8 @@ checks! {
         "`match.context` GATEWAY with no gateway proxy in scope, or SIDECAR_* with no sidecar in scope.";
     MG0507 = "MG0507", Info, "EnvoyFilter", "check --proxy-version", "—", "/spec/configPatches/0/match/proxy/proxyVersion", "filter starts applying",
         "Only with `meshgate check --proxy-version V [--revision R]`: a patch whose `proxyVersion` matches none of the proxies today (MG0501) would match once they run V, so its filter starts applying after the upgrade.";
+    MG0508 = "MG0508", Warning, "Namespace, Deployment, StatefulSet, DaemonSet, MutatingWebhookConfiguration", "U (admission warning)", "—", "/metadata/labels/istio.io~1rev", "filter stops (or starts) applying after restart",
+        "A change that moves workloads to another control plane or version once they restart: a Namespace's `istio.io/rev` / `istio-injection` label, a workload template's `istio.io/rev` label or `sidecar.istio.io/inject`, a revision tag (`istioctl tag set`: a MutatingWebhookConfiguration labelled `istio.io/tag`), an istiod Deployment's image. Names each EnvoyFilter that stops or starts applying to those workloads (by revision, proxyVersion, workloadSelector and context), with counts. Only ever a warning, from a webhook entry with `failurePolicy: Ignore`.";
     MG0601 = "MG0601", Warning, "PeerAuthentication, RequestAuthentication, AuthorizationPolicy", "C/U", "IST0127, KIA0004", "/spec/selector", "policy applies to nothing",
         "The `selector` matches no workload (of the policy's namespace; of any namespace for a policy in the root namespace).";
     MG0602 = "MG0602", Error, "PeerAuthentication", "C/U", "KIA0002", "/metadata/name", "one policy ignored",

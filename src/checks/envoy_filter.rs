@@ -10,9 +10,9 @@ use crate::model::proxy::REV_LABEL;
 use crate::view::{ClusterView, Entry, ResolvedProxy};
 
 /// Bound on a compiled proxyVersion regex: hostile patterns cannot blow up memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub(super) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-fn in_context(p: &ResolvedProxy, context: &str) -> bool {
+pub(super) fn in_context(p: &ResolvedProxy, context: &str) -> bool {
     match context {
         "GATEWAY" => p.gateway,
         c if c.starts_with("SIDECAR_") => !p.gateway,

@@ -11,6 +11,7 @@ mod security;
 mod service;
 mod service_entry;
 mod sidecar;
+pub mod upgrade;
 mod virtual_service;
 
 use crate::finding::Finding;

@@ -758,6 +758,19 @@ impl ClusterView {
         })
     }
 
+    /// One workload's proxy, injection resolved (`None`: it runs none, or its
+    /// namespace does not inject).
+    pub fn workload_proxy(&self, entry: &Entry) -> Option<ResolvedProxy> {
+        let w = entry.workload.as_ref()?;
+        let p = w.proxy.as_ref()?;
+        read(|| Topic::Object(entry.object.key.clone()));
+        let known = Revisions {
+            planes: self.control_planes(),
+            tags: self.revision_tags(),
+        };
+        self.resolve_proxy(&w.namespace, p, &known)
+    }
+
     /// The proxies in `namespace` (every namespace when `None`), narrowed to
     /// workloads matching `selector` when one is given. Without a selector this
     /// reads the per-namespace proxy classes, not the workloads.

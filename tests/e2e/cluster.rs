@@ -338,7 +338,7 @@ impl Cluster {
         std::fs::write(
             overlay.join("kustomization.yaml"),
             format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\ncomponents:\n- ../../manifests/policy-reports\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{}/validate\n        caBundle: {}\n",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\ncomponents:\n- ../../manifests/policy-reports\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n    - op: replace\n      path: /webhooks/1/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n",
                 self.webhook_port, self.ca_bundle
             ),
         )

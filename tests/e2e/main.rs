@@ -700,7 +700,8 @@ fn o_audit_follows_the_cluster(c: &Cluster) -> Result<(), Failed> {
 /// The seed's canary upgrade (issue #10, item 5): workloads of revision 1-17-5,
 /// a filter pinned to `^1\.17` (the seed's stats filter as a team writes it) and
 /// the seed's own revision-labelled copy; a 1-18 control plane installed; the
-/// namespace relabelled and its Pod recreated with a 1.18 proxy. No EnvoyFilter
+/// namespace relabelled (the relabel warns, MG0508) and its Pod recreated with a
+/// 1.18 proxy. No EnvoyFilter
 /// is applied, and yet `/report` and the PolicyReport now list MG0501 on the
 /// pinned filter (it stopped applying: the failure the seed describes, while the
 /// 1-17-5 control plane is still installed) and MG0506 on the seed's copy (its
@@ -753,6 +754,16 @@ fn p_canary_upgrade_leaves_the_seed_filter_dead(c: &Cluster) -> Result<(), Faile
         None,
     );
     check(r.code == 0, "namespace relabelled to revision 1-18", &r)?;
+    // The change that causes the failure is where meshgate says so (MG0508, a
+    // warning from the fail-open webhook entry).
+    for filter in ["e2e-canary/stats", "istio-system/stats-filter-1.17-1-17-5"] {
+        let line = format!("Warning: MG0508 /metadata/labels/istio.io~1rev: namespace e2e-canary now injects revision 1-18 (1.18.0): once its 1 workload(s) restart, EnvoyFilter {filter} stops applying to 1 of them (reviews-1)");
+        check(
+            r.stderr.contains(&line),
+            &format!("the relabel warns that {filter} stops applying"),
+            &r,
+        )?;
+    }
     let r = c.kubectl(
         &["delete", "pod", "reviews-1", "-n", "e2e-canary", "--wait=false"],
         None,

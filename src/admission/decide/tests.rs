@@ -529,3 +529,38 @@ fn require_egress_gateway_denies_an_external_host_without_egress_path() {
         d.message
     );
 }
+
+/// MG0508 at admission: relabelling a namespace to another revision warns, and
+/// never denies, even when the policy says deny for the code.
+#[test]
+fn namespace_relabel_warns_and_never_denies() {
+    let istiod = |rev: &str, v: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: istiod-{rev}, namespace: istio-system, labels: {{app: istiod, istio.io/rev: {rev}}}}}\nspec:\n  template:\n    metadata: {{labels: {{app: istiod, istio.io/rev: {rev}}}}}\n    spec: {{containers: [{{name: discovery, image: docker.io/istio/pilot:{v}}}]}}\n")
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web, istio.io/rev: 1-17-5}}\nspec:\n  containers:\n  - {name: web, image: web:1}\n  - {name: istio-proxy, image: docker.io/istio/proxyv2:1.17.5}\n";
+    let ef = "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: stats, namespace: shop}\nspec:\n  configPatches:\n  - applyTo: HTTP_FILTER\n    match: {context: SIDECAR_INBOUND, proxy: {proxyVersion: '^1\\.17.*'}}\n    patch: {operation: INSERT_FIRST, value: {name: x}}\n";
+    let ns = |rev: &str| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"istio.io/rev": rev}}});
+    let base = std::sync::Arc::new(view(&[&istiod("1-17-5", "1.17.5"), &istiod("1-18", "1.18.0"), pod, ef]));
+    let strict = Policy::parse("codes:\n  MG0508: deny\n", "meshgate").unwrap();
+    for policy in [Policy::with_defaults("meshgate"), strict] {
+        let r = req(
+            Operation::Update,
+            "Namespace",
+            "",
+            Some(ns("1-18")),
+            Some(ns("1-17-5")),
+            false,
+        );
+        let d = run(&r, &base, &policy, &Pending::default());
+        assert!(d.allowed, "never a denial: {:?}", d.message);
+        assert_eq!(
+            d.warnings,
+            ["MG0508 /metadata/labels/istio.io~1rev: namespace shop now injects revision 1-18 (1.18.0): once its 1 workload(s) restart, EnvoyFilter shop/stats stops applying to 1 of them (web-1)"]
+        );
+    }
+    // A CREATE, or a label that moves nothing: allowed without a word.
+    let r = req(Operation::Create, "Namespace", "", Some(ns("1-18")), None, false);
+    assert!(run(&r, &base, &Policy::with_defaults("meshgate"), &Pending::default())
+        .warnings
+        .is_empty());
+}
