@@ -279,6 +279,7 @@ impl Cluster {
             "meshgate",
             Command::new(env!("CARGO_BIN_EXE_meshgate"))
                 .env("RUST_LOG", "info")
+                .env("POD_NAME", "meshgate-0")
                 .arg("serve")
                 .arg(format!("--kubeconfig={}", d.join("meshgate.kubeconfig").display()))
                 .arg(format!("--addr=127.0.0.1:{}", self.webhook_port))
@@ -297,6 +298,28 @@ impl Cluster {
             "meshgate not ready after 60 s:\n{}",
             tail(&self.log("meshgate.log"), 30)
         );
+    }
+
+    /// Another replica with `--policy-reports` (its own ports, the same
+    /// credentials and Lease): for the one-writer test.
+    pub fn start_replica(&self, identity: &str) -> Proc {
+        let d = self.dir.path();
+        let certs = d.join("meshgate-certs");
+        Proc::spawn(
+            "meshgate replica",
+            Command::new(env!("CARGO_BIN_EXE_meshgate"))
+                .env("RUST_LOG", "info")
+                .env("POD_NAME", identity)
+                .arg("serve")
+                .arg(format!("--kubeconfig={}", d.join("meshgate.kubeconfig").display()))
+                .arg(format!("--addr=127.0.0.1:{}", free_port()))
+                .arg(format!("--admin-addr=127.0.0.1:{}", free_port()))
+                .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
+                .arg(format!("--tls-key={}", certs.join("tls.key").display()))
+                .arg("--own-namespace=meshgate")
+                .arg("--policy-reports"),
+            &d.join(format!("{identity}.log")),
+        )
     }
 
     /// GET on meshgate's admin listener: (status, body).

@@ -670,6 +670,73 @@ fn o_audit_follows_the_cluster(c: &Cluster) -> Result<(), Failed> {
                 .any(|(p, res, s)| p == "MG0401" && res == "fail" && s == gateway)
         })
     })?;
+    // One writer: a second replica starts; the Lease stays with the first, and the
+    // report is not rewritten (its results did not change).
+    let holder = || {
+        c.kubectl(
+            &[
+                "get",
+                "lease",
+                "meshgate-policy-reports",
+                "-n",
+                "meshgate",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ],
+            None,
+        )
+        .stdout
+    };
+    let version = || {
+        c.kubectl(
+            &[
+                "get",
+                "policyreports.wgpolicyk8s.io",
+                "meshgate",
+                "-n",
+                "e2e-egress",
+                "-o",
+                "jsonpath={.metadata.resourceVersion}",
+            ],
+            None,
+        )
+        .stdout
+    };
+    let (lease_before, written) = (holder(), version());
+    check(
+        lease_before == "meshgate-0",
+        "the first replica holds the Lease",
+        &c.kubectl(&["get", "lease", "-A", "-o", "yaml"], None),
+    )?;
+    let mut replica = c.start_replica("meshgate-1");
+    let passes = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("meshgate_audit_passes "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = passes(&c.admin("/metrics").1);
+    // An unrelated change: a Pod in another namespace makes an audit pass.
+    let r = c.kubectl(
+        &["run", "idle", "-n", "e2e-ef", "--image=idle:1", "--restart=Never"],
+        None,
+    );
+    check(r.code == 0, "an unrelated Pod created", &r)?;
+    wait_until(
+        "an audit pass after the unrelated change",
+        Duration::from_secs(30),
+        || passes(&c.admin("/metrics").1) > before,
+    )?;
+    std::thread::sleep(Duration::from_secs(6)); // three Lease ticks of the replica
+    let (lease_after, rewritten) = (holder(), version());
+    replica.kill();
+    if lease_after != "meshgate-0" || rewritten != written {
+        return Err(format!(
+            "with two replicas: Lease holder {lease_after:?} (want meshgate-0), report resourceVersion {written} -> {rewritten}:\n{}",
+            tail(&c.log("meshgate-1.log"), 20)
+        )
+        .into());
+    }
     let r = c.kubectl(
         &["create", "-f", "-"],
         Some(EGRESS_WORKLOAD.split("---").next().unwrap()),
