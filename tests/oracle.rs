@@ -120,6 +120,17 @@ fn scenarios() -> Vec<Scenario> {
             errors: &["MG0104"],
         },
         Scenario {
+            name: "mesh route without a port to a Service lacking the called port",
+            manifests: docs(&[
+                SVC_REVIEWS,
+                POD_REVIEWS_V1,
+                "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: default}\nspec:\n  clusterIP: 10.0.0.11\n  selector: {app: ratings}\n  ports: [{name: http, port: 8080}]\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: ratings}\n",
+            ]),
+            call: sidecar("10.0.0.10", 9080, "reviews.default.svc.cluster.local"),
+            errors: &["MG0104"],
+        },
+        Scenario {
             name: "gateway route to a single-port Service",
             manifests: docs(&[
                 INGRESS,
@@ -173,8 +184,9 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// meshgate's error findings on the scenario's objects (file mode, as `check`).
-fn meshgate_errors(manifests: &str) -> Vec<(String, String)> {
+/// meshgate's error findings on the scenario's objects (file mode, as `check`):
+/// (code, headline, subject name).
+fn meshgate_errors(manifests: &str) -> Vec<(String, String, String)> {
     let mut view = ClusterView::new(ViewSettings::default());
     let objects: Vec<_> = parse_text("scenario.yaml", manifests, "default")
         .expect("scenario parses")
@@ -189,7 +201,7 @@ fn meshgate_errors(manifests: &str) -> Vec<(String, String)> {
         let entry = Entry::new(o, view.settings());
         for f in checks::check(&entry, &view) {
             if f.severity == Severity::Error {
-                out.push((f.code.to_string(), f.headline()));
+                out.push((f.code.to_string(), f.headline(), format!("{}/{}", f.kind, f.name)));
             }
         }
     }
@@ -209,14 +221,19 @@ fn oracle_binary() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Runs the oracle on every scenario at once: one outcome per scenario.
-fn oracle(scenarios: &[Scenario]) -> Vec<Value> {
+fn call_json(c: &Call) -> Value {
+    json!({"proxy": c.proxy, "address": c.address, "port": c.port, "host": c.host, "mode": c.mode})
+}
+
+/// Runs the oracle on every case at once: (name, manifests, calls) → the
+/// outcome of each call.
+fn oracle(cases: &[(String, String, Vec<Value>)]) -> Vec<Vec<Value>> {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<Value> = scenarios
+    let cases: Vec<Value> = cases
         .iter()
-        .map(|s| {
+        .map(|(name, manifests, calls)| {
             let (mut config, mut kube) = (Vec::new(), Vec::new());
-            for doc in s.manifests.split("---\n") {
+            for doc in manifests.split("---\n") {
                 if doc.contains("istio.io/v1") {
                     config.push(doc);
                 } else {
@@ -224,11 +241,10 @@ fn oracle(scenarios: &[Scenario]) -> Vec<Value> {
                 }
             }
             json!({
-                "name": s.name,
+                "name": name,
                 "config": config.join("---\n"),
                 "kube": kube.join("---\n"),
-                "calls": [{"proxy": s.call.proxy, "address": s.call.address, "port": s.call.port,
-                           "host": s.call.host, "mode": s.call.mode}],
+                "calls": calls,
             })
         })
         .collect();
@@ -263,7 +279,7 @@ fn oracle(scenarios: &[Scenario]) -> Vec<Value> {
                 r["name"],
                 r["failure"]
             );
-            r["outcomes"][0].clone()
+            r["outcomes"].as_array().cloned().unwrap_or_default()
         })
         .collect()
 }
@@ -286,32 +302,55 @@ fn oracle_shows(consequence: &str, o: &Value) -> bool {
     }
 }
 
+/// Whether istiod's output for a call agrees with meshgate's error findings on
+/// the route that serves it: the reasons it does not (empty: agreement). A
+/// request fails at its first broken step: when istiod routes it nowhere (no
+/// listener, virtual host or route: 404 NR), a finding must say so, and the
+/// route-level findings behind it are moot; when istiod picks a cluster, every
+/// finding's consequence must show (a 404 claim would be false), and without
+/// findings the cluster must exist.
+fn judge(errors: &[&(String, String, String)], o: &Value) -> Vec<String> {
+    let consequence = |code: &str| checks::catalog::lookup(code).map_or("", |c| c.consequence);
+    let routed_nowhere = oracle_shows("404 NR", o);
+    if errors.is_empty() {
+        return match o["clusterExists"] == true && o["error"] == "" {
+            true => Vec::new(),
+            false => vec!["no error finding, but the call does not reach an existing cluster".to_string()],
+        };
+    }
+    if routed_nowhere {
+        return match errors
+            .iter()
+            .any(|(code, _, _)| consequence(code).starts_with("404 NR"))
+        {
+            true => Vec::new(),
+            false => vec!["istiod routes the call nowhere (404 NR), and no finding says so".to_string()],
+        };
+    }
+    errors
+        .iter()
+        .filter(|(code, _, _)| !oracle_shows(consequence(code), o))
+        .map(|(code, line, _)| format!("{line}: {:?} not shown", consequence(code)))
+        .collect()
+}
+
 #[test]
 fn error_findings_agree_with_istiods_generator() {
     let scenarios = scenarios();
-    let outcomes = oracle(&scenarios);
+    let cases: Vec<(String, String, Vec<Value>)> = scenarios
+        .iter()
+        .map(|s| (s.name.to_string(), s.manifests.clone(), vec![call_json(&s.call)]))
+        .collect();
+    let outcomes: Vec<Value> = oracle(&cases).into_iter().map(|mut o| o.remove(0)).collect();
     let (mut agreed, mut disagreements) = (0, Vec::new());
     for (s, o) in scenarios.iter().zip(&outcomes) {
         let errors = meshgate_errors(&s.manifests);
-        let codes: Vec<&str> = errors.iter().map(|(c, _)| c.as_str()).collect();
+        let codes: Vec<&str> = errors.iter().map(|(c, _, _)| c.as_str()).collect();
         let mut verdict = Vec::new();
         if codes != s.errors {
             verdict.push(format!("meshgate reports {codes:?}, the scenario means {:?}", s.errors));
         }
-        if errors.is_empty() {
-            if !(o["clusterExists"] == true && o["error"] == "") {
-                verdict.push("no error finding, but istiod's output does not reach an existing cluster".to_string());
-            }
-        } else {
-            for (code, line) in &errors {
-                let consequence = checks::catalog::lookup(code).map_or("", |c| c.consequence);
-                if !oracle_shows(consequence, o) {
-                    verdict.push(format!(
-                        "{line}: consequence {consequence:?} not shown by istiod's output"
-                    ));
-                }
-            }
-        }
+        verdict.extend(judge(&errors.iter().collect::<Vec<_>>(), o));
         if verdict.is_empty() {
             agreed += 1;
         } else {
@@ -324,4 +363,159 @@ fn error_findings_agree_with_istiods_generator() {
         scenarios.iter().map(|s| s.errors.len()).sum::<usize>()
     );
     assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
+}
+
+/// splitmix64: deterministic cases without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+    fn coin(&mut self) -> bool {
+        self.next() & 1 == 1
+    }
+}
+
+/// The Services a generated case may have: (name, clusterIP, ports).
+const SERVICES: &[(&str, &str, &[u16])] = &[
+    ("reviews", "10.0.1.1", &[9080]),
+    ("ratings", "10.0.1.2", &[9080]),
+    ("web", "10.0.1.3", &[9000, 9090]),
+];
+
+/// A random, small, possibly inconsistent configuration: some of the Services,
+/// DestinationRules with some subsets, one mesh VirtualService per present
+/// Service routing to a random host, subset and port, and a gateway route bound
+/// to an existing or a missing Gateway. Returns the manifests and the probes:
+/// (call, the VirtualService whose findings predict its outcome).
+fn generated(seed: u64) -> (String, Vec<(Call, String)>) {
+    let mut rng = Rng(seed);
+    let mut docs: Vec<String> = vec![INGRESS.to_string()];
+    let mut probes = Vec::new();
+    let present: Vec<&(&str, &str, &[u16])> = SERVICES.iter().filter(|_| rng.next() % 4 != 0).collect();
+    for (name, ip, ports) in &present {
+        let ports: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{{name: http-{i}, port: {p}}}"))
+            .collect();
+        docs.push(format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  clusterIP: {ip}\n  selector: {{app: {name}}}\n  ports: [{}]\n", ports.join(", ")));
+        docs.push(format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}-1, namespace: default, labels: {{app: {name}, version: v1}}}}\nspec:\n  containers: [{{name: app, image: app:1}}]\n"));
+        if rng.coin() {
+            let subsets: Vec<String> = ["v1", "v2"]
+                .iter()
+                .filter(|_| rng.next() % 3 != 0)
+                .map(|v| format!("{{name: {v}, labels: {{version: {v}}}}}"))
+                .collect();
+            docs.push(format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  host: {name}\n  subsets: [{}]\n", subsets.join(", ")));
+        }
+    }
+    let destination = |rng: &mut Rng| {
+        let host = *rng.pick(&["reviews", "ratings", "web", "ghost"]);
+        let mut d = format!("host: {host}");
+        let subset = *rng.pick(&["", "", "v1", "v2", "v3"]);
+        if !subset.is_empty() {
+            d.push_str(&format!(", subset: {subset}"));
+        }
+        let port = *rng.pick(&[0u16, 0, 9080, 9000, 9999]);
+        if port != 0 {
+            d.push_str(&format!(", port: {{number: {port}}}"));
+        }
+        format!("{{{d}}}")
+    };
+    for (name, ip, ports) in &present {
+        let dest = destination(&mut rng);
+        let vs = format!("mesh-{name}");
+        docs.push(format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {vs}, namespace: default}}\nspec:\n  hosts: [{name}]\n  http:\n  - route:\n    - destination: {dest}\n"));
+        let call = Call {
+            proxy: json!({"namespace": "default"}),
+            address: ip,
+            port: ports[0],
+            host: leak(format!("{name}.default.svc.cluster.local")),
+            mode: "outbound",
+        };
+        probes.push((call, format!("VirtualService/{vs}")));
+    }
+    if rng.coin() {
+        docs.push(GATEWAY.to_string());
+    }
+    let gateway = *rng.pick(&["istio-system/public", "istio-system/public", "istio-system/missing"]);
+    let dest = destination(&mut rng);
+    docs.push(format!("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: edge, namespace: default}}\nspec:\n  hosts: [shop.example.com]\n  gateways: [{gateway}]\n  http:\n  - route:\n    - destination: {dest}\n"));
+    probes.push((ingress(8080, "shop.example.com"), "VirtualService/edge".to_string()));
+    (docs.join("---\n"), probes)
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The systematic guard against false denials: on random configurations, every
+/// error finding on a route's VirtualService must show its consequence for the
+/// call that route serves, and a route without an error finding must reach an
+/// existing cluster. `MESHGATE_ORACLE_CASES` runs more (default 200).
+#[test]
+fn random_configurations_agree_with_istiods_generator() {
+    let n: u64 = std::env::var("MESHGATE_ORACLE_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let generated: Vec<(String, Vec<(Call, String)>)> = (0..n).map(|i| generated(0x0AC1E_0000 + i)).collect();
+    let cases: Vec<(String, String, Vec<Value>)> = generated
+        .iter()
+        .enumerate()
+        .map(|(i, (m, probes))| {
+            (
+                format!("case-{i}"),
+                m.clone(),
+                probes.iter().map(|(c, _)| call_json(c)).collect(),
+            )
+        })
+        .collect();
+    let outcomes = oracle(&cases);
+    let (mut probes_total, mut with_errors, mut agreed) = (0, 0, 0);
+    let mut by_code: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut disagreements = Vec::new();
+    for (i, ((manifests, probes), outs)) in generated.iter().zip(&outcomes).enumerate() {
+        let errors = meshgate_errors(manifests);
+        for ((call, subject), o) in probes.iter().zip(outs) {
+            probes_total += 1;
+            let mine: Vec<&(String, String, String)> = errors.iter().filter(|(_, _, s)| s == subject).collect();
+            if !mine.is_empty() {
+                with_errors += 1;
+            }
+            for (code, _, _) in &mine {
+                *by_code.entry(code.clone()).or_default() += 1;
+            }
+            let verdict = judge(&mine, o);
+            if verdict.is_empty() {
+                agreed += 1;
+            } else {
+                disagreements.push(format!(
+                    "case-{i} {subject} (call {} {}:{}): {}\n  istiod: {o}\n  manifests:\n{manifests}",
+                    call.mode,
+                    call.host,
+                    call.port,
+                    verdict.join("; ")
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "istiod oracle, {n} random configurations: {agreed} of {probes_total} calls agree; {with_errors} calls carry error findings ({by_code:?})"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements; the first:\n{}",
+        disagreements.len(),
+        disagreements.iter().take(3).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

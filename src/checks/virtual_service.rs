@@ -358,7 +358,11 @@ fn check_destination(
                 join(ports.iter().map(u32::to_string))
             ),
         )),
-        None if d.role == Role::HttpRoute && ports.len() > 1 => {
+        None if d.role == Role::HttpRoute => {
+            sidecar_port(entry, vs, d, &fqdn, &ports, view, out);
+            if ports.len() < 2 {
+                return check_subset_of_visible(entry, d, &fqdn, clients, &visible, view, out);
+            }
             // Sidecars use the port the client called; a Gateway uses its server's.
             let missing: BTreeSet<(String, u32)> = gateway_server_ports(entry, vs, d, view)
                 .into_iter()
@@ -380,14 +384,116 @@ fn check_destination(
         _ => {}
     }
 
-    // MG0103: subset.
+    check_subset_of_visible(entry, d, &fqdn, clients, &visible, view, out);
+}
+
+/// MG0103 for a destination whose host resolves: the subset is looked up from
+/// the clients, then in the namespaces declaring the host.
+fn check_subset_of_visible(
+    entry: &Entry,
+    d: &Destination,
+    fqdn: &str,
+    clients: &[String],
+    visible: &[&Arc<Entry>],
+    view: &ClusterView,
+    out: &mut Vec<Finding>,
+) {
     let dest_namespaces: Vec<String> = visible
         .iter()
         .map(|e| e.object.key.namespace.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    check_subset(entry, d, &fqdn, clients, &dest_namespaces, view, out);
+    check_subset(entry, d, fqdn, clients, &dest_namespaces, view, out);
+}
+
+/// Whether HTTP routes can apply on a registry port: HTTP, HTTP2, gRPC, or a
+/// protocol istiod sniffs (unnamed, unknown); not TCP, TLS, HTTPS or the like.
+fn http_capable(name: Option<&str>, protocol: Option<&str>) -> bool {
+    let declared = protocol
+        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("TCP"))
+        .or_else(|| name.map(|n| n.split('-').next().unwrap_or(n)))
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    !matches!(
+        declared.as_str(),
+        "tcp" | "tls" | "https" | "mongo" | "mysql" | "redis" | "udp" | "sctp"
+    )
+}
+
+/// The ports sidecars call a host on with HTTP: its registry entries' HTTP or
+/// sniffed ports.
+fn http_listener_ports(hosts: &[String], view: &ClusterView) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    for h in hosts.iter().filter(|h| !host::is_wildcard(h)) {
+        for e in view.registry(h) {
+            match &e.parsed {
+                Parsed::Service(s) => out.extend(
+                    s.ports
+                        .iter()
+                        .filter(|p| {
+                            !p.protocol.as_deref().is_some_and(|k| k == "UDP" || k == "SCTP")
+                                && http_capable(p.name.as_deref(), p.app_protocol.as_deref())
+                        })
+                        .map(|p| p.port),
+                ),
+                Parsed::ServiceEntry(se) => out.extend(
+                    se.ports
+                        .iter()
+                        .filter(|p| http_capable(p.name.as_deref(), p.protocol.as_deref()))
+                        .map(|p| p.number),
+                ),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// MG0104 for a sidecar route that names no port: istiod's sidecar routes keep
+/// the port the request came in on (the route configuration's services are
+/// those with that port, so a destination without it has no cluster there).
+/// Every HTTP port of the VirtualService's hosts missing on the destination:
+/// an error; some: a warning naming them.
+fn sidecar_port(
+    entry: &Entry,
+    vs: &VirtualServiceSpec,
+    d: &Destination,
+    fqdn: &str,
+    dest_ports: &BTreeSet<u32>,
+    view: &ClusterView,
+    out: &mut Vec<Finding>,
+) {
+    if dest_ports.is_empty() || !vs.applies_to(d.gateways.as_deref()).contains(&"mesh") {
+        return;
+    }
+    let ns = entry.object.key.namespace.as_str();
+    let hosts: Vec<String> = vs
+        .hosts
+        .iter()
+        .map(|h| host::resolve(&h.value, ns, view.cluster_domain()).into_owned())
+        .collect();
+    let listener_ports = http_listener_ports(&hosts, view);
+    let missing: Vec<u32> = listener_ports
+        .iter()
+        .copied()
+        .filter(|p| !dest_ports.contains(p))
+        .collect();
+    let Some(first) = missing.first() else { return };
+    let all = missing.len() == listener_ports.len();
+    let f = Finding::new(
+        &catalog::MG0104,
+        &entry.object.key,
+        d.pointer.clone(),
+        format!(
+            "no port named, so sidecars keep the port the request came in on ({}), which {fqdn} does not have (ports: {}):              cluster outbound|{first}|{}|{fqdn} does not exist, so {} get 503 NC: name a port with port.number",
+            join(missing.iter().map(u32::to_string)),
+            join(dest_ports.iter().map(u32::to_string)),
+            d.subset.as_deref().unwrap_or(""),
+            if all { "requests" } else { "requests on those ports" }
+        ),
+    );
+    out.push(if all { f } else { f.with_severity(Severity::Warning) });
 }
 
 /// MG0103: the destination's subset must be defined by a DestinationRule that

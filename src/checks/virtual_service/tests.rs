@@ -276,6 +276,49 @@ fn mg0104_port_not_on_service() {
     assert!(ok.is_empty(), "{ok:?}");
 }
 
+/// A sidecar route that names no port keeps the port the request came in on
+/// (istiod's generator: `outbound|9000||ratings...` for a call to web:9000, absent
+/// when ratings has only 9080; found by the oracle's random configurations).
+#[test]
+fn mg0104_sidecar_route_without_port_keeps_the_called_port() {
+    let web = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {app: web}\n  ports: [{port: 9000, name: http}, {port: 5432, name: tcp-db}]\n";
+    let ratings = "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: default}\nspec:\n  selector: {app: ratings}\n  ports: [{port: 9080, name: http}]\n";
+    let v = view(&[web, ratings, SVC_REVIEWS]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [web]\n  http:\n  - route:\n    - destination: {host: ratings}\n"),
+    );
+    assert_eq!(
+        codes(&f),
+        [("MG0104".into(), "/spec/http/0/route/0/destination".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(
+        f[0].message
+            .contains("cluster outbound|9000||ratings.default.svc.cluster.local does not exist"),
+        "{}",
+        f[0].message
+    );
+    // Naming the port, or a destination that has the called port, is fine.
+    assert!(check_yaml(
+        &v,
+        &vs("  hosts: [web]\n  http:\n  - route:\n    - destination: {host: ratings, port: {number: 9080}}\n")
+    )
+    .is_empty());
+    let web2 = web.replace("{port: 5432, name: tcp-db}", "{port: 9080, name: http-alt}");
+    let v2 = view(&[&web2, ratings, SVC_REVIEWS]);
+    // Some HTTP ports of the host missing on the destination: a warning.
+    let f = check_yaml(
+        &v2,
+        &vs("  hosts: [web]\n  http:\n  - route:\n    - destination: {host: ratings}\n"),
+    );
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    // A gateway-only route is MG0105's business, not this one's.
+    let gw_only = vs("  hosts: [web.example.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: ratings}\n");
+    assert!(check_yaml(&v, &gw_only).iter().all(|f| f.code != "MG0104"));
+}
+
 /// The canary pattern: a mesh route to a subset with no port, on a Service with
 /// `http 8080` and `grpc 9090`, is valid: a sidecar uses the port the client
 /// called. Only a Gateway route can break this way (it uses its server's port).
