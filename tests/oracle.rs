@@ -468,7 +468,7 @@ fn random_configurations_agree_with_istiods_generator() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    let generated: Vec<(String, Vec<(Call, String)>)> = (0..n).map(|i| generated(0x0AC1E_0000 + i)).collect();
+    let generated: Vec<(String, Vec<(Call, String)>)> = (0..n).map(|i| generated(0xAC1E_0000 + i)).collect();
     let cases: Vec<(String, String, Vec<Value>)> = generated
         .iter()
         .enumerate()
