@@ -40,7 +40,7 @@ pub struct PassStats {
 }
 
 struct Audited {
-    key: ObjKey,
+    key: Arc<ObjKey>,
     /// Hashes of the topics its last check read.
     topics: Vec<u64>,
 }
@@ -50,7 +50,7 @@ struct Audited {
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     /// Every audited object with its findings (empty when it has none).
-    pub findings: imbl::OrdMap<ObjKey, Arc<[Finding]>>,
+    pub findings: imbl::OrdMap<Arc<ObjKey>, Arc<[Finding]>>,
     /// The view they are of (labels and annotations for exemptions).
     pub view: Arc<ClusterView>,
 }
@@ -58,10 +58,11 @@ pub struct Snapshot {
 /// The audit state: the findings of every audited object of one view.
 pub struct Audit {
     view: Arc<ClusterView>,
-    ids: HashMap<ObjKey, u32, foldhash::fast::RandomState>,
+    /// One key per object, shared by the id map, its slot and the findings.
+    ids: HashMap<Arc<ObjKey>, u32, foldhash::fast::RandomState>,
     slots: Vec<Option<Audited>>,
     free: Vec<u32>,
-    findings: imbl::OrdMap<ObjKey, Arc<[Finding]>>,
+    findings: imbl::OrdMap<Arc<ObjKey>, Arc<[Finding]>>,
     /// Topic hash → the objects that read it. A hash collision only adds work.
     readers: HashMap<u64, HashSet<u32, foldhash::fast::RandomState>, foldhash::fast::RandomState>,
     hasher: foldhash::fast::RandomState,
@@ -156,7 +157,7 @@ impl Audit {
             if let Some(ids) = self.readers.get(t) {
                 for id in ids {
                     if let Some(Some(a)) = self.slots.get(*id as usize) {
-                        recheck.insert(a.key.clone());
+                        recheck.insert(ObjKey::clone(&a.key));
                     }
                 }
             }
@@ -194,7 +195,7 @@ impl Audit {
     /// Every audited object with its findings, in kind, namespace and name
     /// order; each object's findings in the order its checks found them.
     pub fn objects(&self) -> impl Iterator<Item = (&ObjKey, &[Finding])> {
-        self.findings.iter().map(|(k, f)| (k, &f[..]))
+        self.findings.iter().map(|(k, f)| (k.as_ref(), &f[..]))
     }
 
     /// The results as they stand, O(1).
@@ -214,15 +215,16 @@ impl Audit {
         let mut hashes: Vec<u64> = topics.iter().map(|t| self.hash(t)).collect();
         hashes.sort_unstable();
         hashes.dedup();
-        let id = match self.ids.get(key) {
-            Some(id) => *id,
+        let (id, shared) = match self.ids.get_key_value(key) {
+            Some((k, id)) => (*id, k.clone()),
             None => {
+                let shared = Arc::new(key.clone());
                 let id = self.free.pop().unwrap_or_else(|| {
                     self.slots.push(None);
                     (self.slots.len() - 1) as u32
                 });
-                self.ids.insert(key.clone(), id);
-                id
+                self.ids.insert(shared.clone(), id);
+                (id, shared)
             }
         };
         if let Some(old) = self.slots[id as usize].take() {
@@ -232,10 +234,10 @@ impl Audit {
             self.readers.entry(*h).or_default().insert(id);
         }
         self.slots[id as usize] = Some(Audited {
-            key: key.clone(),
+            key: shared.clone(),
             topics: hashes,
         });
-        self.findings.insert(key.clone(), findings.into());
+        self.findings.insert(shared, findings.into());
     }
 
     fn forget(&mut self, key: &ObjKey) {
