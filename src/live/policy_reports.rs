@@ -32,6 +32,9 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "meshgate"
 /// The Lease whose holder writes.
 pub const LEASE_NAME: &str = "meshgate-policy-reports";
 const LEASE_SECONDS: i32 = 15;
+/// Results per report at most (errors first): an object stays far below etcd's
+/// size limit however many findings a namespace has; the summary counts all.
+pub const MAX_RESULTS: usize = 1000;
 const TICK: Duration = Duration::from_secs(2);
 
 fn report_resource() -> ApiResource {
@@ -95,14 +98,18 @@ pub fn reports(findings: &[Finding]) -> BTreeMap<String, Value> {
     }
     by_ns
         .into_iter()
-        .map(|(ns, found)| {
+        .map(|(ns, mut found)| {
             let count = |s: Severity| found.iter().filter(|f| f.severity == s).count();
             let fail = count(Severity::Error);
+            let total = found.len();
+            // Stable: errors first, each severity in object order.
+            found.sort_by_key(|f| std::cmp::Reverse(f.severity));
+            found.truncate(MAX_RESULTS);
             let doc = json!({
                 "apiVersion": "wgpolicyk8s.io/v1alpha2",
                 "kind": "PolicyReport",
                 "metadata": {"name": REPORT_NAME, "namespace": ns, "labels": {MANAGED_BY.0: MANAGED_BY.1}},
-                "summary": {"pass": 0, "fail": fail, "warn": found.len() - fail, "error": 0, "skip": 0},
+                "summary": {"pass": 0, "fail": fail, "warn": total - fail, "error": 0, "skip": 0},
                 "results": found.iter().map(|f| result_of(f)).collect::<Vec<_>>(),
             });
             (ns, doc)
@@ -202,8 +209,11 @@ pub async fn run(
         let Some(pass) = results.last() else { continue };
         let desired = reports(&AuditReport::new(&pass.results, &policy()).findings);
         match sync(&client, &all, &desired, written.take()).await {
-            Ok(w) => {
+            Ok((w, failed)) => {
                 written = Some(w);
+                for (ns, e) in &failed {
+                    tracing::warn!(namespace = %ns, error = %e, "PolicyReports: cannot write this namespace's report; retrying");
+                }
                 warned = false;
             }
             Err(e) => {
@@ -216,13 +226,15 @@ pub async fn run(
     }
 }
 
-/// Brings the cluster's reports to `desired`; returns what is written.
+/// Brings the cluster's reports to `desired`: returns what is written and the
+/// namespaces that failed (left out of what is written, so they are tried
+/// again next time; one namespace's failure does not hold up the others).
 async fn sync(
     client: &Client,
     all: &Api<DynamicObject>,
     desired: &Written,
     written: Option<Written>,
-) -> Result<Written, kube::Error> {
+) -> Result<(Written, Vec<(String, kube::Error)>), kube::Error> {
     // After a (re)start or a change of writer: what exists is what was written by
     // whoever wrote last; compare against nothing, so everything is applied once.
     let mut written = match written {
@@ -239,14 +251,21 @@ async fn sync(
         }
     };
     let now = SystemTime::now();
+    let mut failed = Vec::new();
     for (ns, doc) in desired {
         if written.get(ns) == Some(doc) {
             continue;
         }
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &report_resource());
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch(REPORT_NAME, &params, &Patch::Apply(stamped(doc.clone(), now)))
-            .await?;
+        if let Err(e) = api
+            .patch(REPORT_NAME, &params, &Patch::Apply(stamped(doc.clone(), now)))
+            .await
+        {
+            written.remove(ns);
+            failed.push((ns.clone(), e));
+            continue;
+        }
         tracing::info!(namespace = %ns, results = doc["results"].as_array().map_or(0, Vec::len), "PolicyReport written");
         written.insert(ns.clone(), doc.clone());
     }
@@ -260,11 +279,14 @@ async fn sync(
         match api.delete(REPORT_NAME, &DeleteParams::default()).await {
             Ok(_) => tracing::info!(namespace = %ns, "PolicyReport deleted: no findings left"),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                failed.push((ns, e));
+                continue;
+            }
         }
         written.remove(&ns);
     }
-    Ok(written)
+    Ok((written, failed))
 }
 
 #[cfg(test)]
@@ -317,6 +339,22 @@ mod tests {
         assert_eq!(shop["results"][1]["result"], "warn");
         let ef = &r["istio-system"]["results"][0];
         assert_eq!(ef["resources"][0]["apiVersion"], "networking.istio.io/v1alpha3");
+        // Errors first; past MAX_RESULTS the results stop, the summary counts all.
+        let many: Vec<Finding> = (0..MAX_RESULTS + 5)
+            .map(|i| {
+                let f = Finding::new(&catalog::MG0402, &vs, pointer("/spec/hosts/0"), format!("w{i}"));
+                if i == MAX_RESULTS + 4 {
+                    Finding::new(&catalog::MG0101, &vs, pointer("/spec/gateways/0"), "late error".into())
+                } else {
+                    f
+                }
+            })
+            .collect();
+        let big = &reports(&many)["shop"];
+        assert_eq!(big["results"].as_array().unwrap().len(), MAX_RESULTS);
+        assert_eq!(big["results"][0]["message"], "late error");
+        assert_eq!(big["summary"]["fail"], 1);
+        assert_eq!(big["summary"]["warn"], MAX_RESULTS + 4);
         // No timestamps until written: equal findings make equal reports.
         assert_eq!(reports(&findings), r);
         let s = stamped(shop.clone(), UNIX_EPOCH + Duration::from_secs(42));
