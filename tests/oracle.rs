@@ -327,10 +327,39 @@ fn judge(errors: &[&(String, String, String)], o: &Value) -> Vec<String> {
             false => vec!["istiod routes the call nowhere (404 NR), and no finding says so".to_string()],
         };
     }
-    errors
+    let mut out: Vec<String> = errors
         .iter()
         .filter(|(code, _, _)| !oracle_shows(consequence(code), o))
         .map(|(code, line, _)| format!("{line}: {:?} not shown", consequence(code)))
+        .collect();
+    // A message that names the cluster (with its port) names istiod's.
+    let chosen = o["cluster"].as_str().unwrap_or("");
+    for (_, line, _) in errors {
+        for named in named_clusters(line) {
+            if named != chosen {
+                out.push(format!("{line}: names cluster {named}, istiod's is {chosen}"));
+            }
+        }
+    }
+    out
+}
+
+/// `outbound|9080|v1|reviews.default.svc.cluster.local` names in a message,
+/// those with a known port.
+fn named_clusters(message: &str) -> Vec<String> {
+    message
+        .match_indices("outbound|")
+        .filter_map(|(i, _)| {
+            let rest = &message[i..];
+            let end = rest
+                .find(|c: char| {
+                    c == ' ' || c == ',' || c == ')' || c == ';' || c == ':' && !rest.starts_with("outbound|")
+                })
+                .unwrap_or(rest.len());
+            let name = rest[..end].trim_end_matches('.');
+            let port = name.split('|').nth(1)?;
+            port.parse::<u32>().ok().map(|_| name.to_string())
+        })
         .collect()
 }
 

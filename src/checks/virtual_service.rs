@@ -313,7 +313,9 @@ fn check_destination(
             f.severity = Severity::Warning;
         } else {
             f.message = format!(
-                "host {fqdn} matches no Service or ServiceEntry: istiod builds no cluster for it, so requests get 503 NC"
+                "host {fqdn} matches no Service or ServiceEntry: istiod builds no cluster for it (outbound|{}|{}|{fqdn}), so requests get 503 NC",
+                d.port.map_or("<port>".to_string(), |p| p.to_string()),
+                d.subset.as_deref().unwrap_or("")
             );
             f.referent = host::service_of(&fqdn, domain).map(|(ns, name)| ObjKey::new(Kind::Service, ns, name));
             if d.host.contains('.') && !host::is_cluster_host(&d.host, domain) {
@@ -354,8 +356,9 @@ fn check_destination(
             key,
             d.port_pointer(),
             format!(
-                "port {p} is not a port of {fqdn} (ports: {}): cluster outbound|{p}||{fqdn} does not exist, so requests get 503 NC",
-                join(ports.iter().map(u32::to_string))
+                "port {p} is not a port of {fqdn} (ports: {}): cluster outbound|{p}|{}|{fqdn} does not exist, so requests get 503 NC",
+                join(ports.iter().map(u32::to_string)),
+                d.subset.as_deref().unwrap_or("")
             ),
         )),
         None if d.role == Role::HttpRoute => {
@@ -375,8 +378,9 @@ fn check_destination(
                     d.pointer.clone(),
                     format!(
                         "no port named, and {fqdn} has several ({}): at gateway {gw} istiod sends this route to the server's port {p}, \
-                         which {fqdn} does not have; cluster outbound|{p}||{fqdn} does not exist, so requests get 503 NC: name a port with port.number",
-                        join(ports.iter().map(u32::to_string))
+                         which {fqdn} does not have; cluster outbound|{p}|{}|{fqdn} does not exist, so requests get 503 NC: name a port with port.number",
+                        join(ports.iter().map(u32::to_string)),
+                        d.subset.as_deref().unwrap_or("")
                     ),
                 ));
             }
@@ -486,7 +490,7 @@ fn sidecar_port(
         &entry.object.key,
         d.pointer.clone(),
         format!(
-            "no port named, so sidecars keep the port the request came in on ({}), which {fqdn} does not have (ports: {}):              cluster outbound|{first}|{}|{fqdn} does not exist, so {} get 503 NC: name a port with port.number",
+            "no port named, so sidecars keep the port the request came in on ({}), which {fqdn} does not have (ports: {}): cluster outbound|{first}|{}|{fqdn} does not exist, so {} get 503 NC: name a port with port.number",
             join(missing.iter().map(u32::to_string)),
             join(dest_ports.iter().map(u32::to_string)),
             d.subset.as_deref().unwrap_or(""),

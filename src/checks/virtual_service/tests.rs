@@ -340,7 +340,7 @@ fn mg0105_only_gateway_routes_need_a_port() {
     );
     assert_eq!(f[0].severity, Severity::Error);
     assert!(
-        f[0].message.contains("outbound|80||api.default.svc.cluster.local") && f[0].message.contains("503 NC"),
+        f[0].message.contains("outbound|80|v1|api.default.svc.cluster.local") && f[0].message.contains("503 NC"),
         "{}",
         f[0].message
     );
