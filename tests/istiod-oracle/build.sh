@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the istiod oracle (Istio's config generation and traffic simulation, as a
 # `go test -c` binary) and caches it outside the repository, keyed by the hash of
-# this module's sources. Prints the binary's path. See docs/explain.md.
+# this module's sources. Prints the binary's path. See docs/oracle.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
