@@ -208,6 +208,29 @@ fn meshgate_errors(manifests: &str) -> Vec<(String, String, String)> {
     out
 }
 
+/// The VirtualServices with an MG0103 warning that the subset depends on which
+/// of several unmerged DestinationRules istiod uses (their creation order).
+fn order_dependent(manifests: &str) -> Vec<String> {
+    let mut view = ClusterView::new(ViewSettings::default());
+    let objects: Vec<_> = parse_text("scenario.yaml", manifests, "default")
+        .expect("scenario parses")
+        .into_iter()
+        .map(|m| m.object)
+        .collect();
+    for o in &objects {
+        view.apply(o.clone());
+    }
+    objects
+        .into_iter()
+        .flat_map(|o| {
+            let entry = Entry::new(o, view.settings());
+            checks::check(&entry, &view)
+        })
+        .filter(|f| f.code == "MG0103" && f.severity == Severity::Warning && f.message.contains("does not merge them"))
+        .map(|f| format!("{}/{}", f.kind, f.name))
+        .collect()
+}
+
 fn oracle_binary() -> PathBuf {
     let out = Command::new("bash")
         .arg(repo("tests/istiod-oracle/build.sh"))
@@ -516,17 +539,8 @@ fn generated_visibility(seed: u64) -> (String, Vec<(Call, String)>) {
     .iter()
     .enumerate()
     {
-        // At most one rule per namespace and host: two with different exportTo
-        // are kept apart by istiod (ENABLE_ENHANCED_DESTINATIONRULE_MERGE) and a
-        // sidecar uses one of them, which meshgate does not model yet (it merges
-        // them; docs/oracle.md, "Known divergence").
-        let mut used: Vec<&str> = Vec::new();
         for _ in 0..rng.next() % 3 {
             let ns = *rng.pick(&["default", "other", "istio-system"]);
-            if used.contains(&ns) {
-                continue;
-            }
-            used.push(ns);
             let subsets: Vec<String> = ["v1", "v2"]
                 .iter()
                 .filter(|_| rng.next() % 3 != 0)
@@ -605,7 +619,7 @@ fn random_configurations_agree_with_istiods_generator() {
         })
         .collect();
     let outcomes = oracle(&cases);
-    let (mut probes_total, mut with_errors, mut agreed) = (0, 0, 0);
+    let (mut probes_total, mut with_errors, mut agreed, mut order_warned) = (0, 0, 0, 0);
     let mut by_code: std::collections::BTreeMap<String, usize> = Default::default();
     let mut disagreements = Vec::new();
     for (i, ((manifests, probes), outs)) in generated.iter().zip(&outcomes).enumerate() {
@@ -619,7 +633,13 @@ fn random_configurations_agree_with_istiods_generator() {
             for (code, _, _) in &mine {
                 *by_code.entry(code.clone()).or_default() += 1;
             }
-            let verdict = judge(&mine, o);
+            let mut verdict = judge(&mine, o);
+            // Which of several unmerged rules istiod uses depends on their creation
+            // order; meshgate warns (never denies) and either outcome agrees.
+            if mine.is_empty() && order_dependent(manifests).contains(subject) {
+                order_warned += 1;
+                verdict.clear();
+            }
             if verdict.is_empty() {
                 agreed += 1;
             } else {
@@ -634,7 +654,7 @@ fn random_configurations_agree_with_istiods_generator() {
         }
     }
     eprintln!(
-        "istiod oracle, {n} random configurations: {agreed} of {probes_total} calls agree; {with_errors} calls carry error findings ({by_code:?})"
+        "istiod oracle, {n} random configurations: {agreed} of {probes_total} calls agree; {with_errors} calls carry error findings ({by_code:?}); {order_warned} depend on DestinationRule creation order (warned)"
     );
     assert!(
         disagreements.is_empty(),

@@ -514,13 +514,33 @@ fn check_subset(
     let Some(subset) = &d.subset else { return };
     let mut seen_rules = BTreeSet::new();
     let mut defined = false;
+    let mut order_dependent: Option<(String, String)> = None;
     for client in clients {
-        for dr in view.destination_rules_for(fqdn, client, dest_namespaces) {
+        let rules = view.destination_rules_for(fqdn, client, dest_namespaces);
+        for dr in &rules {
             seen_rules.insert(dr.object.key.qualified_name());
             if let Parsed::DestinationRule(spec) = &dr.parsed {
                 defined |= spec.subsets.iter().any(|s| &s.name == subset);
             }
         }
+        if order_dependent.is_none() {
+            order_dependent = unmerged_rule_without(&rules, subset);
+        }
+    }
+    if let (true, Some((with, used))) = (defined, order_dependent) {
+        out.push(
+            Finding::new(
+                &catalog::MG0103,
+                &entry.object.key,
+                d.subset_pointer(),
+                format!(
+                    "subset \"{subset}\" of {fqdn} is defined by DestinationRule {with} but not by {used}: their exportTo differ, so istiod \
+                     does not merge them and a sidecar uses the one created last; if that is {used}, cluster \
+                     outbound|<port>|{subset}|{fqdn} does not exist and requests get 503 NC: give them the same exportTo"
+                ),
+            )
+            .with_severity(Severity::Warning),
+        );
     }
     if !defined {
         let port = d.port.map_or_else(|| "<port>".to_string(), |p| p.to_string());
@@ -544,6 +564,56 @@ fn check_subset(
             message,
         ));
     }
+}
+
+/// istiod merges the DestinationRules of one host and namespace only when their
+/// `exportTo` sets are equal (none written is the empty set); the others stay
+/// separate entries, and a sidecar uses the last one (`mergeDestinationRule`,
+/// `SidecarScope.DestinationRule`; rules sorted by creation time, then name).
+/// When one entry defines `subset` and another does not, which applies depends
+/// on creation order: (rules defining it, rules that do not).
+fn unmerged_rule_without(rules: &[&Arc<Entry>], subset: &str) -> Option<(String, String)> {
+    let specs: Vec<(&Arc<Entry>, &crate::model::destination_rule::DestinationRuleSpec)> = rules
+        .iter()
+        .filter_map(|e| match &e.parsed {
+            Parsed::DestinationRule(s) => Some((*e, s)),
+            _ => None,
+        })
+        .collect();
+    if specs.len() < 2 || specs.iter().any(|(_, s)| s.has_workload_selector) {
+        return None;
+    }
+    let mut ordered = specs;
+    ordered.sort_by(|a, b| {
+        (&a.0.object.key.name, &a.0.object.key.namespace).cmp(&(&b.0.object.key.name, &b.0.object.key.namespace))
+    });
+    // Entries: (exportTo set, rule names, subset names).
+    let mut entries: Vec<(BTreeSet<&str>, Vec<String>, BTreeSet<&str>)> = Vec::new();
+    for (e, spec) in ordered {
+        let export: BTreeSet<&str> = spec.export_to.iter().map(String::as_str).collect();
+        let subsets: BTreeSet<&str> = spec.subsets.iter().map(|s| s.name.as_str()).collect();
+        let name = e.object.key.qualified_name();
+        let mut separate = true;
+        for entry in entries.iter_mut() {
+            if entry.0 == export {
+                separate = false;
+            } else if entry.0.is_empty() || !export.is_superset(&entry.0) {
+                continue;
+            }
+            entry.1.push(name.clone());
+            entry.2.extend(subsets.iter().copied());
+        }
+        if separate {
+            entries.push((export, vec![name], subsets));
+        }
+    }
+    // Creation order decides which is last: any entry without the subset can be.
+    let (_, used, _) = entries.iter().rev().find(|(_, _, subsets)| !subsets.contains(subset))?;
+    let with = entries
+        .iter()
+        .find(|(_, _, subsets)| subsets.contains(subset))
+        .map(|(_, names, _)| join(names))?;
+    Some((with, join(used)))
 }
 
 /// The Gateway servers a destination's route is served on: (gateway, server

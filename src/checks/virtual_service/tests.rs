@@ -276,6 +276,42 @@ fn mg0104_port_not_on_service() {
     assert!(ok.is_empty(), "{ok:?}");
 }
 
+/// DestinationRules of one host and namespace merge only when their exportTo
+/// sets are equal; otherwise a sidecar uses the one created last (istiod, read in
+/// its sources; shown by the oracle's visibility generator). A subset defined by
+/// only one of them depends on creation order: a warning, never a denial.
+#[test]
+fn mg0103_unmerged_rules_make_a_subset_depend_on_creation_order() {
+    let dr = |name: &str, export: &str, subsets: &str| {
+        format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  host: reviews\n{export}  subsets: [{subsets}]\n")
+    };
+    let route = vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n");
+    let v = view(&[
+        SVC_REVIEWS,
+        &dr("a", "  exportTo: [\".\"]\n", "{name: v1, labels: {version: v1}}"),
+        &dr("b", "", ""),
+    ]);
+    let f = check_yaml(&v, &route);
+    assert_eq!(
+        codes(&f),
+        [("MG0103".into(), "/spec/http/0/route/0/destination/subset".into())]
+    );
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].message
+            .contains("defined by DestinationRule default/a but not by default/b: their exportTo differ"),
+        "{}",
+        f[0].message
+    );
+    // Equal exportTo: istiod merges them, the subset is defined.
+    let merged = view(&[
+        SVC_REVIEWS,
+        &dr("a", "", "{name: v1, labels: {version: v1}}"),
+        &dr("b", "", ""),
+    ]);
+    assert!(check_yaml(&merged, &route).is_empty());
+}
+
 /// A sidecar route that names no port keeps the port the request came in on
 /// (istiod's generator: `outbound|9000||ratings...` for a call to web:9000, absent
 /// when ratings has only 9080; found by the oracle's random configurations).
