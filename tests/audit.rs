@@ -5,35 +5,17 @@
 //! and subsets, Gateways their workloads, EnvoyFilters their proxies, policies
 //! their namespaces. Deterministic (seeded); `MESHGATE_AUDIT_ROUNDS` runs longer.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::Rng;
 
 use meshgate::audit::{is_audited, Audit};
 use meshgate::checks;
 use meshgate::model::{ObjKey, Object};
 use meshgate::view::{ClusterView, ViewSettings};
 use serde_json::{json, Value};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn coin(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-}
 
 const NAMESPACES: &[&str] = &["a", "b", "istio-system"];
 const APPS: &[&str] = &["web", "api"];

@@ -15,7 +15,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::repo;
+use common::{repo, Rng};
 use meshgate::checks;
 use meshgate::finding::Severity;
 use meshgate::manifest::parse_text;
@@ -184,33 +184,8 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// meshgate's error findings on the scenario's objects (file mode, as `check`):
-/// (code, headline, subject name).
-fn meshgate_errors(manifests: &str) -> Vec<(String, String, String)> {
-    let mut view = ClusterView::new(ViewSettings::default());
-    let objects: Vec<_> = parse_text("scenario.yaml", manifests, "default")
-        .expect("scenario parses")
-        .into_iter()
-        .map(|m| m.object)
-        .collect();
-    for o in &objects {
-        view.apply(o.clone());
-    }
-    let mut out = Vec::new();
-    for o in objects {
-        let entry = Entry::new(o, view.settings());
-        for f in checks::check(&entry, &view) {
-            if f.severity == Severity::Error {
-                out.push((f.code.to_string(), f.headline(), format!("{}/{}", f.kind, f.name)));
-            }
-        }
-    }
-    out
-}
-
-/// The VirtualServices with an MG0103 warning that the subset depends on which
-/// of several unmerged DestinationRules istiod uses (their creation order).
-fn order_dependent(manifests: &str) -> Vec<String> {
+/// meshgate's findings on every object of the scenario (file mode, as `check`).
+fn meshgate_findings(manifests: &str) -> Vec<meshgate::finding::Finding> {
     let mut view = ClusterView::new(ViewSettings::default());
     let objects: Vec<_> = parse_text("scenario.yaml", manifests, "default")
         .expect("scenario parses")
@@ -222,10 +197,24 @@ fn order_dependent(manifests: &str) -> Vec<String> {
     }
     objects
         .into_iter()
-        .flat_map(|o| {
-            let entry = Entry::new(o, view.settings());
-            checks::check(&entry, &view)
-        })
+        .flat_map(|o| checks::check(&Entry::new(o, view.settings()), &view))
+        .collect()
+}
+
+/// The error findings: (code, headline, subject "Kind/name").
+fn meshgate_errors(manifests: &str) -> Vec<(String, String, String)> {
+    meshgate_findings(manifests)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| (f.code.to_string(), f.headline(), format!("{}/{}", f.kind, f.name)))
+        .collect()
+}
+
+/// The VirtualServices with an MG0103 warning that the subset depends on which
+/// of several unmerged DestinationRules istiod uses (their creation order).
+fn order_dependent(manifests: &str) -> Vec<String> {
+    meshgate_findings(manifests)
+        .into_iter()
         .filter(|f| f.code == "MG0103" && f.severity == Severity::Warning && f.message.contains("does not merge them"))
         .map(|f| format!("{}/{}", f.kind, f.name))
         .collect()
@@ -415,25 +404,6 @@ fn error_findings_agree_with_istiods_generator() {
         scenarios.iter().map(|s| s.errors.len()).sum::<usize>()
     );
     assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
-}
-
-/// splitmix64: deterministic cases without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-    fn coin(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
 }
 
 /// The Services a generated case may have: (name, clusterIP, ports).

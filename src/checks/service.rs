@@ -6,18 +6,13 @@ use crate::model::fields::{child, index};
 use crate::model::service::ServiceSpec;
 use crate::view::{ClusterView, Entry};
 
-/// Protocols istiod selects from a port name `<protocol>[-<suffix>]`.
-const PROTOCOLS: &[&str] = &[
-    "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp",
-];
-
 /// Istio's reserved ports (15021 status-port, 15090 prometheus, ...): the proxy
 /// serves them itself.
 const ISTIO_PORTS: std::ops::RangeInclusive<u32> = 15000..=15099;
 
 fn named_protocol(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    PROTOCOLS
+    crate::model::service::PROTOCOLS
         .iter()
         .any(|p| name == *p || name.strip_prefix(p).is_some_and(|rest| rest.starts_with('-')))
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::catalog;
 use super::envoy_filter::{in_context, REGEX_SIZE_LIMIT};
 use crate::finding::{pointer, Finding};
-use crate::model::proxy::{revision_tag, DEFAULT_REVISION, REV_LABEL};
+use crate::model::proxy::{namespace_injection, revision_tag, REV_LABEL};
 use crate::model::workload::labels_match;
 use crate::model::{Kind, Object};
 use crate::view::{ClusterView, Entry, Parsed, ResolvedProxy};
@@ -45,24 +45,6 @@ struct Move {
     pointer: &'static str,
     /// How the change reads in a message.
     what: String,
-}
-
-/// The revision a set of labels asks injection for (`istio.io/rev`, or
-/// `istio-injection: enabled` for the default revision).
-fn namespace_revision(labels: &BTreeMap<String, String>) -> Option<String> {
-    labels.get(REV_LABEL).cloned().or_else(|| {
-        (labels.get("istio-injection").map(String::as_str) == Some("enabled")).then(|| DEFAULT_REVISION.to_string())
-    })
-}
-
-/// A revision label resolved through revision tags (a tag that is not itself a
-/// control plane's revision names the revision it points at).
-fn resolve_tag(view: &ClusterView, label: &str) -> String {
-    let planes = view.control_planes();
-    match view.revision_tags().get(label) {
-        Some(rev) if !planes.contains_key(label) => rev.clone(),
-        _ => label.to_string(),
-    }
 }
 
 fn proxied_workloads(view: &ClusterView) -> Vec<(Arc<Entry>, ResolvedProxy)> {
@@ -98,11 +80,11 @@ fn find_move(old: &Object, new: &Object, view: &ClusterView) -> Option<Move> {
     let key = &new.key;
     match key.kind {
         Kind::Namespace => {
-            let (from, to) = (namespace_revision(&old.labels), namespace_revision(&new.labels));
+            let (from, to) = (namespace_injection(&old.labels), namespace_injection(&new.labels));
             if from == to {
                 return None;
             }
-            let from = from.map(|r| resolve_tag(view, &r));
+            let from = from.map(|r| view.resolve_revision_label(&r));
             let workloads = proxied_workloads(view)
                 .into_iter()
                 .filter(|(e, p)| {
@@ -115,7 +97,7 @@ fn find_move(old: &Object, new: &Object, view: &ClusterView) -> Option<Move> {
                 "/metadata/labels/istio-injection"
             };
             let target = match &to {
-                Some(r) => Target::Revision(resolve_tag(view, r)),
+                Some(r) => Target::Revision(view.resolve_revision_label(r)),
                 None => Target::NoProxy,
             };
             Some(Move {
@@ -172,9 +154,9 @@ fn find_move(old: &Object, new: &Object, view: &ClusterView) -> Option<Move> {
             } else {
                 let ns_rev = view
                     .get(&crate::model::ObjKey::new(Kind::Namespace, "", &key.namespace))
-                    .and_then(|n| namespace_revision(&n.object.labels));
+                    .and_then(|n| namespace_injection(&n.object.labels));
                 match rev.or(ns_rev) {
-                    Some(r) => Target::Revision(resolve_tag(view, &r)),
+                    Some(r) => Target::Revision(view.resolve_revision_label(&r)),
                     None => Target::NoProxy,
                 }
             };
@@ -226,7 +208,7 @@ fn find_move(old: &Object, new: &Object, view: &ClusterView) -> Option<Move> {
 fn describe(view: &ClusterView, rev: &Option<String>) -> String {
     match rev {
         Some(r) => {
-            let r = resolve_tag(view, r);
+            let r = view.resolve_revision_label(r);
             match version_of(view, &r) {
                 Some(v) => format!("revision {r} ({v})"),
                 None => format!("revision {r} (no control plane of that revision is installed)"),

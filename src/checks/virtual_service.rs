@@ -419,10 +419,8 @@ fn http_capable(name: Option<&str>, protocol: Option<&str>) -> bool {
         .or_else(|| name.map(|n| n.split('-').next().unwrap_or(n)))
         .unwrap_or("")
         .to_ascii_lowercase();
-    !matches!(
-        declared.as_str(),
-        "tcp" | "tls" | "https" | "mongo" | "mysql" | "redis" | "udp" | "sctp"
-    )
+    // Unknown or unset: istiod sniffs, so HTTP routes may apply.
+    !crate::model::service::PROTOCOLS.contains(&declared.as_str()) || crate::model::gateway::is_http_protocol(&declared)
 }
 
 /// The ports sidecars call a host on with HTTP: its registry entries' HTTP or

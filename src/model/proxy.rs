@@ -24,6 +24,14 @@ pub fn revision_tag(labels: &BTreeMap<String, String>) -> Option<(String, String
     Some((tag.clone(), rev))
 }
 
+/// The revision a namespace's labels ask injection for: `istio.io/rev`, or the
+/// default revision for `istio-injection: enabled`; `None`: no injection.
+pub fn namespace_injection(labels: &BTreeMap<String, String>) -> Option<String> {
+    labels.get(REV_LABEL).cloned().or_else(|| {
+        (labels.get("istio-injection").map(String::as_str) == Some("enabled")).then(|| DEFAULT_REVISION.to_string())
+    })
+}
+
 /// The istio-proxy of a workload, as far as it can be told.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Proxy {

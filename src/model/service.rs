@@ -10,6 +10,11 @@ use super::Object;
 
 pub const EXPORT_TO_ANNOTATION: &str = "networking.istio.io/exportTo";
 
+/// Protocols istiod selects from a port name `<protocol>[-<suffix>]` or `appProtocol`.
+pub const PROTOCOLS: &[&str] = &[
+    "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp",
+];
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceSpec {
     pub ports: Vec<ServicePort>,

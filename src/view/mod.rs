@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::model::mesh_config::MeshConfig;
-use crate::model::proxy::{Injection, Proxy, DEFAULT_REVISION, REV_LABEL};
+use crate::model::proxy::{namespace_injection, Injection, Proxy};
 use crate::model::workload::labels_match;
 use crate::model::{Kind, ObjKey, Object};
 use crate::semantics::export_to::ExportTo;
@@ -35,6 +35,16 @@ pub type ControlPlanes = BTreeMap<String, BTreeSet<Option<String>>>;
 struct Revisions {
     planes: ControlPlanes,
     tags: BTreeMap<String, String>,
+}
+
+impl Revisions {
+    /// A tag that is not itself a control plane's revision names the tag's revision.
+    fn resolve(&self, label: String) -> String {
+        match self.tags.get(&label) {
+            Some(target) if !self.planes.contains_key(&label) => target.clone(),
+            _ => label,
+        }
+    }
 }
 
 /// A proxy as checks see it, injection resolved.
@@ -691,20 +701,8 @@ impl ClusterView {
     /// is the default revision): of `namespace`, or of every namespace.
     pub fn injection_revisions(&self, namespace: Option<&str>) -> BTreeSet<String> {
         read(|| Topic::ControlPlanes);
-        let tags = self.revision_tags();
-        let planes = self.control_planes();
-        let of = |e: &Arc<Entry>| {
-            let labels = &e.object.labels;
-            let label = match labels.get(REV_LABEL) {
-                Some(rev) => rev.clone(),
-                None if labels.get("istio-injection").is_some_and(|v| v == "enabled") => DEFAULT_REVISION.to_string(),
-                None => return None,
-            };
-            Some(match tags.get(&label) {
-                Some(target) if !planes.contains_key(&label) => target.clone(),
-                _ => label,
-            })
-        };
+        let known = self.revisions();
+        let of = |e: &Arc<Entry>| namespace_injection(&e.object.labels).map(|l| known.resolve(l));
         match namespace {
             Some(ns) => self
                 .objects
@@ -721,6 +719,20 @@ impl ClusterView {
         }
     }
 
+    /// A revision label (`istio.io/rev`) as injection follows it: a revision tag
+    /// that is not itself a control plane's revision names the tag's revision.
+    pub fn resolve_revision_label(&self, label: &str) -> String {
+        read(|| Topic::ControlPlanes);
+        self.revisions().resolve(label.to_string())
+    }
+
+    fn revisions(&self) -> Revisions {
+        Revisions {
+            planes: self.control_planes(),
+            tags: self.revision_tags(),
+        }
+    }
+
     /// What a proxy resolves to once injection is accounted for: its version and
     /// revision, or `None` when the workload gets no proxy (its namespace does not
     /// inject). An `istio.io/rev` value that names no control plane but a revision
@@ -730,19 +742,10 @@ impl ClusterView {
             Injection::Injected | Injection::Requested => p.revision.clone(),
             Injection::IfNamespaceInjects => {
                 let ns = self.objects.get(&ObjKey::new(Kind::Namespace, "", namespace))?;
-                match ns.object.labels.get(REV_LABEL) {
-                    Some(rev) => rev.clone(),
-                    None if ns.object.labels.get("istio-injection").is_some_and(|v| v == "enabled") => {
-                        DEFAULT_REVISION.to_string()
-                    }
-                    None => return None,
-                }
+                namespace_injection(&ns.object.labels)?
             }
         };
-        let revision = match known.tags.get(&label) {
-            Some(target) if !known.planes.contains_key(&label) => target.clone(),
-            _ => label,
-        };
+        let revision = known.resolve(label);
         let version = match (&self.assumed_proxy_version, p.injection) {
             (Some(a), _) if a.revision.as_ref().is_none_or(|r| *r == revision) => Some(a.version.clone()),
             (_, Injection::Injected) => p.version.clone(),
@@ -764,10 +767,7 @@ impl ClusterView {
         let w = entry.workload.as_ref()?;
         let p = w.proxy.as_ref()?;
         read(|| Topic::Object(entry.object.key.clone()));
-        let known = Revisions {
-            planes: self.control_planes(),
-            tags: self.revision_tags(),
-        };
+        let known = self.revisions();
         self.resolve_proxy(&w.namespace, p, &known)
     }
 
@@ -781,10 +781,7 @@ impl ClusterView {
     ) -> BTreeSet<ResolvedProxy> {
         let mut out = BTreeSet::new();
         // Resolved once: every proxy awaiting injection looks its revision up here.
-        let known = Revisions {
-            planes: self.control_planes(),
-            tags: self.revision_tags(),
-        };
+        let known = self.revisions();
         match selector {
             Some(sel) => {
                 for e in self.workloads_matching(namespace, sel) {
