@@ -12,7 +12,12 @@ package oracle
 import (
 	"encoding/json"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 
 	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/model"
@@ -57,7 +62,18 @@ type Outcome struct {
 	Route         string `json:"route"`
 	Cluster       string `json:"cluster"`
 	ClusterExists bool   `json:"clusterExists"`
-	Error         string `json:"error"`
+	// The object the matched route comes from (istiod's route metadata), e.g.
+	// /apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews.
+	RouteSource string `json:"routeSource"`
+	// The clusters of a weighted route (Cluster is then empty).
+	Weighted []Weighted `json:"weighted,omitempty"`
+	Error    string     `json:"error"`
+}
+
+type Weighted struct {
+	Cluster string `json:"cluster"`
+	Weight  uint32 `json:"weight"`
+	Exists  bool   `json:"exists"`
 }
 
 type CaseResult struct {
@@ -158,10 +174,28 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 			Route:       r.RouteMatched,
 			Cluster:     r.ClusterMatched,
 		}
-		o.ClusterExists = o.Cluster != "" && clusters[o.Cluster]
 		if r.Error != nil {
 			o.Error = r.Error.Error()
 		}
+		// The simulation matches routes on the path only; match the routes of the
+		// virtual host it chose again with headers (and method, authority) as Envoy does.
+		if vh := findVirtualHost(sim.Routes, r.RouteConfigMatched, r.VirtualHostMatched); vh != nil &&
+			(r.Error == nil || r.Error == simulation.ErrNoRoute) {
+			o.Route, o.Cluster, o.Error = "", "", ""
+			if rt := matchRoute(vh, in, call); rt != nil {
+				o.Route = rt.Name
+				o.RouteSource = routeSource(rt)
+				if a := rt.GetRoute(); a != nil {
+					o.Cluster = a.GetCluster()
+					for _, w := range a.GetWeightedClusters().GetClusters() {
+						o.Weighted = append(o.Weighted, Weighted{Cluster: w.Name, Weight: w.GetWeight().GetValue(), Exists: clusters[w.Name]})
+					}
+				}
+			} else {
+				o.Error = simulation.ErrNoRoute.Error()
+			}
+		}
+		o.ClusterExists = o.Cluster != "" && clusters[o.Cluster]
 		res.Outcomes = append(res.Outcomes, o)
 	}
 	return res
@@ -196,4 +230,140 @@ func TestOracle(t *testing.T) {
 	if err := os.WriteFile(output, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func findVirtualHost(rcs []*route.RouteConfiguration, rcName, vhName string) *route.VirtualHost {
+	if rcName == "" || vhName == "" {
+		return nil
+	}
+	for _, rc := range rcs {
+		if rc.Name != rcName {
+			continue
+		}
+		for _, vh := range rc.VirtualHosts {
+			if vh.Name == vhName {
+				return vh
+			}
+		}
+	}
+	return nil
+}
+
+func routeSource(r *route.Route) string {
+	if m := r.GetMetadata().GetFilterMetadata()["istio"]; m != nil {
+		return m.GetFields()["config"].GetStringValue()
+	}
+	return ""
+}
+
+// matchRoute is Envoy's first-match over a virtual host's routes: path, headers
+// (with :authority, :method, :path pseudo-headers) and query parameters.
+func matchRoute(vh *route.VirtualHost, in simulation.Call, call Call) *route.Route {
+	path := in.Path
+	if path == "" {
+		path = "/"
+	}
+	headers := map[string]string{":authority": in.HostHeader, ":method": "GET", ":path": path}
+	for k, v := range call.Headers {
+		headers[strings.ToLower(k)] = v
+	}
+	query := map[string]string{}
+	if i := strings.Index(path, "?"); i >= 0 {
+		for _, kv := range strings.Split(path[i+1:], "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			query[k] = v
+		}
+		path = path[:i]
+	}
+	for _, r := range vh.Routes {
+		if !pathMatches(r.Match, path) {
+			continue
+		}
+		ok := true
+		for _, h := range r.Match.GetHeaders() {
+			if !headerMatches(h, headers) {
+				ok = false
+				break
+			}
+		}
+		for _, q := range r.Match.GetQueryParameters() {
+			v, present := query[q.Name]
+			switch {
+			case q.GetPresentMatch():
+				ok = ok && present
+			case q.GetStringMatch() != nil:
+				ok = ok && present && stringMatches(q.GetStringMatch(), v)
+			}
+		}
+		if ok {
+			return r
+		}
+	}
+	return nil
+}
+
+func pathMatches(m *route.RouteMatch, path string) bool {
+	switch pt := m.GetPathSpecifier().(type) {
+	case *route.RouteMatch_Prefix:
+		return strings.HasPrefix(path, pt.Prefix)
+	case *route.RouteMatch_PathSeparatedPrefix:
+		p := pt.PathSeparatedPrefix
+		return path == p || strings.HasPrefix(path, p+"/")
+	case *route.RouteMatch_Path:
+		return path == pt.Path
+	case *route.RouteMatch_SafeRegex:
+		re, err := regexp.Compile("^(?:" + pt.SafeRegex.GetRegex() + ")$")
+		return err == nil && re.MatchString(path)
+	}
+	return false
+}
+
+func headerMatches(h *route.HeaderMatcher, headers map[string]string) bool {
+	v, present := headers[strings.ToLower(h.Name)]
+	var ok bool
+	switch {
+	case h.GetPresentMatch():
+		ok = present
+	case h.GetStringMatch() != nil:
+		ok = present && stringMatches(h.GetStringMatch(), v)
+	case h.GetExactMatch() != "":
+		ok = present && v == h.GetExactMatch()
+	case h.GetPrefixMatch() != "":
+		ok = present && strings.HasPrefix(v, h.GetPrefixMatch())
+	case h.GetSafeRegexMatch() != nil:
+		re, err := regexp.Compile("^(?:" + h.GetSafeRegexMatch().GetRegex() + ")$")
+		ok = present && err == nil && re.MatchString(v)
+	default:
+		ok = present
+	}
+	if h.InvertMatch {
+		return !ok
+	}
+	return ok
+}
+
+func stringMatches(m *matcher.StringMatcher, v string) bool {
+	if m.IgnoreCase {
+		v = strings.ToLower(v)
+	}
+	lower := func(s string) string {
+		if m.IgnoreCase {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	switch p := m.GetMatchPattern().(type) {
+	case *matcher.StringMatcher_Exact:
+		return v == lower(p.Exact)
+	case *matcher.StringMatcher_Prefix:
+		return strings.HasPrefix(v, lower(p.Prefix))
+	case *matcher.StringMatcher_Suffix:
+		return strings.HasSuffix(v, lower(p.Suffix))
+	case *matcher.StringMatcher_Contains:
+		return strings.Contains(v, lower(p.Contains))
+	case *matcher.StringMatcher_SafeRegex:
+		re, err := regexp.Compile("^(?:" + p.SafeRegex.GetRegex() + ")$")
+		return err == nil && re.MatchString(v)
+	}
+	return false
 }
