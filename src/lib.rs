@@ -10,6 +10,7 @@ pub mod audit;
 pub mod certs;
 pub mod checks;
 pub mod cli;
+pub mod explain;
 pub mod finding;
 pub mod live;
 pub mod manifest;

@@ -269,7 +269,7 @@ pub fn run(args: &CheckArgs) -> i32 {
 }
 
 /// A one-time list of the cluster's objects for `--cluster`.
-fn snapshot(kubeconfig: Option<&std::path::Path>) -> Result<Vec<Object>, String> {
+pub(super) fn snapshot(kubeconfig: Option<&std::path::Path>) -> Result<Vec<Object>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

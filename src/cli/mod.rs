@@ -2,6 +2,7 @@
 //! calls `run`.
 
 mod check;
+pub mod explain;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Check manifest files against the cluster view they form (no cluster needed).
     Check(CheckArgs),
+    /// Follow a request through the Envoy configuration istiod would build:
+    /// listener, route, cluster, endpoints, and where it breaks.
+    Explain(explain::ExplainArgs),
     /// Run the admission webhook (HTTPS) and its admin listener.
     Serve(ServeArgs),
     /// Generate a CA and a serving certificate for the webhook.
@@ -44,6 +48,7 @@ pub fn run() -> i32 {
     };
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Serve(args) => serve::run_serve(args),
         Command::Certs(args) => serve::run_certs(&args),
         Command::Catalog => {

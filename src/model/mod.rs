@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod mesh_config;
 pub mod object;
 pub mod proxy;
+pub mod route_match;
 pub mod security;
 pub mod service;
 pub mod service_entry;

@@ -23,6 +23,11 @@ pub struct SecuritySpec {
     pub mtls_mode: Option<String>,
     /// PeerAuthentication `portLevelMtls`: workload (target) port → mode.
     pub port_level_mtls: BTreeMap<u32, String>,
+    /// AuthorizationPolicy `action` (ALLOW when unset).
+    pub action: Option<String>,
+    /// AuthorizationPolicy `rules`: `None` when absent; the count of rules and
+    /// whether one of them is empty (`{}` matches every request).
+    pub rules: Option<(usize, bool)>,
 }
 
 impl SecuritySpec {
@@ -39,6 +44,14 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
         return spec;
     };
     spec.selector = fields::selector(m, "selector", "matchLabels", &root, p);
+    spec.action = m.get("action").and_then(serde_json::Value::as_str).map(str::to_string);
+    spec.rules = match m.get("rules") {
+        Some(serde_json::Value::Array(a)) => Some((
+            a.len(),
+            a.iter().any(|r| r.as_object().is_some_and(serde_json::Map::is_empty)),
+        )),
+        _ => None,
+    };
     let mtls_at = child(&root, "mtls");
     spec.mtls_mode = fields::mapping(m.get("mtls"), &mtls_at, p)
         .and_then(|mt| fields::str_field(mt, "mode", &mtls_at, p))

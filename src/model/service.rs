@@ -20,6 +20,8 @@ pub struct ServiceSpec {
     pub ports: Vec<ServicePort>,
     pub selector: BTreeMap<String, String>,
     pub export_to: Vec<String>,
+    /// `spec.clusterIP` (`None` as written for a headless Service).
+    pub cluster_ip: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +58,11 @@ pub fn parse(obj: &Object, p: &mut Problems) -> ServiceSpec {
         return spec;
     };
     spec.selector = fields::string_map(m, "selector", &root, p);
+    spec.cluster_ip = m
+        .get("clusterIP")
+        .and_then(Value::as_str)
+        .filter(|ip| !ip.is_empty())
+        .map(str::to_string);
     let at = child(&root, "ports");
     for (i, v) in fields::list(m.get("ports"), &at, p).iter().enumerate() {
         let here = index(&at, i);

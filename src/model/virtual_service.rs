@@ -4,6 +4,7 @@ use jsonptr::{Pointer, PointerBuf};
 use serde_json::{Map, Value};
 
 use super::fields::{self, child, index, Located, Problems};
+use super::route_match::{self, RequestMatch, RuleAction};
 use super::Object;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,6 +42,11 @@ pub struct RouteRule {
     pub catch_all: bool,
     /// Each `match` entry as canonical JSON (without `name`), to spot repeats.
     pub match_keys: Vec<String>,
+    /// `name` (istiod names the Envoy route after it).
+    pub name: Option<String>,
+    /// The `match` entries, read for `meshgate explain`.
+    pub matches: Vec<RequestMatch>,
+    pub action: RuleAction,
     pub pointer: PointerBuf,
 }
 
@@ -153,10 +159,18 @@ fn route_rule(section: &'static str, rule: &Map<String, Value>, at: &Pointer) ->
         Some(o) => o.is_empty() || (o.len() == 1 && o.get("uri") == Some(&serde_json::json!({"prefix": "/"}))),
         None => false,
     };
+    let (parsed_matches, action) = route_match::read_rule(section, rule);
     RouteRule {
         section,
         catch_all: matches.is_empty() || (section == "http" && matches.iter().any(everything)),
         match_keys: matches.iter().map(Value::to_string).collect(),
+        name: rule
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        matches: parsed_matches,
+        action,
         pointer: at.to_buf(),
     }
 }

@@ -15,6 +15,8 @@ pub struct Workload {
     pub proxy: Option<Proxy>,
     /// The Node a Pod runs on (`spec.nodeName`): subsets may select by its labels.
     pub node: Option<String>,
+    /// A Pod's `status.podIP`, a WorkloadEntry's `spec.address`.
+    pub ip: Option<String>,
 }
 
 /// Whether `labels` carry every pair of `selector` (an empty selector selects all).
@@ -70,6 +72,13 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
         service_account,
         proxy: sidecar,
         node,
+        ip: match obj.key.kind {
+            Kind::Pod => obj.value.pointer("/status/podIP"),
+            Kind::WorkloadEntry => obj.value.pointer("/spec/address"),
+            _ => None,
+        }
+        .and_then(Value::as_str)
+        .map(str::to_string),
     })
 }
 

@@ -1,0 +1,249 @@
+//! The request: a URL (`http://host[:port]/path`, `tcp://host:port`,
+//! `tls://host:port`), headers, and the proxy that sends it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::{Client, ExplainError, From};
+use crate::model::workload::labels_match;
+use crate::model::{Kind, ObjKey};
+use crate::view::{ClusterView, Entry, Parsed};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Tcp,
+    Tls,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub protocol: Protocol,
+    /// As written (lower-cased); the Host header or SNI.
+    pub host: String,
+    pub port: u32,
+    /// Path with query (HTTP only).
+    pub path: String,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.protocol {
+            Protocol::Http => write!(f, "http://{}:{}{}", self.host, self.port, self.path),
+            Protocol::Tcp => write!(f, "tcp://{}:{}", self.host, self.port),
+            Protocol::Tls => write!(f, "tls://{}:{}", self.host, self.port),
+        }
+    }
+}
+
+const MAX_URL: usize = 4096;
+
+impl Target {
+    /// Parses a URL; `port` overrides the URL's. A URL without a scheme is HTTP.
+    pub fn parse(url: &str, port: Option<u32>) -> Result<Target, ExplainError> {
+        let bad = |why: &str| ExplainError::BadRequest(format!("URL {url:?}: {why}"));
+        if url.len() > MAX_URL {
+            return Err(ExplainError::BadRequest(format!("URL longer than {MAX_URL} bytes")));
+        }
+        let (protocol, rest) = match url.split_once("://") {
+            Some(("http", r)) => (Protocol::Http, r),
+            Some(("tcp", r)) => (Protocol::Tcp, r),
+            Some(("tls", r)) => (Protocol::Tls, r),
+            Some((s, _)) => return Err(bad(&format!("scheme {s:?} is not http, tcp or tls"))),
+            None => (Protocol::Http, url),
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (host, url_port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse::<u32>().map_err(|_| bad("the port is not a number"))?)),
+            None => (authority, None),
+        };
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
+            return Err(bad("no host"));
+        }
+        let port = port.or(url_port).unwrap_or(80);
+        if port == 0 || port > 65535 {
+            return Err(bad("the port is out of range"));
+        }
+        if protocol != Protocol::Http && port == 80 && url_port.is_none() {
+            return Err(bad("tcp:// and tls:// need a port"));
+        }
+        let path = match (protocol, path) {
+            (Protocol::Http, "") => "/".to_string(),
+            (Protocol::Http, p) if p.starts_with('?') => format!("/{p}"),
+            (Protocol::Http, p) => p.to_string(),
+            _ => String::new(),
+        };
+        Ok(Target {
+            protocol,
+            host: host.to_ascii_lowercase(),
+            port,
+            path,
+        })
+    }
+}
+
+/// `-H 'name: value'`.
+pub fn parse_header(h: &str) -> Result<(String, String), ExplainError> {
+    let Some((name, value)) = h.split_once(':') else {
+        return Err(ExplainError::BadRequest(format!("header {h:?} is not `name: value`")));
+    };
+    let name = name.trim();
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(ExplainError::BadRequest(format!("header {h:?} has no valid name")));
+    }
+    Ok((name.to_ascii_lowercase(), value.trim().to_string()))
+}
+
+/// The calling proxy and, at a gateway, the Gateways that configure it.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub proxy: Client,
+    pub gateway: bool,
+    /// Gateway mode: the Gateways selecting the workload.
+    pub gateways: Vec<Arc<Entry>>,
+}
+
+fn split(from: &str) -> Result<(&str, Option<&str>), ExplainError> {
+    match from.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => Ok((ns, Some(name))),
+        None if !from.is_empty() => Ok((from, None)),
+        _ => Err(ExplainError::BadRequest(format!("{from:?} is not NAMESPACE/NAME"))),
+    }
+}
+
+const WORKLOAD_KINDS: &[Kind] = &[
+    Kind::Pod,
+    Kind::Deployment,
+    Kind::StatefulSet,
+    Kind::DaemonSet,
+    Kind::ReplicaSet,
+    Kind::WorkloadEntry,
+];
+
+fn workload<'v>(view: &'v ClusterView, ns: &str, name: &str) -> Option<&'v Arc<Entry>> {
+    WORKLOAD_KINDS
+        .iter()
+        .filter_map(|k| view.get(&ObjKey::new(*k, ns, name)))
+        .find(|e| e.workload.is_some())
+}
+
+fn client_of(view: &ClusterView, kind: &'static str, e: &Entry) -> Client {
+    let w = e.workload.as_ref();
+    let resolved = view.workload_proxy(e);
+    Client {
+        kind,
+        namespace: e.object.key.namespace.clone(),
+        name: format!("{}/{}", e.object.key.kind, e.object.key.name),
+        labels: w.map(|w| w.labels.clone()).unwrap_or_default(),
+        version: resolved.as_ref().and_then(|p| p.version.clone()),
+        revision: resolved.map(|p| p.revision),
+    }
+}
+
+pub fn resolve_client(view: &ClusterView, from: &From) -> Result<Caller, ExplainError> {
+    match from {
+        From::Proxy {
+            namespace,
+            labels,
+            gateway,
+        } => {
+            let proxy = Client {
+                kind: if *gateway { "gateway" } else { "sidecar" },
+                namespace: namespace.clone(),
+                name: "proxy".to_string(),
+                labels: labels.clone(),
+                version: None,
+                revision: None,
+            };
+            let gateways = if *gateway {
+                selecting_gateways(view, labels)
+            } else {
+                Vec::new()
+            };
+            Ok(Caller {
+                proxy,
+                gateway: *gateway,
+                gateways,
+            })
+        }
+        From::Workload(from) => {
+            let (ns, name) = split(from)?;
+            let Some(name) = name else {
+                return Ok(Caller {
+                    proxy: Client {
+                        kind: "sidecar",
+                        namespace: ns.to_string(),
+                        name: format!("any workload in {ns}"),
+                        labels: BTreeMap::new(),
+                        version: None,
+                        revision: None,
+                    },
+                    gateway: false,
+                    gateways: Vec::new(),
+                });
+            };
+            let e = workload(view, ns, name).ok_or_else(|| {
+                ExplainError::NotFound(format!(
+                    "no Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet or WorkloadEntry {ns}/{name} in the view"
+                ))
+            })?;
+            Ok(Caller {
+                proxy: client_of(view, "sidecar", e),
+                gateway: false,
+                gateways: Vec::new(),
+            })
+        }
+        From::Gateway(from) => {
+            let (ns, name) = split(from)?;
+            let name =
+                name.ok_or_else(|| ExplainError::BadRequest(format!("--gateway {from:?} is not NAMESPACE/NAME")))?;
+            if let Some(gw) = view.gateway(ns, name) {
+                let Parsed::Gateway(spec) = &gw.parsed else {
+                    return Err(ExplainError::NotFound(format!("Gateway {ns}/{name} cannot be read")));
+                };
+                let mut workloads: Vec<&Arc<Entry>> = view.workloads_matching(None, &spec.selector).collect();
+                workloads.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+                let Some(w) = workloads.first() else {
+                    return Err(ExplainError::NotFound(format!(
+                        "Gateway {ns}/{name} selects no gateway workload in the view: no proxy serves it (MG0301)"
+                    )));
+                };
+                let proxy = client_of(view, "gateway", w);
+                let gateways = selecting_gateways(view, &proxy.labels);
+                return Ok(Caller {
+                    proxy,
+                    gateway: true,
+                    gateways,
+                });
+            }
+            let e = workload(view, ns, name).ok_or_else(|| {
+                ExplainError::NotFound(format!("no Gateway or gateway workload {ns}/{name} in the view"))
+            })?;
+            let proxy = client_of(view, "gateway", e);
+            let gateways = selecting_gateways(view, &proxy.labels);
+            Ok(Caller {
+                proxy,
+                gateway: true,
+                gateways,
+            })
+        }
+    }
+}
+
+/// Gateways (any namespace) whose selector matches the workload's labels.
+fn selecting_gateways(view: &ClusterView, labels: &BTreeMap<String, String>) -> Vec<Arc<Entry>> {
+    let mut out: Vec<Arc<Entry>> = view
+        .entries()
+        .filter(|e| match &e.parsed {
+            Parsed::Gateway(g) => !g.selector.is_empty() && labels_match(&g.selector, labels),
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+    out
+}
