@@ -297,6 +297,76 @@ fn oracle(cases: &[(String, String, Vec<Value>)]) -> Vec<Vec<Value>> {
 }
 
 /// What a consequence looks like in istiod's output for the call.
+/// meshgate's explanation of an oracle call (the same proxy, address, port,
+/// Host, path and headers) on the same manifests.
+fn explain_call(manifests: &str, call: &Value) -> meshgate::explain::Explanation {
+    let mut view = ClusterView::new(ViewSettings::default());
+    for m in parse_text("scenario.yaml", manifests, "default").expect("scenario parses") {
+        view.apply(m.object);
+    }
+    let proxy = &call["proxy"];
+    let labels = proxy["labels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default();
+    let protocol = if call["protocol"] == "tcp" { "tcp" } else { "http" };
+    let host = call["host"].as_str().filter(|h| !h.is_empty()).or(call["address"].as_str()).unwrap_or("");
+    let url = format!("{protocol}://{host}:{}{}", call["port"], call["path"].as_str().unwrap_or(""));
+    let headers = call["headers"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default();
+    let req = meshgate::explain::Request {
+        from: meshgate::explain::From::Proxy {
+            namespace: proxy["namespace"].as_str().unwrap_or("default").to_string(),
+            labels,
+            gateway: proxy["gateway"] == true,
+        },
+        target: meshgate::explain::Target::parse(&url, None).expect("the call is a URL"),
+        headers,
+    };
+    meshgate::explain::explain(&view, &req).expect("explain runs")
+}
+
+/// Where `meshgate explain` and istiod's output differ for a call: listener,
+/// route configuration, virtual host, route, cluster (or weighted clusters) and
+/// whether each cluster exists. Empty: they agree.
+fn explain_differs(e: &meshgate::explain::Explanation, o: &Value, existence: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let mut same = |what: &str, mine: String, theirs: String| {
+        if mine != theirs {
+            out.push(format!("{what}: explain {mine:?}, istiod {theirs:?}"));
+        }
+    };
+    same("listener", e.listener.clone().unwrap_or_default(), s(&o["listener"]));
+    same("route configuration", e.route_config.clone().unwrap_or_default(), s(&o["routeConfig"]));
+    // istiod's gateway answers an empty route table with a `blackhole` virtual host.
+    same("virtual host", e.virtual_host.as_ref().map(|v| v.name.clone()).unwrap_or_default(), s(&o["virtualHost"]));
+    same("route", e.route.as_ref().map(|r| r.name.clone()).unwrap_or_default(), s(&o["route"]));
+    let theirs: Vec<(String, Option<i64>, bool)> = match o["weighted"].as_array() {
+        Some(w) if !w.is_empty() => w
+            .iter()
+            .map(|w| (s(&w["cluster"]), w["weight"].as_i64(), w["exists"] == true))
+            .collect(),
+        _ if s(&o["cluster"]).is_empty() => Vec::new(),
+        _ => vec![(s(&o["cluster"]), None, o["clusterExists"] == true)],
+    };
+    let mine: Vec<(String, Option<i64>, bool)> = e
+        .clusters
+        .iter()
+        .filter(|c| c.weight != Some(0))
+        .map(|c| (c.name.clone(), c.weight, c.exists))
+        .collect();
+    let names = |v: &[(String, Option<i64>, bool)]| v.iter().map(|c| (c.0.clone(), c.1)).collect::<Vec<_>>();
+    same("clusters", format!("{:?}", names(&mine)), format!("{:?}", names(&theirs)));
+    if existence {
+        let exists = |v: &[(String, Option<i64>, bool)]| v.iter().map(|c| c.2).collect::<Vec<_>>();
+        same("cluster exists", format!("{:?}", exists(&mine)), format!("{:?}", exists(&theirs)));
+    }
+    out
+}
+
 fn oracle_shows(consequence: &str, o: &Value) -> bool {
     let error = o["error"].as_str().unwrap_or("");
     let vhost = o["virtualHost"].as_str().unwrap_or("");
@@ -392,6 +462,8 @@ fn error_findings_agree_with_istiods_generator() {
             verdict.push(format!("meshgate reports {codes:?}, the scenario means {:?}", s.errors));
         }
         verdict.extend(judge(&errors.iter().collect::<Vec<_>>(), o));
+        let e = explain_call(&s.manifests, &call_json(&s.call));
+        verdict.extend(explain_differs(&e, o, true).into_iter().map(|d| format!("explain: {d}")));
         if verdict.is_empty() {
             agreed += 1;
         } else {
@@ -589,7 +661,7 @@ fn random_configurations_agree_with_istiods_generator() {
         })
         .collect();
     let outcomes = oracle(&cases);
-    let (mut probes_total, mut with_errors, mut agreed, mut order_warned) = (0, 0, 0, 0);
+    let (mut probes_total, mut with_errors, mut agreed, mut order_warned, mut explained) = (0, 0, 0, 0, 0);
     let mut by_code: std::collections::BTreeMap<String, usize> = Default::default();
     let mut disagreements = Vec::new();
     for (i, ((manifests, probes), outs)) in generated.iter().zip(&outcomes).enumerate() {
@@ -606,10 +678,17 @@ fn random_configurations_agree_with_istiods_generator() {
             let mut verdict = judge(&mine, o);
             // Which of several unmerged rules istiod uses depends on their creation
             // order; meshgate warns (never denies) and either outcome agrees.
-            if mine.is_empty() && order_dependent(manifests).contains(subject) {
+            let order = order_dependent(manifests).contains(subject);
+            if mine.is_empty() && order {
                 order_warned += 1;
                 verdict.clear();
             }
+            let e = explain_call(manifests, &call_json(call));
+            let differs = explain_differs(&e, o, !order);
+            if differs.is_empty() {
+                explained += 1;
+            }
+            verdict.extend(differs.into_iter().map(|d| format!("explain: {d}")));
             if verdict.is_empty() {
                 agreed += 1;
             } else {
@@ -624,7 +703,7 @@ fn random_configurations_agree_with_istiods_generator() {
         }
     }
     eprintln!(
-        "istiod oracle, {n} random configurations: {agreed} of {probes_total} calls agree; {with_errors} calls carry error findings ({by_code:?}); {order_warned} depend on DestinationRule creation order (warned)"
+        "istiod oracle, {n} random configurations: {agreed} of {probes_total} calls agree ({explained} explained exactly as istiod builds them: listener, route configuration, virtual host, route, cluster); {with_errors} calls carry error findings ({by_code:?}); {order_warned} depend on DestinationRule creation order (warned)"
     );
     assert!(
         disagreements.is_empty(),
