@@ -1,6 +1,7 @@
 //! `meshgate serve`: the HTTPS webhook and the plain-HTTP admin listener. Knows
 //! HTTP and TLS; asks `admission` for every decision.
 
+mod explain;
 pub mod metrics;
 mod report;
 pub mod tls;
@@ -131,13 +132,14 @@ async fn reject_declared_oversize(req: axum::extract::Request, next: axum::middl
     }
 }
 
-/// The admin routes: `/livez`, `/readyz`, `/metrics`, `/report`.
+/// The admin routes: `/livez`, `/readyz`, `/metrics`, `/report`, `/explain`.
 pub fn admin_router(state: AppState) -> Router {
     Router::new()
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/report", get(report::report))
+        .route("/explain", get(explain::explain))
         .with_state(state)
 }
 
@@ -526,6 +528,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn admin_router_explains_requests() {
+        let st = state();
+        let get = |q: &str| Request::get(format!("/explain?{q}")).body(Body::empty()).unwrap();
+        let (status, v) = call(
+            admin_router(st.clone()),
+            get("from=default&url=http%3A%2F%2Freviews%3A9080%2F&header=end-user%3A%20jason"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["listener"], "0.0.0.0_9080");
+        assert_eq!(v["virtual_host"]["name"], "reviews.default.svc.cluster.local:9080");
+        assert_eq!(v["route"]["name"], "default");
+        assert_eq!(
+            v["clusters"][0]["name"],
+            "outbound|9080||reviews.default.svc.cluster.local"
+        );
+        let (status, v) = call(
+            admin_router(st.clone()),
+            get("from=default/nope&url=http://reviews:9080/"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(v["error"].as_str().unwrap().contains("default/nope"));
+        for bad in [
+            "from=default",
+            "from=default&url=ftp://x",
+            "from=default&url=http://r/&format=xml",
+            "from=default&url=http://r/&bogus=1",
+            "url=http://r/",
+            "from=default&url=http://r/&header=nocolon",
+        ] {
+            let (status, v) = call(admin_router(st.clone()), get(bad)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        }
+        st.view.set_ready(false);
+        let (status, _) = call(admin_router(st), get("from=default&url=http://reviews:9080/")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[tokio::test]
