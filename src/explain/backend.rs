@@ -206,29 +206,29 @@ fn envoy_filters(view: &ClusterView, caller: &Caller) -> Vec<FilterPatch> {
                 "SIDECAR_OUTBOUND" | "SIDECAR_INBOUND" => !caller.gateway,
                 _ => false,
             };
-            let mut reason = None;
+            let mut reasons = Vec::new();
             if !context_ok {
-                reason = Some(format!("context {context} is not this proxy's"));
-            } else if let (Some(r), Some(mine)) = (rev, caller.proxy.revision.as_ref()) {
+                reasons.push(format!("context {context} is not this proxy's"));
+            }
+            if let Some(pv) = &p.proxy_version {
+                let re = regex::RegexBuilder::new(pv).size_limit(REGEX_SIZE_LIMIT).build();
+                match (&caller.proxy.version, re) {
+                    (_, Err(_)) => reasons.push(format!("proxyVersion {pv:?} is not a valid regex")),
+                    (None, _) => reasons.push(format!("proxyVersion {pv:?}: this proxy's version is unknown")),
+                    (Some(v), Ok(re)) if !re.is_match(v) => {
+                        reasons.push(format!("proxyVersion {pv:?} does not match this proxy's {v}"))
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some(r), Some(mine)) = (rev, caller.proxy.revision.as_ref()) {
                 if r != mine {
-                    reason = Some(format!(
-                        "labelled for revision {r}; this proxy's control plane is {mine}"
+                    reasons.push(format!(
+                        "labelled for revision {r}, this proxy's control plane is {mine}"
                     ));
                 }
             }
-            if reason.is_none() {
-                if let Some(pv) = &p.proxy_version {
-                    let re = regex::RegexBuilder::new(pv).size_limit(REGEX_SIZE_LIMIT).build();
-                    reason = match (&caller.proxy.version, re) {
-                        (_, Err(_)) => Some(format!("proxyVersion {pv:?} is not a valid regex")),
-                        (None, _) => Some(format!("proxyVersion {pv:?}: this proxy's version is unknown")),
-                        (Some(v), Ok(re)) if !re.is_match(v) => {
-                            Some(format!("proxyVersion {pv:?} does not match this proxy's {v}"))
-                        }
-                        _ => None,
-                    };
-                }
-            }
+            let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
             out.push(FilterPatch {
                 envoy_filter: super::key(&e.object.key),
                 pointer: p.pointer.to_string(),

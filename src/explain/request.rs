@@ -247,3 +247,54 @@ fn selecting_gateways(view: &ClusterView, labels: &BTreeMap<String, String>) -> 
     out.sort_by(|a, b| a.object.key.cmp(&b.object.key));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_or_fail_clearly() {
+        let t = Target::parse("http://reviews:9080/a?b=1", None).unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("reviews", 9080, "/a?b=1"));
+        let t = Target::parse("Reviews.Default", None).unwrap();
+        assert_eq!(
+            (t.protocol, t.host.as_str(), t.port, t.path.as_str()),
+            (Protocol::Http, "reviews.default", 80, "/")
+        );
+        assert_eq!(Target::parse("http://r?x", Some(81)).unwrap().path, "/?x");
+        assert_eq!(
+            Target::parse("tls://api.example.com:443", None).unwrap().protocol,
+            Protocol::Tls
+        );
+        for bad in [
+            "",
+            "http://",
+            "http://:80/",
+            "http://r:x/",
+            "http://r:0/",
+            "http://r:70000/",
+            "gopher://r/",
+            "tcp://db",
+            "http://a b/",
+            "http://user@r/",
+        ] {
+            assert!(
+                matches!(Target::parse(bad, None), Err(ExplainError::BadRequest(_))),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(Target::parse(&format!("http://{}/", "a".repeat(5000)), None).is_err());
+    }
+
+    #[test]
+    fn headers_need_a_name_and_a_colon() {
+        assert_eq!(
+            parse_header("End-User:  jason ").unwrap(),
+            ("end-user".into(), "jason".into())
+        );
+        assert_eq!(parse_header("x:").unwrap(), ("x".into(), String::new()));
+        assert!(parse_header("novalue").is_err());
+        assert!(parse_header(": v").is_err());
+        assert!(parse_header("a b: v").is_err());
+    }
+}

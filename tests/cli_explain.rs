@@ -1,0 +1,182 @@
+//! `meshgate explain` as a user runs it: real files (Istio's bookinfo sample and
+//! the seed's EnvoyFilter), real process, exit codes (0 served, 1 broken, 2 bad
+//! input). Its names are proven against istiod's own output in tests/oracle.rs.
+
+mod common;
+
+use common::*;
+
+fn bookinfo(file: &str) -> String {
+    shared(&format!("istio/samples/bookinfo/{file}")).display().to_string()
+}
+
+fn fixture(name: &str) -> String {
+    repo(&format!("tests/fixtures/explain/{name}")).display().to_string()
+}
+
+#[test]
+fn bookinfo_with_its_destination_rules_reaches_reviews_v1() {
+    let o = run(&[
+        "explain",
+        &bookinfo("platform/kube/bookinfo.yaml"),
+        &bookinfo("networking/virtual-service-all-v1.yaml"),
+        &bookinfo("networking/destination-rule-all.yaml"),
+        "--from",
+        "default/productpage-v1",
+        "-o",
+        "json",
+        "http://reviews:9080/reviews/0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["listener"], "0.0.0.0_9080");
+    assert_eq!(v["route_config"], "9080");
+    assert_eq!(v["virtual_host"]["name"], "reviews.default.svc.cluster.local:9080");
+    assert_eq!(v["route"]["source"], "VirtualService/default/reviews");
+    assert_eq!(v["route"]["pointer"], "/spec/http/0");
+    let c = &v["clusters"][0];
+    assert_eq!(c["name"], "outbound|9080|v1|reviews.default.svc.cluster.local");
+    assert_eq!(c["exists"], true);
+    assert_eq!(c["destination_rule"], "DestinationRule/default/reviews");
+    assert_eq!(c["endpoints"][0]["workload"], "Deployment/default/reviews-v1");
+    assert_eq!(c["endpoints"].as_array().unwrap().len(), 1);
+    assert_eq!(v["outcome"]["status"], "OK");
+}
+
+#[test]
+fn bookinfo_without_destination_rules_breaks_with_503_nc() {
+    let args = [
+        "explain",
+        &bookinfo("platform/kube/bookinfo.yaml"),
+        &bookinfo("networking/virtual-service-all-v1.yaml"),
+        "--from",
+        "default/productpage-v1",
+        "http://reviews:9080/reviews/0",
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("cluster outbound|9080|v1|reviews.default.svc.cluster.local — MISSING: no DestinationRule"),
+        "{text}"
+    );
+    assert!(
+        text.contains("=> 503 NC: no cluster: outbound|9080|v1|reviews.default.svc.cluster.local"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MG0103 error VirtualService/default/reviews /spec/http/0/route/0/destination/subset"),
+        "{text}"
+    );
+    let mut mermaid = args.to_vec();
+    mermaid.extend(["-o", "mermaid"]);
+    let o = run(&mermaid);
+    let m = stdout(&o);
+    assert!(m.starts_with("flowchart LR\n"), "{m}");
+    assert!(
+        m.contains("c0[\"cluster outbound|9080|v1|reviews.default.svc.cluster.local\"]"),
+        "{m}"
+    );
+    assert!(m.contains("class c0 broken"), "{m}");
+    assert!(m.contains("outcome((\"503 NC\"))"), "{m}");
+}
+
+#[test]
+fn gateway_request_for_a_host_no_virtual_service_serves_is_404_nr() {
+    let files = [
+        bookinfo("platform/kube/bookinfo.yaml"),
+        fixture("ingress.yaml"),
+        fixture("shop-gateway.yaml"),
+    ];
+    let explain = |url: &str| {
+        let mut args = vec!["explain"];
+        args.extend(files.iter().map(String::as_str));
+        args.extend(["--gateway", "istio-system/public", "-o", "json", url]);
+        run(&args)
+    };
+    let o = explain("http://blog.example.com/");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    // The Service's port 80 arrives on the container's 8080.
+    assert_eq!(v["listener"], "0.0.0.0_8080");
+    assert_eq!(v["route_config"], "http.8080");
+    assert!(v["virtual_host"].is_null());
+    assert_eq!(v["outcome"]["status"], "404 NR");
+    let o = explain("http://shop.example.com/");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["virtual_host"]["name"], "shop.example.com:8080");
+    assert_eq!(
+        v["clusters"][0]["name"],
+        "outbound|9080||productpage.default.svc.cluster.local"
+    );
+}
+
+#[test]
+fn the_seeds_envoy_filter_pinned_to_1_17_is_not_applied_to_1_30_proxies() {
+    let o = run(&[
+        "explain",
+        &bookinfo("platform/kube/bookinfo.yaml"),
+        &fixture("seed-envoyfilter.yaml"),
+        "--from",
+        "default/productpage-v1-abc",
+        "-o",
+        "json",
+        "http://reviews:9080/",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["client"]["version"], "1.30.3");
+    let filters = v["envoy_filters"].as_array().unwrap();
+    assert_eq!(filters.len(), 2, "{v}");
+    for f in filters {
+        assert_eq!(f["envoy_filter"], "EnvoyFilter/istio-system/stats-filter-1.17-1-17-5");
+        assert_eq!(f["applied"], false);
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("proxyVersion \"^1\\\\.17.*\" does not match this proxy's 1.30.3"),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn headers_pick_the_route_and_bad_input_exits_2() {
+    let base = [
+        bookinfo("platform/kube/bookinfo.yaml"),
+        bookinfo("networking/virtual-service-reviews-jason-v2-v3.yaml"),
+        bookinfo("networking/destination-rule-all.yaml"),
+    ];
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["explain"];
+        args.extend(base.iter().map(String::as_str));
+        args.extend(["--from", "default/productpage-v1", "-o", "json"]);
+        args.extend(extra);
+        run(&args)
+    };
+    let v = json(&explain(&["-H", "end-user: jason", "http://reviews:9080/"]));
+    assert_eq!(
+        v["clusters"][0]["name"],
+        "outbound|9080|v2|reviews.default.svc.cluster.local"
+    );
+    assert_eq!(v["route"]["pointer"], "/spec/http/0/match/0");
+    let v = json(&explain(&["http://reviews:9080/"]));
+    assert_eq!(
+        v["clusters"][0]["name"],
+        "outbound|9080|v3|reviews.default.svc.cluster.local"
+    );
+    for (extra, message) in [
+        (&["ftp://reviews/"][..], "scheme \"ftp\" is not http, tcp or tls"),
+        (&["-H", "no colon", "http://reviews/"][..], "is not `name: value`"),
+        (&["http://reviews:99999/"][..], "the port is out of range"),
+    ] {
+        let o = explain(extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&o).contains(message), "{extra:?}: {}", stderr(&o));
+    }
+    let o = run(&["explain", &base[0], "--from", "default/nope", "http://reviews/"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("default/nope"), "{}", stderr(&o));
+}
