@@ -867,7 +867,51 @@ fn p_canary_upgrade_leaves_the_seed_filter_dead(c: &Cluster) -> Result<(), Faile
             rs.iter()
                 .any(|(p, res, s)| p == "MG0501" && res == "fail" && s == pinned)
         })
-    })
+    })?;
+    // explain on the live view (issue #11): the upgraded sidecar's path lists the
+    // pinned filter as not applied, on the admin listener and from the CLI.
+    let not_applied = "proxyVersion \"^1\\\\.17.*\" does not match this proxy's 1.18.0";
+    let (status, body) = c.admin("/explain?from=e2e-canary/reviews-1&url=http://kubernetes.default:443/&format=json");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let stats = v["envoy_filters"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["envoy_filter"] == "EnvoyFilter/e2e-canary/stats"))
+        .cloned()
+        .unwrap_or_default();
+    if status != 200
+        || v["client"]["version"] != "1.18.0"
+        || stats["applied"] != false
+        || !stats["reason"].as_str().unwrap_or("").contains(not_applied)
+    {
+        return Err(format!(
+            "GET /explain should list e2e-canary/stats as not applied to the 1.18.0 sidecar: {status} {body}"
+        )
+        .into());
+    }
+    let kubeconfig = c.kubeconfig.display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshgate"))
+        .args([
+            "explain",
+            "--cluster",
+            "--kubeconfig",
+            &kubeconfig,
+            "--from",
+            "e2e-canary/reviews-1",
+        ])
+        .arg("http://kubernetes.default:443/")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains(&format!(
+        "EnvoyFilter/e2e-canary/stats /spec/configPatches/0 (HTTP_FILTER): NOT applied: {not_applied}"
+    )) {
+        return Err(format!(
+            "explain --cluster should list the pinned filter as not applied:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), Failed>) -> Trial {
