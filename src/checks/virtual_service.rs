@@ -411,18 +411,6 @@ fn check_subset_of_visible(
     check_subset(entry, d, fqdn, clients, &dest_namespaces, view, out);
 }
 
-/// Whether HTTP routes can apply on a registry port: HTTP, HTTP2, gRPC, or a
-/// protocol istiod sniffs (unnamed, unknown); not TCP, TLS, HTTPS or the like.
-fn http_capable(name: Option<&str>, protocol: Option<&str>) -> bool {
-    let declared = protocol
-        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("TCP"))
-        .or_else(|| name.map(|n| n.split('-').next().unwrap_or(n)))
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    // Unknown or unset: istiod sniffs, so HTTP routes may apply.
-    !crate::model::service::PROTOCOLS.contains(&declared.as_str()) || crate::model::gateway::is_http_protocol(&declared)
-}
-
 /// The ports sidecars call a host on with HTTP: its registry entries' HTTP or
 /// sniffed ports.
 fn http_listener_ports(hosts: &[String], view: &ClusterView) -> BTreeSet<u32> {
@@ -435,14 +423,14 @@ fn http_listener_ports(hosts: &[String], view: &ClusterView) -> BTreeSet<u32> {
                         .iter()
                         .filter(|p| {
                             !p.protocol.as_deref().is_some_and(|k| k == "UDP" || k == "SCTP")
-                                && http_capable(p.name.as_deref(), p.app_protocol.as_deref())
+                                && crate::model::service::http_capable(p.name.as_deref(), p.app_protocol.as_deref())
                         })
                         .map(|p| p.port),
                 ),
                 Parsed::ServiceEntry(se) => out.extend(
                     se.ports
                         .iter()
-                        .filter(|p| http_capable(p.name.as_deref(), p.protocol.as_deref()))
+                        .filter(|p| crate::model::service::http_capable(p.name.as_deref(), p.protocol.as_deref()))
                         .map(|p| p.number),
                 ),
                 _ => {}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::registry::{self, Registered};
 use super::request::Caller;
-use super::{Cluster, Endpoint, Explanation, FilterPatch, Request};
+use super::{Cluster, Endpoint, Explanation, FilterPatch};
 use crate::checks;
 use crate::finding::Severity;
 use crate::model::proxy::REV_LABEL;
@@ -17,8 +17,7 @@ use crate::view::{ClusterView, Entry, Parsed};
 
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-pub fn finish(view: &ClusterView, caller: &Caller, req: &Request, out: &mut Explanation) {
-    let _ = req;
+pub fn finish(view: &ClusterView, caller: &Caller, out: &mut Explanation) {
     let ns = caller.proxy.namespace.as_str();
     let scope = if caller.gateway {
         None

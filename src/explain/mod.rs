@@ -230,7 +230,7 @@ pub fn explain(view: &ClusterView, req: &Request) -> Result<Explanation, Explain
     } else {
         outbound::follow(view, &client, req, &mut out);
     }
-    backend::finish(view, &client, req, &mut out);
+    backend::finish(view, &client, &mut out);
     Ok(out)
 }
 

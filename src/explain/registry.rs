@@ -118,15 +118,6 @@ fn first<'a>(it: impl Iterator<Item = &'a Arc<Entry>>) -> Option<&'a Arc<Entry>>
     it.min_by(|a, b| a.object.key.cmp(&b.object.key))
 }
 
-fn http_capable(name: Option<&str>, protocol: Option<&str>) -> bool {
-    let declared = protocol
-        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("TCP"))
-        .or_else(|| name.map(|n| n.split('-').next().unwrap_or(n)))
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    !crate::model::service::PROTOCOLS.contains(&declared.as_str()) || crate::model::gateway::is_http_protocol(&declared)
-}
-
 /// Every registry host visible from `namespace`, narrowed by `scope`.
 pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Vec<Registered> {
     let domain = view.cluster_domain();
@@ -150,7 +141,7 @@ pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Ve
                     .filter(|p| !p.protocol.as_deref().is_some_and(|k| k == "UDP" || k == "SCTP"))
                     .map(|p| Port {
                         number: p.port,
-                        http: http_capable(p.name.as_deref(), p.app_protocol.as_deref()),
+                        http: crate::model::service::http_capable(p.name.as_deref(), p.app_protocol.as_deref()),
                     })
                     .collect(),
                 s.cluster_ip.clone().filter(|ip| ip != "None"),
@@ -160,7 +151,7 @@ pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Ve
                     .iter()
                     .map(|p| Port {
                         number: p.number,
-                        http: http_capable(p.name.as_deref(), p.protocol.as_deref()),
+                        http: crate::model::service::http_capable(p.name.as_deref(), p.protocol.as_deref()),
                     })
                     .collect(),
                 se.addresses.first().cloned(),

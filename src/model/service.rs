@@ -15,6 +15,19 @@ pub const PROTOCOLS: &[&str] = &[
     "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp",
 ];
 
+/// Whether HTTP routes can apply on a registry port: HTTP, HTTP2, gRPC, or a
+/// protocol istiod sniffs (unnamed, unknown); not TCP, TLS, HTTPS or the like.
+/// `protocol` is a Service port's `appProtocol` or a ServiceEntry port's `protocol`.
+pub fn http_capable(name: Option<&str>, protocol: Option<&str>) -> bool {
+    let declared = protocol
+        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("TCP"))
+        .or_else(|| name.map(|n| n.split('-').next().unwrap_or(n)))
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    // Unknown or unset: istiod sniffs, so HTTP routes may apply.
+    !PROTOCOLS.contains(&declared.as_str()) || super::gateway::is_http_protocol(&declared)
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceSpec {
     pub ports: Vec<ServicePort>,
