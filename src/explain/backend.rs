@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::registry::{self, Registered};
+use super::registry::Registered;
 use super::request::Caller;
 use super::{Cluster, Endpoint, Explanation, FilterPatch};
 use crate::checks;
@@ -17,17 +17,11 @@ use crate::view::{ClusterView, Entry, Parsed};
 
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-pub fn finish(view: &ClusterView, caller: &Caller, out: &mut Explanation) {
+pub fn finish(view: &ClusterView, caller: &Caller, reg: &[Registered], out: &mut Explanation) {
     let ns = caller.proxy.namespace.as_str();
-    let scope = if caller.gateway {
-        None
-    } else {
-        registry::sidecar_scope(view, ns, &caller.proxy.labels)
-    };
-    let reg = registry::visible(view, ns, scope.as_ref());
     let mut involved: Vec<Arc<Entry>> = Vec::new();
     for c in &mut out.clusters {
-        judge_cluster(view, ns, &reg, c, &mut involved);
+        judge_cluster(view, ns, reg, c, &mut involved);
     }
     out.envoy_filters = envoy_filters(view, caller);
     outcome(out);

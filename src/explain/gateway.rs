@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::outbound::take_route;
-use super::registry;
+use super::registry::Registered;
 use super::request::{Caller, Protocol};
 use super::routes::{self, BuiltRoute, For, Source};
 use super::{Explanation, Request, VirtualHost};
@@ -42,7 +42,7 @@ struct GwVHost {
     routes: Vec<BuiltRoute>,
 }
 
-pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, out: &mut Explanation) {
+pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registered], out: &mut Explanation) {
     let targets = target_ports(view, caller);
     // The port the request arrives on at the workload.
     let arrives = targets.get(&req.target.port).copied().unwrap_or(req.target.port);
@@ -116,7 +116,6 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, out: &mut Expl
         domains: vec![vh.host.clone()],
     });
     // A destination without a port: the Service's only port, else the server's.
-    let reg = registry::visible(view, &caller.proxy.namespace, None);
     let port_of = |d: &Destination, fqdn: &str| {
         d.port.unwrap_or_else(
             || match reg.iter().find(|r| r.host == fqdn).map(|r| r.ports.as_slice()) {

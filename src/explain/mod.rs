@@ -225,12 +225,19 @@ impl Explanation {
 pub fn explain(view: &ClusterView, req: &Request) -> Result<Explanation, ExplainError> {
     let client = request::resolve_client(view, &req.from)?;
     let mut out = Explanation::new(client.proxy.clone(), req.target.to_string());
+    // What the proxy sees, computed once: each is a scan of the view.
+    let ns = client.proxy.namespace.as_str();
+    let scope = (!client.gateway)
+        .then(|| registry::sidecar_scope(view, ns, &client.proxy.labels))
+        .flatten();
+    out.sidecar = scope.as_ref().map(|s| s.name.clone());
+    let reg = registry::visible(view, ns, scope.as_ref());
     if client.gateway {
-        gateway::follow(view, &client, req, &mut out);
+        gateway::follow(view, &client, req, &reg, &mut out);
     } else {
-        outbound::follow(view, &client, req, &mut out);
+        outbound::follow(view, &client, req, &reg, scope.as_ref(), &mut out);
     }
-    backend::finish(view, &client, &mut out);
+    backend::finish(view, &client, &reg, &mut out);
     Ok(out)
 }
 

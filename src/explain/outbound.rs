@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::registry::{self, Registered, Scope};
+use super::registry::{Registered, Scope};
 use super::request::{Caller, Protocol};
 use super::routes::{self, BuiltRoute, For, Source};
 use super::{Cluster, Explanation, Request, Route, VirtualHost};
@@ -29,11 +29,15 @@ enum Answer {
     BlockAll,
 }
 
-pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, out: &mut Explanation) {
+pub fn follow(
+    view: &ClusterView,
+    caller: &Caller,
+    req: &Request,
+    reg: &[Registered],
+    scope: Option<&Scope>,
+    out: &mut Explanation,
+) {
     let ns = caller.proxy.namespace.as_str();
-    let scope = registry::sidecar_scope(view, ns, &caller.proxy.labels);
-    out.sidecar = scope.as_ref().map(|s| s.name.clone());
-    let reg = registry::visible(view, ns, scope.as_ref());
     let port = req.target.port;
     let domain = view.cluster_domain();
     let target = reg
@@ -41,7 +45,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, out: &mut Expl
         .find(|r| r.domains(ns, domain).contains(&req.target.host) && r.port(port).is_some());
     let tcp_target = target.filter(|r| req.target.protocol != Protocol::Http || r.port(port).is_some_and(|p| !p.http));
     if let Some(t) = tcp_target {
-        return follow_tcp(view, caller, req, t, scope.as_ref(), out);
+        return follow_tcp(view, caller, req, t, scope, out);
     }
     if req.target.protocol != Protocol::Http {
         return passthrough(
@@ -60,7 +64,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, out: &mut Expl
     }
     out.listener = Some(format!("0.0.0.0_{port}"));
     out.route_config = Some(port.to_string());
-    let vhosts = virtual_hosts(view, caller, &on_port, port, scope.as_ref());
+    let vhosts = virtual_hosts(view, caller, &on_port, port, scope);
     let request_host = req.headers.get("host").map_or(req.target.host.as_str(), String::as_str);
     let request_host = request_host.rsplit_once(':').map_or(request_host, |(h, p)| {
         if p.chars().all(|c| c.is_ascii_digit()) {
