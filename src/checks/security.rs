@@ -91,7 +91,7 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
     // MG0603: STRICT while a DestinationRule turns TLS off toward covered workloads.
     if key.kind == Kind::PeerAuthentication && spec.mtls_mode.as_deref() == Some("STRICT") {
         let selector = spec.selector.as_ref().filter(|s| !s.is_empty());
-        let covers = |ns: &str, labels: &std::collections::BTreeMap<String, String>| {
+        let covers = |ns: &str, labels: &crate::model::labels::Labels| {
             scope.is_none_or(|s| s == ns) && selector.is_none_or(|sel| labels_match(sel, labels))
         };
         // Judged on the view with this policy in it: a port counts where the mode

@@ -562,7 +562,7 @@ fn unmerged_rule_without(rules: &[&Arc<Entry>], subset: &str) -> Option<(String,
     let specs: Vec<(&Arc<Entry>, &crate::model::destination_rule::DestinationRuleSpec)> = rules
         .iter()
         .filter_map(|e| match &e.parsed {
-            Parsed::DestinationRule(s) => Some((*e, s)),
+            Parsed::DestinationRule(s) => Some((*e, &**s)),
             _ => None,
         })
         .collect();

@@ -86,10 +86,13 @@ impl FailOn {
 pub struct Checker {
     view: ClusterView,
     /// Defined twice: the same API group, kind, namespace and name (a Role and a
-    /// RoleBinding of one name are two objects). Identity → index in `kept`.
-    last: HashMap<(String, String, ObjKey), usize>,
-    /// Each object to check with its source (`None`: a live object, no file).
-    kept: Vec<(ObjKey, Option<crate::manifest::Source>)>,
+    /// RoleBinding of one name are two objects). (API group and kind as an index
+    /// into `group_kinds`, key) → the position of its last definition.
+    last: HashMap<(u32, ObjKey), u32>,
+    /// API group → kind → its index.
+    group_kinds: HashMap<String, HashMap<String, u32>>,
+    /// Each definition's source by position (`None`: a live object, no file).
+    sources: Vec<Option<crate::manifest::Source>>,
     duplicates: Vec<(ObjKey, String, String)>,
 }
 
@@ -107,24 +110,42 @@ impl Checker {
         Checker {
             view,
             last: HashMap::new(),
-            kept: Vec::new(),
+            group_kinds: HashMap::new(),
+            sources: Vec::new(),
             duplicates: Vec::new(),
         }
     }
 
+    /// Records a definition of `key` at the next position; the previous one's
+    /// position if it was defined before.
+    fn define(&mut self, group: &str, kind: &str, key: ObjKey, source: Option<crate::manifest::Source>) -> Option<u32> {
+        let gk = match self.group_kinds.get(group).and_then(|kinds| kinds.get(kind)) {
+            Some(id) => *id,
+            None => {
+                let next_id = self.group_kinds.values().map(HashMap::len).sum::<usize>();
+                let id = u32::try_from(next_id).unwrap_or(u32::MAX);
+                self.group_kinds
+                    .entry(group.to_string())
+                    .or_default()
+                    .insert(kind.to_string(), id);
+                id
+            }
+        };
+        let position = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
+        self.sources.push(source);
+        self.last.insert((gk, key), position)
+    }
+
     pub fn add(&mut self, m: Manifest) {
         let (group, kind, _, _) = m.object.identity();
-        let identity = (group.to_string(), kind.to_string(), m.object.key.clone());
-        if let Some(prev) = self.last.insert(identity, self.kept.len()) {
-            if let Some(p) = &self.kept[prev].1 {
-                self.duplicates.push((
-                    m.object.key.clone(),
-                    format!("{}:{}", p.file, p.line),
-                    format!("{}:{}", m.source.file, m.source.line),
-                ));
+        let (file, line) = (m.source.file.clone(), m.source.line);
+        if let Some(prev) = self.define(group, kind, m.object.key.clone(), Some(m.source)) {
+            if let Some(p) = &self.sources[prev as usize] {
+                let shadowed = format!("{}:{}", p.file, p.line);
+                self.duplicates
+                    .push((m.object.key.clone(), shadowed, format!("{file}:{line}")));
             }
         }
-        self.kept.push((m.object.key.clone(), Some(m.source)));
         self.view.apply(m.object);
     }
 
@@ -141,25 +162,22 @@ impl Checker {
             .collect();
         keys.sort();
         for key in keys {
-            let identity = (String::new(), key.kind.as_str().to_string(), key.clone());
-            self.last.insert(identity, self.kept.len());
-            self.kept.push((key, None));
+            let kind = key.kind.as_str().to_string();
+            self.define("", &kind, key, None);
         }
     }
 
-    /// Checks every manifest that no later one shadows.
+    /// Checks every manifest that no later one shadows, in input order.
     pub fn finish(self) -> Report {
-        let winners: std::collections::HashSet<usize> = self.last.into_values().collect();
+        let mut winners: Vec<(u32, &ObjKey)> = self.last.iter().map(|((_, key), at)| (*at, key)).collect();
+        winners.sort_unstable_by_key(|w| w.0);
         // Under an assumed proxy version, the view as it is today too (MG0507).
         let today = self
             .view
             .assumed_proxy_version()
             .map(|_| self.view.with_assumed_proxy_version(None));
         let mut findings = Vec::new();
-        for (i, (key, source)) in self.kept.iter().enumerate() {
-            if !winners.contains(&i) {
-                continue; // shadowed by a later definition
-            }
+        for (at, key) in winners {
             let Some(entry) = self.view.get(key) else {
                 continue;
             };
@@ -167,6 +185,7 @@ impl Checker {
             if let (Some(today), crate::view::Parsed::EnvoyFilter(_)) = (&today, &entry.parsed) {
                 found.extend(starts_applying(entry, &found, today));
             }
+            let source = &self.sources[at as usize];
             for mut f in found {
                 if let Some(source) = source {
                     f.file = Some(source.file.to_string());
@@ -177,7 +196,7 @@ impl Checker {
         }
         Report {
             findings,
-            objects: self.kept.len(),
+            objects: self.sources.len(),
             duplicates: self.duplicates,
             skipped: Vec::new(),
             unreadable: Vec::new(),

@@ -103,7 +103,7 @@ fn judge_cluster(view: &ClusterView, ns: &str, reg: &[Registered], c: &mut Clust
                 subset_labels
                     .as_ref()
                     .is_none_or(|l| labels_match(l, &w.labels))
-                    .then(|| (e.object.key.clone(), w.ip.clone(), w.labels.clone()))
+                    .then(|| (e.object.key.clone(), w.ip.clone(), w.labels.to_map()))
             })
             .collect();
         eps.sort_by(|a, b| a.0.cmp(&b.0));

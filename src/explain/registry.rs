@@ -96,7 +96,7 @@ pub fn sidecar_scope(
         .copied()
         .or_else(|| first(view.default_sidecars(namespace)))
         .or_else(|| first(view.default_sidecars(&view.mesh().root_namespace)))?;
-    let s: SidecarSpec = spec(chosen)?;
+    let s: SidecarSpec = *spec(chosen)?;
     let own = chosen.object.key.namespace.clone();
     Some(Scope {
         name: format!("Sidecar/{}/{}", own, chosen.object.key.name),

@@ -138,7 +138,7 @@ fn client_of(view: &ClusterView, kind: &'static str, e: &Entry) -> Client {
         kind,
         namespace: e.object.key.namespace.clone(),
         name: format!("{}/{}", e.object.key.kind, e.object.key.name),
-        labels: w.map(|w| w.labels.clone()).unwrap_or_default(),
+        labels: w.map(|w| w.labels.to_map()).unwrap_or_default(),
         version: resolved.as_ref().and_then(|p| p.version.clone()),
         revision: resolved.map(|p| p.revision),
     }

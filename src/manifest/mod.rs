@@ -4,7 +4,6 @@
 
 pub mod yaml;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -105,33 +104,7 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
             outcome.errors.push(e);
         }
     }
-    let mut units = Vec::new();
-    let mut batch: (Vec<PathBuf>, u64) = (Vec::new(), 0);
-    for file in files {
-        match plan(&file) {
-            // Small files go in batches: one hand-over between threads per batch.
-            Ok(Plan::Small(path, size)) => {
-                batch.0.push(path);
-                batch.1 += size;
-                if batch.0.len() >= 256 || batch.1 >= PART_BYTES as u64 {
-                    units.push(Unit::Paths(std::mem::take(&mut batch.0)));
-                    batch.1 = 0;
-                }
-            }
-            Ok(Plan::Parts(mut parts)) => {
-                if !batch.0.is_empty() {
-                    units.push(Unit::Paths(std::mem::take(&mut batch.0)));
-                    batch.1 = 0;
-                }
-                units.append(&mut parts);
-            }
-            Err(e) => outcome.errors.push(e),
-        }
-    }
-    if !batch.0.is_empty() {
-        units.push(Unit::Paths(batch.0));
-    }
-    // A file's parts after its first YAML error are not read (the stream stops there).
+    // A file's parts after its first YAML error are not handed on (the stream stops there).
     let mut failed: Option<Arc<str>> = None;
     let mut deliver = |r: ParsedUnit, outcome: &mut LoadOutcome| {
         if r.part_of.is_some() && failed == r.part_of {
@@ -144,24 +117,32 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
         }
         outcome.errors.extend(r.errors);
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(units.len());
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut units = Units::new(files);
     if workers <= 1 {
-        for u in &units {
+        while let Some(u) = units.next() {
             deliver(parse_unit(u, default_namespace), &mut outcome);
         }
         return outcome;
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Workers take the next unit from one shared source (which reads large files
+    // part by part, so a file never sits in memory whole) and parse it.
+    let units = std::sync::Mutex::new((0usize, units));
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ParsedUnit)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
-            let (units, next) = (&units, &next);
+            let units = &units;
             scope.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(u) = units.get(i) else { break };
+                let next = {
+                    let Ok(mut guard) = units.lock() else { break };
+                    let (count, source) = &mut *guard;
+                    source.next().map(|u| {
+                        *count += 1;
+                        (*count - 1, u)
+                    })
+                };
+                let Some((i, u)) = next else { break };
                 if tx.send((i, parse_unit(u, default_namespace))).is_err() {
                     break;
                 }
@@ -182,17 +163,18 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
     outcome
 }
 
-/// A piece of input parsed on its own: a file, or a run of whole documents of a
-/// large file (split where a line starts a document, `---`).
+/// A piece of input parsed on its own: small files, or a run of whole documents
+/// of a large file (split where a line starts a document, `---`).
 enum Unit {
     /// Small files, parsed one after the other (one hand-over for many files).
     Paths(Vec<PathBuf>),
-    Text {
+    Part {
         file: Arc<str>,
-        text: Arc<str>,
-        range: std::ops::Range<usize>,
+        text: String,
         first_line: usize,
     },
+    /// A file that could not be opened or read.
+    Failed(LoadError),
 }
 
 /// What one unit gave.
@@ -205,79 +187,175 @@ struct ParsedUnit {
     errors: Vec<LoadError>,
 }
 
-/// Files above this size are split into parts of about this size.
-const PART_BYTES: usize = 1 << 20;
+/// Files above this size are read in parts of about this size.
+const PART_BYTES: usize = 1 << 18;
+/// Small files are batched up to this many.
+const BATCH_FILES: usize = 256;
 
-/// How a file is read: a small one whole, later; a large one (or standard
-/// input) read now and split into parts.
-enum Plan {
-    Small(PathBuf, u64),
-    Parts(Vec<Unit>),
+/// The units of a list of files, in order, made as they are asked for: small
+/// files in batches, large files (and standard input) part by part.
+struct Units {
+    files: std::vec::IntoIter<PathBuf>,
+    /// The large file being read.
+    reading: Option<PartReader>,
+    /// A file met while filling a batch, to be handled next.
+    held: Option<PathBuf>,
 }
 
-fn plan(file: &Path) -> Result<Plan, LoadError> {
-    let (name, text) = if file.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| LoadError::Io {
-            path: "<stdin>".into(),
-            source: e,
-        })?;
-        ("<stdin>".to_string(), s)
-    } else {
-        let name = file.display().to_string();
-        let size = std::fs::metadata(file).map_or(0, |m| m.len());
-        if size <= PART_BYTES as u64 * 2 {
-            return Ok(Plan::Small(file.to_path_buf(), size));
+impl Units {
+    fn new(files: Vec<PathBuf>) -> Units {
+        Units {
+            files: files.into_iter(),
+            reading: None,
+            held: None,
         }
-        let text = std::fs::read_to_string(file).map_err(|e| LoadError::Io {
-            path: name.clone(),
-            source: e,
-        })?;
-        (name, text)
-    };
-    let file: Arc<str> = Arc::from(name);
-    let text: Arc<str> = Arc::from(text);
-    Ok(Plan::Parts(
-        split_documents(&text, PART_BYTES)
-            .into_iter()
-            .map(|(range, first_line)| Unit::Text {
-                file: file.clone(),
-                text: text.clone(),
-                range,
-                first_line,
-            })
-            .collect(),
-    ))
-}
-
-/// Splits a YAML stream into runs of whole documents of about `part` bytes, at
-/// lines that start a document (`---` followed by a space or the line's end: no
-/// scalar may contain such a line). A stream with directives (`%YAML`) stays whole.
-fn split_documents(text: &str, part: usize) -> Vec<(std::ops::Range<usize>, usize)> {
-    let whole = vec![(0..text.len(), 1)];
-    if text.len() <= part || text.starts_with('%') || text.contains("\n%") {
-        return whole;
     }
-    let mut out = Vec::new();
-    let (mut start, mut start_line, mut line) = (0, 1, 1);
-    let mut at = 0;
-    for l in text.split_inclusive('\n') {
-        let is_marker = l
-            .strip_prefix("---")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']));
-        if is_marker && at - start >= part {
-            out.push((start..at, start_line));
-            start = at;
-            start_line = line;
+
+    fn next(&mut self) -> Option<Unit> {
+        if let Some(r) = &mut self.reading {
+            match r.next_part() {
+                Some(u) => return Some(u),
+                None => self.reading = None,
+            }
         }
-        at += l.len();
-        line += 1;
+        let mut batch: Vec<PathBuf> = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(file) = self.held.take().or_else(|| self.files.next()) {
+            let size = if file.as_os_str() == "-" {
+                None
+            } else {
+                Some(std::fs::metadata(&file).map_or(0, |m| m.len()))
+            };
+            match size {
+                Some(size) if size <= PART_BYTES as u64 * 2 => {
+                    batch.push(file);
+                    bytes += size;
+                    if batch.len() >= BATCH_FILES || bytes >= PART_BYTES as u64 {
+                        break;
+                    }
+                }
+                // A large file: the batch so far goes first.
+                _ if !batch.is_empty() => {
+                    self.held = Some(file);
+                    break;
+                }
+                _ => match PartReader::open(&file) {
+                    Ok(mut r) => {
+                        let first = r.next_part();
+                        self.reading = Some(r);
+                        match first {
+                            Some(u) => return Some(u),
+                            None => self.reading = None,
+                        }
+                    }
+                    Err(e) => return Some(Unit::Failed(e)),
+                },
+            }
+        }
+        (!batch.is_empty()).then_some(Unit::Paths(batch))
     }
-    out.push((start..text.len(), start_line));
-    out
 }
 
-fn parse_unit(u: &Unit, default_namespace: &str) -> ParsedUnit {
+/// Reads a YAML stream in runs of whole documents of about `PART_BYTES`, cut
+/// before lines that start a document (`---` followed by a space or the line's
+/// end: no scalar may contain such a line). Once a directive (`%YAML`, `%TAG`)
+/// is seen the rest of the stream stays one part, as directives belong to the
+/// document after them.
+struct PartReader {
+    file: Arc<str>,
+    input: Box<dyn std::io::BufRead + Send>,
+    /// The line that ended the last part (a document start), read ahead.
+    carry: String,
+    next_line: usize,
+    whole: bool,
+    done: bool,
+    part: usize,
+}
+
+impl PartReader {
+    fn open(path: &Path) -> Result<PartReader, LoadError> {
+        let (name, input): (String, Box<dyn std::io::BufRead + Send>) = if path.as_os_str() == "-" {
+            (
+                "<stdin>".to_string(),
+                Box::new(std::io::BufReader::new(std::io::stdin())),
+            )
+        } else {
+            let name = path.display().to_string();
+            let file = std::fs::File::open(path).map_err(|e| LoadError::Io {
+                path: name.clone(),
+                source: e,
+            })?;
+            (name, Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
+        };
+        Ok(PartReader::new(name, input, PART_BYTES))
+    }
+
+    fn new(name: String, input: Box<dyn std::io::BufRead + Send>, part: usize) -> PartReader {
+        PartReader {
+            file: Arc::from(name),
+            input,
+            carry: String::new(),
+            next_line: 1,
+            whole: false,
+            done: false,
+            part,
+        }
+    }
+
+    fn next_part(&mut self) -> Option<Unit> {
+        if self.done {
+            return None;
+        }
+        let first_line = self.next_line;
+        let mut text = std::mem::take(&mut self.carry);
+        if !text.is_empty() {
+            self.next_line += 1;
+        }
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.input.read_line(&mut line) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Unit::Failed(LoadError::Io {
+                        path: self.file.to_string(),
+                        source: e,
+                    }));
+                }
+            }
+            if line.starts_with('%') {
+                self.whole = true;
+            }
+            if !self.whole && text.len() >= self.part && is_document_start(&line) {
+                self.carry = std::mem::take(&mut line);
+                break;
+            }
+            text.push_str(&line);
+            self.next_line += 1;
+        }
+        if text.is_empty() && self.done {
+            return None;
+        }
+        Some(Unit::Part {
+            file: self.file.clone(),
+            text,
+            first_line,
+        })
+    }
+}
+
+/// `---` followed by a space or the line's end.
+fn is_document_start(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+fn parse_unit(u: Unit, default_namespace: &str) -> ParsedUnit {
     let mut out = ParsedUnit {
         part_of: None,
         manifests: Vec::new(),
@@ -288,7 +366,7 @@ fn parse_unit(u: &Unit, default_namespace: &str) -> ParsedUnit {
         Unit::Paths(paths) => {
             for path in paths {
                 let name = path.display().to_string();
-                match std::fs::read_to_string(path) {
+                match std::fs::read_to_string(&path) {
                     Ok(text) => {
                         let manifests = &mut out.manifests;
                         let (s, e) = stream_file(&name, &text, default_namespace, &mut |m| manifests.push(m));
@@ -299,20 +377,14 @@ fn parse_unit(u: &Unit, default_namespace: &str) -> ParsedUnit {
                 }
             }
         }
-        Unit::Text {
-            file,
-            text,
-            range,
-            first_line,
-        } => {
+        Unit::Part { file, text, first_line } => {
             let manifests = &mut out.manifests;
-            let (s, e) = stream_part(file, &text[range.clone()], *first_line, default_namespace, &mut |m| {
-                manifests.push(m)
-            });
-            out.part_of = Some(file.clone());
+            let (s, e) = stream_part(&file, &text, first_line, default_namespace, &mut |m| manifests.push(m));
+            out.part_of = Some(file);
             out.skipped.extend(s);
             out.errors.extend(e);
         }
+        Unit::Failed(e) => out.errors.push(e),
     }
     out
 }
@@ -517,6 +589,25 @@ mod tests {
         assert!(parse_text("f.yaml", text, "default").is_err());
     }
 
+    /// The parts a `PartReader` cuts `text` into, with their first lines.
+    fn split_documents(text: &str, part: usize) -> Vec<(String, usize)> {
+        let input = Box::new(std::io::Cursor::new(text.to_string().into_bytes()));
+        let mut r = PartReader::new("f.yaml".into(), input, part);
+        let mut out = Vec::new();
+        while let Some(u) = r.next_part() {
+            match u {
+                Unit::Part { text, first_line, .. } => out.push((text, first_line)),
+                _ => panic!("only parts expected"),
+            }
+        }
+        assert_eq!(
+            out.iter().map(|p| p.0.as_str()).collect::<String>(),
+            text,
+            "the parts make the text"
+        );
+        out
+    }
+
     /// A large stream is split at document starts only; each part keeps the
     /// stream's line numbers, so lines and errors are those of the whole file.
     #[test]
@@ -535,15 +626,11 @@ mod tests {
         assert!(parts.len() > 5, "{}", parts.len());
         let whole = parse_file("f.yaml", &text, "default");
         let mut pieces = Vec::new();
-        for (range, first_line) in &parts {
-            assert!(text[range.clone()].starts_with("apiVersion") || text[range.clone()].starts_with("---"));
-            let (_, e) = stream_part(
-                &Arc::from("f.yaml"),
-                &text[range.clone()],
-                *first_line,
-                "default",
-                &mut |m| pieces.push(m),
-            );
+        for (part, first_line) in &parts {
+            assert!(part.starts_with("apiVersion") || part.starts_with("---"));
+            let (_, e) = stream_part(&Arc::from("f.yaml"), part, *first_line, "default", &mut |m| {
+                pieces.push(m)
+            });
             assert!(e.is_none(), "{e:?}");
         }
         assert_eq!(pieces.len(), 40);
@@ -559,14 +646,8 @@ mod tests {
         let broken = format!("{text}---\nmetadata: {{name: [x\n");
         let whole_err = parse_file("f.yaml", &broken, "default").error.unwrap().to_string();
         let parts = split_documents(&broken, 300);
-        let (range, first_line) = parts.last().unwrap();
-        let (_, e) = stream_part(
-            &Arc::from("f.yaml"),
-            &broken[range.clone()],
-            *first_line,
-            "default",
-            &mut |_| (),
-        );
+        let (part, first_line) = parts.last().unwrap();
+        let (_, e) = stream_part(&Arc::from("f.yaml"), part, *first_line, "default", &mut |_| ());
         assert_eq!(e.unwrap().to_string(), whole_err);
         // Directives keep a stream whole.
         assert_eq!(split_documents(&format!("%YAML 1.2\n---\n{text}"), 300).len(), 1);

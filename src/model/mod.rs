@@ -5,6 +5,7 @@ pub mod destination_rule;
 pub mod envoy_filter;
 pub mod fields;
 pub mod gateway;
+pub mod labels;
 pub mod mesh_config;
 pub mod object;
 pub mod proxy;

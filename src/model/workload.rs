@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::labels::{LabelLookup, Labels};
 use super::proxy::{self, ControlPlane, Proxy};
 use super::{Kind, Object};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
     pub namespace: String,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     pub service_account: Option<String>,
     pub proxy: Option<Proxy>,
     /// The Node a Pod runs on (`spec.nodeName`): subsets may select by its labels.
@@ -20,8 +21,8 @@ pub struct Workload {
 }
 
 /// Whether `labels` carry every pair of `selector` (an empty selector selects all).
-pub fn labels_match(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+pub fn labels_match(selector: &BTreeMap<String, String>, labels: &(impl LabelLookup + ?Sized)) -> bool {
+    selector.iter().all(|(k, v)| labels.label(k) == Some(v.as_str()))
 }
 
 /// The control plane an object stands for: an istiod Deployment (any mode) or Pod.
@@ -68,7 +69,7 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
     };
     Some(Workload {
         namespace: obj.key.namespace.clone(),
-        labels,
+        labels: Labels::from(labels),
         service_account,
         proxy: sidecar,
         node,

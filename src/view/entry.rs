@@ -17,18 +17,20 @@ use crate::model::{Kind, Object};
 use crate::semantics::host;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Specs are boxed: most objects of a view (Pods) have none, and an inline enum
+/// would give each of them the size of the largest spec.
 pub enum Parsed {
-    VirtualService(VirtualServiceSpec),
-    DestinationRule(DestinationRuleSpec),
-    Gateway(GatewaySpec),
-    ServiceEntry(ServiceEntrySpec),
-    Service(ServiceSpec),
-    EnvoyFilter(EnvoyFilterSpec),
+    VirtualService(Box<VirtualServiceSpec>),
+    DestinationRule(Box<DestinationRuleSpec>),
+    Gateway(Box<GatewaySpec>),
+    ServiceEntry(Box<ServiceEntrySpec>),
+    Service(Box<ServiceSpec>),
+    EnvoyFilter(Box<EnvoyFilterSpec>),
     /// PeerAuthentication, RequestAuthentication, AuthorizationPolicy.
-    Security(SecuritySpec),
-    Sidecar(SidecarSpec),
+    Security(Box<SecuritySpec>),
+    Sidecar(Box<SidecarSpec>),
     /// The `istio` ConfigMap's `mesh` key.
-    MeshConfig(MeshConfig),
+    MeshConfig(Box<MeshConfig>),
     None,
 }
 
@@ -40,9 +42,9 @@ pub struct Entry {
     pub object: Object,
     pub parsed: Parsed,
     pub problems: Problems,
-    pub workload: Option<Workload>,
+    pub workload: Option<Box<Workload>>,
     /// Set on istiod Deployments and Pods.
-    pub control_plane: Option<ControlPlane>,
+    pub control_plane: Option<Box<ControlPlane>>,
 }
 
 /// Settings fixed for the life of a view.
@@ -67,15 +69,15 @@ impl Entry {
     pub fn new(object: Object, settings: &ViewSettings) -> Entry {
         let mut problems = Problems::default();
         let parsed = match object.key.kind {
-            Kind::VirtualService => Parsed::VirtualService(virtual_service::parse(&object, &mut problems)),
-            Kind::DestinationRule => Parsed::DestinationRule(destination_rule::parse(&object, &mut problems)),
-            Kind::Gateway => Parsed::Gateway(gateway::parse(&object, &mut problems)),
-            Kind::ServiceEntry => Parsed::ServiceEntry(service_entry::parse(&object, &mut problems)),
-            Kind::Service => Parsed::Service(service::parse(&object, &mut problems)),
-            Kind::EnvoyFilter => Parsed::EnvoyFilter(envoy_filter::parse(&object, &mut problems)),
-            Kind::Sidecar => Parsed::Sidecar(sidecar::parse(&object, &mut problems)),
+            Kind::VirtualService => Parsed::VirtualService(Box::new(virtual_service::parse(&object, &mut problems))),
+            Kind::DestinationRule => Parsed::DestinationRule(Box::new(destination_rule::parse(&object, &mut problems))),
+            Kind::Gateway => Parsed::Gateway(Box::new(gateway::parse(&object, &mut problems))),
+            Kind::ServiceEntry => Parsed::ServiceEntry(Box::new(service_entry::parse(&object, &mut problems))),
+            Kind::Service => Parsed::Service(Box::new(service::parse(&object, &mut problems))),
+            Kind::EnvoyFilter => Parsed::EnvoyFilter(Box::new(envoy_filter::parse(&object, &mut problems))),
+            Kind::Sidecar => Parsed::Sidecar(Box::new(sidecar::parse(&object, &mut problems))),
             Kind::PeerAuthentication | Kind::RequestAuthentication | Kind::AuthorizationPolicy => {
-                Parsed::Security(security::parse(&object, &mut problems))
+                Parsed::Security(Box::new(security::parse(&object, &mut problems)))
             }
             Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
                 let text = object
@@ -85,12 +87,12 @@ impl Entry {
                     .unwrap_or("");
                 // A MeshConfig that does not parse leaves Istio's defaults: istiod
                 // would refuse it too, and the checks must still run.
-                Parsed::MeshConfig(MeshConfig::from_mesh_text(text).unwrap_or_default())
+                Parsed::MeshConfig(Box::new(MeshConfig::from_mesh_text(text).unwrap_or_default()))
             }
             _ => Parsed::None,
         };
-        let workload = workload::from_object(&object, settings.file_mode);
-        let control_plane = workload::control_plane_of(&object);
+        let workload = workload::from_object(&object, settings.file_mode).map(Box::new);
+        let control_plane = workload::control_plane_of(&object).map(Box::new);
         // Everything the checks read is in `parsed`, `problems` and `workload` now,
         // parsed once by the same code at admission and in the index; the JSON
         // would be most of the view's memory.

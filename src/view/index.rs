@@ -271,8 +271,8 @@ impl Indexes {
         if let Some(w) = &entry.workload {
             let sa = w.service_account.clone().unwrap_or_else(|| "default".to_string());
             count(&mut self.service_accounts_in_use, (ns.to_string(), sa), op);
-            for (k, v) in &w.labels {
-                update(&mut self.workloads_by_label, (k.clone(), v.clone()), key, op);
+            for (k, v) in w.labels.iter() {
+                update(&mut self.workloads_by_label, (k.to_string(), v.to_string()), key, op);
             }
             match op {
                 Op::Add => self.workloads.insert(key.clone()),

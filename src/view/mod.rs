@@ -16,6 +16,7 @@ pub use shared::{Changes, SharedView};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::model::labels::LabelLookup;
 use crate::model::mesh_config::MeshConfig;
 use crate::model::proxy::{namespace_injection, Injection, Proxy};
 use crate::model::workload::labels_match;
@@ -203,7 +204,7 @@ impl ClusterView {
             self.declared_namespaces.insert(key.name.clone());
         }
         let is_mesh_config = if let Parsed::MeshConfig(mc) = &entry.parsed {
-            self.mesh_sources.insert(key.namespace.clone(), mc.clone());
+            self.mesh_sources.insert(key.namespace.clone(), (**mc).clone());
             true
         } else {
             false
@@ -535,7 +536,7 @@ impl ClusterView {
     pub fn request_authentication_for(
         &self,
         workload_namespace: &str,
-        labels: &BTreeMap<String, String>,
+        labels: &(impl LabelLookup + ?Sized),
     ) -> Option<&Arc<Entry>> {
         let applies = |e: &&Arc<Entry>| match &e.parsed {
             Parsed::Security(s) => {
@@ -619,7 +620,7 @@ impl ClusterView {
     /// PeerAuthentication selecting it, else its namespace's, else the mesh's
     /// (root namespace); PERMISSIVE when none sets a mode. The selecting policy's
     /// `portLevelMtls` entries override the mode on their (target) ports.
-    pub fn effective_mtls(&self, workload_namespace: &str, labels: &BTreeMap<String, String>) -> MtlsMode {
+    pub fn effective_mtls(&self, workload_namespace: &str, labels: &(impl LabelLookup + ?Sized)) -> MtlsMode {
         let mode_of = |e: &Arc<Entry>| match &e.parsed {
             Parsed::Security(s) => s.mtls_mode.clone().filter(|m| m != "UNSET"),
             _ => None,

@@ -141,8 +141,8 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
     if let Some(w) = &entry.workload {
         for scope in [Some(w.namespace.clone()), None] {
             out.push(Topic::Workloads(scope.clone(), None));
-            for (k, v) in &w.labels {
-                out.push(Topic::Workloads(scope.clone(), Some((k.clone(), v.clone()))));
+            for (k, v) in w.labels.iter() {
+                out.push(Topic::Workloads(scope.clone(), Some((k.to_string(), v.to_string()))));
             }
         }
     }
