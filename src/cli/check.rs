@@ -6,10 +6,11 @@ use clap::{Args, ValueEnum};
 
 use crate::checks;
 use crate::finding::{Finding, Severity};
-use crate::manifest::{self, Manifest};
+use crate::manifest;
 use crate::model::{ObjKey, Object};
 use crate::report::{self as output, Report, Unreadable};
-use crate::view::{ClusterView, ViewSettings};
+use crate::view::{ClusterView, Entry, ViewSettings};
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -136,17 +137,25 @@ impl Checker {
         self.last.insert((gk, key), position)
     }
 
-    pub fn add(&mut self, m: Manifest) {
-        let (group, kind, _, _) = m.object.identity();
-        let (file, line) = (m.source.file.clone(), m.source.line);
-        if let Some(prev) = self.define(group, kind, m.object.key.clone(), Some(m.source)) {
+    /// How a manifest's object becomes the view's entry; run where the object
+    /// was parsed (the parsing threads), so parsing and entry building share the
+    /// cores and the object's JSON is freed by the thread that made it.
+    pub fn prepare(&self) -> impl Fn(Object) -> Arc<Entry> + Sync + use<> {
+        let settings = self.view.settings().clone();
+        move |object| Arc::new(Entry::new(object, &settings))
+    }
+
+    pub fn add_entry(&mut self, entry: Arc<Entry>, source: crate::manifest::Source) {
+        let (group, kind, _, _) = entry.object.identity();
+        let key = &entry.object.key;
+        let (file, line) = (source.file.clone(), source.line);
+        if let Some(prev) = self.define(group, kind, key.clone(), Some(source)) {
             if let Some(p) = &self.sources[prev as usize] {
                 let shadowed = format!("{}:{}", p.file, p.line);
-                self.duplicates
-                    .push((m.object.key.clone(), shadowed, format!("{file}:{line}")));
+                self.duplicates.push((key.clone(), shadowed, format!("{file}:{line}")));
             }
         }
-        self.view.apply(m.object);
+        self.view.apply_entry(entry);
     }
 
     /// Checks the live objects themselves (no files were given): those of
@@ -252,7 +261,13 @@ pub fn run(args: &CheckArgs) -> i32 {
         });
     }
     let default_namespace = args.namespace.as_deref().unwrap_or("default");
-    let outcome = manifest::visit_paths(&args.paths, default_namespace, |m| checker.add(m));
+    let prepare = checker.prepare();
+    let outcome = manifest::visit_paths_prepared(
+        &args.paths,
+        default_namespace,
+        |m| (prepare(m.object), m.source),
+        |(entry, source)| checker.add_entry(entry, source),
+    );
     if args.paths.is_empty() {
         checker.check_live(args.namespace.as_deref());
     }

@@ -94,7 +94,19 @@ pub fn load_paths(paths: &[String], default_namespace: &str) -> Result<Vec<Manif
 /// parsing files — and parts of large files — on every core meanwhile. A file
 /// that cannot be read or parsed is recorded and the walk goes on; the documents
 /// of a file before its YAML error are kept, as kubectl applies them.
-pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(Manifest)) -> LoadOutcome {
+pub fn visit_paths(paths: &[String], default_namespace: &str, f: impl FnMut(Manifest)) -> LoadOutcome {
+    visit_paths_prepared(paths, default_namespace, |m| m, f)
+}
+
+/// `visit_paths` with `prepare` run on each object on the parsing threads (the
+/// work that can be done in parallel, e.g. building the view's entry), and `f`
+/// on the results, in input order.
+pub fn visit_paths_prepared<T: Send>(
+    paths: &[String],
+    default_namespace: &str,
+    prepare: impl Fn(Manifest) -> T + Sync,
+    mut f: impl FnMut(T),
+) -> LoadOutcome {
     let mut outcome = LoadOutcome::default();
     let mut files = Vec::new();
     for p in paths {
@@ -106,7 +118,7 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
     }
     // A file's parts after its first YAML error are not handed on (the stream stops there).
     let mut failed: Option<Arc<str>> = None;
-    let mut deliver = |r: ParsedUnit, outcome: &mut LoadOutcome| {
+    let mut deliver = |r: ParsedUnit<T>, outcome: &mut LoadOutcome| {
         if r.part_of.is_some() && failed == r.part_of {
             return;
         }
@@ -121,7 +133,7 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
     let mut units = Units::new(files);
     if workers <= 1 {
         while let Some(u) = units.next() {
-            deliver(parse_unit(u, default_namespace), &mut outcome);
+            deliver(parse_unit(u, default_namespace, &prepare), &mut outcome);
         }
         return outcome;
     }
@@ -129,10 +141,10 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
     // part by part, so a file never sits in memory whole) and parse it.
     let units = std::sync::Mutex::new((0usize, units));
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ParsedUnit)>(workers);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ParsedUnit<T>)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
-            let units = &units;
+            let (units, prepare) = (&units, &prepare);
             scope.spawn(move || loop {
                 let next = {
                     let Ok(mut guard) = units.lock() else { break };
@@ -143,7 +155,7 @@ pub fn visit_paths(paths: &[String], default_namespace: &str, mut f: impl FnMut(
                     })
                 };
                 let Some((i, u)) = next else { break };
-                if tx.send((i, parse_unit(u, default_namespace))).is_err() {
+                if tx.send((i, parse_unit(u, default_namespace, prepare))).is_err() {
                     break;
                 }
             });
@@ -178,11 +190,11 @@ enum Unit {
 }
 
 /// What one unit gave.
-struct ParsedUnit {
+struct ParsedUnit<T> {
     /// The file a part of a split file belongs to (its later parts are dropped
     /// after a YAML error); `None` for whole files.
     part_of: Option<Arc<str>>,
-    manifests: Vec<Manifest>,
+    manifests: Vec<T>,
     skipped: Vec<Skipped>,
     errors: Vec<LoadError>,
 }
@@ -355,7 +367,7 @@ fn is_document_start(line: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
 }
 
-fn parse_unit(u: Unit, default_namespace: &str) -> ParsedUnit {
+fn parse_unit<T>(u: Unit, default_namespace: &str, prepare: &impl Fn(Manifest) -> T) -> ParsedUnit<T> {
     let mut out = ParsedUnit {
         part_of: None,
         manifests: Vec::new(),
@@ -369,7 +381,7 @@ fn parse_unit(u: Unit, default_namespace: &str) -> ParsedUnit {
                 match std::fs::read_to_string(&path) {
                     Ok(text) => {
                         let manifests = &mut out.manifests;
-                        let (s, e) = stream_file(&name, &text, default_namespace, &mut |m| manifests.push(m));
+                        let (s, e) = stream_file(&name, &text, default_namespace, &mut |m| manifests.push(prepare(m)));
                         out.skipped.extend(s);
                         out.errors.extend(e);
                     }
@@ -379,7 +391,9 @@ fn parse_unit(u: Unit, default_namespace: &str) -> ParsedUnit {
         }
         Unit::Part { file, text, first_line } => {
             let manifests = &mut out.manifests;
-            let (s, e) = stream_part(&file, &text, first_line, default_namespace, &mut |m| manifests.push(m));
+            let (s, e) = stream_part(&file, &text, first_line, default_namespace, &mut |m| {
+                manifests.push(prepare(m))
+            });
             out.part_of = Some(file);
             out.skipped.extend(s);
             out.errors.extend(e);
