@@ -319,7 +319,10 @@ impl PartReader {
             return None;
         }
         let first_line = self.next_line;
-        let mut text = std::mem::take(&mut self.carry);
+        // One allocation for the part (growing by doubling would copy it and
+        // touch fresh memory at every step).
+        let mut text = String::with_capacity(self.part + self.part / 4);
+        text.push_str(&std::mem::take(&mut self.carry));
         if !text.is_empty() {
             self.next_line += 1;
         }

@@ -196,7 +196,12 @@ impl ClusterView {
 
     pub fn apply_entry(&mut self, entry: Arc<Entry>) -> Option<Arc<Entry>> {
         let key = entry.object.key.clone();
-        let old = self.delete(&key);
+        // One map operation for the common case (a new object); a replaced
+        // object's index entries leave before the new ones come.
+        let old = self.objects.insert(key.clone(), entry.clone());
+        if let Some(old) = &old {
+            self.unindex(&key, old);
+        }
         let shared = Arc::new(key.clone());
         self.idx.add(&shared, &entry, &self.settings.cluster_domain);
         *self.object_namespaces.entry(key.namespace.clone()).or_insert(0) += 1;
@@ -209,7 +214,6 @@ impl ClusterView {
         } else {
             false
         };
-        self.objects.insert(key, entry);
         if is_mesh_config {
             self.refresh_mesh();
         }
@@ -219,8 +223,14 @@ impl ClusterView {
     /// Removes an object and its index entries.
     pub fn delete(&mut self, key: &ObjKey) -> Option<Arc<Entry>> {
         let old = self.objects.remove(key)?;
+        self.unindex(key, &old);
+        Some(old)
+    }
+
+    /// Takes an object's contributions out of the indexes and counts.
+    fn unindex(&mut self, key: &ObjKey, old: &Arc<Entry>) {
         let shared = Arc::new(key.clone());
-        self.idx.remove(&shared, &old, &self.settings.cluster_domain);
+        self.idx.remove(&shared, old, &self.settings.cluster_domain);
         if let Some(n) = self.object_namespaces.get_mut(&key.namespace) {
             *n -= 1;
             if *n == 0 {
@@ -234,7 +244,6 @@ impl ClusterView {
             self.mesh_sources.remove(&key.namespace);
             self.refresh_mesh();
         }
-        Some(old)
     }
 
     /// The same view with proxies judged as if they ran another version (or as
