@@ -497,7 +497,7 @@ fn stream_part(
     f: &mut dyn FnMut(Manifest),
 ) -> (Vec<Skipped>, Option<LoadError>) {
     let mut skipped = Vec::new();
-    let result = yaml::for_each_document_at(text, first_line, |doc| {
+    let result = yaml::for_each_document_lines_for(text, first_line, is_reported, |doc| {
         add_document(file, doc, default_namespace, f, &mut skipped)
     });
     let error = result.err().map(|error| LoadError::Yaml {
@@ -505,6 +505,14 @@ fn stream_part(
         error,
     });
     (skipped, error)
+}
+
+/// Whether findings may point into objects of this type: Istio objects and
+/// Services (and the items of a list). Other kinds — most of a cluster — keep
+/// no line map.
+fn is_reported(api_version: &str, kind: &str) -> bool {
+    let k = crate::model::Kind::from_type(api_version, kind);
+    k.is_istio() || k == crate::model::Kind::Service || kind.ends_with("List")
 }
 
 /// One document's objects (a `kind: List` is flattened into its items).
@@ -541,9 +549,7 @@ fn add_document(
         let line = lines.get(&prefix).unwrap_or(doc.start_line);
         match Object::from_value(value, default_namespace) {
             Ok(object) => {
-                // Findings point into Istio objects and Services only: other
-                // kinds (most of a cluster) need no line map.
-                let reported = object.key.kind.is_istio() || object.key.kind == crate::model::Kind::Service;
+                let reported = is_reported(&object.api_version, &object.kind_name);
                 f(Manifest {
                     object,
                     source: Source {

@@ -117,19 +117,38 @@ pub fn for_each_document(text: &str, f: impl FnMut(YamlDocument)) -> Result<(), 
 /// `for_each_document` on a part of a larger stream that starts on line
 /// `first_line` (1-based): lines, in documents and errors, are the stream's.
 pub fn for_each_document_at(text: &str, first_line: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
+    for_each_document_lines_for(text, first_line, |_, _| true, f)
+}
+
+/// `for_each_document_at`, keeping the line of every node only for documents
+/// whose `apiVersion` and `kind` `lines_for` accepts (the others keep the line
+/// of the document): most objects of a cluster are never pointed into.
+pub fn for_each_document_lines_for(
+    text: &str,
+    first_line: usize,
+    lines_for: fn(&str, &str) -> bool,
+    f: impl FnMut(YamlDocument),
+) -> Result<(), YamlError> {
     let offset = first_line.saturating_sub(1);
-    parse_at(text, MAX_NODES, offset, f).map_err(|mut e| {
+    parse_at(text, MAX_NODES, offset, lines_for, f).map_err(|mut e| {
         e.line += offset;
         e
     })
 }
 
 fn parse_with_budget(text: &str, max_nodes: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
-    parse_at(text, max_nodes, 0, f)
+    parse_at(text, max_nodes, 0, |_, _| true, f)
 }
 
-fn parse_at(text: &str, max_nodes: usize, line_offset: usize, f: impl FnMut(YamlDocument)) -> Result<(), YamlError> {
+fn parse_at(
+    text: &str,
+    max_nodes: usize,
+    line_offset: usize,
+    lines_for: fn(&str, &str) -> bool,
+    f: impl FnMut(YamlDocument),
+) -> Result<(), YamlError> {
     let mut builder = Builder {
+        node_lines: true,
         line_offset,
         max_nodes,
         emit: f,
@@ -151,7 +170,15 @@ fn parse_at(text: &str, max_nodes: usize, line_offset: usize, f: impl FnMut(Yaml
         let doc = &text[range];
         builder.line_offset = line_offset + first;
         let result = match block::events(doc).filter(|e| node_count(e) <= max_nodes) {
-            Some(events) => builder.feed(events),
+            Some(events) => {
+                builder.node_lines = match (root_scalar(&events, "apiVersion"), root_scalar(&events, "kind")) {
+                    (Some(api_version), Some(kind)) => lines_for(api_version, kind),
+                    _ => true,
+                };
+                let result = builder.feed(events);
+                builder.node_lines = true;
+                result
+            }
             None => read_with_libyaml(&mut builder, doc),
         };
         if result.is_err() {
@@ -186,6 +213,41 @@ fn documents(text: &str) -> Vec<(std::ops::Range<usize>, usize)> {
     }
     out.push((start..text.len(), start_line));
     out
+}
+
+/// The plain or quoted scalar value of a key of the document's root mapping.
+fn root_scalar<'a>(events: &'a [block::Event], key: &str) -> Option<&'a str> {
+    if !matches!(events.first(), Some(block::Event::MappingStart(_))) {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut expect_key = false;
+    let mut matched = false;
+    for e in events {
+        match e {
+            block::Event::MappingStart(_) | block::Event::SequenceStart(_) => {
+                if depth == 1 {
+                    matched = false;
+                }
+                depth += 1;
+                expect_key = depth == 1;
+            }
+            block::Event::MappingEnd | block::Event::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                expect_key = depth == 1;
+            }
+            block::Event::Scalar { value, .. } if depth == 1 => {
+                if expect_key {
+                    matched = value == key;
+                } else if matched {
+                    return Some(value);
+                }
+                expect_key = !expect_key;
+            }
+            block::Event::Scalar { .. } => {}
+        }
+    }
+    None
 }
 
 /// Where `doc`, a slice of `text`, starts in it.
@@ -256,6 +318,8 @@ enum Frame {
 
 struct Builder<F> {
     emit: F,
+    /// Whether the line of every node is kept (else the document's only).
+    node_lines: bool,
     stack: Vec<Frame>,
     root: Option<Value>,
     start_line: usize,
@@ -371,6 +435,8 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
                 self.lines.record("", line);
                 true
             }
+            Some(Frame::Map { key: None, .. }) => false,
+            Some(_) if !self.node_lines => true,
             Some(Frame::Seq { items, path_len, .. }) => {
                 let index = items.len();
                 self.path.truncate(*path_len);
@@ -386,7 +452,6 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
                 push_token(&mut self.path, k);
                 true
             }
-            Some(Frame::Map { key: None, .. }) => false,
         }
     }
 
@@ -440,9 +505,11 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
                     let Some(k) = key_text(&value) else {
                         return Err(YamlError::at(mark, "a mapping key must be a scalar"));
                     };
-                    self.path.truncate(*path_len);
-                    push_token(&mut self.path, &k);
-                    self.lines.record(&self.path, line);
+                    if self.node_lines {
+                        self.path.truncate(*path_len);
+                        push_token(&mut self.path, &k);
+                        self.lines.record(&self.path, line);
+                    }
                     *key = Some(k);
                 }
             },
@@ -738,6 +805,19 @@ mod tests {
     fn anchors_and_aliases_expand() {
         let docs = parse_documents("base: &b {x: 1}\ncopy: *b\n").unwrap();
         assert_eq!(docs[0].value["copy"], json!({"x": 1}));
+    }
+
+    /// Documents of kinds no finding points into keep the document's line only.
+    #[test]
+    fn node_lines_only_for_the_kinds_asked() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\n";
+        let mut docs = Vec::new();
+        for_each_document_lines_for(text, 1, |_, kind| kind != "Pod", |d| docs.push(d)).unwrap();
+        assert_eq!(docs[0].lines.get(""), Some(1));
+        assert_eq!(docs[0].lines.get("/metadata/name"), None);
+        assert_eq!(docs[0].value["metadata"]["name"], "p");
+        assert_eq!(docs[1].start_line, 6);
+        assert_eq!(docs[1].lines.get("/metadata/name"), Some(9));
     }
 
     #[test]

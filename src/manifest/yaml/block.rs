@@ -438,6 +438,7 @@ mod tests {
     fn libyaml_only(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
         let mut docs = Vec::new();
         let mut builder = Builder {
+            node_lines: true,
             line_offset: 0,
             max_nodes: MAX_NODES,
             emit: |d| docs.push(d),
