@@ -111,7 +111,7 @@ pub fn visit_paths_prepared<T: Send>(
     let mut files = Vec::new();
     for p in paths {
         if p == "-" {
-            files.push(PathBuf::from("-"));
+            files.push((PathBuf::from("-"), None));
         } else if let Err(e) = collect(Path::new(p), true, &mut files) {
             outcome.errors.push(e);
         }
@@ -207,15 +207,15 @@ const BATCH_FILES: usize = 256;
 /// The units of a list of files, in order, made as they are asked for: small
 /// files in batches, large files (and standard input) part by part.
 struct Units {
-    files: std::vec::IntoIter<PathBuf>,
+    files: std::vec::IntoIter<(PathBuf, Option<u64>)>,
     /// The large file being read.
     reading: Option<PartReader>,
     /// A file met while filling a batch, to be handled next.
-    held: Option<PathBuf>,
+    held: Option<(PathBuf, Option<u64>)>,
 }
 
 impl Units {
-    fn new(files: Vec<PathBuf>) -> Units {
+    fn new(files: Vec<(PathBuf, Option<u64>)>) -> Units {
         Units {
             files: files.into_iter(),
             reading: None,
@@ -232,11 +232,11 @@ impl Units {
         }
         let mut batch: Vec<PathBuf> = Vec::new();
         let mut bytes = 0u64;
-        while let Some(file) = self.held.take().or_else(|| self.files.next()) {
+        while let Some((file, known)) = self.held.take().or_else(|| self.files.next()) {
             let size = if file.as_os_str() == "-" {
                 None
             } else {
-                Some(std::fs::metadata(&file).map_or(0, |m| m.len()))
+                Some(known.unwrap_or_else(|| std::fs::metadata(&file).map_or(0, |m| m.len())))
             };
             match size {
                 Some(size) if size <= PART_BYTES as u64 * 2 => {
@@ -248,7 +248,7 @@ impl Units {
                 }
                 // A large file: the batch so far goes first.
                 _ if !batch.is_empty() => {
-                    self.held = Some(file);
+                    self.held = Some((file, size));
                     break;
                 }
                 _ => match PartReader::open(&file) {
@@ -408,7 +408,9 @@ fn parse_unit<T>(u: Unit, default_namespace: &str, prepare: &impl Fn(Manifest) -
 
 /// Directories are walked in name order, keeping `.yaml`, `.yml` and `.json` files
 /// and skipping hidden entries; a path named explicitly is read whatever its name.
-fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Collects the files under `path` with their sizes when known (the walk's own
+/// metadata: one `stat` per file, not two).
+fn collect(path: &Path, explicit: bool, out: &mut Vec<(PathBuf, Option<u64>)>) -> Result<(), LoadError> {
     let io = |e| LoadError::Io {
         path: path.display().to_string(),
         source: e,
@@ -425,7 +427,9 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), Lo
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
             .collect();
-        entries.sort();
+        // One directory's entries differ in their names only: comparing those
+        // gives `Path`'s order without its component-wise comparison.
+        entries.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
         for e in entries {
             collect(&e, false, out)?;
         }
@@ -434,7 +438,9 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), Lo
             .extension()
             .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
     {
-        out.push(path.to_path_buf());
+        // A symlink's own size is not its target's.
+        let size = (meta.is_file() && !meta.file_type().is_symlink()).then_some(meta.len());
+        out.push((path.to_path_buf(), size));
     }
     Ok(())
 }
