@@ -313,10 +313,15 @@ fn explain_call(manifests: &str, call: &Value) -> meshgate::explain::Explanation
                 .collect()
         })
         .unwrap_or_default();
-    let protocol = if call["protocol"] == "tcp" { "tcp" } else { "http" };
-    let host = call["host"]
-        .as_str()
-        .filter(|h| !h.is_empty())
+    // A call with an SNI is TLS to that name (the address picks the listener).
+    let sni = call["sni"].as_str().filter(|h| !h.is_empty());
+    let protocol = match (sni, call["protocol"].as_str()) {
+        (Some(_), _) => "tls",
+        (None, Some("tcp")) => "tcp",
+        _ => "http",
+    };
+    let host = sni
+        .or(call["host"].as_str().filter(|h| !h.is_empty()))
         .or(call["address"].as_str())
         .unwrap_or("");
     let url = format!(
@@ -852,6 +857,16 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
                 gw("shop.example.com", "/reviews/1"),
                 gw("shop.example.com", "/other"),
                 gw("blog.example.com", "/"),
+            ],
+        ),
+        (
+            "TLS by SNI: a tls route to a ServiceEntry, passthrough to another host",
+            docs(&["apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: apis, namespace: default}\nspec:\n  hosts: [api.example.com, pay.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 443, name: tls, protocol: TLS}]\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: api-tls, namespace: default}\nspec:\n  hosts: [api.example.com]\n  tls:\n  - match: [{port: 443, sniHosts: [api.example.com]}]\n    route:\n    - destination: {host: pay.example.com, port: {number: 443}}\n"]),
+            vec![
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "api.example.com", "mode": "outbound"}),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "pay.example.com", "mode": "outbound"}),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "other.example.com", "mode": "outbound"}),
             ],
         ),
         (

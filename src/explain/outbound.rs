@@ -48,11 +48,19 @@ pub fn follow(
         return follow_tcp(view, caller, req, t, scope, out);
     }
     if req.target.protocol != Protocol::Http {
-        return passthrough(
-            view,
-            out,
-            "no Service or ServiceEntry this proxy sees has that host and port",
-        );
+        let why = "no Service or ServiceEntry this proxy sees has that host and port";
+        passthrough(view, out, why);
+        // A host without address on a TLS port gives the port a wildcard
+        // listener; a name none of its SNI filter chains matches takes its
+        // passthrough filter chain (shown by istiod's generator).
+        let wildcard_tls = reg
+            .iter()
+            .any(|r| r.address.is_none() && r.port(port).is_some_and(|p| p.sni));
+        if req.target.protocol == Protocol::Tls && wildcard_tls {
+            out.listener = Some(format!("0.0.0.0_{port}"));
+            out.filter_chain = Some("PassthroughFilterChain".to_string());
+        }
+        return;
     }
     let on_port: Vec<&Registered> = reg.iter().filter(|r| r.port(port).is_some_and(|p| p.http)).collect();
     if on_port.is_empty() {

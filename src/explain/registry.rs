@@ -14,6 +14,8 @@ pub struct Port {
     pub number: u32,
     /// HTTP routes apply (HTTP, HTTP2, gRPC, or a protocol istiod sniffs).
     pub http: bool,
+    /// Connections are matched by SNI (TLS, HTTPS).
+    pub sni: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -142,6 +144,7 @@ pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Ve
                     .map(|p| Port {
                         number: p.port,
                         http: crate::model::service::http_capable(p.name.as_deref(), p.app_protocol.as_deref()),
+                        sni: crate::model::service::sni_matched(p.name.as_deref(), p.app_protocol.as_deref()),
                     })
                     .collect(),
                 s.cluster_ip.clone().filter(|ip| ip != "None"),
@@ -152,6 +155,7 @@ pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Ve
                     .map(|p| Port {
                         number: p.number,
                         http: crate::model::service::http_capable(p.name.as_deref(), p.protocol.as_deref()),
+                        sni: crate::model::service::sni_matched(p.name.as_deref(), p.protocol.as_deref()),
                     })
                     .collect(),
                 se.addresses.first().cloned(),

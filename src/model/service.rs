@@ -19,13 +19,25 @@ pub const PROTOCOLS: &[&str] = &[
 /// protocol istiod sniffs (unnamed, unknown); not TCP, TLS, HTTPS or the like.
 /// `protocol` is a Service port's `appProtocol` or a ServiceEntry port's `protocol`.
 pub fn http_capable(name: Option<&str>, protocol: Option<&str>) -> bool {
-    let declared = protocol
+    let declared = declared_protocol(name, protocol);
+    // Unknown or unset: istiod sniffs, so HTTP routes may apply.
+    !PROTOCOLS.contains(&declared.as_str()) || super::gateway::is_http_protocol(&declared)
+}
+
+/// Whether istiod matches connections on the port by SNI (`protocol.IsTLS`:
+/// TLS or HTTPS, declared or by port-name prefix).
+pub fn sni_matched(name: Option<&str>, protocol: Option<&str>) -> bool {
+    matches!(declared_protocol(name, protocol).as_str(), "tls" | "https")
+}
+
+/// The protocol a port declares (protocol or appProtocol, else its name's
+/// prefix), lower case; TCP counts as undeclared for a named port.
+fn declared_protocol(name: Option<&str>, protocol: Option<&str>) -> String {
+    protocol
         .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("TCP"))
         .or_else(|| name.map(|n| n.split('-').next().unwrap_or(n)))
         .unwrap_or("")
-        .to_ascii_lowercase();
-    // Unknown or unset: istiod sniffs, so HTTP routes may apply.
-    !PROTOCOLS.contains(&declared.as_str()) || super::gateway::is_http_protocol(&declared)
+        .to_ascii_lowercase()
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
