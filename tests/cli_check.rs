@@ -25,7 +25,7 @@ fn missing_gateway_json_contract_and_exit_1() {
                 "namespace": "shop",
                 "name": "web",
                 "pointer": "/spec/gateways/0",
-                "message": "gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)",
+                "message": "gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)",
                 "file": path(&f),
                 "line": 22
             }],
@@ -43,7 +43,7 @@ fn text_output_names_file_line_code_and_pointer() {
     let out = stdout(&o);
     assert!(
         out.contains(&format!(
-            "{}:22: error MG0101 VirtualService shop/web /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)\n",
+            "{}:22: error MG0101 VirtualService shop/web /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)\n",
             path(&f)
         )),
         "{out}"
@@ -315,7 +315,7 @@ fn directories_are_walked_recursively_for_yaml_and_json() {
     assert_eq!(f["pointer"], "/spec/gateways/0");
     assert_eq!(
         f["message"],
-        "gateway \"default/gw\" not found: its routes are not served at that gateway (404 NR)"
+        "gateway \"default/gw\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for web)"
     );
 }
 

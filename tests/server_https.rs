@@ -55,7 +55,7 @@ async fn allow_and_deny_with_code_and_pointer() {
     assert_eq!(body["response"]["allowed"], false);
     assert_eq!(
         body["response"]["status"]["message"],
-        "MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)"
+        "MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)"
     );
     let (_, body) = s
         .post(review(V1, "CREATE", VS_KIND, Some(vs("b", "mesh")), None, false))
@@ -166,7 +166,7 @@ async fn delete_impact_names_referrers() {
     assert_eq!(b["response"]["allowed"], false);
     assert_eq!(
         b["response"]["status"]["message"],
-        "deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/bound (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR))"
+        "deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/bound (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com))"
     );
     s.stop().await.unwrap();
 }

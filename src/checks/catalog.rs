@@ -158,7 +158,10 @@ pub fn markdown() -> String {
          Severity is the default; the admission action follows from the policy (error → deny, warning → warn, info → audit). \
          Phase: C/U = create/update of the subject, D = delete or update of a referent (impact analysis).\n\n\
          The consequence column says what breaks, as a user meets it: an error is only for what provably breaks \
-         traffic or drops configuration in istiod's output, and its message says so.\n\n\
+         traffic or drops configuration in istiod's output, and its message says so. The messages of the routing \
+         errors (MG01xx, MG02xx, MG03xx) name the Envoy objects to look for with `istioctl proxy-config`: the cluster \
+         (`outbound|9080|v1|reviews.shop.svc.cluster.local`), the route configuration (`9080` at sidecars, `http.80` or \
+         `https.443.https.public.istio-system` at a gateway), the virtual host (`host:port`) or the listener (`0.0.0.0_8443`).\n\n\
          | code | severity | reported on | phase | condition | consequence | istioctl / Kiali | example pointer |\n\
          |---|---|---|---|---|---|---|---|\n",
     );

@@ -6,7 +6,7 @@ use super::{catalog, join};
 use crate::finding::{pointer, Finding};
 use crate::model::destination_rule::{DestinationRuleSpec, TlsSetting};
 use crate::model::service::TargetPort;
-use crate::semantics::host;
+use crate::semantics::{envoy_names, host};
 use crate::view::{ClusterView, Entry};
 
 pub fn check(entry: &Entry, dr: &DestinationRuleSpec, view: &ClusterView, out: &mut Vec<Finding>) {
@@ -132,12 +132,21 @@ fn check_overlap(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
 /// What a DISABLE TLS setting reaches: each workload behind `fqdn` (narrowed to
 /// the setting's subset) with the target port of each Service port it covers;
 /// `None` as target port: a named target port.
+/// A workload port a TLS `DISABLE` setting sends plaintext to.
+pub(crate) struct DisabledTarget {
+    pub workload: std::sync::Arc<Entry>,
+    /// The Service port clients call (the cluster's port).
+    pub service_port: u32,
+    /// The workload's port; `None` for a named target port.
+    pub target_port: Option<u32>,
+}
+
 pub(crate) fn disabled_tls_targets(
     dr: &DestinationRuleSpec,
     t: &TlsSetting,
     fqdn: &str,
     view: &ClusterView,
-) -> Vec<(std::sync::Arc<Entry>, Option<u32>)> {
+) -> Vec<DisabledTarget> {
     let subset_labels = t
         .subset
         .as_ref()
@@ -152,27 +161,34 @@ pub(crate) fn disabled_tls_targets(
         if s.selector.is_empty() {
             continue;
         }
-        let target_ports: Vec<Option<u32>> = s
+        let ports: Vec<(u32, Option<u32>)> = s
             .ports
             .iter()
             .filter(|sp| match t.port {
                 Some(p) => sp.port == p,
                 None => !t.overridden_ports.contains(&sp.port),
             })
-            .map(|sp| match &sp.target_port {
-                None => Some(sp.port),
-                Some(TargetPort::Number(n)) => Some(*n),
-                Some(TargetPort::Name(_)) => None,
+            .map(|sp| {
+                let target = match &sp.target_port {
+                    None => Some(sp.port),
+                    Some(TargetPort::Number(n)) => Some(*n),
+                    Some(TargetPort::Name(_)) => None,
+                };
+                (sp.port, target)
             })
             .collect();
-        if target_ports.is_empty() {
+        if ports.is_empty() {
             continue;
         }
         let mut selector = s.selector.clone();
         selector.extend(subset_labels.clone());
         for w in view.workloads_matching(Some(&svc.object.key.namespace), &selector) {
             if w.workload.as_ref().is_some_and(|wl| wl.proxy.is_some()) {
-                out.extend(target_ports.iter().map(|tp| (w.clone(), *tp)));
+                out.extend(ports.iter().map(|&(service_port, target_port)| DisabledTarget {
+                    workload: w.clone(),
+                    service_port,
+                    target_port,
+                }));
             }
         }
     }
@@ -184,12 +200,15 @@ pub(crate) fn disabled_tls_targets(
 fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
     for t in dr.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")) {
         let mut strict = BTreeSet::new();
-        for (w, target_port) in disabled_tls_targets(dr, t, fqdn, view) {
-            let Some(wl) = &w.workload else { continue };
+        let mut clusters = BTreeSet::new();
+        for target in disabled_tls_targets(dr, t, fqdn, view) {
+            let Some(wl) = &target.workload.workload else { continue };
             let mode = view.effective_mtls(&wl.namespace, &wl.labels);
-            if mode.at(target_port) == Some("STRICT") {
-                let port = target_port.map(|p| format!(":{p}")).unwrap_or_default();
-                strict.insert(format!("{}{port}", w.object.key.qualified_name()));
+            if mode.at(target.target_port) == Some("STRICT") {
+                let port = target.target_port.map(|p| format!(":{p}")).unwrap_or_default();
+                strict.insert(format!("{}{port}", target.workload.object.key.qualified_name()));
+                let subset = t.subset.as_deref().unwrap_or("");
+                clusters.insert(envoy_names::outbound_cluster(target.service_port, subset, fqdn));
             }
         }
         if strict.is_empty() {
@@ -201,8 +220,9 @@ fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: 
             crate::model::fields::child(&t.pointer, "mode"),
             format!(
                 "TLS DISABLE toward {fqdn}, whose workloads ({}) accept only mTLS there (STRICT PeerAuthentication): \
-                 their proxies reset these plaintext connections, and clients see 503 (upstream connect error, UF/URX)",
-                super::join_at_most(&strict, 5)
+                 cluster {} sends plaintext, their proxies reset these connections, and clients see 503 (upstream connect error, UF/URX)",
+                super::join_at_most(&strict, 5),
+                super::join_at_most(&clusters, 5)
             ),
         ));
     }
@@ -465,6 +485,13 @@ mod tests {
         assert_eq!(codes(&f), [("MG0204".into(), "/spec/trafficPolicy/tls/mode".into())]);
         assert_eq!(f[0].severity, crate::finding::Severity::Error);
         assert!(f[0].message.contains("default/r1"), "{}", f[0].message);
+        // The cluster `istioctl proxy-config clusters` shows without a transport socket.
+        assert!(
+            f[0].message
+                .contains("cluster outbound|9080||reviews.default.svc.cluster.local sends plaintext"),
+            "{}",
+            f[0].message
+        );
         // The namespace's PERMISSIVE policy beats the mesh's STRICT one; no policy is PERMISSIVE.
         assert!(check_yaml(&view(&[SVC_REVIEWS, pod, strict_mesh, permissive_here]), dr).is_empty());
         assert!(check_yaml(&view(&[SVC_REVIEWS, pod]), dr).is_empty());

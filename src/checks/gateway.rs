@@ -7,6 +7,7 @@ use super::{catalog, join_at_most};
 use crate::finding::{pointer, Finding};
 use crate::model::gateway::{GatewaySpec, Server, ServerClass};
 use crate::model::{Kind, ObjKey};
+use crate::semantics::envoy_names;
 use crate::semantics::gateway_ref::server_host_name;
 use crate::view::{ClusterView, Entry, Parsed};
 
@@ -165,6 +166,15 @@ fn check_conflicts(
             let clash = merge_conflicts(key, s, port, class, view, &shares_workloads);
             if let Some((_, first)) = clash.first_key_value() {
                 let mut message = first.clone();
+                // The listener `istioctl proxy-config listeners` shows on the gateway pods.
+                if let Some(wl) = workloads.first().and_then(|w| w.workload.as_ref()) {
+                    let listen = view
+                        .gateway_target_ports(&wl.namespace, &wl.labels)
+                        .get(&port)
+                        .copied()
+                        .unwrap_or(port);
+                    message.push_str(&format!(" (listener {})", envoy_names::gateway_listener(listen)));
+                }
                 if clash.len() > 1 {
                     message.push_str(&format!(
                         "; also in conflict on this port: Gateway {}",
@@ -402,6 +412,8 @@ mod tests {
                 "{}",
                 mg[0].message
             );
+            // The gateway Service maps 443 to 8443: the pods' listener is 0.0.0.0_8443.
+            assert!(mg[0].message.ends_with(" (listener 0.0.0.0_8443)"), "{}", mg[0].message);
         }
         // Another host on the same port: SNI tells them apart.
         let f = check_yaml(&v, &gateway("shop", "shop-gw", &https("admin.example.com")));
@@ -415,7 +427,10 @@ mod tests {
         let tcp = "  - port: {number: 5432, name: tcp, protocol: TCP}\n    hosts: [\"*\"]\n";
         let v = view(&[VS, INGRESS_POD, INGRESS_SVC, &gateway("db", "pg", tcp)]);
         let f = check_yaml(&v, &gateway("shop", "shop-gw", tcp));
-        assert_eq!(f.iter().filter(|f| f.code == "MG0304").count(), 1, "{f:?}");
+        let mg: Vec<_> = f.iter().filter(|f| f.code == "MG0304").collect();
+        assert_eq!(mg.len(), 1, "{f:?}");
+        // No Service port 5432: the listener keeps the server's number.
+        assert!(mg[0].message.ends_with(" (listener 0.0.0.0_5432)"), "{}", mg[0].message);
         // HTTP next to TCP on one port.
         let http_5432 = "  - port: {number: 5432, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
         let f = check_yaml(&v, &gateway("shop", "shop-gw", http_5432));

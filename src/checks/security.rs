@@ -112,10 +112,12 @@ pub fn check(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out: &mut V
             let hit = d.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")).any(|t| {
                 super::destination_rule::disabled_tls_targets(d, t, &fqdn, view)
                     .iter()
-                    .any(|(w, port)| {
-                        w.workload
+                    .any(|target| {
+                        target
+                            .workload
+                            .workload
                             .as_ref()
-                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict(wl, *port))
+                            .is_some_and(|wl| covers(&wl.namespace, &wl.labels) && strict(wl, target.target_port))
                     })
             });
             if hit {

@@ -9,7 +9,7 @@ use crate::model::fields::child;
 use crate::model::virtual_service::{Destination, Role, VirtualServiceSpec};
 use crate::model::{Kind, ObjKey};
 use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
-use crate::semantics::host;
+use crate::semantics::{envoy_names, host};
 use crate::view::{ClusterView, Entry, Parsed};
 
 pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &mut Vec<Finding>) {
@@ -19,6 +19,7 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     let export_to = view.export_to(entry);
     let clients = export_to.client_namespaces(ns);
 
+    let hosts = join(vs.hosts.iter().map(|h| h.value.as_str()));
     // MG0101 and MG0106: gateways.
     for g in vs.gateways.iter().chain(&vs.match_gateways) {
         let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
@@ -30,9 +31,14 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                     &catalog::MG0101,
                     key,
                     g.pointer.clone(),
-                    format!(
-                        "gateway \"{namespace}/{name}\" not found: its routes are not served at that gateway (404 NR)"
-                    ),
+                    if vs.hosts.is_empty() {
+                        format!("gateway \"{namespace}/{name}\" not found: its routes are not served at that gateway (404 NR)")
+                    } else {
+                        format!(
+                            "gateway \"{namespace}/{name}\" not found: its routes are not served at that gateway \
+                             (404 NR: no gateway route configuration gets a virtual host for {hosts})"
+                        )
+                    },
                 )
                 .with_referent(ObjKey::new(Kind::Gateway, namespace.clone(), name.clone())),
             ),
@@ -58,6 +64,11 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     }
 
     // MG0107: delegates.
+    let route_configs = if vs.delegates.is_empty() {
+        Default::default()
+    } else {
+        envoy::route_configs(entry, vs, view)
+    };
     for d in &vs.delegates {
         let dns = d.namespace.as_deref().unwrap_or(ns);
         if view.virtual_service(dns, &d.name).is_none() {
@@ -67,8 +78,10 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                     key,
                     child(&d.pointer, "name"),
                     format!(
-                        "delegate VirtualService \"{dns}/{}\" not found: istiod drops the delegating route (404 NR)",
-                        d.name
+                        "delegate VirtualService \"{dns}/{}\" not found: istiod drops the delegating route from the virtual hosts of {hosts}{}, \
+                         so the requests it would take get 404 NR",
+                        d.name,
+                        envoy::in_route_configs(&route_configs)
                     ),
                 )
                 .with_referent(ObjKey::new(Kind::VirtualService, dns, d.name.clone())),
@@ -86,13 +99,22 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
                 .collect();
             if !others.is_empty() {
                 let names = join(others.iter().map(|o| o.object.key.qualified_name()));
+                let ports: BTreeSet<u32> = view.registry(&fqdn).flat_map(|e| e.http_ports()).collect();
+                let where_ = match ports.first() {
+                    Some(&p) => format!(
+                        " (virtual host {} in route configuration {})",
+                        envoy_names::virtual_host(&fqdn, p),
+                        envoy_names::sidecar_route_config(p)
+                    ),
+                    None => String::new(),
+                };
                 out.push(Finding::new(
                     &catalog::MG0108,
                     key,
                     h.pointer.clone(),
                     format!(
                         "host {fqdn} is also defined by mesh VirtualService {names} in an overlapping exportTo scope; \
-                         sidecars use only one of them and drop the other's routes: merge the routes into one VirtualService"
+                         sidecars use only one of them and drop the other's routes{where_}: merge the routes into one VirtualService"
                     ),
                 ));
             }
@@ -638,6 +660,7 @@ fn gateway_server_ports(
 }
 
 mod claims;
+mod envoy;
 
 #[cfg(test)]
 mod tests;

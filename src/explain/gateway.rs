@@ -1,7 +1,6 @@
 //! Traffic entering a gateway workload, as istiod builds its listeners and
 //! route configurations (`gateway.go`: `buildGatewayHTTPRouteConfig`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::outbound::take_route;
@@ -10,31 +9,10 @@ use super::request::{Caller, Protocol};
 use super::routes::{self, BuiltRoute, For, Source};
 use super::{Explanation, Request, VirtualHost};
 use crate::model::gateway::{is_http_protocol, Server};
-use crate::model::service::TargetPort;
 use crate::model::virtual_service::Destination;
-use crate::model::workload::labels_match;
 use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
-use crate::semantics::host;
+use crate::semantics::{envoy_names, host};
 use crate::view::{ClusterView, Entry, Parsed};
-
-/// Service port → numeric target port, for the Services selecting the workload.
-fn target_ports(view: &ClusterView, caller: &Caller) -> BTreeMap<u32, u32> {
-    let mut out = BTreeMap::new();
-    for e in view.services_in(&caller.proxy.namespace) {
-        let Parsed::Service(s) = &e.parsed else { continue };
-        if s.selector.is_empty() || !labels_match(&s.selector, &caller.proxy.labels) {
-            continue;
-        }
-        for p in &s.ports {
-            let target = match &p.target_port {
-                Some(TargetPort::Number(n)) => *n,
-                _ => p.port,
-            };
-            out.entry(p.port).or_insert(target);
-        }
-    }
-    out
-}
 
 struct GwVHost {
     name: String,
@@ -43,7 +21,7 @@ struct GwVHost {
 }
 
 pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registered], out: &mut Explanation) {
-    let targets = target_ports(view, caller);
+    let targets = view.gateway_target_ports(&caller.proxy.namespace, &caller.proxy.labels);
     // The port the request arrives on at the workload.
     let arrives = targets.get(&req.target.port).copied().unwrap_or(req.target.port);
     let listener_port = |s: &Server| s.port.map(|n| targets.get(&n).copied().unwrap_or(n));
@@ -69,7 +47,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         );
         return;
     }
-    out.listener = Some(format!("0.0.0.0_{arrives}"));
+    out.listener = Some(envoy_names::gateway_listener(arrives));
     let http: Vec<&(&Arc<Entry>, &Server)> = servers
         .iter()
         .filter(|(_, s)| s.protocol.as_deref().is_some_and(is_http_protocol) && !s.has_tls)
@@ -83,7 +61,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         return;
     }
     let number = http[0].1.port.unwrap_or(arrives);
-    out.route_config = Some(format!("http.{number}"));
+    out.route_config = Some(envoy_names::gateway_http_route_config(number));
     let vhosts = virtual_hosts(view, caller, &http);
     let request_host = req.headers.get("host").map_or(req.target.host.as_str(), String::as_str);
     let request_host = request_host.split(':').next().unwrap_or(request_host);

@@ -11,7 +11,7 @@ use super::{Cluster, Explanation, Request, Route, VirtualHost};
 use crate::model::route_match::RuleAction;
 use crate::model::virtual_service::{Destination, Role};
 use crate::model::Kind;
-use crate::semantics::host;
+use crate::semantics::{envoy_names, host};
 use crate::view::{ClusterView, Entry, Parsed};
 
 /// A virtual host of the route configuration and what answers in it.
@@ -71,7 +71,7 @@ pub fn follow(
         );
     }
     out.listener = Some(format!("0.0.0.0_{port}"));
-    out.route_config = Some(port.to_string());
+    out.route_config = Some(envoy_names::sidecar_route_config(port));
     let vhosts = virtual_hosts(view, caller, &on_port, port, scope);
     let request_host = req.headers.get("host").map_or(req.target.host.as_str(), String::as_str);
     let request_host = request_host.rsplit_once(':').map_or(request_host, |(h, p)| {
@@ -100,7 +100,7 @@ pub fn follow(
                 ..Route::default()
             });
             out.clusters.push(Cluster {
-                name: format!("outbound|{port}||{h}"),
+                name: envoy_names::outbound_cluster(port, "", h),
                 ..Cluster::default()
             });
         }
@@ -182,7 +182,7 @@ pub fn take_route(
         let fqdn = host::resolve(&d.host, ns, view.cluster_domain());
         let port = port_of(d, &fqdn);
         out.clusters.push(Cluster {
-            name: format!("outbound|{port}|{}|{fqdn}", d.subset.as_deref().unwrap_or("")),
+            name: envoy_names::outbound_cluster(port, d.subset.as_deref().unwrap_or(""), &fqdn),
             weight: weighted.then_some(d.weight.unwrap_or(0)),
             ..Cluster::default()
         });
@@ -416,10 +416,10 @@ fn follow_tcp(
             for d in dests {
                 let fqdn = host::resolve(&d.host, vs_ns, domain);
                 out.clusters.push(Cluster {
-                    name: format!(
-                        "outbound|{}|{}|{fqdn}",
+                    name: envoy_names::outbound_cluster(
                         d.port.unwrap_or(port),
-                        d.subset.as_deref().unwrap_or("")
+                        d.subset.as_deref().unwrap_or(""),
+                        &fqdn,
                     ),
                     weight: weighted.then_some(d.weight.unwrap_or(0)),
                     ..Cluster::default()
@@ -429,7 +429,7 @@ fn follow_tcp(
         }
     }
     out.clusters.push(Cluster {
-        name: format!("outbound|{port}||{}", target.host),
+        name: envoy_names::outbound_cluster(port, "", &target.host),
         ..Cluster::default()
     });
 }

@@ -16,6 +16,8 @@ pub struct GatewaySpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Server {
     pub port: Option<u32>,
+    /// `port.name`: part of an HTTPS server's route configuration name.
+    pub port_name: Option<String>,
     pub protocol: Option<String>,
     pub hosts: Vec<Located<String>>,
     pub credential_name: Option<String>,
@@ -88,6 +90,9 @@ pub fn parse(obj: &Object, p: &mut Problems) -> GatewaySpec {
         let tls = fields::mapping(s.get("tls"), &tls_at, p);
         spec.servers.push(Server {
             port: port_map.and_then(|pm| fields::port_field(pm, "number", &port_at, p)),
+            port_name: port_map
+                .and_then(|pm| fields::str_field(pm, "name", &port_at, p))
+                .map(str::to_string),
             protocol: port_map
                 .and_then(|pm| fields::str_field(pm, "protocol", &port_at, p))
                 .map(str::to_string),

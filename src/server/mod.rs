@@ -514,7 +514,7 @@ mod tests {
         assert_eq!(v["response"]["allowed"], false);
         assert_eq!(
             v["response"]["status"]["message"],
-            "MG0101 /spec/gateways/0: gateway \"default/missing\" not found: its routes are not served at that gateway (404 NR)"
+            "MG0101 /spec/gateways/0: gateway \"default/missing\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for r.example.com)"
         );
         let (_, v) = call(router(state(), DEFAULT_BODY_LIMIT), post(review("mesh"))).await;
         assert_eq!(v["response"]["allowed"], true);

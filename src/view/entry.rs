@@ -135,6 +135,28 @@ impl Entry {
         }
     }
 
+    /// The ports whose connections sidecars route by HTTP (declared HTTP, or
+    /// a protocol istiod sniffs): each has an outbound route configuration.
+    pub fn http_ports(&self) -> Vec<u32> {
+        use crate::model::service::http_capable;
+        match &self.parsed {
+            Parsed::Service(s) => s
+                .ports
+                .iter()
+                .filter(|p| !p.protocol.as_deref().is_some_and(|k| k == "UDP" || k == "SCTP"))
+                .filter(|p| http_capable(p.name.as_deref(), p.app_protocol.as_deref()))
+                .map(|p| p.port)
+                .collect(),
+            Parsed::ServiceEntry(se) => se
+                .ports
+                .iter()
+                .filter(|p| http_capable(p.name.as_deref(), p.protocol.as_deref()))
+                .map(|p| p.number)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `exportTo` as written (Service: annotation; others: spec).
     pub fn export_to_entries(&self) -> &[String] {
         match &self.parsed {

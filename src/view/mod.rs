@@ -488,6 +488,28 @@ impl ClusterView {
         self.lookup(self.idx.services_by_ns.get(namespace))
     }
 
+    /// The ports a gateway workload listens on for its Gateway servers: istiod
+    /// binds a server's port to the `targetPort` of the Service port with that
+    /// number, among the Services selecting the workload (a number kept as is
+    /// when none maps it).
+    pub fn gateway_target_ports(&self, namespace: &str, labels: &(impl LabelLookup + ?Sized)) -> BTreeMap<u32, u32> {
+        let mut out = BTreeMap::new();
+        for e in self.services_in(namespace) {
+            let Parsed::Service(s) = &e.parsed else { continue };
+            if s.selector.is_empty() || !labels_match(&s.selector, labels) {
+                continue;
+            }
+            for p in &s.ports {
+                let target = match &p.target_port {
+                    Some(crate::model::service::TargetPort::Number(n)) => *n,
+                    _ => p.port,
+                };
+                out.entry(p.port).or_insert(target);
+            }
+        }
+        out
+    }
+
     /// Gateways with a server on `port` whose host (a `namespace/host` server host)
     /// can name a common host with `server_host`: the same host, a wildcard
     /// covering it, or (for a wildcard) a host under it. Range lookups, no scan.

@@ -49,7 +49,7 @@ fn a_missing_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
     let r = apply(c, &vs("e2e-a", "web", "missing", "web"), &[]);
     check(r.code == 1, "kubectl exits 1", &r)?;
     check(
-        r.stderr.contains("admission webhook \"istio.meshgate.io\" denied the request: MG0101 /spec/gateways/0: gateway \"e2e-a/missing\" not found: its routes are not served at that gateway (404 NR)"),
+        r.stderr.contains("admission webhook \"istio.meshgate.io\" denied the request: MG0101 /spec/gateways/0: gateway \"e2e-a/missing\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)"),
         "the denial names MG0101 and its pointer",
         &r,
     )
@@ -65,7 +65,7 @@ fn b_dry_run_is_denied_and_nothing_stored(c: &Cluster) -> Result<(), Failed> {
     check(r.code == 1, "kubectl exits 1", &r)?;
     check(
         r.stderr
-            .contains("MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found: its routes are not served at that gateway (404 NR)"),
+            .contains("MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)"),
         "denied with MG0101",
         &r,
     )?;
@@ -92,7 +92,7 @@ fn d_deleting_a_bound_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
     let r = c.kubectl(&["delete", "gateway", "gw", "-n", "e2e-c"], None);
     check(r.code == 1, "kubectl exits 1", &r)?;
     check(
-        r.stderr.contains("deleting Gateway e2e-c/gw breaks 1 object(s) that refer to it: VirtualService e2e-c/web (MG0101 /spec/gateways/0: gateway \"e2e-c/gw\" not found: its routes are not served at that gateway (404 NR))"),
+        r.stderr.contains("deleting Gateway e2e-c/gw breaks 1 object(s) that refer to it: VirtualService e2e-c/web (MG0101 /spec/gateways/0: gateway \"e2e-c/gw\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com))"),
         "the denial names the VirtualService",
         &r,
     )?;

@@ -70,7 +70,7 @@ fn create_with_missing_gateway_is_denied_with_code_and_pointer() {
     assert!(!d.allowed);
     assert_eq!(
         d.message.as_deref(),
-        Some("MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)")
+        Some("MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)")
     );
 }
 
@@ -121,7 +121,7 @@ fn update_keeps_existing_findings_as_warnings_unless_enforced() {
     assert!(d.allowed, "{d:?}");
     assert_eq!(
         d.warnings,
-        ["MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR) (already present before this update)"]
+        ["MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com) (already present before this update)"]
     );
     let enforce = Policy::parse("settings:\n  enforceExisting: true\n", "m").unwrap();
     assert!(!run(&r, &base, &enforce, &Pending::default()).allowed);
@@ -140,7 +140,7 @@ fn update_keeps_existing_findings_as_warnings_unless_enforced() {
     assert!(!d.allowed);
     assert_eq!(
         d.message.as_deref(),
-        Some("MG0101 /spec/gateways/1: gateway \"istio-system/other\" not found: its routes are not served at that gateway (404 NR)")
+        Some("MG0101 /spec/gateways/1: gateway \"istio-system/other\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)")
     );
 }
 
@@ -164,7 +164,7 @@ fn deleting_a_bound_gateway_is_denied_naming_the_referrers() {
     assert!(!d.allowed);
     assert_eq!(
         d.message.as_deref(),
-        Some("deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/a (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR))")
+        Some("deleting Gateway istio-system/public breaks 1 object(s) that refer to it: VirtualService shop/a (MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com))")
     );
     // An unbound gateway deletes freely.
     let base = std::sync::Arc::new(view(&[SVC, GW]));

@@ -15,7 +15,7 @@ fn mg0101_missing_gateway_in_spec_gateways() {
     assert_eq!(codes(&f), [("MG0101".into(), "/spec/gateways/0".into())]);
     assert_eq!(
         f[0].message,
-        "gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR)"
+        "gateway \"istio-system/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for bookinfo.com)"
     );
     assert_eq!(f[0].severity, Severity::Error);
 }
@@ -30,7 +30,7 @@ fn mg0101_match_gateway_pointer() {
     assert_eq!(codes(&f), [("MG0101".into(), "/spec/http/0/match/0/gateways/1".into())]);
     assert_eq!(
         f[0].message,
-        "gateway \"default/missing\" not found: its routes are not served at that gateway (404 NR)"
+        "gateway \"default/missing\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for bookinfo.com)"
     );
 }
 
@@ -45,7 +45,7 @@ fn mg0101_name_forms_resolve() {
     for g in ["./public", "public"] {
         let f = check_yaml(&v, &vs(&format!("  hosts: [bookinfo.com]\n  gateways: [\"{g}\"]\n  http:\n  - route:\n    - destination: {{host: reviews}}\n")));
         assert_eq!(
-            f[0].message, "gateway \"default/public\" not found: its routes are not served at that gateway (404 NR)",
+            f[0].message, "gateway \"default/public\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for bookinfo.com)",
             "{g}"
         );
     }
@@ -425,7 +425,8 @@ fn mg0107_missing_delegate() {
     assert_eq!(codes(&f), [("MG0107".into(), "/spec/http/0/delegate/name".into())]);
     assert_eq!(
         f[0].message,
-        "delegate VirtualService \"team/reviews-routes\" not found: istiod drops the delegating route (404 NR)"
+        "delegate VirtualService \"team/reviews-routes\" not found: istiod drops the delegating route from the virtual hosts of reviews \
+         (route configuration 9080), so the requests it would take get 404 NR"
     );
     let delegate = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-routes, namespace: team}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews.default.svc.cluster.local}\n";
     let v = view(&[SVC_REVIEWS, delegate]);
@@ -436,6 +437,25 @@ fn mg0107_missing_delegate() {
     .is_empty());
 }
 
+/// At a Gateway, the route configurations named are the gateway's: `http.<port>`
+/// for plaintext servers, `https.<port>.<port name>.<gateway>.<namespace>` for
+/// HTTPS servers it terminates (istiod's `gatewayRDSRouteName`).
+#[test]
+fn mg0107_names_the_gateway_route_configurations() {
+    let gw = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*/bookinfo.com\"]\n  - port: {number: 443, name: https-main, protocol: HTTPS}\n    hosts: [\"*/bookinfo.com\"]\n    tls: {mode: SIMPLE, credentialName: bookinfo-cert}\n  - port: {number: 8443, name: tls, protocol: TLS}\n    hosts: [\"*/bookinfo.com\"]\n    tls: {mode: PASSTHROUGH}\n  - port: {number: 8080, name: http-other, protocol: HTTP}\n    hosts: [\"other.com\"]\n";
+    let v = view(&[SVC_REVIEWS, gw]);
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [bookinfo.com]\n  gateways: [istio-system/public]\n  http:\n  - delegate: {name: routes, namespace: team}\n"),
+    );
+    assert_eq!(codes(&f), [("MG0107".into(), "/spec/http/0/delegate/name".into())]);
+    assert_eq!(
+        f[0].message,
+        "delegate VirtualService \"team/routes\" not found: istiod drops the delegating route from the virtual hosts of bookinfo.com \
+         (route configurations http.80, https.443.https-main.public.istio-system), so the requests it would take get 404 NR"
+    );
+}
+
 #[test]
 fn mg0108_duplicate_mesh_host() {
     let other = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: other, namespace: default}\nspec:\n  hosts: [reviews.default.svc.cluster.local]\n  http:\n  - route:\n    - destination: {host: reviews}\n";
@@ -444,6 +464,13 @@ fn mg0108_duplicate_mesh_host() {
     let f = check_yaml(&v, &spec);
     assert_eq!(codes(&f), [("MG0108".into(), "/spec/hosts/0".into())]);
     assert!(f[0].message.contains("default/other"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains(
+            "drop the other's routes (virtual host reviews.default.svc.cluster.local:9080 in route configuration 9080)"
+        ),
+        "{}",
+        f[0].message
+    );
     // Disjoint exportTo scopes do not conflict; gateway-only VirtualServices do not either.
     let scoped = other.replace("spec:\n", "spec:\n  exportTo: [\".\"]\n");
     let v2 = view(&[

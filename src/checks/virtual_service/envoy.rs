@@ -1,0 +1,70 @@
+//! The Envoy objects a VirtualService's routes land in, named as `istioctl
+//! proxy-config routes` shows them, for findings to say where to look.
+
+use std::collections::BTreeSet;
+
+use crate::model::virtual_service::VirtualServiceSpec;
+use crate::semantics::envoy_names;
+use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
+use crate::semantics::host;
+use crate::view::{ClusterView, Entry, Parsed};
+
+/// Route configurations that get virtual hosts from this VirtualService's
+/// hosts: at each bound Gateway that exists, `http.<port>` for its plaintext
+/// HTTP servers and `https.<port>.<name>.<gateway>.<namespace>` for the HTTPS
+/// ones it terminates, admitting a host; at sidecars (mesh-bound), one per
+/// HTTP port of the registry hosts it names.
+pub fn route_configs(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView) -> BTreeSet<String> {
+    let ns = entry.object.key.namespace.as_str();
+    let mut out = BTreeSet::new();
+    for g in &vs.gateways {
+        let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
+            continue;
+        };
+        let Some(Parsed::Gateway(spec)) = view.gateway(&namespace, &name).map(|gw| &gw.parsed) else {
+            continue;
+        };
+        for s in spec.servers.iter().filter(|s| s.serves_http() && s.bind.is_none()) {
+            let Some(port) = s.port else { continue };
+            let admits = s.hosts.iter().any(|sh| {
+                let sh = ServerHost::parse(&sh.value, &namespace);
+                vs.hosts.iter().any(|h| sh.admits(ns, &h.value))
+            });
+            if !admits {
+                continue;
+            }
+            out.insert(if s.has_tls {
+                envoy_names::gateway_https_route_config(port, s.port_name.as_deref().unwrap_or(""), &name, &namespace)
+            } else {
+                envoy_names::gateway_http_route_config(port)
+            });
+        }
+    }
+    if vs.is_mesh_bound() {
+        out.extend(
+            host_http_ports(vs, ns, view)
+                .into_iter()
+                .map(envoy_names::sidecar_route_config),
+        );
+    }
+    out
+}
+
+/// The HTTP ports of the registry hosts a VirtualService names.
+pub fn host_http_ports(vs: &VirtualServiceSpec, ns: &str, view: &ClusterView) -> BTreeSet<u32> {
+    let domain = view.cluster_domain();
+    vs.hosts
+        .iter()
+        .flat_map(|h| view.registry(&host::resolve(&h.value, ns, domain)))
+        .flat_map(|e| e.http_ports())
+        .collect()
+}
+
+/// ` (route configuration 80, http.8080)`, or nothing when none is known.
+pub fn in_route_configs(configs: &BTreeSet<String>) -> String {
+    match configs.len() {
+        0 => String::new(),
+        1 => format!(" (route configuration {})", crate::checks::join(configs)),
+        _ => format!(" (route configurations {})", crate::checks::join(configs)),
+    }
+}
