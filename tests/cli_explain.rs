@@ -112,6 +112,45 @@ fn gateway_request_for_a_host_no_virtual_service_serves_is_404_nr() {
     );
 }
 
+/// HTTPS at the gateway: the server terminating TLS for the SNI, its own route
+/// configuration; an SNI no server has, or TLS no server passes through, is reset.
+#[test]
+fn gateway_https_is_routed_by_the_server_for_its_sni() {
+    let files = [
+        bookinfo("platform/kube/bookinfo.yaml"),
+        fixture("ingress.yaml"),
+        fixture("shop-gateway.yaml"),
+    ];
+    let explain = |url: &str, format: &str| {
+        let mut args = vec!["explain"];
+        args.extend(files.iter().map(String::as_str));
+        args.extend(["--gateway", "istio-system/public", "-o", format, url]);
+        run(&args)
+    };
+    let o = explain("https://shop.example.com/productpage", "json");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["listener"], "0.0.0.0_8443");
+    assert_eq!(v["route_config"], "https.443.https.public.istio-system");
+    assert_eq!(v["virtual_host"]["name"], "shop.example.com:443");
+    assert_eq!(
+        v["clusters"][0]["name"],
+        "outbound|9080||productpage.default.svc.cluster.local"
+    );
+    for url in ["https://blog.example.com/", "tls://shop.example.com:443"] {
+        let o = explain(url, "json");
+        assert_eq!(o.status.code(), Some(1), "{url}: {}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["listener"], "0.0.0.0_8443", "{url}");
+        assert_eq!(v["outcome"]["status"], "connection reset", "{url}");
+    }
+    let text = String::from_utf8(explain("https://shop.example.com/", "text").stdout).unwrap();
+    assert!(
+        text.contains("route configuration https.443.https.public.istio-system"),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_seeds_envoy_filter_pinned_to_1_17_is_not_applied_to_1_30_proxies() {
     let o = run(&[
@@ -168,7 +207,7 @@ fn headers_pick_the_route_and_bad_input_exits_2() {
         "outbound|9080|v3|reviews.default.svc.cluster.local"
     );
     for (extra, message) in [
-        (&["ftp://reviews/"][..], "scheme \"ftp\" is not http, tcp or tls"),
+        (&["ftp://reviews/"][..], "scheme \"ftp\" is not http, https, tcp or tls"),
         (&["-H", "no colon", "http://reviews/"][..], "is not `name: value`"),
         (&["http://reviews:99999/"][..], "the port is out of range"),
     ] {

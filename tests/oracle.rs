@@ -64,6 +64,11 @@ const POD_REVIEWS_V1: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: review
 const VS_REVIEWS_V1: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n";
 const DR_REVIEWS: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n";
 const INGRESS: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec:\n  clusterIP: 10.0.0.2\n  selector: {istio: ingressgateway}\n  ports: [{name: http2, port: 80, targetPort: 8080}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: ingress-1, namespace: istio-system, labels: {istio: ingressgateway}}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\n";
+/// The ingress gateway with TLS ports: its Service maps 443 to 8443, where the pods listen.
+/// Target ports are written out: the generator's fake API has no defaulting (an unset
+/// `targetPort` is 0 there, and istiod builds no listener for the server).
+const INGRESS_TLS: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec:\n  clusterIP: 10.0.0.2\n  selector: {istio: ingressgateway}\n  ports: [{name: http2, port: 80, targetPort: 8080}, {name: https, port: 443, targetPort: 8443}, {name: tls, port: 15443, targetPort: 15443}, {name: tcp, port: 31400, targetPort: 31400}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: ingress-1, namespace: istio-system, labels: {istio: ingressgateway}}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\n";
+const DB: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: default}\nspec:\n  clusterIP: 10.0.0.12\n  selector: {app: db}\n  ports: [{name: tcp, port: 5432}]\n";
 const GATEWAY: &str = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 8080, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
 
 fn docs(parts: &[&str]) -> String {
@@ -316,6 +321,7 @@ fn explain_call(manifests: &str, call: &Value) -> meshgate::explain::Explanation
     // A call with an SNI is TLS to that name (the address picks the listener).
     let sni = call["sni"].as_str().filter(|h| !h.is_empty());
     let protocol = match (sni, call["protocol"].as_str()) {
+        (Some(_), Some("https")) => "https",
         (Some(_), _) => "tls",
         (None, Some("tcp")) => "tcp",
         _ => "http",
@@ -361,6 +367,20 @@ fn explain_differs(e: &meshgate::explain::Explanation, o: &Value, existence: boo
         }
     };
     same("listener", e.listener.clone().unwrap_or_default(), s(&o["listener"]));
+    // How the call fails, where the simulation says it: no listener, no filter
+    // chain, no virtual host or route (Envoy's 404 NR for both).
+    let failure = |status: &str| match status {
+        "connection refused" | "connection reset" | "404 NR" => status.to_string(),
+        _ => String::new(),
+    };
+    let theirs_failure = match s(&o["error"]).as_str() {
+        "no listener matched" => "connection refused",
+        "no filter chains matched" => "connection reset",
+        "no virtual host matched" | "no route matched" => "404 NR",
+        _ => "",
+    }
+    .to_string();
+    same("failure", failure(&e.outcome.status), theirs_failure);
     same(
         "route configuration",
         e.route_config.clone().unwrap_or_default(),
@@ -764,6 +784,8 @@ fn random_configurations_agree_with_istiods_generator() {
 fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
     let sidecar = |host: &str, port: u16, path: &str, headers: Value| json!({"proxy": {"namespace": "default", "labels": {"app": "productpage"}}, "address": "10.0.0.10", "port": port, "host": host, "path": path, "headers": headers, "mode": "outbound"});
     let gw = |host: &str, path: &str| json!({"proxy": {"namespace": "istio-system", "labels": {"istio": "ingressgateway"}, "gateway": true}, "address": "10.200.0.1", "port": 8080, "host": host, "path": path, "mode": "gateway"});
+    // A TLS call to the ingress gateway: `https` is HTTP inside, `tcp` opaque.
+    let gw_tls = |protocol: &str, sni: &str, port: u16, path: &str| json!({"proxy": {"namespace": "istio-system", "labels": {"istio": "ingressgateway"}, "gateway": true}, "address": "10.200.0.1", "port": port, "host": sni, "sni": sni, "path": path, "protocol": protocol, "mode": "gateway"});
     let reviews_v2_pod = POD_REVIEWS_V1
         .replace("reviews-v1", "reviews-v2")
         .replace("version: v1", "version: v2");
@@ -842,7 +864,7 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
         ),
         (
             "TCP Service",
-            docs(&["apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: default}\nspec:\n  clusterIP: 10.0.0.12\n  selector: {app: db}\n  ports: [{name: tcp, port: 5432}]\n"]),
+            docs(&[DB]),
             vec![
                 json!({"proxy": {"namespace": "default"}, "address": "10.0.0.12", "port": 5432, "protocol": "tcp", "mode": "outbound"}),
             ],
@@ -867,6 +889,32 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
                 json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "api.example.com", "mode": "outbound"}),
                 json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "pay.example.com", "mode": "outbound"}),
                 json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "other.example.com", "mode": "outbound"}),
+            ],
+        ),
+        (
+            "Gateway HTTPS: servers terminating TLS, chosen by SNI, each with its route configuration (one without a VirtualService)",
+            docs(&[INGRESS_TLS, SVC_REVIEWS, POD_REVIEWS_V1, ratings_other,
+                "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [shop.example.com]\n    tls: {mode: SIMPLE, credentialName: shop-cert}\n  - port: {number: 443, name: https-blog, protocol: HTTPS}\n    hosts: [\"*.blog.example.com\"]\n    tls: {mode: SIMPLE, credentialName: blog-cert}\n  - port: {number: 443, name: https-admin, protocol: HTTPS}\n    hosts: [admin.example.com]\n    tls: {mode: SIMPLE, credentialName: admin-cert}\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: shop, namespace: default}\nspec:\n  hosts: [shop.example.com]\n  gateways: [istio-system/public]\n  http:\n  - match: [{uri: {prefix: /reviews}}]\n    route:\n    - destination: {host: reviews}\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: blog, namespace: other}\nspec:\n  hosts: [www.blog.example.com]\n  gateways: [istio-system/public]\n  http:\n  - route:\n    - destination: {host: ratings}\n"]),
+            vec![
+                gw_tls("https", "shop.example.com", 8443, "/reviews/1"),
+                gw_tls("https", "shop.example.com", 8443, "/other"),
+                gw_tls("https", "www.blog.example.com", 8443, "/"),
+                gw_tls("https", "unknown.example.com", 8443, "/"),
+                gw_tls("https", "admin.example.com", 8443, "/"),
+            ],
+        ),
+        (
+            "Gateway TLS passthrough by SNI and a TCP server",
+            docs(&[INGRESS_TLS, DB,
+                "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 15443, name: tls, protocol: TLS}\n    hosts: [db.example.com, \"*.pass.example.com\"]\n    tls: {mode: PASSTHROUGH}\n  - port: {number: 31400, name: tcp, protocol: TCP}\n    hosts: [\"*\"]\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db-tls, namespace: default}\nspec:\n  hosts: [db.example.com]\n  gateways: [istio-system/public]\n  tls:\n  - match: [{port: 15443, sniHosts: [db.example.com]}]\n    route:\n    - destination: {host: db, port: {number: 5432}}\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db-tcp, namespace: default}\nspec:\n  hosts: [\"*\"]\n  gateways: [istio-system/public]\n  tcp:\n  - match: [{port: 31400}]\n    route:\n    - destination: {host: db}\n"]),
+            vec![
+                gw_tls("tcp", "db.example.com", 15443, ""),
+                gw_tls("tcp", "other.pass.example.com", 15443, ""),
+                json!({"proxy": {"namespace": "istio-system", "labels": {"istio": "ingressgateway"}, "gateway": true}, "address": "10.200.0.1", "port": 31400, "protocol": "tcp", "mode": "gateway"}),
             ],
         ),
         (

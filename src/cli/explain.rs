@@ -10,7 +10,8 @@ use crate::view::{ClusterView, ViewSettings};
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// Manifest files or directories, then the URL: `http://host[:port]/path`,
-    /// `tcp://host:port` or `tls://host:port` (SNI = host).
+    /// `https://host[:port]/path` (HTTP in TLS, SNI = host), `tcp://host:port`
+    /// or `tls://host:port` (SNI = host).
     #[arg(required = true, value_name = "PATH... URL")]
     pub args: Vec<String>,
     /// The client: `NAMESPACE/NAME` of a Pod or workload (Deployment, ...), or

@@ -48,21 +48,115 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         return;
     }
     out.listener = Some(envoy_names::gateway_listener(arrives));
-    let http: Vec<&(&Arc<Entry>, &Server)> = servers
-        .iter()
-        .filter(|(_, s)| s.protocol.as_deref().is_some_and(is_http_protocol) && !s.has_tls)
-        .collect();
-    if req.target.protocol != Protocol::Http || http.is_empty() {
-        out.notes.push(
-            "explain models plaintext HTTP servers at gateways; HTTPS, TLS and TCP servers are not modelled yet"
-                .to_string(),
-        );
-        out.fail("not modelled", "the servers on this port are not plaintext HTTP");
-        return;
+    match req.target.protocol {
+        Protocol::Http => {
+            let plain: Vec<&(&Arc<Entry>, &Server)> = servers
+                .iter()
+                .filter(|(_, s)| s.protocol.as_deref().is_some_and(is_http_protocol) && !s.has_tls)
+                .collect();
+            let Some(first) = plain.first() else {
+                return out.fail(
+                    "connection reset",
+                    format!("no plaintext HTTP server on port {arrives}: the listener expects TLS or another protocol"),
+                );
+            };
+            let number = first.1.port.unwrap_or(arrives);
+            serve_http(
+                view,
+                caller,
+                req,
+                reg,
+                &plain,
+                number,
+                envoy_names::gateway_http_route_config(number),
+                out,
+            );
+        }
+        Protocol::Https => {
+            let terminated: Vec<&(&Arc<Entry>, &Server)> =
+                servers.iter().filter(|(_, s)| s.serves_http() && s.has_tls).collect();
+            let Some(chosen) = by_sni(&terminated, &req.target.host) else {
+                return out.fail(
+                    "connection reset",
+                    format!(
+                        "no HTTPS server on port {arrives} that terminates TLS serves SNI {}: no filter chain matches",
+                        req.target.host
+                    ),
+                );
+            };
+            let (gw, server) = *chosen;
+            let number = server.port.unwrap_or(arrives);
+            let rc = envoy_names::gateway_https_route_config(
+                number,
+                server.port_name.as_deref().unwrap_or(""),
+                &gw.object.key.name,
+                &gw.object.key.namespace,
+            );
+            serve_http(view, caller, req, reg, &[chosen], number, rc, out);
+        }
+        Protocol::Tls | Protocol::Tcp => serve_l4(view, caller, req, reg, &servers, arrives, out),
     }
-    let number = http[0].1.port.unwrap_or(arrives);
-    out.route_config = Some(envoy_names::gateway_http_route_config(number));
-    let vhosts = virtual_hosts(view, caller, &http);
+}
+
+/// The cluster port of a destination at a gateway: its own, else the
+/// Service's only port, else the server's.
+fn destination_port(reg: &[Registered], d: &Destination, fqdn: &str, server_port: u32) -> u32 {
+    d.port.unwrap_or_else(
+        || match reg.iter().find(|r| r.host == fqdn).map(|r| r.ports.as_slice()) {
+            Some([only]) => only.number,
+            _ => server_port,
+        },
+    )
+}
+
+/// The server whose filter chain takes a TLS connection: its SNI among the
+/// server hosts, exact before wildcard (longest first); a server for `*`
+/// matches any name.
+fn by_sni<'a, 'b>(
+    servers: &'a [&'b (&'b Arc<Entry>, &'b Server)],
+    sni: &str,
+) -> Option<&'a &'b (&'b Arc<Entry>, &'b Server)> {
+    let names = |s: &Server| -> Vec<String> {
+        s.hosts
+            .iter()
+            .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
+            .collect()
+    };
+    servers
+        .iter()
+        .find(|(_, s)| names(s).iter().any(|n| n == sni))
+        .or_else(|| {
+            servers
+                .iter()
+                .filter_map(|e| {
+                    let best = names(e.1)
+                        .into_iter()
+                        .filter(|n| n.starts_with("*.") && host::wildcard_covers(n, sni))
+                        .map(|n| n.len())
+                        .max()?;
+                    Some((e, best))
+                })
+                .max_by_key(|(_, len)| *len)
+                .map(|(e, _)| e)
+        })
+        .or_else(|| servers.iter().find(|(_, s)| names(s).iter().any(|n| n == "*")))
+}
+
+/// HTTP on the chosen servers' route configuration: the virtual host by Host,
+/// then the route.
+#[allow(clippy::too_many_arguments)]
+fn serve_http(
+    view: &ClusterView,
+    caller: &Caller,
+    req: &Request,
+    reg: &[Registered],
+    servers: &[&(&Arc<Entry>, &Server)],
+    number: u32,
+    route_config: String,
+    out: &mut Explanation,
+) {
+    out.route_config = Some(route_config.clone());
+    let vhosts = virtual_hosts(view, caller, servers);
     let request_host = req.headers.get("host").map_or(req.target.host.as_str(), String::as_str);
     let request_host = request_host.split(':').next().unwrap_or(request_host);
     if vhosts.is_empty() {
@@ -85,7 +179,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
     let Some(vh) = chosen else {
         out.fail(
             "404 NR",
-            format!("no virtual host of route configuration http.{number} serves {request_host}"),
+            format!("no virtual host of route configuration {route_config} serves {request_host}"),
         );
         return;
     };
@@ -93,16 +187,108 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         name: vh.name.clone(),
         domains: vec![vh.host.clone()],
     });
-    // A destination without a port: the Service's only port, else the server's.
-    let port_of = |d: &Destination, fqdn: &str| {
-        d.port.unwrap_or_else(
-            || match reg.iter().find(|r| r.host == fqdn).map(|r| r.ports.as_slice()) {
-                Some([only]) => only.number,
-                _ => number,
-            },
-        )
-    };
+    let port_of = |d: &Destination, fqdn: &str| destination_port(reg, d, fqdn, number);
     take_route(view, &vh.routes, req, &port_of, out);
+}
+
+/// A TLS connection to a server passing it through (by SNI), or a TCP
+/// connection to a plaintext TCP server: the first `tls` / `tcp` rule of the
+/// VirtualServices bound to its Gateway for its hosts.
+fn serve_l4(
+    view: &ClusterView,
+    caller: &Caller,
+    req: &Request,
+    reg: &[Registered],
+    servers: &[(&Arc<Entry>, &Server)],
+    arrives: u32,
+    out: &mut Explanation,
+) {
+    let sni = req.target.sni();
+    let all = servers;
+    let wanted: Vec<&(&Arc<Entry>, &Server)> = servers
+        .iter()
+        .filter(|(_, s)| match sni {
+            Some(_) => s.has_tls && !s.serves_http() && s.tls_mode.as_deref() == Some("PASSTHROUGH"),
+            None => !s.has_tls && s.class() == Some(crate::model::gateway::ServerClass::PlainOther),
+        })
+        .collect();
+    let servers: Vec<&(&Arc<Entry>, &Server)> = match sni {
+        Some(name) => by_sni(&wanted, name).into_iter().copied().collect(),
+        None => wanted,
+    };
+    let what = if sni.is_some() { "TLS passthrough" } else { "TCP" };
+    let unmodelled =
+        |s: &Server| s.has_tls && !s.serves_http() && !matches!(s.tls_mode.as_deref(), Some("PASSTHROUGH") | None);
+    if sni.is_some() && all.iter().any(|(_, s)| unmodelled(s)) {
+        out.notes.push(
+            "a TLS server here terminates TLS (or is AUTO_PASSTHROUGH): explain does not model those yet".to_string(),
+        );
+    }
+    if servers.is_empty() {
+        return out.fail(
+            "connection reset",
+            format!("no {what} server on port {arrives} takes this connection: no filter chain matches"),
+        );
+    }
+    let domain = view.cluster_domain();
+    for (gw, server) in &servers {
+        let (gns, gname) = (gw.object.key.namespace.as_str(), gw.object.key.name.as_str());
+        let number = server.port.unwrap_or(arrives);
+        let this_gateway = GatewayRef::Named {
+            namespace: gns.to_string(),
+            name: gname.to_string(),
+        };
+        let on = |g: &str, vs_ns: &str| GatewayRef::parse(g, vs_ns) == this_gateway;
+        let dest_port = |d: &Destination, fqdn: &str| destination_port(reg, d, fqdn, number);
+        for vs in bound_virtual_services(view, caller, gw) {
+            let Parsed::VirtualService(spec) = &vs.parsed else {
+                continue;
+            };
+            let vs_ns = vs.object.key.namespace.as_str();
+            let serves_a_host = server.hosts.iter().any(|sh| {
+                let sh = ServerHost::parse(&sh.value, gns);
+                spec.hosts.iter().any(|h| {
+                    let vh = host::resolve(&h.value.to_ascii_lowercase(), vs_ns, domain).into_owned();
+                    sh.admits(vs_ns, &vh) && host::intersect(&sh.host.to_ascii_lowercase(), &vh)
+                })
+            });
+            if serves_a_host
+                && super::outbound::take_l4_route(view, &vs, number, sni, &caller.proxy.labels, &on, &dest_port, out)
+            {
+                return;
+            }
+        }
+    }
+    out.fail(
+        "connection reset",
+        format!(
+            "no {} rule of a VirtualService bound to the Gateway takes this connection: no filter chain matches",
+            if sni.is_some() { "tls" } else { "tcp" }
+        ),
+    );
+}
+
+/// VirtualServices bound to a Gateway (`spec.gateways`) and visible to the
+/// gateway's namespace, oldest first (name order: files have no creation time).
+fn bound_virtual_services(view: &ClusterView, caller: &Caller, gw: &Arc<Entry>) -> Vec<Arc<Entry>> {
+    let (gns, gname) = (gw.object.key.namespace.as_str(), gw.object.key.name.as_str());
+    let mut binders: Vec<Arc<Entry>> = view
+        .gateway_binders(gns, gname)
+        .filter(|vs| view.export_to(vs).visible_to(&caller.proxy.namespace))
+        .filter(|vs| match &vs.parsed {
+            Parsed::VirtualService(s) => s.gateways.iter().any(|g| {
+                GatewayRef::parse(&g.value, &vs.object.key.namespace)
+                    == GatewayRef::Named {
+                        namespace: gns.to_string(),
+                        name: gname.to_string(),
+                    }
+            }),
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    binders.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+    binders
 }
 
 fn virtual_hosts(view: &ClusterView, caller: &Caller, servers: &[&(&Arc<Entry>, &Server)]) -> Vec<GwVHost> {
@@ -115,22 +301,8 @@ fn virtual_hosts(view: &ClusterView, caller: &Caller, servers: &[&(&Arc<Entry>, 
     for (gw, server) in servers {
         let (gns, gname) = (gw.object.key.namespace.as_str(), gw.object.key.name.as_str());
         let number = server.port.unwrap_or(0);
-        let mut binders: Vec<&Arc<Entry>> = view
-            .gateway_binders(gns, gname)
-            .filter(|vs| view.export_to(vs).visible_to(&caller.proxy.namespace))
-            .filter(|vs| match &vs.parsed {
-                Parsed::VirtualService(s) => s.gateways.iter().any(|g| {
-                    GatewayRef::parse(&g.value, &vs.object.key.namespace)
-                        == GatewayRef::Named {
-                            namespace: gns.to_string(),
-                            name: gname.to_string(),
-                        }
-                }),
-                _ => false,
-            })
-            .collect();
-        binders.sort_by(|a, b| a.object.key.cmp(&b.object.key));
-        for vs in binders {
+        let binders = bound_virtual_services(view, caller, gw);
+        for vs in &binders {
             let Parsed::VirtualService(spec) = &vs.parsed else {
                 continue;
             };

@@ -56,7 +56,7 @@ pub fn follow(
         let wildcard_tls = reg
             .iter()
             .any(|r| r.address.is_none() && r.port(port).is_some_and(|p| p.sni));
-        if req.target.protocol == Protocol::Tls && wildcard_tls {
+        if req.target.sni().is_some() && wildcard_tls {
             out.listener = Some(format!("0.0.0.0_{port}"));
             out.filter_chain = Some("PassthroughFilterChain".to_string());
         }
@@ -372,7 +372,7 @@ fn follow_tcp(
         namespace: ns,
         labels: &caller.proxy.labels,
     };
-    let sni = (req.target.protocol == Protocol::Tls).then_some(req.target.host.as_str());
+    let sni = req.target.sni();
     for vs in mesh_virtual_services(view, ns, scope) {
         let Parsed::VirtualService(spec) = &vs.parsed else {
             continue;
@@ -386,45 +386,9 @@ fn follow_tcp(
         {
             continue;
         }
-        let section = if sni.is_some() { "tls" } else { "tcp" };
-        for rule in spec.rules.iter().filter(|r| r.section == section) {
-            let hit = rule.matches.is_empty()
-                || rule.matches.iter().any(|m| {
-                    m.port.is_none_or(|p| p == port)
-                        && (m.source_labels.is_empty()
-                            || crate::model::workload::labels_match(&m.source_labels, src.labels))
-                        && (m.gateways.is_empty() || m.gateways.iter().any(|g| g == "mesh"))
-                        && sni.is_none_or(|s| m.sni_hosts.iter().any(|h| host::wildcard_covers(h, s)))
-                });
-            if !hit {
-                continue;
-            }
-            out.route = Some(Route {
-                name: String::new(),
-                source: Some(super::key(&vs.object.key)),
-                pointer: Some(rule.pointer.to_string()),
-                ..Route::default()
-            });
-            let role = if sni.is_some() { Role::TlsRoute } else { Role::TcpRoute };
-            let list = format!("{}/route", rule.pointer);
-            let dests: Vec<_> = spec
-                .destinations
-                .iter()
-                .filter(|d| d.role == role && d.route_list().is_some_and(|p| p.as_str() == list))
-                .collect();
-            let weighted = dests.len() > 1;
-            for d in dests {
-                let fqdn = host::resolve(&d.host, vs_ns, domain);
-                out.clusters.push(Cluster {
-                    name: envoy_names::outbound_cluster(
-                        d.port.unwrap_or(port),
-                        d.subset.as_deref().unwrap_or(""),
-                        &fqdn,
-                    ),
-                    weight: weighted.then_some(d.weight.unwrap_or(0)),
-                    ..Cluster::default()
-                });
-            }
+        let on_mesh = |g: &str, _: &str| g == "mesh";
+        let dest_port = |d: &Destination, _: &str| d.port.unwrap_or(port);
+        if take_l4_route(view, &vs, port, sni, src.labels, &on_mesh, &dest_port, out) {
             return;
         }
     }
@@ -432,4 +396,67 @@ fn follow_tcp(
         name: envoy_names::outbound_cluster(port, "", &target.host),
         ..Cluster::default()
     });
+}
+
+/// The first `tls` (with an SNI) or `tcp` rule of a VirtualService that takes
+/// a connection on `port`: its match port, source labels, gateways (`on` says
+/// whether a name as written means this proxy) and SNI hosts. Fills the route
+/// and the clusters; false when no rule matches.
+#[allow(clippy::too_many_arguments)]
+pub fn take_l4_route(
+    view: &ClusterView,
+    vs: &Arc<Entry>,
+    port: u32,
+    sni: Option<&str>,
+    labels: &std::collections::BTreeMap<String, String>,
+    on: &dyn Fn(&str, &str) -> bool,
+    dest_port: &dyn Fn(&Destination, &str) -> u32,
+    out: &mut Explanation,
+) -> bool {
+    let Parsed::VirtualService(spec) = &vs.parsed else {
+        return false;
+    };
+    let vs_ns = vs.object.key.namespace.as_str();
+    let domain = view.cluster_domain();
+    let section = if sni.is_some() { "tls" } else { "tcp" };
+    for rule in spec.rules.iter().filter(|r| r.section == section) {
+        let hit = rule.matches.is_empty()
+            || rule.matches.iter().any(|m| {
+                m.port.is_none_or(|p| p == port)
+                    && (m.source_labels.is_empty() || crate::model::workload::labels_match(&m.source_labels, labels))
+                    && (if m.gateways.is_empty() {
+                        spec.applies_to(None).iter().any(|g| on(g, vs_ns))
+                    } else {
+                        m.gateways.iter().any(|g| on(g, vs_ns))
+                    })
+                    && sni.is_none_or(|s| m.sni_hosts.iter().any(|h| host::wildcard_covers(h, s)))
+            });
+        if !hit {
+            continue;
+        }
+        out.route = Some(Route {
+            name: String::new(),
+            source: Some(super::key(&vs.object.key)),
+            pointer: Some(rule.pointer.to_string()),
+            ..Route::default()
+        });
+        let role = if sni.is_some() { Role::TlsRoute } else { Role::TcpRoute };
+        let list = format!("{}/route", rule.pointer);
+        let dests: Vec<_> = spec
+            .destinations
+            .iter()
+            .filter(|d| d.role == role && d.route_list().is_some_and(|p| p.as_str() == list))
+            .collect();
+        let weighted = dests.len() > 1;
+        for d in dests {
+            let fqdn = host::resolve(&d.host, vs_ns, domain);
+            out.clusters.push(Cluster {
+                name: envoy_names::outbound_cluster(dest_port(d, &fqdn), d.subset.as_deref().unwrap_or(""), &fqdn),
+                weight: weighted.then_some(d.weight.unwrap_or(0)),
+                ..Cluster::default()
+            });
+        }
+        return true;
+    }
+    false
 }

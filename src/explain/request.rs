@@ -1,5 +1,5 @@
-//! The request: a URL (`http://host[:port]/path`, `tcp://host:port`,
-//! `tls://host:port`), headers, and the proxy that sends it.
+//! The request: a URL (`http://host[:port]/path`, `https://host[:port]/path`,
+//! `tcp://host:port`, `tls://host:port`), headers, and the proxy that sends it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +13,9 @@ use crate::view::{ClusterView, Entry, Parsed};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     Http,
+    /// HTTP in TLS whose SNI is the host: a gateway terminating it routes the
+    /// HTTP; to a sidecar it is opaque TLS.
+    Https,
     Tcp,
     Tls,
 }
@@ -31,6 +34,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.protocol {
             Protocol::Http => write!(f, "http://{}:{}{}", self.host, self.port, self.path),
+            Protocol::Https => write!(f, "https://{}:{}{}", self.host, self.port, self.path),
             Protocol::Tcp => write!(f, "tcp://{}:{}", self.host, self.port),
             Protocol::Tls => write!(f, "tls://{}:{}", self.host, self.port),
         }
@@ -40,6 +44,11 @@ impl fmt::Display for Target {
 const MAX_URL: usize = 4096;
 
 impl Target {
+    /// The TLS server name the client sends (`tls://` and `https://`).
+    pub fn sni(&self) -> Option<&str> {
+        matches!(self.protocol, Protocol::Tls | Protocol::Https).then_some(self.host.as_str())
+    }
+
     /// Parses a URL; `port` overrides the URL's. A URL without a scheme is HTTP.
     pub fn parse(url: &str, port: Option<u32>) -> Result<Target, ExplainError> {
         let bad = |why: &str| ExplainError::BadRequest(format!("URL {url:?}: {why}"));
@@ -48,9 +57,10 @@ impl Target {
         }
         let (protocol, rest) = match url.split_once("://") {
             Some(("http", r)) => (Protocol::Http, r),
+            Some(("https", r)) => (Protocol::Https, r),
             Some(("tcp", r)) => (Protocol::Tcp, r),
             Some(("tls", r)) => (Protocol::Tls, r),
-            Some((s, _)) => return Err(bad(&format!("scheme {s:?} is not http, tcp or tls"))),
+            Some((s, _)) => return Err(bad(&format!("scheme {s:?} is not http, https, tcp or tls"))),
             None => (Protocol::Http, url),
         };
         let (authority, path) = match rest.find(['/', '?']) {
@@ -64,17 +74,18 @@ impl Target {
         if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(bad("no host"));
         }
-        let port = port.or(url_port).unwrap_or(80);
+        let default_port = if protocol == Protocol::Https { 443 } else { 80 };
+        let port = port.or(url_port).unwrap_or(default_port);
         if port == 0 || port > 65535 {
             return Err(bad("the port is out of range"));
         }
-        if protocol != Protocol::Http && port == 80 && url_port.is_none() {
+        if matches!(protocol, Protocol::Tcp | Protocol::Tls) && port == 80 && url_port.is_none() {
             return Err(bad("tcp:// and tls:// need a port"));
         }
         let path = match (protocol, path) {
-            (Protocol::Http, "") => "/".to_string(),
-            (Protocol::Http, p) if p.starts_with('?') => format!("/{p}"),
-            (Protocol::Http, p) => p.to_string(),
+            (Protocol::Http | Protocol::Https, "") => "/".to_string(),
+            (Protocol::Http | Protocol::Https, p) if p.starts_with('?') => format!("/{p}"),
+            (Protocol::Http | Protocol::Https, p) => p.to_string(),
             _ => String::new(),
         };
         Ok(Target {
@@ -266,6 +277,18 @@ mod tests {
             Target::parse("tls://api.example.com:443", None).unwrap().protocol,
             Protocol::Tls
         );
+        let t = Target::parse("https://Shop.Example.com/cart", None).unwrap();
+        assert_eq!(
+            (t.protocol, t.host.as_str(), t.port, t.path.as_str(), t.sni()),
+            (
+                Protocol::Https,
+                "shop.example.com",
+                443,
+                "/cart",
+                Some("shop.example.com")
+            )
+        );
+        assert_eq!(Target::parse("http://r/", None).unwrap().sni(), None);
         for bad in [
             "",
             "http://",
