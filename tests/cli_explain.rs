@@ -151,6 +151,64 @@ fn gateway_https_is_routed_by_the_server_for_its_sni() {
     );
 }
 
+/// Plaintext toward workloads that accept only mTLS: the TLS mismatch MG0204
+/// reports, as the outcome; a port-level setting that restores mTLS clears it.
+#[test]
+fn tls_disable_toward_strict_workloads_is_a_tls_mismatch() {
+    let file = fixture("tls-disable-strict.yaml");
+    let o = run(&[
+        "explain",
+        &file,
+        "--from",
+        "shop/productpage-v1",
+        "-o",
+        "json",
+        "http://reviews:9080/",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["outcome"]["status"], "TLS mismatch");
+    assert_eq!(
+        v["clusters"][0]["tls_mismatch"],
+        "DestinationRule/shop/reviews sets TLS DISABLE (/spec/trafficPolicy/tls) but Deployment/shop/reviews-v1:9080 accept only mTLS (STRICT PeerAuthentication)"
+    );
+    assert!(
+        v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "MG0204"),
+        "{v}"
+    );
+    let text = String::from_utf8(
+        run(&[
+            "explain",
+            &file,
+            "--from",
+            "shop/productpage-v1",
+            "http://reviews:9080/",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("TLS MISMATCH: DestinationRule/shop/reviews"), "{text}");
+    // A port-level ISTIO_MUTUAL for 9080 overrides the top-level DISABLE.
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = dir.path().join("fixed.yaml");
+    let body = std::fs::read_to_string(&file).unwrap().replace(
+        "    tls: {mode: DISABLE}\n",
+        "    tls: {mode: DISABLE}\n    portLevelSettings:\n    - port: {number: 9080}\n      tls: {mode: ISTIO_MUTUAL}\n",
+    );
+    std::fs::write(&fixed, body).unwrap();
+    let o = run(&[
+        "explain",
+        fixed.to_str().unwrap(),
+        "--from",
+        "shop/productpage-v1",
+        "-o",
+        "json",
+        "http://reviews:9080/",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["outcome"]["status"], "OK");
+}
+
 #[test]
 fn the_seeds_envoy_filter_pinned_to_1_17_is_not_applied_to_1_30_proxies() {
     let o = run(&[

@@ -195,21 +195,36 @@ pub(crate) fn disabled_tls_targets(
     out
 }
 
+/// The workload ports a TLS `DISABLE` setting sends plaintext to that accept
+/// only mTLS (STRICT at their target port, `portLevelMtls` included): their
+/// proxies reset those connections. MG0204 and `meshgate explain` share it.
+pub(crate) fn strict_plaintext_targets(
+    dr: &DestinationRuleSpec,
+    t: &TlsSetting,
+    fqdn: &str,
+    view: &ClusterView,
+) -> Vec<DisabledTarget> {
+    disabled_tls_targets(dr, t, fqdn, view)
+        .into_iter()
+        .filter(|target| {
+            target.workload.workload.as_ref().is_some_and(|wl| {
+                view.effective_mtls(&wl.namespace, &wl.labels).at(target.target_port) == Some("STRICT")
+            })
+        })
+        .collect()
+}
+
 /// MG0204: TLS turned off toward workload ports that accept only mTLS (the
 /// effective mode per target port, `portLevelMtls` included).
 fn check_tls_disable(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &ClusterView, out: &mut Vec<Finding>) {
     for t in dr.tls.iter().filter(|t| t.mode.as_deref() == Some("DISABLE")) {
         let mut strict = BTreeSet::new();
         let mut clusters = BTreeSet::new();
-        for target in disabled_tls_targets(dr, t, fqdn, view) {
-            let Some(wl) = &target.workload.workload else { continue };
-            let mode = view.effective_mtls(&wl.namespace, &wl.labels);
-            if mode.at(target.target_port) == Some("STRICT") {
-                let port = target.target_port.map(|p| format!(":{p}")).unwrap_or_default();
-                strict.insert(format!("{}{port}", target.workload.object.key.qualified_name()));
-                let subset = t.subset.as_deref().unwrap_or("");
-                clusters.insert(envoy_names::outbound_cluster(target.service_port, subset, fqdn));
-            }
+        for target in strict_plaintext_targets(dr, t, fqdn, view) {
+            let port = target.target_port.map(|p| format!(":{p}")).unwrap_or_default();
+            strict.insert(format!("{}{port}", target.workload.object.key.qualified_name()));
+            let subset = t.subset.as_deref().unwrap_or("");
+            clusters.insert(envoy_names::outbound_cluster(target.service_port, subset, fqdn));
         }
         if strict.is_empty() {
             continue;

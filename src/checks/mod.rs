@@ -4,6 +4,7 @@
 pub mod catalog;
 mod common;
 mod destination_rule;
+pub(crate) use destination_rule::strict_plaintext_targets;
 mod egress;
 mod envoy_filter;
 mod gateway;

@@ -107,6 +107,7 @@ fn judge_cluster(view: &ClusterView, ns: &str, reg: &[Registered], c: &mut Clust
             })
             .collect();
         eps.sort_by(|a, b| a.0.cmp(&b.0));
+        c.tls_mismatch = tls_mismatch(view, rules.first(), host, port, subset, &eps);
         c.authorization = authorization(view, svc_ns, &eps.iter().map(|e| e.2.clone()).collect::<Vec<_>>(), c);
         c.endpoints = Some(
             eps.into_iter()
@@ -117,6 +118,41 @@ fn judge_cluster(view: &ClusterView, ns: &str, reg: &[Registered], c: &mut Clust
                 .collect(),
         );
     }
+}
+
+/// A DestinationRule's TLS `DISABLE` for this cluster toward endpoints that
+/// accept only mTLS at their port (what MG0204 reports).
+fn tls_mismatch(
+    view: &ClusterView,
+    rule: Option<&&Arc<Entry>>,
+    host: &str,
+    port: u32,
+    subset: &str,
+    eps: &[(ObjKey, Option<String>, std::collections::BTreeMap<String, String>)],
+) -> Option<String> {
+    let dr = rule?;
+    let Parsed::DestinationRule(spec) = &dr.parsed else {
+        return None;
+    };
+    let t = spec
+        .tls_for(port, Some(subset).filter(|s| !s.is_empty()))
+        .filter(|t| t.mode.as_deref() == Some("DISABLE"))?;
+    let strict: BTreeSet<String> = checks::strict_plaintext_targets(spec, t, host, view)
+        .into_iter()
+        .filter(|x| x.service_port == port && eps.iter().any(|e| e.0 == x.workload.object.key))
+        .map(|x| {
+            let at = x.target_port.map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}{at}", super::key(&x.workload.object.key))
+        })
+        .collect();
+    (!strict.is_empty()).then(|| {
+        format!(
+            "{} sets TLS DISABLE ({}) but {} accept only mTLS (STRICT PeerAuthentication)",
+            super::key(&dr.object.key),
+            t.pointer,
+            strict.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 /// AuthorizationPolicies on the destination workloads; sets `denied_by` when
@@ -263,6 +299,16 @@ fn outcome(out: &mut Explanation) {
             format!(
                 "cluster {} has no endpoints: no workload in the view matches its Service selector and subset",
                 c.name
+            ),
+        );
+    }
+    if let Some(c) = out.clusters.iter().find(|c| c.tls_mismatch.is_some()) {
+        return out.fail(
+            "TLS mismatch",
+            format!(
+                "cluster {} sends plaintext: {}; their proxies reset the connections and clients see 503 (upstream connect error)",
+                c.name,
+                c.tls_mismatch.as_deref().unwrap_or("")
             ),
         );
     }

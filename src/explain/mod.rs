@@ -127,6 +127,10 @@ pub struct Cluster {
     /// An AuthorizationPolicy on the destination that denies every request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denied_by: Option<String>,
+    /// The cluster sends plaintext (DestinationRule TLS `DISABLE`) to endpoints
+    /// that accept only mTLS there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_mismatch: Option<String>,
 }
 
 /// An EnvoyFilter patch that targets the proxy's configuration.

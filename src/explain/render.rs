@@ -84,6 +84,9 @@ pub fn text(e: &Explanation) -> String {
             };
             line(depth + 1, format!("DestinationRule {dr}{tp}"));
         }
+        if let Some(why) = &cl.tls_mismatch {
+            line(depth + 1, format!("TLS MISMATCH: {why}"));
+        }
         match &cl.endpoints {
             Some(eps) if eps.is_empty() => line(depth + 1, "endpoints: none".to_string()),
             Some(eps) => {
@@ -180,7 +183,7 @@ pub fn mermaid(e: &Explanation) -> String {
             .map(|w| format!(" -- {w}% --> "))
             .unwrap_or(" --> ".to_string());
         out.push_str(&format!("  {last}{edge}{id}\n"));
-        if !c.exists {
+        if !c.exists || c.tls_mismatch.is_some() {
             out.push_str(&format!("  class {id} broken\n"));
         }
     }

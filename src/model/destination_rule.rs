@@ -38,6 +38,21 @@ pub struct TlsSetting {
     pub pointer: PointerBuf,
 }
 
+impl DestinationRuleSpec {
+    /// The `tls` block that applies to the cluster of a Service port and
+    /// subset: the subset's own (port level first), else the top level's
+    /// (port level first), as istiod merges a subset's traffic policy.
+    pub fn tls_for(&self, port: u32, subset: Option<&str>) -> Option<&TlsSetting> {
+        let at_level = |level: Option<&str>| {
+            let here = || self.tls.iter().filter(move |t| t.subset.as_deref() == level);
+            here()
+                .find(|t| t.port == Some(port))
+                .or_else(|| here().find(|t| t.port.is_none() && !t.overridden_ports.contains(&port)))
+        };
+        subset.and_then(|s| at_level(Some(s))).or_else(|| at_level(None))
+    }
+}
+
 fn read_policy(
     policy: Option<&Value>,
     subset: Option<&str>,
@@ -149,4 +164,31 @@ pub fn parse(obj: &Object, p: &mut Problems) -> DestinationRuleSpec {
     }
     spec.tls = tls;
     spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> DestinationRuleSpec {
+        let doc = format!("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: r, namespace: default}}\nspec:\n{yaml}");
+        let obj = crate::manifest::parse_text("t", &doc, "default")
+            .unwrap()
+            .remove(0)
+            .object;
+        parse(&obj, &mut Problems::default())
+    }
+
+    #[test]
+    fn tls_for_takes_subset_then_port_level_first() {
+        let dr = spec("  host: reviews\n  trafficPolicy:\n    tls: {mode: DISABLE}\n    portLevelSettings:\n    - port: {number: 9443}\n      tls: {mode: SIMPLE}\n  subsets:\n  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n      tls: {mode: ISTIO_MUTUAL}\n  - name: v3\n    labels: {version: v3}\n");
+        let mode = |port, subset| dr.tls_for(port, subset).and_then(|t| t.mode.as_deref());
+        assert_eq!(mode(9080, None), Some("DISABLE"));
+        assert_eq!(mode(9443, None), Some("SIMPLE"));
+        assert_eq!(mode(9080, Some("v2")), Some("ISTIO_MUTUAL"));
+        assert_eq!(mode(9443, Some("v2")), Some("ISTIO_MUTUAL"));
+        // A subset without its own tls keeps the top level's.
+        assert_eq!(mode(9080, Some("v3")), Some("DISABLE"));
+        assert_eq!(spec("  host: reviews\n").tls_for(9080, None), None);
+    }
 }
