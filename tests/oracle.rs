@@ -242,6 +242,20 @@ fn call_json(c: &Call) -> Value {
     json!({"proxy": c.proxy, "address": c.address, "port": c.port, "host": c.host, "mode": c.mode})
 }
 
+/// The mesh config of the manifests' `istio` ConfigMap in istio-system (what
+/// meshgate's view reads), for istiod's generator; empty: Istio's defaults.
+fn mesh_text(manifests: &str) -> String {
+    parse_text("scenario.yaml", manifests, "default")
+        .expect("scenario parses")
+        .into_iter()
+        .map(|m| m.object.value)
+        .find(|v| {
+            v["kind"] == "ConfigMap" && v["metadata"]["name"] == "istio" && v["metadata"]["namespace"] == "istio-system"
+        })
+        .and_then(|v| v["data"]["mesh"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Runs the oracle on every case at once: (name, manifests, calls) → the
 /// outcome of each call.
 fn oracle(cases: &[(String, String, Vec<Value>)]) -> Vec<Vec<Value>> {
@@ -261,6 +275,7 @@ fn oracle(cases: &[(String, String, Vec<Value>)]) -> Vec<Vec<Value>> {
                 "name": name,
                 "config": config.join("---\n"),
                 "kube": kube.join("---\n"),
+                "mesh": mesh_text(manifests),
                 "calls": calls,
             })
         })
@@ -915,6 +930,30 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
                 gw_tls("tcp", "db.example.com", 15443, ""),
                 gw_tls("tcp", "other.pass.example.com", 15443, ""),
                 json!({"proxy": {"namespace": "istio-system", "labels": {"istio": "ingressgateway"}, "gateway": true}, "address": "10.200.0.1", "port": 31400, "protocol": "tcp", "mode": "gateway"}),
+            ],
+        ),
+        (
+            "TCP to ServiceEntries without addresses: one port each, a tcp route",
+            docs(&["apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: mongo, namespace: default}\nspec:\n  hosts: [mongo.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 27017, name: mongo, protocol: MONGO}]\n",
+                "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: pg, namespace: default}\nspec:\n  hosts: [pg.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: pg, namespace: default}\nspec:\n  hosts: [pg.example.com]\n  tcp:\n  - route:\n    - destination: {host: mongo.example.com, port: {number: 27017}}\n"]),
+            vec![
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 27017, "protocol": "tcp", "mode": "outbound"}),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 5432, "protocol": "tcp", "mode": "outbound"}),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 6379, "protocol": "tcp", "mode": "outbound"}),
+            ],
+        ),
+        (
+            "REGISTRY_ONLY: unknown HTTP host, unknown SNI on a wildcard TLS listener, unknown TCP port",
+            docs(&["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    outboundTrafficPolicy:\n      mode: REGISTRY_ONLY\n",
+                SVC_REVIEWS,
+                "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: apis, namespace: default}\nspec:\n  hosts: [api.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 443, name: tls, protocol: TLS}]\n"]),
+            vec![
+                sidecar("unknown.example.com", 80, "/", json!({})),
+                sidecar("reviews", 9080, "/", json!({})),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "other.example.com", "mode": "outbound"}),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "api.example.com", "mode": "outbound"}),
+                json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 6379, "protocol": "tcp", "mode": "outbound"}),
             ],
         ),
         (

@@ -43,6 +43,20 @@ pub fn follow(
     let target = reg
         .iter()
         .find(|r| r.domains(ns, domain).contains(&req.target.host) && r.port(port).is_some());
+    // A ServiceEntry without addresses on a plain TCP port gets a wildcard
+    // listener `0.0.0.0_<port>` that takes every destination on the port
+    // (shown by istiod's generator).
+    let target = target.or_else(|| {
+        (req.target.protocol == Protocol::Tcp)
+            .then(|| {
+                reg.iter().find(|r| {
+                    r.address.is_none()
+                        && r.entry.object.key.kind == crate::model::Kind::ServiceEntry
+                        && r.port(port).is_some_and(|p| !p.http && !p.sni)
+                })
+            })
+            .flatten()
+    });
     let tcp_target = target.filter(|r| req.target.protocol != Protocol::Http || r.port(port).is_some_and(|p| !p.http));
     if let Some(t) = tcp_target {
         return follow_tcp(view, caller, req, t, scope, out);

@@ -25,6 +25,7 @@ import (
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pilot/test/xdstest"
 	"istio.io/istio/pkg/config"
+	"istio.io/istio/pkg/config/mesh"
 )
 
 type Proxy struct {
@@ -51,7 +52,9 @@ type Case struct {
 	Name   string `json:"name"`
 	Config string `json:"config"`
 	Kube   string `json:"kube"`
-	Calls  []Call `json:"calls"`
+	// The mesh config text (the `mesh` key of the istio ConfigMap); empty: defaults.
+	Mesh  string `json:"mesh"`
+	Calls []Call `json:"calls"`
 }
 
 type Outcome struct {
@@ -125,10 +128,19 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 		cfg.Domain = "cluster.local"
 		withDomain = append(withDomain, cfg)
 	}
-	s := xds.NewFakeDiscoveryServer(t, xds.FakeOptions{
+	opts := xds.FakeOptions{
 		Configs:                withDomain,
 		KubernetesObjectString: c.Kube,
-	})
+	}
+	if c.Mesh != "" {
+		m, err := mesh.ApplyMeshConfigDefaults(c.Mesh)
+		if err != nil {
+			res.Failure = "mesh config: " + err.Error()
+			return res
+		}
+		opts.MeshConfig = m
+	}
+	s := xds.NewFakeDiscoveryServer(t, opts)
 	for _, call := range c.Calls {
 		proxy := s.SetupProxy(proxyOf(call.Proxy))
 		sim := simulation.NewSimulation(t, s, proxy)
