@@ -29,6 +29,8 @@ struct Call {
     port: u16,
     host: &'static str,
     mode: &'static str,
+    /// HTTP inside TLS with this SNI (empty: plaintext).
+    sni: &'static str,
 }
 
 fn sidecar(address: &'static str, port: u16, host: &'static str) -> Call {
@@ -38,6 +40,7 @@ fn sidecar(address: &'static str, port: u16, host: &'static str) -> Call {
         port,
         host,
         mode: "outbound",
+        sni: "",
     }
 }
 
@@ -48,6 +51,7 @@ fn ingress(port: u16, host: &'static str) -> Call {
         port,
         host,
         mode: "gateway",
+        sni: "",
     }
 }
 
@@ -186,6 +190,24 @@ fn scenarios() -> Vec<Scenario> {
             call: ingress(8080, "shop.example.com"),
             errors: &[],
         },
+        Scenario {
+            name: "two Gateways with an HTTPS server for one host on the same workloads (the second skipped whole)",
+            manifests: docs(&[
+                INGRESS_TLS,
+                SVC_REVIEWS,
+                "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [shop.example.com]\n    tls: {mode: SIMPLE, credentialName: shop-cert}\n",
+                "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: second, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [shop.example.com, admin.example.com]\n    tls: {mode: SIMPLE, credentialName: other-cert}\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: admin, namespace: default}\nspec:\n  hosts: [admin.example.com]\n  gateways: [istio-system/second]\n  http:\n  - route:\n    - destination: {host: reviews}\n",
+            ]),
+            // istiod keeps the first server (created first; explain takes name order);
+            // the second's other host finds no filter chain.
+            call: Call {
+                port: 8443,
+                sni: "admin.example.com",
+                ..ingress(8443, "admin.example.com")
+            },
+            errors: &["MG0304", "MG0304"],
+        },
     ]
 }
 
@@ -239,7 +261,12 @@ fn oracle_binary() -> PathBuf {
 }
 
 fn call_json(c: &Call) -> Value {
-    json!({"proxy": c.proxy, "address": c.address, "port": c.port, "host": c.host, "mode": c.mode})
+    let mut call = json!({"proxy": c.proxy, "address": c.address, "port": c.port, "host": c.host, "mode": c.mode});
+    if !c.sni.is_empty() {
+        call["sni"] = json!(c.sni);
+        call["protocol"] = json!("https");
+    }
+    call
 }
 
 /// The mesh config of the manifests' `istio` ConfigMap in istio-system (what
@@ -455,6 +482,8 @@ fn oracle_shows(consequence: &str, o: &Value) -> bool {
         cluster_missing
     } else if consequence.starts_with("404 NR") {
         not_routed
+    } else if consequence.starts_with("server skipped") {
+        matches!(error, "no filter chains matched" | "no listener matched")
     } else {
         false
     }
@@ -477,10 +506,7 @@ fn judge(errors: &[&(String, String, String)], o: &Value) -> Vec<String> {
         };
     }
     if routed_nowhere {
-        return match errors
-            .iter()
-            .any(|(code, _, _)| consequence(code).starts_with("404 NR"))
-        {
+        return match errors.iter().any(|(code, _, _)| consequence(code).contains("404 NR")) {
             true => Vec::new(),
             false => vec!["istiod routes the call nowhere (404 NR), and no finding says so".to_string()],
         };
@@ -615,6 +641,7 @@ fn generated(seed: u64) -> (String, Vec<(Call, String)>) {
             port: ports[0],
             host: leak(format!("{name}.default.svc.cluster.local")),
             mode: "outbound",
+            sni: "",
         };
         probes.push((call, format!("VirtualService/{vs}")));
     }
@@ -702,6 +729,7 @@ fn generated_visibility(seed: u64) -> (String, Vec<(Call, String)>) {
             port: 9080,
             host: leak(format!("{front}.default.svc.cluster.local")),
             mode: "outbound",
+            sni: "",
         };
         probes.push((call, format!("VirtualService/{vs}")));
     }
@@ -954,6 +982,19 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
                 json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "other.example.com", "mode": "outbound"}),
                 json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 443, "protocol": "tcp", "sni": "api.example.com", "mode": "outbound"}),
                 json!({"proxy": {"namespace": "default"}, "address": "10.9.9.9", "port": 6379, "protocol": "tcp", "mode": "outbound"}),
+            ],
+        ),
+        (
+            "Delegate that does not exist: its route dropped (a later route, the default route at a sidecar, 404 at a gateway)",
+            docs(&[INGRESS, GATEWAY, SVC_REVIEWS, POD_REVIEWS_V1,
+                "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: default}\nspec:\n  clusterIP: 10.0.0.11\n  selector: {app: ratings}\n  ports: [{name: http, port: 9080}]\n",
+                &vs("  - name: delegated\n    match: [{uri: {prefix: /a}}]\n    delegate: {name: missing, namespace: default}\n  - name: rest\n    route:\n    - destination: {host: ratings}\n"),
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings, namespace: default}\nspec:\n  hosts: [ratings]\n  http:\n  - delegate: {name: missing, namespace: default}\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: edge, namespace: default}\nspec:\n  hosts: [shop.example.com]\n  gateways: [istio-system/public]\n  http:\n  - delegate: {name: missing, namespace: default}\n"]),
+            vec![
+                sidecar("reviews", 9080, "/a", json!({})),
+                sidecar("ratings", 9080, "/a", json!({})),
+                gw("shop.example.com", "/a"),
             ],
         ),
         (

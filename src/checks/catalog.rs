@@ -59,8 +59,8 @@ checks! {
         "A route that applies at a Gateway names no destination port, the destination has several ports, and none equals that Gateway server's port: istiod then uses the server's port and that cluster does not exist. Mesh routes never (a sidecar uses the port the client called), nor a destination with one port.";
     MG0106 = "MG0106", Warning, "VirtualService", "C/U", "IST0132", "/spec/gateways/0", "404 NR for these hosts at that gateway",
         "For a bound Gateway that exists, none of the VirtualService's hosts is served by the Gateway's servers (including the `ns/host` namespace restriction).";
-    MG0107 = "MG0107", Error, "VirtualService", "C/U", "—", "/spec/http/0/delegate/name", "404 NR for the delegated requests",
-        "`http[].delegate` names a VirtualService that does not exist: istiod drops the delegating route.";
+    MG0107 = "MG0107", Error, "VirtualService", "C/U", "—", "/spec/http/0/delegate/name", "delegating route dropped: its requests take a later route, the Service's default route at sidecars, or 404 NR at a gateway",
+        "`http[].delegate` names a VirtualService that does not exist: istiod drops the delegating route. Its requests go to the next route that matches them; when no route is left, sidecars use the host's default route (none of the VirtualService's rules) and a gateway has no virtual host for it (404 NR). Shown by istiod's generator (`tests/oracle.rs`).";
     MG0108 = "MG0108", Error, "VirtualService", "C/U", "IST0109, KIA1106", "/spec/hosts/0", "routes of one VirtualService dropped",
         "Another mesh-bound VirtualService already defines the same host in an overlapping exportTo scope; istiod uses only one of them for sidecars.";
     MG0109 = "MG0109", Warning, "VirtualService", "C/U", "IST0130, IST0131", "/spec/http/1", "rule never used",

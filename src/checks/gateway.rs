@@ -247,10 +247,24 @@ fn merge_conflicts(
                         .filter(|h| o.hosts.iter().any(|oh| server_host_name(&oh.value) == *h))
                         .collect();
                     common.first().map(|h| {
+                        let others: Vec<&str> = s
+                            .hosts
+                            .iter()
+                            .map(|x| server_host_name(&x.value))
+                            .filter(|x| !common.contains(x))
+                            .collect();
+                        let rest = if others.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; if this server is the one skipped, its other hosts ({}) get no filter chain and their TLS connections are reset",
+                                join_at_most(&others, 5)
+                            )
+                        };
                         format!(
                             "Gateway {name} on the same workloads has a TLS server on port {port} for host {h} too: \
-                             istiod skips the later of the two servers whole (duplicate SNI filter chain), so TLS connections \
-                             for that server's hosts on port {port} are reset"
+                             istiod keeps the server created first and skips the other whole (duplicate SNI filter chain): \
+                             {h} gets the first one's certificate and routes{rest}"
                         )
                     })
                 }

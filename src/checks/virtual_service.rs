@@ -69,17 +69,36 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
     } else {
         envoy::route_configs(entry, vs, view)
     };
+    let missing_delegate = |d: &crate::model::virtual_service::Delegate| {
+        view.virtual_service(d.namespace.as_deref().unwrap_or(ns), &d.name)
+            .is_none()
+    };
+    // What istiod serves once the delegating routes are dropped.
+    let routes_left = vs.rules.iter().filter(|r| r.section == "http").count()
+        > vs.delegates.iter().filter(|d| missing_delegate(d)).count();
+    let fallback = if routes_left {
+        "the requests it would take go to the next route that matches them".to_string()
+    } else {
+        let mut then = Vec::new();
+        if vs.is_mesh_bound() {
+            then.push("sidecars send its hosts' requests to their default route (none of this VirtualService's rules)");
+        }
+        if vs.gateways.iter().any(|g| g.value != "mesh") {
+            then.push("its gateways get no virtual host for them (404 NR)");
+        }
+        format!("no route is left: {}", then.join("; "))
+    };
     for d in &vs.delegates {
         let dns = d.namespace.as_deref().unwrap_or(ns);
-        if view.virtual_service(dns, &d.name).is_none() {
+        if missing_delegate(d) {
             out.push(
                 Finding::new(
                     &catalog::MG0107,
                     key,
                     child(&d.pointer, "name"),
                     format!(
-                        "delegate VirtualService \"{dns}/{}\" not found: istiod drops the delegating route from the virtual hosts of {hosts}{}, \
-                         so the requests it would take get 404 NR",
+                        "delegate VirtualService \"{dns}/{}\" not found: istiod drops the delegating route from the virtual hosts of {hosts}{}; \
+                         {fallback}",
                         d.name,
                         envoy::in_route_configs(&route_configs)
                     ),

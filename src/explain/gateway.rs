@@ -26,12 +26,33 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
     let arrives = targets.get(&req.target.port).copied().unwrap_or(req.target.port);
     let listener_port = |s: &Server| s.port.map(|n| targets.get(&n).copied().unwrap_or(n));
     let mut servers: Vec<(&Arc<Entry>, &Server)> = Vec::new();
+    // istiod's MergeGateways: a TLS server with a host an earlier TLS server on
+    // the port has is skipped whole (duplicate SNI filter chain). Earlier is
+    // older; files carry no creation time, so name order stands in.
+    let mut sni_taken: Vec<String> = Vec::new();
     for gw in &caller.gateways {
         let Parsed::Gateway(spec) = &gw.parsed else { continue };
         for s in &spec.servers {
-            if listener_port(s) == Some(arrives) && s.bind.is_none() {
-                servers.push((gw, s));
+            if listener_port(s) != Some(arrives) || s.bind.is_some() {
+                continue;
             }
+            if s.class() == Some(crate::model::gateway::ServerClass::Tls) {
+                let names: Vec<String> = s
+                    .hosts
+                    .iter()
+                    .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
+                    .collect();
+                if names.iter().any(|n| sni_taken.contains(n)) {
+                    out.notes.push(format!(
+                        "{} {}: skipped by istiod, another TLS server on the port has one of its hosts (MG0304)",
+                        super::key(&gw.object.key),
+                        s.pointer
+                    ));
+                    continue;
+                }
+                sni_taken.extend(names);
+            }
+            servers.push((gw, s));
         }
     }
     out.gateways = servers
@@ -341,6 +362,11 @@ fn virtual_hosts(view: &ClusterView, caller: &Caller, servers: &[&(&Arc<Entry>, 
                 },
                 &src,
             );
+            // A VirtualService left without routes (a dropped delegate) adds no
+            // virtual host (shown by istiod's generator).
+            if built.is_empty() {
+                continue;
+            }
             for h in hosts {
                 match out.iter_mut().find(|v| v.host == h) {
                     Some(v) => v.routes.extend(built.iter().cloned()),

@@ -426,7 +426,19 @@ fn mg0107_missing_delegate() {
     assert_eq!(
         f[0].message,
         "delegate VirtualService \"team/reviews-routes\" not found: istiod drops the delegating route from the virtual hosts of reviews \
-         (route configuration 9080), so the requests it would take get 404 NR"
+         (route configuration 9080); no route is left: sidecars send its hosts' requests to their default route \
+         (none of this VirtualService's rules)"
+    );
+    // With a later route, the delegated requests take it (istiod's generator: tests/oracle.rs).
+    let f = check_yaml(
+        &v,
+        &vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    delegate: {name: reviews-routes, namespace: team}\n  - route:\n    - destination: {host: reviews}\n"),
+    );
+    assert!(
+        f[0].message
+            .ends_with("(route configuration 9080); the requests it would take go to the next route that matches them"),
+        "{}",
+        f[0].message
     );
     let delegate = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-routes, namespace: team}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews.default.svc.cluster.local}\n";
     let v = view(&[SVC_REVIEWS, delegate]);
@@ -452,7 +464,7 @@ fn mg0107_names_the_gateway_route_configurations() {
     assert_eq!(
         f[0].message,
         "delegate VirtualService \"team/routes\" not found: istiod drops the delegating route from the virtual hosts of bookinfo.com \
-         (route configurations http.80, https.443.https-main.public.istio-system), so the requests it would take get 404 NR"
+         (route configurations http.80, https.443.https-main.public.istio-system); no route is left: its gateways get no virtual host for them (404 NR)"
     );
 }
 
