@@ -998,6 +998,17 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
             ],
         ),
         (
+            "Two mesh VirtualServices for one host: sidecars use one (MG0108)",
+            docs(&[SVC_REVIEWS, POD_REVIEWS_V1,
+                "apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: default}\nspec:\n  clusterIP: 10.0.0.11\n  selector: {app: ratings}\n  ports: [{name: http, port: 9080}]\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-a, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - name: a\n    match: [{uri: {prefix: /a}}]\n    route:\n    - destination: {host: ratings}\n",
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews-b, namespace: default}\nspec:\n  hosts: [reviews.default.svc.cluster.local]\n  http:\n  - name: b\n    match: [{uri: {prefix: /b}}]\n    route:\n    - destination: {host: ratings}\n"]),
+            vec![
+                sidecar("reviews", 9080, "/a", json!({})),
+                sidecar("reviews", 9080, "/b", json!({})),
+            ],
+        ),
+        (
             "Gateway without a bound VirtualService",
             docs(&[INGRESS, GATEWAY, SVC_REVIEWS]),
             vec![gw("shop.example.com", "/")],
