@@ -87,8 +87,8 @@ checks! {
         "A server port is neither a `port` nor a `targetPort` of a Service selecting the gateway workloads.";
     MG0303 = "MG0303", Warning, "Gateway", "C/U", "IST0101 credentialName", "/spec/servers/0/tls/credentialName", "TLS handshake fails",
         "A server's TLS `credentialName` names a Secret that does not exist in the namespace of the gateway workloads the Gateway selects.";
-    MG0304 = "MG0304", Error, "Gateway", "C/U", "IST0145, KIA0301", "/spec/servers/0", "server skipped: connections reset or refused",
-        "Another Gateway selecting a shared workload has a server on the same port and `bind` that istiod's MergeGateways cannot merge with this one: the same SNI host on TLS servers (namespace prefix dropped), two non-HTTP plaintext servers, or plaintext next to TLS. istiod skips the later server. Plaintext HTTP servers on one port merge: never a conflict.";
+    MG0304 = "MG0304", Error, "Gateway", "C/U", "IST0145, KIA0301", "/spec/servers/0", "server skipped: its connections reach the kept server (reset, or sent to the wrong backend)",
+        "Another Gateway selecting a shared workload has a server on the same port and `bind` that istiod's MergeGateways cannot merge with this one: the same SNI host on TLS servers (namespace prefix dropped), two non-HTTP plaintext servers, or plaintext next to TLS. istiod keeps the server created first and skips the other whole; the skipped server's clients reach the kept one's filter chain: a duplicate SNI host is served by the kept server, its other hosts are reset; a TCP or TLS stream on a plaintext HTTP port is closed (protocol error); HTTP on a TCP server's port goes to that server's TCP route. Plaintext HTTP servers on one port merge: never a conflict. Shown by istiod's generator (`tests/oracle.rs`).";
     MG0305 = "MG0305", Info, "Gateway", "C/U", "—", "/metadata/name", "404 NR for every request",
         "No VirtualService visible to the Gateway's namespace binds this Gateway: every request gets 404.";
     MG0306 = "MG0306", Warning, "Gateway", "C/U", "IST0138", "/spec/servers/0/tls/credentialName", "HTTP/2 requests may reach the wrong server (404)",

@@ -269,10 +269,11 @@ fn merge_conflicts(
                     })
                 }
                 _ => Some(format!(
-                    "Gateway {name} on the same workloads serves port {port} as {}: istiod cannot merge it with this {} server \
-                     and skips the later one, so its hosts get no listener on port {port} (connections refused or reset)",
+                    "Gateway {name} on the same workloads serves port {port} as {}: istiod cannot merge it with this {} server, \
+                     keeps the one created first and skips the other whole; the skipped server's clients reach the kept one: {}",
                     describe(oproto, oclass),
-                    describe(protocol, class)
+                    describe(protocol, class),
+                    landing(class, oclass)
                 )),
             };
             if let Some(m) = message {
@@ -298,6 +299,24 @@ fn merge_conflicts(
         }
     }
     clash
+}
+
+/// What the clients of the skipped server meet on the kept one's listener,
+/// either way round (shown by istiod's generator, `tests/oracle.rs`).
+fn landing(a: ServerClass, b: ServerClass) -> &'static str {
+    use ServerClass::*;
+    match (a.min(b), a.max(b)) {
+        (PlainHttp, PlainOther) => {
+            "HTTP requests sent to a TCP server go to its TCP route's destination; a TCP stream sent to an HTTP server is closed (protocol error)"
+        }
+        (PlainHttp, Tls) => {
+            "plaintext HTTP sent to TLS servers matches no filter chain (reset); TLS sent to an HTTP server is closed (protocol error)"
+        }
+        (PlainOther, Tls) => {
+            "plaintext sent to TLS servers matches no filter chain (reset); TLS sent to a TCP server goes to its TCP route's destination"
+        }
+        _ => "its connections go to the kept server's TCP route's destination",
+    }
 }
 
 fn describe(protocol: &str, class: ServerClass) -> String {

@@ -8,7 +8,7 @@ use super::registry::Registered;
 use super::request::{Caller, Protocol};
 use super::routes::{self, BuiltRoute, For, Source};
 use super::{Explanation, Request, VirtualHost};
-use crate::model::gateway::{is_http_protocol, Server};
+use crate::model::gateway::{Server, ServerClass};
 use crate::model::virtual_service::Destination;
 use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
 use crate::semantics::{envoy_names, host};
@@ -26,9 +26,12 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
     let arrives = targets.get(&req.target.port).copied().unwrap_or(req.target.port);
     let listener_port = |s: &Server| s.port.map(|n| targets.get(&n).copied().unwrap_or(n));
     let mut servers: Vec<(&Arc<Entry>, &Server)> = Vec::new();
-    // istiod's MergeGateways: a TLS server with a host an earlier TLS server on
-    // the port has is skipped whole (duplicate SNI filter chain). Earlier is
-    // older; files carry no creation time, so name order stands in.
+    // istiod's MergeGateways, per port: the oldest server sets how the port is
+    // served (plaintext HTTP, TLS by SNI, or one plaintext TCP server); a server
+    // of another kind, a second TCP server, or a TLS server with a host an
+    // older TLS server has is skipped whole (MG0304). Files carry no creation
+    // time, so name order stands in.
+    let mut port_class: Option<ServerClass> = None;
     let mut sni_taken: Vec<String> = Vec::new();
     for gw in &caller.gateways {
         let Parsed::Gateway(spec) = &gw.parsed else { continue };
@@ -36,20 +39,31 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
             if listener_port(s) != Some(arrives) || s.bind.is_some() {
                 continue;
             }
-            if s.class() == Some(crate::model::gateway::ServerClass::Tls) {
-                let names: Vec<String> = s
-                    .hosts
-                    .iter()
-                    .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
-                    .collect();
-                if names.iter().any(|n| sni_taken.contains(n)) {
-                    out.notes.push(format!(
-                        "{} {}: skipped by istiod, another TLS server on the port has one of its hosts (MG0304)",
-                        super::key(&gw.object.key),
-                        s.pointer
-                    ));
-                    continue;
+            let Some(class) = s.class() else { continue };
+            let names: Vec<String> = s
+                .hosts
+                .iter()
+                .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
+                .collect();
+            let skip = match port_class {
+                None => None,
+                Some(c) if c != class => Some("the port is already served as another kind of server"),
+                Some(ServerClass::PlainOther) => Some("another plaintext TCP server has the port"),
+                Some(ServerClass::Tls) if names.iter().any(|n| sni_taken.contains(n)) => {
+                    Some("another TLS server on the port has one of its hosts")
                 }
+                Some(_) => None,
+            };
+            if let Some(why) = skip {
+                out.notes.push(format!(
+                    "{} {}: skipped by istiod, {why} (MG0304)",
+                    super::key(&gw.object.key),
+                    s.pointer
+                ));
+                continue;
+            }
+            port_class = Some(class);
+            if class == ServerClass::Tls {
                 sni_taken.extend(names);
             }
             servers.push((gw, s));
@@ -59,7 +73,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         .iter()
         .map(|(gw, s)| format!("{} {}", super::key(&gw.object.key), s.pointer))
         .collect();
-    if servers.is_empty() {
+    let Some(port_class) = port_class else {
         out.fail(
             "connection refused",
             format!(
@@ -67,21 +81,14 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
             ),
         );
         return;
-    }
+    };
     out.listener = Some(envoy_names::gateway_listener(arrives));
-    match req.target.protocol {
-        Protocol::Http => {
-            let plain: Vec<&(&Arc<Entry>, &Server)> = servers
-                .iter()
-                .filter(|(_, s)| s.protocol.as_deref().is_some_and(is_http_protocol) && !s.has_tls)
-                .collect();
-            let Some(first) = plain.first() else {
-                return out.fail(
-                    "connection reset",
-                    format!("no plaintext HTTP server on port {arrives}: the listener expects TLS or another protocol"),
-                );
-            };
-            let number = first.1.port.unwrap_or(arrives);
+    match (port_class, req.target.protocol) {
+        // A TCP server proxies whatever arrives, HTTP and TLS included.
+        (ServerClass::PlainOther, _) => serve_l4(view, caller, None, reg, &servers, arrives, out),
+        (ServerClass::PlainHttp, Protocol::Http) => {
+            let plain: Vec<&(&Arc<Entry>, &Server)> = servers.iter().collect();
+            let number = plain[0].1.port.unwrap_or(arrives);
             serve_http(
                 view,
                 caller,
@@ -93,17 +100,21 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
                 out,
             );
         }
-        Protocol::Https => {
+        (ServerClass::PlainHttp, _) => out.fail(
+            "connection reset",
+            format!("port {arrives} is served as plaintext HTTP: a TCP or TLS stream is not HTTP (protocol error)"),
+        ),
+        (ServerClass::Tls, Protocol::Http | Protocol::Tcp) => out.fail(
+            "connection reset",
+            format!("the servers on port {arrives} expect TLS: a plaintext connection matches no filter chain"),
+        ),
+        (ServerClass::Tls, Protocol::Tls) => serve_l4(view, caller, req.target.sni(), reg, &servers, arrives, out),
+        (ServerClass::Tls, Protocol::Https) => {
             let terminated: Vec<&(&Arc<Entry>, &Server)> =
                 servers.iter().filter(|(_, s)| s.serves_http() && s.has_tls).collect();
             let Some(chosen) = by_sni(&terminated, &req.target.host) else {
-                return out.fail(
-                    "connection reset",
-                    format!(
-                        "no HTTPS server on port {arrives} that terminates TLS serves SNI {}: no filter chain matches",
-                        req.target.host
-                    ),
-                );
+                // No server terminates this SNI: one may pass it through.
+                return serve_l4(view, caller, req.target.sni(), reg, &servers, arrives, out);
             };
             let (gw, server) = *chosen;
             let number = server.port.unwrap_or(arrives);
@@ -115,7 +126,6 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
             );
             serve_http(view, caller, req, reg, &[chosen], number, rc, out);
         }
-        Protocol::Tls | Protocol::Tcp => serve_l4(view, caller, req, reg, &servers, arrives, out),
     }
 }
 
@@ -218,13 +228,12 @@ fn serve_http(
 fn serve_l4(
     view: &ClusterView,
     caller: &Caller,
-    req: &Request,
+    sni: Option<&str>,
     reg: &[Registered],
     servers: &[(&Arc<Entry>, &Server)],
     arrives: u32,
     out: &mut Explanation,
 ) {
-    let sni = req.target.sni();
     let all = servers;
     let wanted: Vec<&(&Arc<Entry>, &Server)> = servers
         .iter()
