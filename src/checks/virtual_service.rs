@@ -499,11 +499,28 @@ fn sidecar_port(
         return;
     }
     let ns = entry.object.key.namespace.as_str();
-    let hosts: Vec<String> = vs
+    let domain = view.cluster_domain();
+    let mut hosts: Vec<String> = vs
         .hosts
         .iter()
-        .map(|h| host::resolve(&h.value, ns, view.cluster_domain()).into_owned())
+        .map(|h| host::resolve(&h.value, ns, domain).into_owned())
         .collect();
+    // A delegate has no hosts: its routes serve those of the mesh-bound
+    // VirtualServices delegating to it (istiod's generator, tests/oracle.rs).
+    if vs.hosts.is_empty() {
+        for root in view.delegators(ns, &entry.object.key.name) {
+            if let Parsed::VirtualService(r) = &root.parsed {
+                if r.is_mesh_bound() {
+                    let rns = root.object.key.namespace.as_str();
+                    hosts.extend(
+                        r.hosts
+                            .iter()
+                            .map(|h| host::resolve(&h.value, rns, domain).into_owned()),
+                    );
+                }
+            }
+        }
+    }
     let listener_ports = http_listener_ports(&hosts, view);
     let missing: Vec<u32> = listener_ports
         .iter()

@@ -27,6 +27,8 @@ pub(super) struct Indexes {
     pub gateway_binders: HashMap<(String, String), Keys>,
     /// Destination FQDN → VirtualServices routing to it.
     pub host_referrers: HashMap<String, Keys>,
+    /// Delegate VirtualService (namespace, name) → the VirtualServices delegating to it.
+    pub delegators: HashMap<(String, String), Keys>,
     /// Host FQDN → mesh-bound VirtualServices declaring it.
     pub mesh_vs_hosts: HashMap<String, Keys>,
     /// (label, value) → workloads carrying it.
@@ -229,6 +231,14 @@ impl Indexes {
                 }
                 for g in gateways {
                     update(&mut self.gateway_binders, g, key, op);
+                }
+                let delegates: std::collections::BTreeSet<(String, String)> = vs
+                    .delegates
+                    .iter()
+                    .map(|d| (d.namespace.clone().unwrap_or_else(|| ns.to_string()), d.name.clone()))
+                    .collect();
+                for d in delegates {
+                    update(&mut self.delegators, d, key, op);
                 }
                 let dests: std::collections::BTreeSet<String> = vs
                     .destinations

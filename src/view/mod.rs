@@ -374,6 +374,12 @@ impl ClusterView {
         self.lookup(self.idx.gateway_binders.get(&(namespace.to_string(), name.to_string())))
     }
 
+    /// VirtualServices whose `http[].delegate` names VirtualService `namespace/name`.
+    pub fn delegators(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Delegators(namespace.to_string(), name.to_string()));
+        self.lookup(self.idx.delegators.get(&(namespace.to_string(), name.to_string())))
+    }
+
     /// Mesh-bound VirtualServices declaring host `fqdn`.
     pub fn mesh_virtual_services(&self, fqdn: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::Host(fqdn.to_string()));

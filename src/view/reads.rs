@@ -30,6 +30,8 @@ pub enum Topic {
     Registry,
     /// VirtualServices naming Gateway (namespace, name).
     GatewayBinders(String, String),
+    /// VirtualServices delegating to VirtualService (namespace, name).
+    Delegators(String, String),
     /// Workloads of a namespace (`None`: any) carrying a label (`None`: any workload).
     Workloads(Option<String>, Option<(String, String)>),
     /// Services of a namespace.
@@ -110,6 +112,10 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
                 if let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) {
                     out.push(Topic::GatewayBinders(namespace, name));
                 }
+            }
+            for d in &vs.delegates {
+                let dns = d.namespace.clone().unwrap_or_else(|| ns.to_string());
+                out.push(Topic::Delegators(dns, d.name.clone()));
             }
             for d in &vs.destinations {
                 out.push(Topic::Host(host::resolve(&d.host, ns, domain).into_owned()));

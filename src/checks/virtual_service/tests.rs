@@ -312,6 +312,30 @@ fn mg0103_unmerged_rules_make_a_subset_depend_on_creation_order() {
     assert!(check_yaml(&merged, &route).is_empty());
 }
 
+/// A delegate's route without a port serves the port its mesh root was called
+/// on (istiod's generator: `outbound|9080||web...` absent for web on 9000/9090;
+/// found by the oracle's random configurations with delegates).
+#[test]
+fn mg0104_delegate_route_without_port_keeps_its_roots_port() {
+    let web = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {app: web}\n  ports: [{port: 9000, name: http-a}, {port: 9090, name: http-b}]\n";
+    let root = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n  - delegate: {name: subject}\n";
+    let delegate = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: subject, namespace: default}\nspec:\n  http:\n  - route:\n    - destination: {host: web}\n";
+    let v = view(&[web, SVC_REVIEWS, root]);
+    let f = check_yaml(&v, delegate);
+    assert_eq!(
+        codes(&f),
+        [("MG0104".into(), "/spec/http/0/route/0/destination".into())]
+    );
+    assert!(
+        f[0].message
+            .contains("cluster outbound|9080||web.default.svc.cluster.local does not exist"),
+        "{}",
+        f[0].message
+    );
+    // Without a root, nothing calls it: no port to judge.
+    assert!(check_yaml(&view(&[web, SVC_REVIEWS]), delegate).is_empty());
+}
+
 /// A sidecar route that names no port keeps the port the request came in on
 /// (istiod's generator: `outbound|9000||ratings...` for a call to web:9000, absent
 /// when ratings has only 9080; found by the oracle's random configurations).
