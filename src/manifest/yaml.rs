@@ -194,13 +194,46 @@ fn parse_at(
     Ok(())
 }
 
+/// `text.split('\n')` by byte search (a `char` pattern compares each match
+/// with memcmp).
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\n', r.as_bytes()) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `text.split_inclusive('\n')` by byte search.
+fn lines_inclusive(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        Some(line)
+    })
+}
+
 /// The documents of a stream: byte ranges cut before each line that starts a
 /// document (`---` followed by a space or the line's end), with the 0-based
 /// line each starts on.
 fn documents(text: &str) -> Vec<(std::ops::Range<usize>, usize)> {
     let mut out = Vec::new();
     let (mut start, mut start_line, mut at) = (0, 0, 0);
-    for (number, line) in text.split_inclusive('\n').enumerate() {
+    for (number, line) in lines_inclusive(text).enumerate() {
         let is_start = line
             .strip_prefix("---")
             .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']));
@@ -695,6 +728,22 @@ impl<F: FnMut(YamlDocument)> Builder<F> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn byte_line_splits_match_the_char_ones() {
+        for text in ["", "\n", "a", "a\n", "a\nb", "a\n\nb\n", "\n\na", "---\nx: 1\n---"] {
+            assert_eq!(
+                lines(text).collect::<Vec<_>>(),
+                text.split('\n').collect::<Vec<_>>(),
+                "{text:?}"
+            );
+            assert_eq!(
+                lines_inclusive(text).collect::<Vec<_>>(),
+                text.split_inclusive('\n').collect::<Vec<_>>(),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn multi_document_with_lines() {
