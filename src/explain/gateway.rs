@@ -82,6 +82,18 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         );
         return;
     };
+    // HTTP and terminated HTTPS servers always have a filter chain; TCP and
+    // passthrough ones only with a rule that takes them.
+    let has_chain = servers.iter().any(|(gw, s)| {
+        s.serves_http() || s.class() == Some(ServerClass::PlainHttp) || builds_l4_chain(view, caller, gw, s, arrives)
+    });
+    if !has_chain {
+        out.fail(
+            "connection refused",
+            format!("no tcp or tls rule of a VirtualService bound to the Gateway takes port {arrives}: istiod builds no listener without filter chains"),
+        );
+        return;
+    }
     out.listener = Some(envoy_names::gateway_listener(arrives));
     match (port_class, req.target.protocol) {
         // A TCP server proxies whatever arrives, HTTP and TLS included.
@@ -242,8 +254,11 @@ fn serve_l4(
             None => !s.has_tls && s.class() == Some(crate::model::gateway::ServerClass::PlainOther),
         })
         .collect();
+    // Passthrough filter chains match the `tls` rules' sniHosts (within the
+    // server's hosts), not the server's hosts: every server whose hosts cover
+    // the name is a candidate.
     let servers: Vec<&(&Arc<Entry>, &Server)> = match sni {
-        Some(name) => by_sni(&wanted, name).into_iter().copied().collect(),
+        Some(name) => wanted.into_iter().filter(|e| by_sni(&[*e], name).is_some()).collect(),
         None => wanted,
     };
     let what = if sni.is_some() { "TLS passthrough" } else { "TCP" };
@@ -261,31 +276,44 @@ fn serve_l4(
         );
     }
     let domain = view.cluster_domain();
-    for (gw, server) in &servers {
-        let (gns, gname) = (gw.object.key.namespace.as_str(), gw.object.key.name.as_str());
-        let number = server.port.unwrap_or(arrives);
-        let this_gateway = GatewayRef::Named {
-            namespace: gns.to_string(),
-            name: gname.to_string(),
-        };
-        let on = |g: &str, vs_ns: &str| GatewayRef::parse(g, vs_ns) == this_gateway;
-        let dest_port = |d: &Destination, fqdn: &str| destination_port(reg, d, fqdn, number);
-        for vs in bound_virtual_services(view, caller, gw) {
-            let Parsed::VirtualService(spec) = &vs.parsed else {
-                continue;
+    // Envoy prefers a chain naming the SNI exactly to a wildcard one.
+    let names_exactly = |vs: &Arc<Entry>| match (&vs.parsed, sni) {
+        (Parsed::VirtualService(spec), Some(name)) => spec
+            .rules
+            .iter()
+            .filter(|r| r.section == "tls")
+            .any(|r| r.matches.iter().any(|m| m.sni_hosts.iter().any(|h| h == name))),
+        _ => true,
+    };
+    for exact_only in [true, false] {
+        for (gw, server) in &servers {
+            let (gns, gname) = (gw.object.key.namespace.as_str(), gw.object.key.name.as_str());
+            let number = server.port.unwrap_or(arrives);
+            let this_gateway = GatewayRef::Named {
+                namespace: gns.to_string(),
+                name: gname.to_string(),
             };
-            let vs_ns = vs.object.key.namespace.as_str();
-            let serves_a_host = server.hosts.iter().any(|sh| {
-                let sh = ServerHost::parse(&sh.value, gns);
-                spec.hosts.iter().any(|h| {
-                    let vh = host::resolve(&h.value.to_ascii_lowercase(), vs_ns, domain).into_owned();
-                    sh.admits(vs_ns, &vh) && host::intersect(&sh.host.to_ascii_lowercase(), &vh)
-                })
-            });
-            if serves_a_host
-                && super::outbound::take_l4_route(view, &vs, number, sni, &caller.proxy.labels, &on, &dest_port, out)
-            {
-                return;
+            let on = |g: &str, vs_ns: &str| GatewayRef::parse(g, vs_ns) == this_gateway;
+            let dest_port = |d: &Destination, fqdn: &str| destination_port(reg, d, fqdn, number);
+            for vs in bound_virtual_services(view, caller, gw) {
+                let Parsed::VirtualService(spec) = &vs.parsed else {
+                    continue;
+                };
+                if (!exact_only || names_exactly(&vs))
+                    && serves_a_host(server, gns, spec, &vs.object.key.namespace, domain)
+                    && super::outbound::take_l4_route(
+                        view,
+                        &vs,
+                        number,
+                        sni,
+                        &caller.proxy.labels,
+                        &on,
+                        &dest_port,
+                        out,
+                    )
+                {
+                    return;
+                }
             }
         }
     }
@@ -296,6 +324,60 @@ fn serve_l4(
             if sni.is_some() { "tls" } else { "tcp" }
         ),
     );
+}
+
+/// Whether a server admits one of a VirtualService's hosts (its namespace part
+/// included) and the two hosts intersect.
+fn serves_a_host(
+    server: &Server,
+    gateway_ns: &str,
+    spec: &crate::model::virtual_service::VirtualServiceSpec,
+    vs_ns: &str,
+    domain: &str,
+) -> bool {
+    server.hosts.iter().any(|sh| {
+        let sh = ServerHost::parse(&sh.value, gateway_ns);
+        spec.hosts.iter().any(|h| {
+            let vh = host::resolve(&h.value.to_ascii_lowercase(), vs_ns, domain).into_owned();
+            sh.admits(vs_ns, &vh) && host::intersect(&sh.host.to_ascii_lowercase(), &vh)
+        })
+    })
+}
+
+/// Whether istiod builds any filter chain for a TCP or TLS passthrough server:
+/// a `tcp` / `tls` rule of a VirtualService bound to its Gateway whose match
+/// takes the server's port (and, for TLS, names one of its hosts). A listener
+/// without filter chains is not built at all.
+fn builds_l4_chain(view: &ClusterView, caller: &Caller, gw: &Arc<Entry>, server: &Server, arrives: u32) -> bool {
+    let (gns, gname) = (gw.object.key.namespace.as_str(), gw.object.key.name.as_str());
+    let number = server.port.unwrap_or(arrives);
+    let section = if server.has_tls { "tls" } else { "tcp" };
+    let this_gateway = GatewayRef::Named {
+        namespace: gns.to_string(),
+        name: gname.to_string(),
+    };
+    let names: Vec<String> = server
+        .hosts
+        .iter()
+        .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
+        .collect();
+    bound_virtual_services(view, caller, gw).iter().any(|vs| {
+        let Parsed::VirtualService(spec) = &vs.parsed else {
+            return false;
+        };
+        let vs_ns = vs.object.key.namespace.as_str();
+        serves_a_host(server, gns, spec, vs_ns, view.cluster_domain())
+            && spec.rules.iter().filter(|r| r.section == section).any(|rule| {
+                rule.matches.is_empty()
+                    || rule.matches.iter().any(|m| {
+                        m.port.is_none_or(|p| p == number)
+                            && (m.gateways.is_empty()
+                                || m.gateways.iter().any(|g| GatewayRef::parse(g, vs_ns) == this_gateway))
+                            && (!server.has_tls
+                                || m.sni_hosts.iter().any(|h| names.iter().any(|n| host::intersect(n, h))))
+                    })
+            })
+    })
 }
 
 /// VirtualServices bound to a Gateway (`spec.gateways`) and visible to the
