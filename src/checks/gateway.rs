@@ -164,8 +164,20 @@ fn check_conflicts(
     for (i, s) in gw.servers.iter().enumerate() {
         if let (Some(port), Some(class)) = (s.port, s.class()) {
             let clash = merge_conflicts(key, s, port, class, view, &shares_workloads);
-            if let Some((_, first)) = clash.first_key_value() {
-                let mut message = first.clone();
+            // Within one Gateway istiod reads servers in order, so the later of
+            // two conflicting ones is skipped — unless the earlier one conflicts
+            // with another Gateway's server and may be skipped itself (creation
+            // order decides): then the cross-Gateway findings speak.
+            let contested = |o: &Server| {
+                o.class()
+                    .is_some_and(|c| !merge_conflicts(key, o, port, c, view, &shares_workloads).is_empty())
+            };
+            let own = (!workloads.is_empty())
+                .then(|| own_conflict(gw, i, s, port, &contested))
+                .flatten();
+            let first = own.clone().or_else(|| clash.first_key_value().map(|(_, m)| m.clone()));
+            if let Some(first) = first {
+                let mut message = first;
                 // The listener `istioctl proxy-config listeners` shows on the gateway pods.
                 if let Some(wl) = workloads.first().and_then(|w| w.workload.as_ref()) {
                     let listen = view
@@ -175,10 +187,11 @@ fn check_conflicts(
                         .unwrap_or(port);
                     message.push_str(&format!(" (listener {})", envoy_names::gateway_listener(listen)));
                 }
-                if clash.len() > 1 {
+                let also = if own.is_some() { 0 } else { 1 };
+                if clash.len() > also {
                     message.push_str(&format!(
                         "; also in conflict on this port: Gateway {}",
-                        join_at_most(clash.keys().skip(1), 10)
+                        join_at_most(clash.keys().skip(also), 10)
                     ));
                 }
                 out.push(Finding::new(
@@ -224,7 +237,6 @@ fn merge_conflicts(
     shares_workloads: &dyn Fn(&GatewaySpec) -> bool,
 ) -> std::collections::BTreeMap<String, String> {
     let mut clash = std::collections::BTreeMap::new();
-    let protocol = s.protocol.as_deref().unwrap_or("");
     let consider = |other: &Arc<Entry>, clash: &mut std::collections::BTreeMap<String, String>| {
         if other.object.key == *key {
             return;
@@ -235,47 +247,16 @@ fn merge_conflicts(
             return;
         }
         for o in og.servers.iter().filter(|o| o.port == Some(port) && o.bind == s.bind) {
-            let Some(oclass) = o.class() else { continue };
-            let oproto = o.protocol.as_deref().unwrap_or("");
-            let message = match (class, oclass) {
-                (ServerClass::PlainHttp, ServerClass::PlainHttp) => None,
-                (ServerClass::Tls, ServerClass::Tls) => {
-                    let common: Vec<&str> = s
-                        .hosts
-                        .iter()
-                        .map(|h| server_host_name(&h.value))
-                        .filter(|h| o.hosts.iter().any(|oh| server_host_name(&oh.value) == *h))
-                        .collect();
-                    common.first().map(|h| {
-                        let others: Vec<&str> = s
-                            .hosts
-                            .iter()
-                            .map(|x| server_host_name(&x.value))
-                            .filter(|x| !common.contains(x))
-                            .collect();
-                        let rest = if others.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "; if this server is the one skipped, its other hosts ({}) get no filter chain and their TLS connections are reset",
-                                join_at_most(&others, 5)
-                            )
-                        };
-                        format!(
-                            "Gateway {name} on the same workloads has a TLS server on port {port} for host {h} too: \
-                             istiod keeps the server created first and skips the other whole (duplicate SNI filter chain): \
-                             {h} gets the first one's certificate and routes{rest}"
-                        )
-                    })
-                }
-                _ => Some(format!(
-                    "Gateway {name} on the same workloads serves port {port} as {}: istiod cannot merge it with this {} server, \
-                     keeps the one created first and skips the other whole; the skipped server's clients reach the kept one: {}",
-                    describe(oproto, oclass),
-                    describe(protocol, class),
-                    landing(class, oclass)
-                )),
-            };
+            if o.class().is_none() {
+                continue;
+            }
+            let message = conflict_message(
+                &format!("Gateway {name} on the same workloads"),
+                "the server created first",
+                s,
+                o,
+                port,
+            );
             if let Some(m) = message {
                 clash.insert(name, m);
                 return;
@@ -299,6 +280,80 @@ fn merge_conflicts(
         }
     }
     clash
+}
+
+/// Why istiod cannot merge server `s` with server `o` on `port` (MergeGateways),
+/// or `None` when it can: `who` names `o`'s owner, `kept` the server istiod keeps.
+fn conflict_message(who: &str, kept: &str, s: &Server, o: &Server, port: u32) -> Option<String> {
+    let (class, oclass) = (s.class()?, o.class()?);
+    match (class, oclass) {
+        (ServerClass::PlainHttp, ServerClass::PlainHttp) => None,
+        (ServerClass::Tls, ServerClass::Tls) => {
+            let common: Vec<&str> = s
+                .hosts
+                .iter()
+                .map(|h| server_host_name(&h.value))
+                .filter(|h| o.hosts.iter().any(|oh| server_host_name(&oh.value) == *h))
+                .collect();
+            let h = common.first()?;
+            let others: Vec<&str> = s
+                .hosts
+                .iter()
+                .map(|x| server_host_name(&x.value))
+                .filter(|x| !common.contains(x))
+                .collect();
+            let rest = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; if this server is the one skipped, its other hosts ({}) get no filter chain and their TLS connections are reset",
+                    join_at_most(&others, 5)
+                )
+            };
+            Some(format!(
+                "{who} has a TLS server on port {port} for host {h} too: istiod keeps {kept} and skips the other whole \
+                 (duplicate SNI filter chain): {h} gets the kept one's certificate and routes{rest}"
+            ))
+        }
+        _ => Some(format!(
+            "{who} serves port {port} as {}: istiod cannot merge it with this {} server, keeps {kept} and skips the other \
+             whole; the skipped server's clients reach the kept one: {}",
+            describe(o.protocol.as_deref().unwrap_or(""), oclass),
+            describe(s.protocol.as_deref().unwrap_or(""), class),
+            landing(class, oclass)
+        )),
+    }
+}
+
+/// MG0304 within one Gateway: an earlier server on the same port and `bind`
+/// that istiod cannot merge with this one. istiod reads servers in order, so
+/// this (later) server is the one skipped.
+fn own_conflict(
+    gw: &GatewaySpec,
+    i: usize,
+    s: &Server,
+    port: u32,
+    contested: &dyn Fn(&Server) -> bool,
+) -> Option<String> {
+    gw.servers[..i]
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.port == Some(port) && o.bind == s.bind && !contested(o))
+        .find_map(|(j, o)| {
+            conflict_message(
+                &format!("server /spec/servers/{j} of this Gateway"),
+                "the earlier one",
+                s,
+                o,
+                port,
+            )
+        })
+        .map(|m| {
+            m.replace(
+                "if this server is the one skipped, its other hosts",
+                "this server's other hosts",
+            )
+        })
 }
 
 /// What the clients of the skipped server meet on the kept one's listener,
@@ -407,6 +462,60 @@ mod tests {
 
     fn gateway(ns: &str, name: &str, servers: &str) -> String {
         format!("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  selector: {{istio: ingressgateway}}\n  servers:\n{servers}")
+    }
+
+    /// Two servers of one Gateway that istiod cannot merge: it reads them in
+    /// order and skips the later (istiod's generator, `tests/oracle.rs`'s random
+    /// gateways). When the earlier one conflicts with another Gateway too, which
+    /// survives depends on creation order: only the cross-Gateway findings speak.
+    #[test]
+    fn mg0304_within_one_gateway_reports_the_later_server() {
+        let tcp = "  - port: {number: 8080, name: tcp, protocol: TCP}\n    hosts: [\"*\"]\n";
+        let http = "  - port: {number: 8080, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC]);
+        let f = check_yaml(&v, &gateway("istio-system", "public", &format!("{tcp}{http}")));
+        let mg: Vec<_> = f.iter().filter(|f| f.code == "MG0304").collect();
+        assert_eq!(mg.len(), 1, "{f:?}");
+        assert_eq!(mg[0].pointer.as_str(), "/spec/servers/1");
+        assert!(
+            mg[0].message.starts_with(
+                "server /spec/servers/0 of this Gateway serves port 8080 as plaintext TCP: istiod cannot merge it with this plaintext HTTP server, keeps the earlier one"
+            ),
+            "{}",
+            mg[0].message
+        );
+        // Same SNI host twice in one Gateway: the later server goes, with its other hosts.
+        let tls = |hosts: &str| {
+            format!("  - port: {{number: 443, name: https, protocol: HTTPS}}\n    hosts: [{hosts}]\n    tls: {{mode: SIMPLE, credentialName: c}}\n")
+        };
+        let f = check_yaml(
+            &v,
+            &gateway(
+                "istio-system",
+                "public",
+                &(tls("a.example.com") + &tls("a.example.com, b.example.com")),
+            ),
+        );
+        let mg: Vec<_> = f.iter().filter(|f| f.code == "MG0304").collect();
+        assert_eq!(mg.len(), 1, "{f:?}");
+        assert!(
+            mg[0]
+                .message
+                .contains("this server's other hosts (b.example.com) get no filter chain"),
+            "{}",
+            mg[0].message
+        );
+        // The earlier server contested by another Gateway (HTTP on 8080): no
+        // finding on the later one; the TCP server's own finding names the conflict.
+        let other = gateway("platform", "web", http);
+        let v = view(&[VS, INGRESS_POD, INGRESS_SVC, &other]);
+        let f = check_yaml(&v, &gateway("istio-system", "public", &format!("{tcp}{http}")));
+        let pointers: Vec<&str> = f
+            .iter()
+            .filter(|f| f.code == "MG0304")
+            .map(|f| f.pointer.as_str())
+            .collect();
+        assert_eq!(pointers, ["/spec/servers/0"], "{f:?}");
     }
 
     /// A platform's own Gateway and the default one, in different namespaces,
