@@ -175,7 +175,16 @@ fn check_conflicts(
             let own = (!workloads.is_empty())
                 .then(|| own_conflict(gw, i, s, port, &contested))
                 .flatten();
-            let first = own.clone().or_else(|| clash.first_key_value().map(|(_, m)| m.clone()));
+            // An own conflict that loses no traffic is a warning, unless another
+            // Gateway's conflict makes the finding an error anyway.
+            let severity = match &own {
+                Some((_, false)) if clash.is_empty() => Some(crate::finding::Severity::Warning),
+                _ => None,
+            };
+            let first = own
+                .as_ref()
+                .map(|(m, _)| m.clone())
+                .or_else(|| clash.first_key_value().map(|(_, m)| m.clone()));
             if let Some(first) = first {
                 let mut message = first;
                 // The listener `istioctl proxy-config listeners` shows on the gateway pods.
@@ -194,12 +203,11 @@ fn check_conflicts(
                         join_at_most(clash.keys().skip(also), 10)
                     ));
                 }
-                out.push(Finding::new(
-                    &catalog::MG0304,
-                    key,
-                    pointer(&format!("/spec/servers/{i}")),
-                    message,
-                ));
+                let finding = Finding::new(&catalog::MG0304, key, pointer(&format!("/spec/servers/{i}")), message);
+                out.push(match severity {
+                    Some(s) => finding.with_severity(s),
+                    None => finding,
+                });
             }
         }
         if let Some(cred) = s.credential_name.as_deref().filter(|c| !c.is_empty()) {
@@ -334,26 +342,46 @@ fn own_conflict(
     s: &Server,
     port: u32,
     contested: &dyn Fn(&Server) -> bool,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     gw.servers[..i]
         .iter()
         .enumerate()
         .filter(|(_, o)| o.port == Some(port) && o.bind == s.bind && !contested(o))
         .find_map(|(j, o)| {
-            conflict_message(
+            let m = conflict_message(
                 &format!("server /spec/servers/{j} of this Gateway"),
                 "the earlier one",
                 s,
                 o,
                 port,
-            )
+            )?;
+            Some((
+                m.replace(
+                    "if this server is the one skipped, its other hosts",
+                    "this server's other hosts",
+                ),
+                loses_traffic(s, o),
+            ))
         })
-        .map(|m| {
-            m.replace(
-                "if this server is the one skipped, its other hosts",
-                "this server's other hosts",
-            )
+}
+
+/// Whether skipping server `s` for the earlier `o` of the same Gateway changes
+/// traffic. Both bind the same VirtualServices (they are bound to the Gateway,
+/// not a server), so a TLS server whose every host the earlier one has, or a
+/// TCP server whose hosts it covers, loses only its own TLS settings: a warning.
+fn loses_traffic(s: &Server, o: &Server) -> bool {
+    let covered = |h: &crate::model::fields::Located<String>| {
+        let h = server_host_name(&h.value);
+        o.hosts.iter().any(|x| {
+            let x = server_host_name(&x.value);
+            x == "*" || x == h
         })
+    };
+    match (s.class(), o.class()) {
+        (Some(ServerClass::Tls), Some(ServerClass::Tls))
+        | (Some(ServerClass::PlainOther), Some(ServerClass::PlainOther)) => !s.hosts.iter().all(covered),
+        _ => true,
+    }
 }
 
 /// What the clients of the skipped server meet on the kept one's listener,
@@ -505,6 +533,20 @@ mod tests {
             "{}",
             mg[0].message
         );
+        assert_eq!(mg[0].severity, crate::finding::Severity::Error);
+        // The later server's hosts all on the earlier one: the same VirtualServices
+        // serve them, only its TLS settings are dropped — a warning.
+        let f = check_yaml(
+            &v,
+            &gateway(
+                "istio-system",
+                "public",
+                &(tls("a.example.com, b.example.com") + &tls("b.example.com")),
+            ),
+        );
+        let mg: Vec<_> = f.iter().filter(|f| f.code == "MG0304").collect();
+        assert_eq!(mg.len(), 1, "{f:?}");
+        assert_eq!(mg[0].severity, crate::finding::Severity::Warning);
         // The earlier server contested by another Gateway (HTTP on 8080): no
         // finding on the later one; the TCP server's own finding names the conflict.
         let other = gateway("platform", "web", http);
