@@ -161,17 +161,24 @@ fn check_conflicts(
         memo.borrow_mut().insert(other.selector.clone(), hit);
         hit
     };
+    // Each server's conflicts with other Gateways, once: a server's own
+    // conflicts below ask whether an earlier sibling has any.
+    let clashes: Vec<std::collections::BTreeMap<String, String>> = gw
+        .servers
+        .iter()
+        .map(|s| match (s.port, s.class()) {
+            (Some(port), Some(class)) => merge_conflicts(key, s, port, class, view, &shares_workloads),
+            _ => Default::default(),
+        })
+        .collect();
     for (i, s) in gw.servers.iter().enumerate() {
-        if let (Some(port), Some(class)) = (s.port, s.class()) {
-            let clash = merge_conflicts(key, s, port, class, view, &shares_workloads);
+        if let (Some(port), Some(_)) = (s.port, s.class()) {
+            let clash = &clashes[i];
             // Within one Gateway istiod reads servers in order, so the later of
             // two conflicting ones is skipped — unless the earlier one conflicts
             // with another Gateway's server and may be skipped itself (creation
             // order decides): then the cross-Gateway findings speak.
-            let contested = |o: &Server| {
-                o.class()
-                    .is_some_and(|c| !merge_conflicts(key, o, port, c, view, &shares_workloads).is_empty())
-            };
+            let contested = |j: usize| !clashes[j].is_empty();
             let own = (!workloads.is_empty())
                 .then(|| own_conflict(gw, i, s, port, &contested))
                 .flatten();
@@ -341,12 +348,12 @@ fn own_conflict(
     i: usize,
     s: &Server,
     port: u32,
-    contested: &dyn Fn(&Server) -> bool,
+    contested: &dyn Fn(usize) -> bool,
 ) -> Option<(String, bool)> {
     gw.servers[..i]
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.port == Some(port) && o.bind == s.bind && !contested(o))
+        .filter(|(j, o)| o.port == Some(port) && o.bind == s.bind && !contested(*j))
         .find_map(|(j, o)| {
             let m = conflict_message(
                 &format!("server /spec/servers/{j} of this Gateway"),

@@ -40,11 +40,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
                 continue;
             }
             let Some(class) = s.class() else { continue };
-            let names: Vec<String> = s
-                .hosts
-                .iter()
-                .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
-                .collect();
+            let names = sni_names(s);
             let skip = match port_class {
                 None => None,
                 Some(c) if c != class => Some("the port is already served as another kind of server"),
@@ -152,6 +148,14 @@ fn destination_port(reg: &[Registered], d: &Destination, fqdn: &str, server_port
     )
 }
 
+/// A server's hosts as TLS server names: without their namespace part, lower case.
+fn sni_names(s: &Server) -> Vec<String> {
+    s.hosts
+        .iter()
+        .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
+        .collect()
+}
+
 /// The server whose filter chain takes a TLS connection: its SNI among the
 /// server hosts, exact before wildcard (longest first); a server for `*`
 /// matches any name.
@@ -159,12 +163,7 @@ fn by_sni<'a, 'b>(
     servers: &'a [&'b (&'b Arc<Entry>, &'b Server)],
     sni: &str,
 ) -> Option<&'a &'b (&'b Arc<Entry>, &'b Server)> {
-    let names = |s: &Server| -> Vec<String> {
-        s.hosts
-            .iter()
-            .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
-            .collect()
-    };
+    let names = sni_names;
     servers
         .iter()
         .find(|(_, s)| names(s).iter().any(|n| n == sni))
@@ -356,11 +355,7 @@ fn builds_l4_chain(view: &ClusterView, caller: &Caller, gw: &Arc<Entry>, server:
         namespace: gns.to_string(),
         name: gname.to_string(),
     };
-    let names: Vec<String> = server
-        .hosts
-        .iter()
-        .map(|h| crate::semantics::gateway_ref::server_host_name(&h.value).to_ascii_lowercase())
-        .collect();
+    let names = sni_names(server);
     bound_virtual_services(view, caller, gw).iter().any(|vs| {
         let Parsed::VirtualService(spec) = &vs.parsed else {
             return false;

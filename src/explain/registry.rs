@@ -9,14 +9,7 @@ use crate::model::Kind;
 use crate::semantics::host;
 use crate::view::{ClusterView, Entry, Parsed};
 
-#[derive(Clone, Debug)]
-pub struct Port {
-    pub number: u32,
-    /// HTTP routes apply (HTTP, HTTP2, gRPC, or a protocol istiod sniffs).
-    pub http: bool,
-    /// Connections are matched by SNI (TLS, HTTPS).
-    pub sni: bool,
-}
+pub use crate::view::RegistryPort as Port;
 
 #[derive(Clone, Debug)]
 pub struct Registered {
@@ -136,32 +129,12 @@ pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Ve
             continue;
         }
         let ns = e.object.key.namespace.as_str();
-        let (ports, address): (Vec<Port>, Option<String>) = match &e.parsed {
-            Parsed::Service(s) => (
-                s.ports
-                    .iter()
-                    .filter(|p| !p.protocol.as_deref().is_some_and(|k| k == "UDP" || k == "SCTP"))
-                    .map(|p| Port {
-                        number: p.port,
-                        http: crate::model::service::http_capable(p.name.as_deref(), p.app_protocol.as_deref()),
-                        sni: crate::model::service::sni_matched(p.name.as_deref(), p.app_protocol.as_deref()),
-                    })
-                    .collect(),
-                s.cluster_ip.clone().filter(|ip| ip != "None"),
-            ),
-            Parsed::ServiceEntry(se) => (
-                se.ports
-                    .iter()
-                    .map(|p| Port {
-                        number: p.number,
-                        http: crate::model::service::http_capable(p.name.as_deref(), p.protocol.as_deref()),
-                        sni: crate::model::service::sni_matched(p.name.as_deref(), p.protocol.as_deref()),
-                    })
-                    .collect(),
-                se.addresses.first().cloned(),
-            ),
+        let address = match &e.parsed {
+            Parsed::Service(s) => s.cluster_ip.clone().filter(|ip| ip != "None"),
+            Parsed::ServiceEntry(se) => se.addresses.first().cloned(),
             _ => continue,
         };
+        let ports = e.registry_ports();
         for h in e.provided_hosts(domain) {
             if scope.is_some_and(|s| !s.admits(ns, &h)) {
                 continue;

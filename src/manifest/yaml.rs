@@ -147,19 +147,7 @@ fn parse_at(
     lines_for: fn(&str, &str) -> bool,
     f: impl FnMut(YamlDocument),
 ) -> Result<(), YamlError> {
-    let mut builder = Builder {
-        node_lines: true,
-        line_offset,
-        max_nodes,
-        emit: f,
-        stack: Vec::new(),
-        root: None,
-        start_line: 0,
-        lines: LineMap::default(),
-        path: String::new(),
-        anchors: HashMap::new(),
-        nodes: 0,
-    };
+    let mut builder = Builder::new(line_offset, max_nodes, f);
     // Directives belong to the documents after them: such a stream is libyaml's, whole.
     if text.starts_with('%') || text.contains("\n%") {
         return read_with_libyaml(&mut builder, text);
@@ -365,6 +353,25 @@ struct Builder<F> {
     max_nodes: usize,
     /// Lines before this text in its stream.
     line_offset: usize,
+}
+
+impl<F> Builder<F> {
+    /// A builder that keeps every node's line and hands each document to `emit`.
+    fn new(line_offset: usize, max_nodes: usize, emit: F) -> Builder<F> {
+        Builder {
+            emit,
+            node_lines: true,
+            stack: Vec::new(),
+            root: None,
+            start_line: 0,
+            lines: LineMap::default(),
+            path: String::new(),
+            anchors: HashMap::new(),
+            nodes: 0,
+            max_nodes,
+            line_offset,
+        }
+    }
 }
 
 /// Appends a pointer token, escaped (`~` → `~0`, `/` → `~1`).

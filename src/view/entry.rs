@@ -65,6 +65,16 @@ impl Default for ViewSettings {
     }
 }
 
+/// A registry port as istiod's sidecars treat it.
+#[derive(Clone, Debug)]
+pub struct RegistryPort {
+    pub number: u32,
+    /// HTTP routes apply (HTTP, HTTP2, gRPC, or a protocol istiod sniffs).
+    pub http: bool,
+    /// Connections are matched by SNI (TLS, HTTPS).
+    pub sni: bool,
+}
+
 impl Entry {
     pub fn new(object: Object, settings: &ViewSettings) -> Entry {
         let mut problems = Problems::default();
@@ -135,26 +145,39 @@ impl Entry {
         }
     }
 
-    /// The ports whose connections sidecars route by HTTP (declared HTTP, or
-    /// a protocol istiod sniffs): each has an outbound route configuration.
-    pub fn http_ports(&self) -> Vec<u32> {
-        use crate::model::service::http_capable;
+    /// The ports sidecars get listeners for (a Service's UDP and SCTP ports
+    /// left out), with how istiod treats each.
+    pub fn registry_ports(&self) -> Vec<RegistryPort> {
+        use crate::model::service::{http_capable, sni_matched};
+        let port = |number, name: Option<&str>, protocol: Option<&str>| RegistryPort {
+            number,
+            http: http_capable(name, protocol),
+            sni: sni_matched(name, protocol),
+        };
         match &self.parsed {
             Parsed::Service(s) => s
                 .ports
                 .iter()
                 .filter(|p| !p.protocol.as_deref().is_some_and(|k| k == "UDP" || k == "SCTP"))
-                .filter(|p| http_capable(p.name.as_deref(), p.app_protocol.as_deref()))
-                .map(|p| p.port)
+                .map(|p| port(p.port, p.name.as_deref(), p.app_protocol.as_deref()))
                 .collect(),
             Parsed::ServiceEntry(se) => se
                 .ports
                 .iter()
-                .filter(|p| http_capable(p.name.as_deref(), p.protocol.as_deref()))
-                .map(|p| p.number)
+                .map(|p| port(p.number, p.name.as_deref(), p.protocol.as_deref()))
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The ports whose connections sidecars route by HTTP (declared HTTP, or
+    /// a protocol istiod sniffs): each has an outbound route configuration.
+    pub fn http_ports(&self) -> Vec<u32> {
+        self.registry_ports()
+            .into_iter()
+            .filter(|p| p.http)
+            .map(|p| p.number)
+            .collect()
     }
 
     /// `exportTo` as written (Service: annotation; others: spec).

@@ -10,7 +10,7 @@ mod keyset;
 pub mod reads;
 mod shared;
 
-pub use entry::{Entry, Parsed, ViewSettings};
+pub use entry::{Entry, Parsed, RegistryPort, ViewSettings};
 pub use shared::{Changes, SharedView};
 
 use std::collections::{BTreeMap, BTreeSet};

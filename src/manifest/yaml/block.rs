@@ -449,23 +449,10 @@ mod tests {
             assert_eq!(comment_start(text), text.find(" #"), "{text:?}");
         }
     }
-    use std::collections::HashMap;
 
     fn libyaml_only(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
         let mut docs = Vec::new();
-        let mut builder = Builder {
-            node_lines: true,
-            line_offset: 0,
-            max_nodes: MAX_NODES,
-            emit: |d| docs.push(d),
-            stack: Vec::new(),
-            root: None,
-            start_line: 0,
-            lines: LineMap::default(),
-            path: String::new(),
-            anchors: HashMap::new(),
-            nodes: 0,
-        };
+        let mut builder = Builder::new(0, MAX_NODES, |d| docs.push(d));
         read_with_libyaml(&mut builder, text)?;
         drop(builder);
         Ok(docs)
