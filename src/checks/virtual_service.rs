@@ -670,25 +670,36 @@ fn gateway_server_ports(
     view: &ClusterView,
 ) -> Vec<(String, u32)> {
     let ns = entry.object.key.namespace.as_str();
+    admitting_http_servers(ns, vs, &vs.applies_to(d.gateways.as_deref()), view)
+        .into_iter()
+        .filter_map(|(gw_ns, gw_name, s)| Some((format!("{gw_ns}/{gw_name}"), s.port?)))
+        .collect()
+}
+
+/// The servers carrying HTTP routes (plaintext, or HTTPS terminated) of the
+/// existing Gateways named in `gateways` (as written in namespace `ns`) that
+/// admit one of the VirtualService's hosts: (gateway namespace, name, server).
+fn admitting_http_servers<'v>(
+    ns: &str,
+    vs: &VirtualServiceSpec,
+    gateways: &[&str],
+    view: &'v ClusterView,
+) -> Vec<(String, String, &'v crate::model::gateway::Server)> {
     let mut out = Vec::new();
-    for g in vs.applies_to(d.gateways.as_deref()) {
+    for g in gateways {
         let GatewayRef::Named { namespace, name } = GatewayRef::parse(g, ns) else {
             continue;
         };
-        let Some(gw) = view.gateway(&namespace, &name) else {
+        let Some(Parsed::Gateway(spec)) = view.gateway(&namespace, &name).map(|gw| &gw.parsed) else {
             continue;
         };
-        let Parsed::Gateway(spec) = &gw.parsed else { continue };
-        for s in &spec.servers {
-            let Some(port) = s.port.filter(|_| s.serves_http()) else {
-                continue;
-            };
+        for s in spec.servers.iter().filter(|s| s.port.is_some() && s.serves_http()) {
             let admits = s.hosts.iter().any(|sh| {
                 let sh = ServerHost::parse(&sh.value, &namespace);
                 vs.hosts.iter().any(|h| sh.admits(ns, &h.value))
             });
             if admits {
-                out.push((format!("{namespace}/{name}"), port));
+                out.push((namespace.clone(), name.clone(), s));
             }
         }
     }

@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 
 use crate::model::virtual_service::VirtualServiceSpec;
 use crate::semantics::envoy_names;
-use crate::semantics::gateway_ref::{GatewayRef, ServerHost};
 use crate::semantics::host;
-use crate::view::{ClusterView, Entry, Parsed};
+use crate::view::{ClusterView, Entry};
 
 /// Route configurations that get virtual hosts from this VirtualService's
 /// hosts: at each bound Gateway that exists, `http.<port>` for its plaintext
@@ -16,30 +15,19 @@ use crate::view::{ClusterView, Entry, Parsed};
 /// HTTP port of the registry hosts it names.
 pub fn route_configs(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView) -> BTreeSet<String> {
     let ns = entry.object.key.namespace.as_str();
-    let mut out = BTreeSet::new();
-    for g in &vs.gateways {
-        let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
-            continue;
-        };
-        let Some(Parsed::Gateway(spec)) = view.gateway(&namespace, &name).map(|gw| &gw.parsed) else {
-            continue;
-        };
-        for s in spec.servers.iter().filter(|s| s.serves_http() && s.bind.is_none()) {
-            let Some(port) = s.port else { continue };
-            let admits = s.hosts.iter().any(|sh| {
-                let sh = ServerHost::parse(&sh.value, &namespace);
-                vs.hosts.iter().any(|h| sh.admits(ns, &h.value))
-            });
-            if !admits {
-                continue;
-            }
-            out.insert(if s.has_tls {
-                envoy_names::gateway_https_route_config(port, s.port_name.as_deref().unwrap_or(""), &name, &namespace)
+    let named: Vec<&str> = vs.gateways.iter().map(|g| g.value.as_str()).collect();
+    let mut out: BTreeSet<String> = super::admitting_http_servers(ns, vs, &named, view)
+        .into_iter()
+        .filter(|(_, _, s)| s.bind.is_none())
+        .filter_map(|(gw_ns, gw_name, s)| {
+            let port = s.port?;
+            Some(if s.has_tls {
+                envoy_names::gateway_https_route_config(port, s.port_name.as_deref().unwrap_or(""), &gw_name, &gw_ns)
             } else {
                 envoy_names::gateway_http_route_config(port)
-            });
-        }
-    }
+            })
+        })
+        .collect();
     if vs.is_mesh_bound() {
         out.extend(
             host_http_ports(vs, ns, view)
