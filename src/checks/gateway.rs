@@ -301,14 +301,16 @@ fn merge_conflicts(
 /// or `None` when it can: `who` names `o`'s owner, `kept` the server istiod keeps.
 fn conflict_message(who: &str, kept: &str, s: &Server, o: &Server, port: u32) -> Option<String> {
     let (class, oclass) = (s.class()?, o.class()?);
+    if s.merges_with(o) {
+        return None;
+    }
     match (class, oclass) {
-        (ServerClass::PlainHttp, ServerClass::PlainHttp) => None,
         (ServerClass::Tls, ServerClass::Tls) => {
             let common: Vec<&str> = s
                 .hosts
                 .iter()
                 .map(|h| server_host_name(&h.value))
-                .filter(|h| o.hosts.iter().any(|oh| server_host_name(&oh.value) == *h))
+                .filter(|h| o.hosts.iter().any(|oh| server_host_name(&oh.value).eq_ignore_ascii_case(h)))
                 .collect();
             let h = common.first()?;
             let others: Vec<&str> = s

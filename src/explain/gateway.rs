@@ -31,40 +31,27 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
     // of another kind, a second TCP server, or a TLS server with a host an
     // older TLS server has is skipped whole (MG0304). Files carry no creation
     // time, so name order stands in.
-    let mut port_class: Option<ServerClass> = None;
-    let mut sni_taken: Vec<String> = Vec::new();
     for gw in &caller.gateways {
         let Parsed::Gateway(spec) = &gw.parsed else { continue };
         for s in &spec.servers {
-            if listener_port(s) != Some(arrives) || s.bind.is_some() {
+            if listener_port(s) != Some(arrives) || s.bind.is_some() || s.class().is_none() {
                 continue;
             }
-            let Some(class) = s.class() else { continue };
-            let names = sni_names(s);
-            let skip = match port_class {
-                None => None,
-                Some(c) if c != class => Some("the port is already served as another kind of server"),
-                Some(ServerClass::PlainOther) => Some("another plaintext TCP server has the port"),
-                Some(ServerClass::Tls) if names.iter().any(|n| sni_taken.contains(n)) => {
-                    Some("another TLS server on the port has one of its hosts")
-                }
-                Some(_) => None,
-            };
-            if let Some(why) = skip {
+            if let Some((kept_gw, kept)) = servers.iter().find(|(_, k)| !s.merges_with(k)) {
                 out.notes.push(format!(
-                    "{} {}: skipped by istiod, {why} (MG0304)",
+                    "{} {}: skipped by istiod, it cannot merge with {} {} on this port (MG0304)",
                     super::key(&gw.object.key),
-                    s.pointer
+                    s.pointer,
+                    super::key(&kept_gw.object.key),
+                    kept.pointer
                 ));
                 continue;
-            }
-            port_class = Some(class);
-            if class == ServerClass::Tls {
-                sni_taken.extend(names);
             }
             servers.push((gw, s));
         }
     }
+    // The oldest kept server sets how the port is served.
+    let port_class = servers.first().and_then(|(_, s)| s.class());
     out.gateways = servers
         .iter()
         .map(|(gw, s)| format!("{} {}", super::key(&gw.object.key), s.pointer))

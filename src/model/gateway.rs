@@ -61,6 +61,25 @@ impl Server {
         })
     }
 
+    /// Whether istiod's MergeGateways can keep this server next to `other` on
+    /// the same port and `bind`: plaintext HTTP servers share one route table,
+    /// TLS servers share the port when no SNI host repeats; anything else (a
+    /// second plaintext TCP server, plaintext next to TLS, HTTP next to TCP) cannot.
+    pub fn merges_with(&self, other: &Server) -> bool {
+        use crate::semantics::gateway_ref::server_host_name;
+        match (self.class(), other.class()) {
+            (Some(ServerClass::PlainHttp), Some(ServerClass::PlainHttp)) => true,
+            (Some(ServerClass::Tls), Some(ServerClass::Tls)) => !self.hosts.iter().any(|h| {
+                let h = server_host_name(&h.value);
+                other
+                    .hosts
+                    .iter()
+                    .any(|o| server_host_name(&o.value).eq_ignore_ascii_case(h))
+            }),
+            _ => false,
+        }
+    }
+
     /// Whether the server carries HTTP routes: plaintext HTTP, or HTTPS terminated.
     pub fn serves_http(&self) -> bool {
         let protocol = self.protocol.as_deref().unwrap_or("");
