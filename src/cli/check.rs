@@ -205,22 +205,37 @@ impl Checker {
         };
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
-            .min(winners.len() / 1024 + 1);
-        let chunk = winners.len().div_ceil(workers.max(1)).max(1);
+            .min(winners.len() / CHECK_CHUNK + 1);
         let findings: Vec<Finding> = if workers <= 1 {
             winners.iter().flat_map(check_one).collect()
         } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = winners
-                    .chunks(chunk)
-                    .map(|part| scope.spawn(move || part.iter().flat_map(check_one).collect::<Vec<_>>()))
+            // Small chunks taken in turn: objects of one kind come together in a
+            // file and cost very differently (a Pod's checks are nearly free), so
+            // equal halves would leave one core idle.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let chunks: Vec<&[(u32, &ObjKey)]> = winners.chunks(CHECK_CHUNK).collect();
+            let mut done: Vec<(usize, Vec<Finding>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(part) = chunks.get(i) else { break };
+                                mine.push((i, part.iter().flat_map(check_one).collect::<Vec<_>>()));
+                            }
+                            mine
+                        })
+                    })
                     .collect();
-                // In input order: the parts are joined in order.
                 handles
                     .into_iter()
                     .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                     .collect()
-            })
+            });
+            // In input order.
+            done.sort_unstable_by_key(|(i, _)| *i);
+            done.into_iter().flat_map(|(_, found)| found).collect()
         };
         Report {
             findings,
@@ -231,6 +246,9 @@ impl Checker {
         }
     }
 }
+
+/// Objects per unit of check work handed to a thread.
+const CHECK_CHUNK: usize = 256;
 
 /// MG0507: patches dead today (MG0501 on the view as it is) that are alive under
 /// the assumed version (no MG0501 in `assumed`).
