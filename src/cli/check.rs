@@ -105,7 +105,8 @@ impl Checker {
     }
 
     pub fn new(live: Vec<Object>, settings: ViewSettings) -> Checker {
-        let mut view = ClusterView::new(settings);
+        // Built once, read by the checks, never shared: plain maps.
+        let mut view = ClusterView::with_storage(settings, crate::view::Storage::Plain);
         for o in live {
             view.apply(o);
         }

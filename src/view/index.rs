@@ -10,10 +10,7 @@ use crate::semantics::gateway_ref::GatewayRef;
 use crate::semantics::host;
 
 pub(super) use super::keyset::KeySet as Keys;
-/// The view's maps hash with foldhash (seeded per process): SipHash was ~6 % of a
-/// review's CPU under load.
-pub(super) type HashMap<K, V> =
-    imbl::GenericHashMap<K, V, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+pub(super) use super::map::{HashMap, Storage};
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct Indexes {
@@ -73,7 +70,7 @@ pub(super) struct Indexes {
 /// A counted multiset: entries leave when their count reaches zero.
 fn count<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, usize>, k: K, op: Op) {
     match op {
-        Op::Add => *map.entry(k).or_insert(0) += 1,
+        Op::Add => *map.or_default(k) += 1,
         Op::Remove => {
             if let Some(n) = map.get_mut(&k) {
                 *n -= 1;
@@ -106,7 +103,7 @@ enum Op {
 fn update<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Keys>, k: K, key: &Arc<ObjKey>, op: Op) {
     match op {
         Op::Add => {
-            map.entry(k).or_default().insert(key.clone());
+            map.or_default(k).insert(key.clone());
         }
         Op::Remove => {
             if let Some(set) = map.get_mut(&k) {
@@ -120,6 +117,32 @@ fn update<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Keys>, k: K, key
 }
 
 impl Indexes {
+    pub fn new(storage: Storage) -> Indexes {
+        Indexes {
+            hosts: HashMap::new(storage),
+            drs: HashMap::new(storage),
+            gateway_binders: HashMap::new(storage),
+            host_referrers: HashMap::new(storage),
+            delegators: HashMap::new(storage),
+            mesh_vs_hosts: HashMap::new(storage),
+            workloads_by_label: HashMap::new(storage),
+            control_planes: HashMap::new(storage),
+            revision_tags: HashMap::new(storage),
+            service_accounts_in_use: HashMap::new(storage),
+            services_by_ns: HashMap::new(storage),
+            gateway_hosts: HashMap::new(storage),
+            gateway_port_classes: HashMap::new(storage),
+            gateway_credentials: HashMap::new(storage),
+            sidecars_default: HashMap::new(storage),
+            sidecars_selecting: HashMap::new(storage),
+            namespace_wide_peer_auth: HashMap::new(storage),
+            selecting_peer_auth: HashMap::new(storage),
+            request_auth: HashMap::new(storage),
+            proxy_classes: HashMap::new(storage),
+            ..Indexes::default()
+        }
+    }
+
     pub fn add(&mut self, key: &Arc<ObjKey>, entry: &Entry, domain: &str) {
         self.walk(key, entry, domain, Op::Add);
     }
@@ -157,7 +180,8 @@ impl Indexes {
                             Op::Remove => self.tls_disabling_drs.remove(key),
                         }
                     }
-                    let per_ns = self.drs.entry(ns.to_string()).or_default();
+                    let storage = self.drs.storage();
+                    let per_ns = self.drs.or_insert_with(ns.to_string(), || HashMap::new(storage));
                     update(per_ns, h, key, op);
                     if per_ns.is_empty() {
                         self.drs.remove(ns);
@@ -184,7 +208,7 @@ impl Indexes {
                     .flat_map(|(p, s)| s.hosts.iter().map(move |h| (p, host::reversed(server_host(&h.value)))))
                     .collect();
                 for (p, rev) in served {
-                    let set = self.gateway_hosts.entry(p).or_default();
+                    let set = self.gateway_hosts.or_default(p);
                     match op {
                         Op::Add => {
                             set.insert((rev, key.clone()));

@@ -7,10 +7,12 @@
 mod entry;
 mod index;
 mod keyset;
+mod map;
 pub mod reads;
 mod shared;
 
 pub use entry::{Entry, Parsed, RegistryPort, ViewSettings};
+pub use map::Storage;
 pub use shared::{Changes, SharedView};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,7 +115,8 @@ impl MtlsMode {
     }
 }
 
-/// Cheap to clone: every map is persistent, so a clone shares all structure.
+/// Cheap to clone when its maps are persistent (`Storage::Persistent`, the
+/// default): a clone shares all structure.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     settings: ViewSettings,
@@ -137,7 +140,14 @@ pub struct ClusterView {
 }
 
 impl ClusterView {
+    /// A view to share as snapshots (persistent maps).
     pub fn new(settings: ViewSettings) -> ClusterView {
+        ClusterView::with_storage(settings, Storage::Persistent)
+    }
+
+    /// A view whose maps are stored as `storage` says: `Plain` for a view built
+    /// once and only read (`check`), where cloning is rare and may copy all.
+    pub fn with_storage(settings: ViewSettings, storage: Storage) -> ClusterView {
         // The API server's own Service exists in every cluster, in file mode too.
         let kubernetes = serde_json::json!({
             "apiVersion": "v1", "kind": "Service",
@@ -151,6 +161,9 @@ impl ClusterView {
         ClusterView {
             builtin_service,
             settings,
+            objects: index::HashMap::new(storage),
+            idx: Indexes::new(storage),
+            object_namespaces: index::HashMap::new(storage),
             ..ClusterView::default()
         }
     }
@@ -204,7 +217,7 @@ impl ClusterView {
         }
         let shared = Arc::new(key.clone());
         self.idx.add(&shared, &entry, &self.settings.cluster_domain);
-        *self.object_namespaces.entry(key.namespace.clone()).or_insert(0) += 1;
+        *self.object_namespaces.or_default(key.namespace.clone()) += 1;
         if key.kind == Kind::Namespace {
             self.declared_namespaces.insert(key.name.clone());
         }

@@ -13,66 +13,75 @@ const MIX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, name
 
 #[test]
 fn lookups_answer_from_indexes() {
-    let mut v = ClusterView::new(ViewSettings::default());
-    for o in objects(MIX) {
-        v.apply(o);
+    // Both storages: `serve`'s persistent maps and `check`'s plain ones.
+    for storage in [Storage::Persistent, Storage::Plain] {
+        let mut v = ClusterView::with_storage(ViewSettings::default(), storage);
+        for o in objects(MIX) {
+            v.apply(o);
+        }
+        assert_eq!(v.registry("reviews.default.svc.cluster.local").count(), 1);
+        assert_eq!(v.registry("api.foo.com").count(), 1);
+        assert_eq!(v.covering_registry("x.bar.com").len(), 1);
+        assert!(v.any_registry_under("*.foo.com"));
+        assert!(v.any_registry_under("*.svc.cluster.local"));
+        assert!(!v.any_registry_under("*.baz.com"));
+        assert_eq!(v.gateway_binders("istio-system", "gw").count(), 1);
+        assert_eq!(v.host_referrers("reviews.default.svc.cluster.local").count(), 1);
+        assert_eq!(v.mesh_virtual_services("reviews.default.svc.cluster.local").count(), 1);
+        let sel = [("app".to_string(), "reviews".to_string())].into_iter().collect();
+        assert_eq!(v.workloads_matching(Some("default"), &sel).count(), 1);
+        assert_eq!(v.workloads_matching(Some("other"), &sel).count(), 0);
+        assert_eq!(
+            v.destination_rules_for("reviews.default.svc.cluster.local", "default", &[])
+                .len(),
+            1
+        );
+        assert!(v.namespace_exists("default"));
+        assert!(!v.namespace_exists("nowhere"));
     }
-    assert_eq!(v.registry("reviews.default.svc.cluster.local").count(), 1);
-    assert_eq!(v.registry("api.foo.com").count(), 1);
-    assert_eq!(v.covering_registry("x.bar.com").len(), 1);
-    assert!(v.any_registry_under("*.foo.com"));
-    assert!(v.any_registry_under("*.svc.cluster.local"));
-    assert!(!v.any_registry_under("*.baz.com"));
-    assert_eq!(v.gateway_binders("istio-system", "gw").count(), 1);
-    assert_eq!(v.host_referrers("reviews.default.svc.cluster.local").count(), 1);
-    assert_eq!(v.mesh_virtual_services("reviews.default.svc.cluster.local").count(), 1);
-    let sel = [("app".to_string(), "reviews".to_string())].into_iter().collect();
-    assert_eq!(v.workloads_matching(Some("default"), &sel).count(), 1);
-    assert_eq!(v.workloads_matching(Some("other"), &sel).count(), 0);
-    assert_eq!(
-        v.destination_rules_for("reviews.default.svc.cluster.local", "default", &[])
-            .len(),
-        1
-    );
-    assert!(v.namespace_exists("default"));
-    assert!(!v.namespace_exists("nowhere"));
 }
 
 #[test]
 fn delete_removes_every_index_entry() {
-    let mut v = ClusterView::new(ViewSettings::default());
-    let objs = objects(MIX);
-    for o in objs.clone() {
-        v.apply(o);
+    // Both storages: `serve`'s persistent maps and `check`'s plain ones.
+    for storage in [Storage::Persistent, Storage::Plain] {
+        let mut v = ClusterView::with_storage(ViewSettings::default(), storage);
+        let objs = objects(MIX);
+        for o in objs.clone() {
+            v.apply(o);
+        }
+        // Re-applying the same objects changes nothing.
+        for o in objs.clone() {
+            v.apply(o);
+        }
+        assert_eq!(v.len(), objs.len());
+        for o in &objs {
+            assert!(v.delete(&o.key).is_some());
+        }
+        assert!(v.is_empty());
+        let idx = &v.idx;
+        assert!(idx.hosts.is_empty() && idx.reversed_hosts.is_empty() && idx.drs.is_empty());
+        assert!(idx.gateway_binders.is_empty() && idx.host_referrers.is_empty() && idx.mesh_vs_hosts.is_empty());
+        assert!(idx.workloads_by_label.is_empty() && idx.workloads.is_empty());
+        assert!(idx.revision_tags.is_empty() && idx.request_auth.is_empty());
+        assert!(v.object_namespaces.is_empty());
     }
-    // Re-applying the same objects changes nothing.
-    for o in objs.clone() {
-        v.apply(o);
-    }
-    assert_eq!(v.len(), objs.len());
-    for o in &objs {
-        assert!(v.delete(&o.key).is_some());
-    }
-    assert!(v.is_empty());
-    let idx = &v.idx;
-    assert!(idx.hosts.is_empty() && idx.reversed_hosts.is_empty() && idx.drs.is_empty());
-    assert!(idx.gateway_binders.is_empty() && idx.host_referrers.is_empty() && idx.mesh_vs_hosts.is_empty());
-    assert!(idx.workloads_by_label.is_empty() && idx.workloads.is_empty());
-    assert!(idx.revision_tags.is_empty() && idx.request_auth.is_empty());
-    assert!(v.object_namespaces.is_empty());
 }
 
 #[test]
 fn an_update_moves_index_entries() {
-    let mut v = ClusterView::new(ViewSettings::default());
-    for o in objects(MIX) {
-        v.apply(o);
+    // Both storages: `serve`'s persistent maps and `check`'s plain ones.
+    for storage in [Storage::Persistent, Storage::Plain] {
+        let mut v = ClusterView::with_storage(ViewSettings::default(), storage);
+        for o in objects(MIX) {
+            v.apply(o);
+        }
+        let moved = objects("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [istio-system/other]\n");
+        v.apply(moved[0].clone());
+        assert_eq!(v.gateway_binders("istio-system", "gw").count(), 0);
+        assert_eq!(v.gateway_binders("istio-system", "other").count(), 1);
+        assert_eq!(v.mesh_virtual_services("reviews.default.svc.cluster.local").count(), 0);
     }
-    let moved = objects("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [istio-system/other]\n");
-    v.apply(moved[0].clone());
-    assert_eq!(v.gateway_binders("istio-system", "gw").count(), 0);
-    assert_eq!(v.gateway_binders("istio-system", "other").count(), 1);
-    assert_eq!(v.mesh_virtual_services("reviews.default.svc.cluster.local").count(), 0);
 }
 
 #[test]
