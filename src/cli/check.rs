@@ -90,7 +90,7 @@ pub struct Checker {
     /// Defined twice: the same API group, kind, namespace and name (a Role and a
     /// RoleBinding of one name are two objects). (API group and kind as an index
     /// into `group_kinds`, key) → the position of its last definition.
-    last: HashMap<(u32, ObjKey), u32>,
+    last: HashMap<(u32, Arc<ObjKey>), u32>,
     /// API group → kind → its index.
     group_kinds: HashMap<String, HashMap<String, u32>>,
     /// Each definition's source by position (`None`: a live object, no file).
@@ -121,7 +121,13 @@ impl Checker {
 
     /// Records a definition of `key` at the next position; the previous one's
     /// position if it was defined before.
-    fn define(&mut self, group: &str, kind: &str, key: ObjKey, source: Option<crate::manifest::Source>) -> Option<u32> {
+    fn define(
+        &mut self,
+        group: &str,
+        kind: &str,
+        key: Arc<ObjKey>,
+        source: Option<crate::manifest::Source>,
+    ) -> Option<u32> {
         let gk = match self.group_kinds.get(group).and_then(|kinds| kinds.get(kind)) {
             Some(id) => *id,
             None => {
@@ -149,15 +155,16 @@ impl Checker {
 
     pub fn add_entry(&mut self, entry: Arc<Entry>, source: crate::manifest::Source) {
         let (group, kind, _, _) = entry.object.identity();
-        let key = &entry.object.key;
+        let key = Arc::new(entry.object.key.clone());
         let (file, line) = (source.file.clone(), source.line);
         if let Some(prev) = self.define(group, kind, key.clone(), Some(source)) {
             if let Some(p) = &self.sources[prev as usize] {
                 let shadowed = format!("{}:{}", p.file, p.line);
-                self.duplicates.push((key.clone(), shadowed, format!("{file}:{line}")));
+                self.duplicates
+                    .push(((*key).clone(), shadowed, format!("{file}:{line}")));
             }
         }
-        self.view.apply_entry(entry);
+        self.view.apply_keyed(key, entry);
     }
 
     /// Checks the live objects themselves (no files were given): those of
@@ -174,14 +181,14 @@ impl Checker {
         keys.sort();
         for key in keys {
             let kind = key.kind.as_str().to_string();
-            self.define("", &kind, key, None);
+            self.define("", &kind, Arc::new(key), None);
         }
     }
 
     /// Checks every manifest that no later one shadows, in input order, on
     /// every core (the checks are pure functions of an entry and the view).
     pub fn finish(&self) -> Report {
-        let mut winners: Vec<(u32, &ObjKey)> = self.last.iter().map(|((_, key), at)| (*at, key)).collect();
+        let mut winners: Vec<(u32, &ObjKey)> = self.last.iter().map(|((_, key), at)| (*at, key.as_ref())).collect();
         winners.sort_unstable_by_key(|w| w.0);
         // Under an assumed proxy version, the view as it is today too (MG0507).
         let today = self

@@ -120,7 +120,8 @@ impl MtlsMode {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
     settings: ViewSettings,
-    objects: index::HashMap<ObjKey, Arc<Entry>>,
+    /// Keyed by the key the indexes share (one copy per object).
+    objects: index::HashMap<Arc<ObjKey>, Arc<Entry>>,
     idx: Indexes,
     /// `kubernetes.default` (its FQDN and entry), answered when the view holds no
     /// such Service.
@@ -208,16 +209,26 @@ impl ClusterView {
     }
 
     pub fn apply_entry(&mut self, entry: Arc<Entry>) -> Option<Arc<Entry>> {
-        let key = entry.object.key.clone();
+        let key = Arc::new(entry.object.key.clone());
+        self.apply_keyed(key, entry)
+    }
+
+    /// `apply_entry` with the entry's key already shared: a caller that keeps
+    /// the key too (check's definitions) shares the view's copy.
+    pub fn apply_keyed(&mut self, key: Arc<ObjKey>, entry: Arc<Entry>) -> Option<Arc<Entry>> {
         // One map operation for the common case (a new object); a replaced
         // object's index entries leave before the new ones come.
         let old = self.objects.insert(key.clone(), entry.clone());
         if let Some(old) = &old {
             self.unindex(&key, old);
         }
-        let shared = Arc::new(key.clone());
-        self.idx.add(&shared, &entry, &self.settings.cluster_domain);
-        *self.object_namespaces.or_default(key.namespace.clone()) += 1;
+        self.idx.add(&key, &entry, &self.settings.cluster_domain);
+        match self.object_namespaces.get_mut(key.namespace.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.object_namespaces.insert(key.namespace.clone(), 1);
+            }
+        }
         if key.kind == Kind::Namespace {
             self.declared_namespaces.insert(key.name.clone());
         }
@@ -236,14 +247,13 @@ impl ClusterView {
     /// Removes an object and its index entries.
     pub fn delete(&mut self, key: &ObjKey) -> Option<Arc<Entry>> {
         let old = self.objects.remove(key)?;
-        self.unindex(key, &old);
+        self.unindex(&Arc::new(key.clone()), &old);
         Some(old)
     }
 
     /// Takes an object's contributions out of the indexes and counts.
-    fn unindex(&mut self, key: &ObjKey, old: &Arc<Entry>) {
-        let shared = Arc::new(key.clone());
-        self.idx.remove(&shared, old, &self.settings.cluster_domain);
+    fn unindex(&mut self, key: &Arc<ObjKey>, old: &Arc<Entry>) {
+        self.idx.remove(key, old, &self.settings.cluster_domain);
         if let Some(n) = self.object_namespaces.get_mut(&key.namespace) {
             *n -= 1;
             if *n == 0 {
