@@ -272,12 +272,13 @@ impl Units {
 /// before lines that start a document (`---` followed by a space or the line's
 /// end: no scalar may contain such a line). Once a directive (`%YAML`, `%TAG`)
 /// is seen the rest of the stream stays one part, as directives belong to the
-/// document after them.
+/// document after them. Reads in blocks and searches them for the cut (one
+/// worker reads while the others wait, so this must be cheap).
 struct PartReader {
     file: Arc<str>,
     input: Box<dyn std::io::BufRead + Send>,
-    /// The line that ended the last part (a document start), read ahead.
-    carry: String,
+    /// Bytes read past the last part's end (they start a document).
+    pending: Vec<u8>,
     next_line: usize,
     whole: bool,
     done: bool,
@@ -306,7 +307,7 @@ impl PartReader {
         PartReader {
             file: Arc::from(name),
             input,
-            carry: String::new(),
+            pending: Vec::new(),
             next_line: 1,
             whole: false,
             done: false,
@@ -314,48 +315,66 @@ impl PartReader {
         }
     }
 
+    fn failed(&mut self, source: std::io::Error) -> Option<Unit> {
+        self.done = true;
+        self.pending = Vec::new();
+        Some(Unit::Failed(LoadError::Io {
+            path: self.file.to_string(),
+            source,
+        }))
+    }
+
     fn next_part(&mut self) -> Option<Unit> {
-        if self.done {
+        if self.done && self.pending.is_empty() {
             return None;
         }
         let first_line = self.next_line;
         // One allocation for the part (growing by doubling would copy it and
         // touch fresh memory at every step).
-        let mut text = String::with_capacity(self.part + self.part / 4);
-        text.push_str(&std::mem::take(&mut self.carry));
-        if !text.is_empty() {
-            self.next_line += 1;
-        }
-        let mut line = String::new();
+        let mut text = Vec::with_capacity(self.part + self.part / 4);
+        text.append(&mut self.pending);
+        // Where the searches go on after the bytes already searched.
+        let (mut directive_from, mut cut_from) = (0, self.part.max(1));
         loop {
-            line.clear();
-            match self.input.read_line(&mut line) {
-                Ok(0) => {
-                    self.done = true;
+            if !self.whole {
+                let cut = match document_start(&text, cut_from, self.done) {
+                    Ok(at) => Some(at),
+                    Err(searched) => {
+                        cut_from = searched;
+                        None
+                    }
+                };
+                if directive_line(&text, directive_from, cut.unwrap_or(text.len())) {
+                    self.whole = true;
+                } else if let Some(at) = cut {
+                    self.pending = text.split_off(at);
                     break;
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    self.done = true;
-                    return Some(Unit::Failed(LoadError::Io {
-                        path: self.file.to_string(),
-                        source: e,
-                    }));
-                }
+                directive_from = text.len();
             }
-            if line.starts_with('%') {
-                self.whole = true;
-            }
-            if !self.whole && text.len() >= self.part && is_document_start(&line) {
-                self.carry = std::mem::take(&mut line);
+            if self.done {
                 break;
             }
-            text.push_str(&line);
-            self.next_line += 1;
+            match self.input.fill_buf() {
+                Ok([]) => self.done = true,
+                Ok(block) => {
+                    let n = block.len();
+                    text.extend_from_slice(block);
+                    self.input.consume(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return self.failed(e),
+            }
         }
         if text.is_empty() && self.done {
             return None;
         }
+        // Every part but the last ends with a line break.
+        self.next_line += memchr::memchr_iter(b'\n', &text).count();
+        let Ok(text) = String::from_utf8(text) else {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8");
+            return self.failed(e);
+        };
         Some(Unit::Part {
             file: self.file.clone(),
             text,
@@ -364,10 +383,31 @@ impl PartReader {
     }
 }
 
-/// `---` followed by a space or the line's end.
-fn is_document_start(line: &str) -> bool {
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+/// The first line at or after byte `from` of `text` that starts a document;
+/// `Err(from)`: none yet, search again from `from` once more is read (a line
+/// at the end may be incomplete unless `at_end`).
+fn document_start(text: &[u8], from: usize, at_end: bool) -> Result<usize, usize> {
+    let mut search = from - 1;
+    while let Some(i) = text.get(search..).and_then(|t| memchr::memmem::find(t, b"\n---")) {
+        let at = search + i + 1;
+        match text.get(at + 3) {
+            None if at_end => return Ok(at),
+            None => return Err(at),
+            Some(b' ' | b'\t' | b'\r' | b'\n') => return Ok(at),
+            Some(_) => search = at,
+        }
+    }
+    Err(text.len().saturating_sub(3).max(from))
+}
+
+/// Whether a line starting with `%` (a directive) starts in `text[from..to]`.
+fn directive_line(text: &[u8], from: usize, to: usize) -> bool {
+    if from == 0 && text.first() == Some(&b'%') {
+        return true;
+    }
+    let start = from.saturating_sub(1);
+    let end = to.min(text.len());
+    start < end && memchr::memmem::find(&text[start..end], b"\n%").is_some_and(|i| start + i + 1 < to)
 }
 
 fn parse_unit<T>(u: Unit, default_namespace: &str, prepare: &impl Fn(Manifest) -> T) -> ParsedUnit<T> {
@@ -635,6 +675,101 @@ mod tests {
             "the parts make the text"
         );
         out
+    }
+
+    /// The parts as the reader cut them line by line before it read in blocks:
+    /// before the first document start line at or after `part` bytes, none
+    /// after a directive line.
+    fn reference_parts(text: &str, part: usize) -> Vec<(String, usize)> {
+        let is_start = |l: &str| {
+            l.strip_prefix("---")
+                .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '\r', '\n']))
+        };
+        let (mut out, mut cur, mut first, mut line_no, mut whole) = (Vec::new(), String::new(), 1, 1, false);
+        for l in text.split_inclusive('\n') {
+            whole |= l.starts_with('%');
+            if !whole && cur.len() >= part && is_start(l) {
+                out.push((std::mem::take(&mut cur), first));
+                first = line_no;
+            }
+            cur.push_str(l);
+            line_no += 1;
+        }
+        if !cur.is_empty() {
+            out.push((cur, first));
+        }
+        out
+    }
+
+    /// Random streams of tricky lines, random part sizes and read block sizes
+    /// (down to one byte): the block reader cuts exactly where the line reader did.
+    #[test]
+    fn block_reader_cuts_where_the_line_reader_did() {
+        const LINES: &[&str] = &[
+            "a: 1\n",
+            "---\n",
+            "--- # c\n",
+            "---x\n",
+            "--\n",
+            "-\n",
+            "%YAML 1.2\n",
+            "---\r\n",
+            "  --- x\n",
+            "b: \"\u{e9}\"\n",
+            "---\t\n",
+            "- --- \n",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for case in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..next(40) {
+                // Directives are rare, as in real streams.
+                let l = LINES[next(LINES.len())];
+                if l.starts_with('%') && next(4) != 0 {
+                    continue;
+                }
+                text.push_str(l);
+            }
+            if next(3) == 0 {
+                text.push_str(["---", "--", "a: 2", "--- "][next(4)]);
+            }
+            let (part, block) = (1 + next(60), 1 + next(9));
+            let input = Box::new(std::io::BufReader::with_capacity(
+                block,
+                std::io::Cursor::new(text.clone().into_bytes()),
+            ));
+            let mut r = PartReader::new("f.yaml".into(), input, part);
+            let mut got = Vec::new();
+            while let Some(u) = r.next_part() {
+                match u {
+                    Unit::Part { text, first_line, .. } => got.push((text, first_line)),
+                    _ => panic!("only parts expected"),
+                }
+            }
+            assert_eq!(
+                got,
+                reference_parts(&text, part),
+                "case {case}, part {part}, block {block}: {text:?}"
+            );
+        }
+    }
+
+    /// Invalid UTF-8 is an I/O error naming the file, as before.
+    #[test]
+    fn invalid_utf8_is_an_io_error() {
+        let input = Box::new(std::io::Cursor::new(b"a: 1\nb: \xff\n".to_vec()));
+        let mut r = PartReader::new("f.yaml".into(), input, 100);
+        match r.next_part() {
+            Some(Unit::Failed(e)) => assert_eq!(e.to_string(), "f.yaml: stream did not contain valid UTF-8"),
+            _ => panic!("an error expected"),
+        }
+        assert!(r.next_part().is_none());
     }
 
     /// A large stream is split at document starts only; each part keeps the
