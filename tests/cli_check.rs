@@ -489,6 +489,32 @@ fn identity_includes_group_and_kind() {
     );
 }
 
+/// A later definition shadows an earlier one of the same identity: only the
+/// later is checked, and the shadowing is noted. The same whether or not two
+/// different kinds of one name came first (they share a key in the view).
+#[test]
+fn a_shadowed_definition_is_not_checked() {
+    let broken = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: shop}\nspec:\n  hosts: [web.example.com]\n  gateways: [istio-system/missing]\n  tcp: [{route: [{destination: {host: web.example.com}}]}]\n";
+    let fixed = broken.replace("istio-system/missing", "mesh");
+    let rbac = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: shop}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: r, namespace: shop}\n---\n";
+    for prefix in ["", rbac] {
+        let lines = prefix.lines().count();
+        let o = run_with_stdin(&["check", "-o", "json", "-"], &format!("{prefix}{broken}---\n{fixed}"));
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        assert!(!stdout(&o).contains("MG0101"), "{}", stdout(&o));
+        let note = format!(
+            "VirtualService shop/web is defined at <stdin>:{} and again at <stdin>:{}",
+            lines + 1,
+            lines + 9
+        );
+        assert!(stderr(&o).contains(&note), "{}", stderr(&o));
+        // The other way round, the broken one is checked.
+        let o = run_with_stdin(&["check", "-o", "json", "-"], &format!("{prefix}{fixed}---\n{broken}"));
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert_eq!(json(&o)["findings"][0]["line"], lines + 14);
+    }
+}
+
 /// An upgrade asked ahead: `--proxy-version 1.31.0` judges EnvoyFilters as if the
 /// proxies ran 1.31.0. A filter pinned to 1.30 would stop applying (MG0501); one
 /// pinned to 1.31, dead today, would start (MG0507, info). `--revision` limits the

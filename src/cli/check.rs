@@ -87,10 +87,14 @@ impl FailOn {
 /// `file:line`. So a large input never sits in memory as JSON all at once.
 pub struct Checker {
     view: ClusterView,
+    /// Every definition by position: (API group and kind as an index into
+    /// `group_kinds`, key).
+    defined: Vec<(u32, Arc<ObjKey>)>,
     /// Defined twice: the same API group, kind, namespace and name (a Role and a
-    /// RoleBinding of one name are two objects). (API group and kind as an index
-    /// into `group_kinds`, key) → the position of its last definition.
-    last: HashMap<(u32, Arc<ObjKey>), u32>,
+    /// RoleBinding of one name are two objects). (group and kind, key) → the
+    /// position of its last definition. Made at the first definition whose key
+    /// the view already held: most inputs define each object once.
+    last: Option<HashMap<(u32, Arc<ObjKey>), u32>>,
     /// API group → kind → its index.
     group_kinds: HashMap<String, HashMap<String, u32>>,
     /// Each definition's source by position (`None`: a live object, no file).
@@ -112,23 +116,17 @@ impl Checker {
         }
         Checker {
             view,
-            last: HashMap::default(),
+            defined: Vec::new(),
+            last: None,
             group_kinds: HashMap::default(),
             sources: Vec::new(),
             duplicates: Vec::new(),
         }
     }
 
-    /// Records a definition of `key` at the next position; the previous one's
-    /// position if it was defined before.
-    fn define(
-        &mut self,
-        group: &str,
-        kind: &str,
-        key: Arc<ObjKey>,
-        source: Option<crate::manifest::Source>,
-    ) -> Option<u32> {
-        let gk = match self.group_kinds.get(group).and_then(|kinds| kinds.get(kind)) {
+    /// The index of an API group and kind.
+    fn group_kind(&mut self, group: &str, kind: &str) -> u32 {
+        match self.group_kinds.get(group).and_then(|kinds| kinds.get(kind)) {
             Some(id) => *id,
             None => {
                 let next_id = self.group_kinds.values().map(HashMap::len).sum::<usize>();
@@ -139,10 +137,34 @@ impl Checker {
                     .insert(kind.to_string(), id);
                 id
             }
-        };
-        let position = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
+        }
+    }
+
+    /// Records a definition of `key` (of group and kind `gk`) at the next
+    /// position; the previous one's position if it was defined before, which
+    /// can only be when the view held `key` already (`in_view`).
+    fn define(
+        &mut self,
+        gk: u32,
+        key: Arc<ObjKey>,
+        source: Option<crate::manifest::Source>,
+        in_view: bool,
+    ) -> Option<u32> {
+        let position = self.defined.len();
         self.sources.push(source);
-        self.last.insert((gk, key), position)
+        self.defined.push((gk, key.clone()));
+        if self.last.is_none() {
+            if !in_view {
+                return None;
+            }
+            let earlier = self.defined[..position]
+                .iter()
+                .enumerate()
+                .map(|(at, (gk, key))| ((*gk, key.clone()), u32::try_from(at).unwrap_or(u32::MAX)));
+            self.last = Some(earlier.collect());
+        }
+        let at = u32::try_from(position).unwrap_or(u32::MAX);
+        self.last.as_mut()?.insert((gk, key), at)
     }
 
     /// How a manifest's object becomes the view's entry; run where the object
@@ -155,16 +177,17 @@ impl Checker {
 
     pub fn add_entry(&mut self, entry: Arc<Entry>, source: crate::manifest::Source) {
         let (group, kind, _, _) = entry.object.identity();
+        let gk = self.group_kind(group, kind);
         let key = Arc::new(entry.object.key.clone());
         let (file, line) = (source.file.clone(), source.line);
-        if let Some(prev) = self.define(group, kind, key.clone(), Some(source)) {
+        let in_view = self.view.apply_keyed(key.clone(), entry).is_some();
+        if let Some(prev) = self.define(gk, key.clone(), Some(source), in_view) {
             if let Some(p) = &self.sources[prev as usize] {
                 let shadowed = format!("{}:{}", p.file, p.line);
                 self.duplicates
                     .push(((*key).clone(), shadowed, format!("{file}:{line}")));
             }
         }
-        self.view.apply_keyed(key, entry);
     }
 
     /// Checks the live objects themselves (no files were given): those of
@@ -180,16 +203,26 @@ impl Checker {
             .collect();
         keys.sort();
         for key in keys {
-            let kind = key.kind.as_str().to_string();
-            self.define("", &kind, Arc::new(key), None);
+            let gk = self.group_kind("", key.kind.as_str());
+            self.define(gk, Arc::new(key), None, true);
         }
     }
 
     /// Checks every manifest that no later one shadows, in input order, on
     /// every core (the checks are pure functions of an entry and the view).
     pub fn finish(&self) -> Report {
-        let mut winners: Vec<(u32, &ObjKey)> = self.last.iter().map(|((_, key), at)| (*at, key.as_ref())).collect();
-        winners.sort_unstable_by_key(|w| w.0);
+        let winners: Vec<(u32, &ObjKey)> = match &self.last {
+            // Nothing defined twice: every definition, in input order.
+            None => (0..)
+                .zip(&self.defined)
+                .map(|(at, (_, key))| (at, key.as_ref()))
+                .collect(),
+            Some(last) => {
+                let mut winners: Vec<(u32, &ObjKey)> = last.iter().map(|((_, key), at)| (*at, key.as_ref())).collect();
+                winners.sort_unstable_by_key(|w| w.0);
+                winners
+            }
+        };
         // Under an assumed proxy version, the view as it is today too (MG0507).
         let today = self
             .view
