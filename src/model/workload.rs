@@ -51,6 +51,23 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
         ),
         _ => return None,
     };
+    Some(build(obj, labels, annotations, pod_spec))
+}
+
+/// A Pod's workload, taking the Pod's labels and annotations out of it (for a
+/// caller that keeps neither: the view's entry; no copies).
+pub fn take_from_pod(obj: &mut Object) -> Workload {
+    let labels = std::mem::take(&mut obj.labels);
+    let annotations = std::mem::take(&mut obj.annotations);
+    build(obj, labels, annotations, obj.value.get("spec"))
+}
+
+fn build(
+    obj: &Object,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    pod_spec: Option<&Value>,
+) -> Workload {
     // A running Pod is the truth: no proxy container, no proxy.
     let sidecar = proxy::from_pod(&labels, &annotations, pod_spec)
         .filter(|p| obj.key.kind != Kind::Pod || p.injection == proxy::Injection::Injected);
@@ -67,7 +84,7 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
             .map(str::to_string),
         _ => None,
     };
-    Some(Workload {
+    Workload {
         namespace: obj.key.namespace.clone(),
         labels: Labels::from(labels),
         service_account,
@@ -80,7 +97,7 @@ pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
         }
         .and_then(Value::as_str)
         .map(str::to_string),
-    })
+    }
 }
 
 fn labels_at(v: Option<&Value>) -> BTreeMap<String, String> {

@@ -101,19 +101,20 @@ impl Entry {
             }
             _ => Parsed::None,
         };
-        let workload = workload::from_object(&object, settings.file_mode).map(Box::new);
         let control_plane = workload::control_plane_of(&object).map(Box::new);
+        let mut object = object;
+        // Pods are most of a view: their labels move to `workload`, and nothing
+        // reads a Pod's annotations once its proxy is known.
+        let workload = if object.key.kind == Kind::Pod {
+            Some(workload::take_from_pod(&mut object))
+        } else {
+            workload::from_object(&object, settings.file_mode)
+        }
+        .map(Box::new);
         // Everything the checks read is in `parsed`, `problems` and `workload` now,
         // parsed once by the same code at admission and in the index; the JSON
         // would be most of the view's memory.
-        let mut object = object;
         object.value = serde_json::Value::Null;
-        // Pods are most of a view: their labels live on in `workload`, and nothing
-        // reads a Pod's annotations once its proxy is known.
-        if object.key.kind == Kind::Pod {
-            object.labels = Default::default();
-            object.annotations = Default::default();
-        }
         Entry {
             object,
             parsed,

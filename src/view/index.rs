@@ -28,8 +28,9 @@ pub(super) struct Indexes {
     pub delegators: HashMap<(String, String), Keys>,
     /// Host FQDN → mesh-bound VirtualServices declaring it.
     pub mesh_vs_hosts: HashMap<String, Keys>,
-    /// (label, value) → workloads carrying it.
-    pub workloads_by_label: HashMap<(String, String), Keys>,
+    /// Label → value → workloads carrying it. Two levels, so that neither
+    /// string is copied to look a pair up or to add a workload to a known pair.
+    pub workloads_by_label: HashMap<String, HashMap<String, Keys>>,
     pub workloads: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
@@ -37,8 +38,8 @@ pub(super) struct Indexes {
     pub nodes: Keys,
     /// Revision tag → the MutatingWebhookConfigurations that make it.
     pub revision_tags: HashMap<String, Keys>,
-    /// (namespace, service account) → how many workloads run as it.
-    pub service_accounts_in_use: HashMap<(String, String), usize>,
+    /// Namespace → service account → how many workloads run as it.
+    pub service_accounts_in_use: HashMap<String, HashMap<String, usize>>,
     /// Namespace → Services.
     pub services_by_ns: HashMap<String, Keys>,
     /// Gateway server port → (server host with labels reversed, Gateway): the
@@ -63,21 +64,44 @@ pub(super) struct Indexes {
     pub selecting_peer_auth: HashMap<String, Keys>,
     /// Namespace → RequestAuthentications.
     pub request_auth: HashMap<String, Keys>,
-    /// (namespace, proxy) → how many workloads run (or will run) such a proxy.
-    pub proxy_classes: HashMap<(String, Proxy), usize>,
+    /// Namespace → proxy → how many workloads run (or will run) such a proxy.
+    pub proxy_classes: HashMap<String, HashMap<Proxy, usize>>,
 }
 
-/// A counted multiset: entries leave when their count reaches zero.
-fn count<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, usize>, k: K, op: Op) {
-    match op {
-        Op::Add => *map.or_default(k) += 1,
-        Op::Remove => {
-            if let Some(n) = map.get_mut(&k) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&k);
-                }
-            }
+/// Changes the value at `outer` → `inner` of a two-level map (`V::default()`
+/// when new). Neither key is copied when both are there (the common case: a
+/// label pair, a namespace's proxy class, met again).
+fn nested_update<Q, K, V>(map: &mut HashMap<String, HashMap<K, V>>, outer: &str, inner: &Q, change: impl FnOnce(&mut V))
+where
+    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    K: std::hash::Hash + Eq + Clone + std::borrow::Borrow<Q>,
+    V: Clone + Default,
+{
+    let storage = map.storage();
+    map.update_with(
+        outer,
+        || HashMap::new(storage),
+        |level| level.update_with(inner, V::default, change),
+    );
+}
+
+/// Removes `outer` → `inner` of a two-level map when `gone` says its value is
+/// done with (after changing it), and `outer` when nothing is left under it.
+fn nested_leave<Q, K, V>(
+    map: &mut HashMap<String, HashMap<K, V>>,
+    outer: &str,
+    inner: &Q,
+    gone: impl FnOnce(&mut V) -> bool,
+) where
+    Q: std::hash::Hash + Eq + ?Sized,
+    K: std::hash::Hash + Eq + Clone + std::borrow::Borrow<Q>,
+    V: Clone,
+{
+    let Some(level) = map.get_mut(outer) else { return };
+    if level.get_mut(inner).is_some_and(gone) {
+        level.remove(inner);
+        if level.is_empty() {
+            map.remove(outer);
         }
     }
 }
@@ -299,14 +323,30 @@ impl Indexes {
         if let Some(cp) = &entry.control_plane {
             update(&mut self.control_planes, cp.revision.clone(), key, op);
         }
+        let counted = |n: &mut usize| {
+            *n -= 1;
+            *n == 0
+        };
         if let Some(p) = entry.workload.as_ref().and_then(|w| w.proxy.as_ref()) {
-            count(&mut self.proxy_classes, (ns.to_string(), p.clone()), op);
+            match op {
+                Op::Add => nested_update(&mut self.proxy_classes, ns, p, |n| *n += 1),
+                Op::Remove => nested_leave(&mut self.proxy_classes, ns, p, counted),
+            }
         }
         if let Some(w) = &entry.workload {
-            let sa = w.service_account.clone().unwrap_or_else(|| "default".to_string());
-            count(&mut self.service_accounts_in_use, (ns.to_string(), sa), op);
+            let sa = w.service_account.as_deref().unwrap_or("default");
+            match op {
+                Op::Add => nested_update(&mut self.service_accounts_in_use, ns, sa, |n| *n += 1),
+                Op::Remove => nested_leave(&mut self.service_accounts_in_use, ns, sa, counted),
+            }
             for (k, v) in w.labels.iter() {
-                update(&mut self.workloads_by_label, (k.to_string(), v.to_string()), key, op);
+                match op {
+                    Op::Add => nested_update(&mut self.workloads_by_label, k, v, |set| set.insert(key.clone())),
+                    Op::Remove => nested_leave(&mut self.workloads_by_label, k, v, |set| {
+                        set.remove(key);
+                        set.is_empty()
+                    }),
+                }
             }
             match op {
                 Op::Add => self.workloads.insert(key.clone()),

@@ -105,6 +105,22 @@ impl<K: Hash + Eq + Clone, V: Clone> HashMap<K, V> {
         }
     }
 
+    /// Changes the value at `key` with `change`, first made by `make` when there
+    /// is none; the key is copied only then.
+    pub fn update_with<Q>(&mut self, key: &Q, make: impl FnOnce() -> V, change: impl FnOnce(&mut V))
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(v) = self.get_mut(key) {
+            change(v);
+            return;
+        }
+        let mut v = make();
+        change(&mut v);
+        self.insert(key.to_owned(), v);
+    }
+
     pub fn or_default(&mut self, key: K) -> &mut V
     where
         V: Default,
@@ -176,6 +192,9 @@ mod tests {
             assert_eq!(keys.len(), 101);
             assert_eq!(snapshot.values().sum::<usize>(), 1000 + 8);
             assert_eq!(*m.or_insert_with("new".into(), || 3), 3);
+            m.update_with("new", || 0, |n| *n += 1);
+            m.update_with("newer", || 10, |n| *n += 1);
+            assert_eq!((m.get("new"), m.get("newer")), (Some(&4), Some(&11)));
         }
     }
 }

@@ -480,18 +480,15 @@ impl ClusterView {
         // A workload that enters or leaves the answer carries every selector
         // label, so the first one is topic enough.
         read_workloads(namespace, selector.iter().next());
-        let candidates: Box<dyn Iterator<Item = &Arc<ObjKey>>> = match selector.iter().min_by_key(|(k, v)| {
-            self.idx
-                .workloads_by_label
-                .get(&((*k).clone(), (*v).clone()))
-                .map_or(0, Keys::len)
-        }) {
-            Some((k, v)) => match self.idx.workloads_by_label.get(&(k.clone(), v.clone())) {
-                Some(set) => Box::new(set.iter()),
-                None => Box::new(std::iter::empty()),
-            },
-            None => Box::new(self.idx.workloads.iter()),
-        };
+        let labelled = |k: &str, v: &str| self.idx.workloads_by_label.get(k).and_then(|values| values.get(v));
+        let candidates: Box<dyn Iterator<Item = &Arc<ObjKey>>> =
+            match selector.iter().min_by_key(|(k, v)| labelled(k, v).map_or(0, Keys::len)) {
+                Some((k, v)) => match labelled(k, v) {
+                    Some(set) => Box::new(set.iter()),
+                    None => Box::new(std::iter::empty()),
+                },
+                None => Box::new(self.idx.workloads.iter()),
+            };
         candidates
             .filter_map(|k| self.objects.get(k.as_ref()))
             .filter(move |e| {
@@ -508,7 +505,8 @@ impl ClusterView {
             || self
                 .idx
                 .service_accounts_in_use
-                .contains_key(&(namespace.to_string(), name.to_string()))
+                .get(namespace)
+                .is_some_and(|accounts| accounts.contains_key(name))
     }
 
     /// Services of a namespace.
@@ -625,7 +623,8 @@ impl ClusterView {
             || index::EGRESS_GATEWAY_LABELS.iter().any(|(k, v)| {
                 self.idx
                     .workloads_by_label
-                    .get(&(k.to_string(), v.to_string()))
+                    .get(*k)
+                    .and_then(|values| values.get(*v))
                     .is_some_and(|s| !s.is_empty())
             })
     }
@@ -855,9 +854,11 @@ impl ClusterView {
             }
             None => {
                 read_workloads(namespace, None);
-                for ((ns, p), _) in &self.idx.proxy_classes {
+                for (ns, classes) in &self.idx.proxy_classes {
                     if namespace.is_none_or(|n| n == ns) {
-                        out.extend(self.resolve_proxy(ns, p, &known));
+                        for p in classes.keys() {
+                            out.extend(self.resolve_proxy(ns, p, &known));
+                        }
                     }
                 }
             }

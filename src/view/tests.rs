@@ -9,7 +9,7 @@ fn objects(text: &str) -> Vec<Object> {
         .collect()
 }
 
-const MIX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: default}\nspec:\n  hosts: [api.foo.com, \"*.bar.com\"]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/gw]\n  http:\n  - route: [{destination: {host: reviews}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default, labels: {app: reviews, version: v1}}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {name: istio-revision-tag-prod, labels: {istio.io/tag: prod, istio.io/rev: 1-30-3}}\n---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\nspec: {}\n";
+const MIX: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\nspec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: default}\nspec:\n  hosts: [api.foo.com, \"*.bar.com\"]\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/gw]\n  http:\n  - route: [{destination: {host: reviews}}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default, labels: {app: reviews, version: v1}}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {name: istio-revision-tag-prod, labels: {istio.io/tag: prod, istio.io/rev: 1-30-3}}\n---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\nspec: {}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: q, namespace: other, labels: {app: q}}\nspec:\n  serviceAccountName: q\n  containers: [{name: istio-proxy, image: istio/proxyv2:1.30.3}]\n";
 
 #[test]
 fn lookups_answer_from_indexes() {
@@ -55,6 +55,8 @@ fn delete_removes_every_index_entry() {
             v.apply(o);
         }
         assert_eq!(v.len(), objs.len());
+        assert!(v.service_account_exists("other", "q") && v.service_account_exists("default", "default"));
+        assert_eq!(v.proxies(Some("other"), None).len(), 1);
         for o in &objs {
             assert!(v.delete(&o.key).is_some());
         }
@@ -63,6 +65,7 @@ fn delete_removes_every_index_entry() {
         assert!(idx.hosts.is_empty() && idx.reversed_hosts.is_empty() && idx.drs.is_empty());
         assert!(idx.gateway_binders.is_empty() && idx.host_referrers.is_empty() && idx.mesh_vs_hosts.is_empty());
         assert!(idx.workloads_by_label.is_empty() && idx.workloads.is_empty());
+        assert!(idx.service_accounts_in_use.is_empty() && idx.proxy_classes.is_empty());
         assert!(idx.revision_tags.is_empty() && idx.request_auth.is_empty());
         assert!(v.object_namespaces.is_empty());
     }
