@@ -39,35 +39,25 @@ pub fn control_plane_of(obj: &Object) -> Option<ControlPlane> {
 }
 
 /// The workload an object stands for, if any. Controllers count only when
-/// `from_templates` (file mode: CI manifests rarely hold Pods).
-pub fn from_object(obj: &Object, from_templates: bool) -> Option<Workload> {
-    let (labels, annotations, pod_spec) = match obj.key.kind {
-        Kind::Pod => (obj.labels.clone(), obj.annotations.clone(), obj.value.get("spec")),
-        Kind::WorkloadEntry => (labels_at(obj.value.pointer("/spec/labels")), BTreeMap::new(), None),
+/// `from_templates` (file mode: CI manifests rarely hold Pods). A Pod's labels
+/// and annotations move into the workload (the view keeps neither on the Pod:
+/// Pods are most of a view).
+pub fn from_object(obj: &mut Object, from_templates: bool) -> Option<Workload> {
+    let (labels, annotations) = match obj.key.kind {
+        Kind::Pod => (std::mem::take(&mut obj.labels), std::mem::take(&mut obj.annotations)),
+        Kind::WorkloadEntry => (labels_at(obj.value.pointer("/spec/labels")), BTreeMap::new()),
         Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet if from_templates => (
             labels_at(obj.value.pointer("/spec/template/metadata/labels")),
             labels_at(obj.value.pointer("/spec/template/metadata/annotations")),
-            obj.value.pointer("/spec/template/spec"),
         ),
         _ => return None,
     };
-    Some(build(obj, labels, annotations, pod_spec))
-}
-
-/// A Pod's workload, taking the Pod's labels and annotations out of it (for a
-/// caller that keeps neither: the view's entry; no copies).
-pub fn take_from_pod(obj: &mut Object) -> Workload {
-    let labels = std::mem::take(&mut obj.labels);
-    let annotations = std::mem::take(&mut obj.annotations);
-    build(obj, labels, annotations, obj.value.get("spec"))
-}
-
-fn build(
-    obj: &Object,
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
-    pod_spec: Option<&Value>,
-) -> Workload {
+    let obj = &*obj;
+    let pod_spec = match obj.key.kind {
+        Kind::Pod => obj.value.get("spec"),
+        Kind::WorkloadEntry => None,
+        _ => obj.value.pointer("/spec/template/spec"),
+    };
     // A running Pod is the truth: no proxy container, no proxy.
     let sidecar = proxy::from_pod(&labels, &annotations, pod_spec)
         .filter(|p| obj.key.kind != Kind::Pod || p.injection == proxy::Injection::Injected);
@@ -84,7 +74,7 @@ fn build(
             .map(str::to_string),
         _ => None,
     };
-    Workload {
+    Some(Workload {
         namespace: obj.key.namespace.clone(),
         labels: Labels::from(labels),
         service_account,
@@ -97,7 +87,7 @@ fn build(
         }
         .and_then(Value::as_str)
         .map(str::to_string),
-    }
+    })
 }
 
 fn labels_at(v: Option<&Value>) -> BTreeMap<String, String> {

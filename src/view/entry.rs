@@ -103,14 +103,9 @@ impl Entry {
         };
         let control_plane = workload::control_plane_of(&object).map(Box::new);
         let mut object = object;
-        // Pods are most of a view: their labels move to `workload`, and nothing
-        // reads a Pod's annotations once its proxy is known.
-        let workload = if object.key.kind == Kind::Pod {
-            Some(workload::take_from_pod(&mut object))
-        } else {
-            workload::from_object(&object, settings.file_mode)
-        }
-        .map(Box::new);
+        // A Pod's labels move to `workload`; nothing reads its annotations once
+        // its proxy is known.
+        let workload = workload::from_object(&mut object, settings.file_mode).map(Box::new);
         // Everything the checks read is in `parsed`, `problems` and `workload` now,
         // parsed once by the same code at admission and in the index; the JSON
         // would be most of the view's memory.
