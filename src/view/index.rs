@@ -106,6 +106,37 @@ fn nested_leave<Q, K, V>(
     }
 }
 
+/// `update` on a two-level map: `key` joins or leaves the set at `outer` → `inner`.
+fn update_nested<Q, K>(map: &mut HashMap<String, HashMap<K, Keys>>, outer: &str, inner: &Q, key: &Arc<ObjKey>, op: Op)
+where
+    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    K: std::hash::Hash + Eq + Clone + std::borrow::Borrow<Q>,
+{
+    match op {
+        Op::Add => nested_update(map, outer, inner, |set| set.insert(key.clone())),
+        Op::Remove => nested_leave(map, outer, inner, |set| {
+            set.remove(key);
+            set.is_empty()
+        }),
+    }
+}
+
+/// A counted multiset on a two-level map: entries leave when their count
+/// reaches zero.
+fn count_nested<Q, K>(map: &mut HashMap<String, HashMap<K, usize>>, outer: &str, inner: &Q, op: Op)
+where
+    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    K: std::hash::Hash + Eq + Clone + std::borrow::Borrow<Q>,
+{
+    match op {
+        Op::Add => nested_update(map, outer, inner, |n| *n += 1),
+        Op::Remove => nested_leave(map, outer, inner, |n| {
+            *n -= 1;
+            *n == 0
+        }),
+    }
+}
+
 pub(super) use crate::semantics::gateway_ref::server_host_name as server_host;
 
 /// The labels Istio's installs give egress gateway workloads.
@@ -204,12 +235,7 @@ impl Indexes {
                             Op::Remove => self.tls_disabling_drs.remove(key),
                         }
                     }
-                    let storage = self.drs.storage();
-                    let per_ns = self.drs.or_insert_with(ns.to_string(), || HashMap::new(storage));
-                    update(per_ns, h, key, op);
-                    if per_ns.is_empty() {
-                        self.drs.remove(ns);
-                    }
+                    update_nested(&mut self.drs, ns, h.as_str(), key, op);
                 }
             }
             Parsed::Security(sec) if key.kind == crate::model::Kind::PeerAuthentication => {
@@ -323,30 +349,14 @@ impl Indexes {
         if let Some(cp) = &entry.control_plane {
             update(&mut self.control_planes, cp.revision.clone(), key, op);
         }
-        let counted = |n: &mut usize| {
-            *n -= 1;
-            *n == 0
-        };
         if let Some(p) = entry.workload.as_ref().and_then(|w| w.proxy.as_ref()) {
-            match op {
-                Op::Add => nested_update(&mut self.proxy_classes, ns, p, |n| *n += 1),
-                Op::Remove => nested_leave(&mut self.proxy_classes, ns, p, counted),
-            }
+            count_nested(&mut self.proxy_classes, ns, p, op);
         }
         if let Some(w) = &entry.workload {
             let sa = w.service_account.as_deref().unwrap_or("default");
-            match op {
-                Op::Add => nested_update(&mut self.service_accounts_in_use, ns, sa, |n| *n += 1),
-                Op::Remove => nested_leave(&mut self.service_accounts_in_use, ns, sa, counted),
-            }
+            count_nested(&mut self.service_accounts_in_use, ns, sa, op);
             for (k, v) in w.labels.iter() {
-                match op {
-                    Op::Add => nested_update(&mut self.workloads_by_label, k, v, |set| set.insert(key.clone())),
-                    Op::Remove => nested_leave(&mut self.workloads_by_label, k, v, |set| {
-                        set.remove(key);
-                        set.is_empty()
-                    }),
-                }
+                update_nested(&mut self.workloads_by_label, k, v, key, op);
             }
             match op {
                 Op::Add => self.workloads.insert(key.clone()),
