@@ -658,9 +658,11 @@ mod tests {
         assert!(parse_text("f.yaml", text, "default").is_err());
     }
 
-    /// The parts a `PartReader` cuts `text` into, with their first lines.
-    fn split_documents(text: &str, part: usize) -> Vec<(String, usize)> {
-        let input = Box::new(std::io::Cursor::new(text.to_string().into_bytes()));
+    /// The parts a `PartReader` of `part` bytes reads from `text`, in blocks of
+    /// `block` bytes, with their first lines.
+    fn read_parts(text: &str, part: usize, block: usize) -> Vec<(String, usize)> {
+        let input = std::io::Cursor::new(text.to_string().into_bytes());
+        let input = Box::new(std::io::BufReader::with_capacity(block, input));
         let mut r = PartReader::new("f.yaml".into(), input, part);
         let mut out = Vec::new();
         while let Some(u) = r.next_part() {
@@ -669,6 +671,12 @@ mod tests {
                 _ => panic!("only parts expected"),
             }
         }
+        out
+    }
+
+    /// The parts a `PartReader` cuts `text` into, with their first lines.
+    fn split_documents(text: &str, part: usize) -> Vec<(String, usize)> {
+        let out = read_parts(text, part, 1 << 16);
         assert_eq!(
             out.iter().map(|p| p.0.as_str()).collect::<String>(),
             text,
@@ -740,20 +748,8 @@ mod tests {
                 text.push_str(["---", "--", "a: 2", "--- "][next(4)]);
             }
             let (part, block) = (1 + next(60), 1 + next(9));
-            let input = Box::new(std::io::BufReader::with_capacity(
-                block,
-                std::io::Cursor::new(text.clone().into_bytes()),
-            ));
-            let mut r = PartReader::new("f.yaml".into(), input, part);
-            let mut got = Vec::new();
-            while let Some(u) = r.next_part() {
-                match u {
-                    Unit::Part { text, first_line, .. } => got.push((text, first_line)),
-                    _ => panic!("only parts expected"),
-                }
-            }
             assert_eq!(
-                got,
+                read_parts(&text, part, block),
                 reference_parts(&text, part),
                 "case {case}, part {part}, block {block}: {text:?}"
             );
