@@ -4,7 +4,7 @@ use jsonptr::PointerBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::catalog::Check;
-use crate::model::ObjKey;
+use crate::model::{Kind, ObjKey};
 
 /// Ordered so that `Info < Warning < Error`, which is what thresholds compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -58,10 +58,42 @@ pub struct Finding {
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
-    /// The missing object this finding is about, when it has a name: what a live
-    /// read-through GETs before a denial. Not part of the JSON contract.
+    /// The object whose absence (or whose current shape) this finding is about,
+    /// when another object of the same batch could fix it: what admission may
+    /// not deny on in a dry run, what a live read-through reads before a denial,
+    /// and what the GitOps apply order is judged on. Not part of the JSON contract.
     #[serde(skip)]
-    pub referent: Option<ObjKey>,
+    pub referent: Option<Referent>,
+}
+
+/// What a finding refers to (product.md §3 "Batches and replicas").
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Referent {
+    /// One named object: a Gateway, a delegate, the Service a host names.
+    Object(ObjKey),
+    /// Some object of `kind` in one of `namespaces` (empty: any namespace) whose
+    /// name the finding cannot tell: a DestinationRule defining a subset, a
+    /// ServiceEntry declaring a host.
+    AnyOf { kind: Kind, namespaces: Vec<String> },
+}
+
+impl Referent {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Referent::Object(k) => k.kind,
+            Referent::AnyOf { kind, .. } => *kind,
+        }
+    }
+}
+
+impl std::fmt::Display for Referent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Referent::Object(k) => write!(f, "{k}"),
+            Referent::AnyOf { kind, namespaces } if namespaces.is_empty() => write!(f, "a {kind}"),
+            Referent::AnyOf { kind, namespaces } => write!(f, "a {kind} in {}", namespaces.join(" or ")),
+        }
+    }
 }
 
 impl Finding {
@@ -82,7 +114,12 @@ impl Finding {
     }
 
     pub fn with_referent(mut self, referent: ObjKey) -> Self {
-        self.referent = Some(referent);
+        self.referent = Some(Referent::Object(referent));
+        self
+    }
+
+    pub fn with_referents_of(mut self, kind: Kind, namespaces: Vec<String>) -> Self {
+        self.referent = Some(Referent::AnyOf { kind, namespaces });
         self
     }
 

@@ -58,6 +58,10 @@ pub struct Policy {
     pub pending_ttl: Duration,
     pub read_through: bool,
     pub enforce_existing: bool,
+    /// Dry runs decided as real applies, on the dry-run overlay: missing
+    /// referents deny (product.md §3). Off by default: a GitOps batch's
+    /// concurrent dry runs, spread over replicas, would be denied by their order.
+    pub enforce_on_dry_run: bool,
 }
 
 impl Policy {
@@ -83,6 +87,7 @@ impl Policy {
             pending_ttl: Duration::from_secs(60),
             read_through: true,
             enforce_existing: false,
+            enforce_on_dry_run: false,
         }
     }
 
@@ -142,6 +147,7 @@ impl Policy {
             }
             policy.read_through = s.read_through.unwrap_or(true);
             policy.enforce_existing = s.enforce_existing.unwrap_or(false);
+            policy.enforce_on_dry_run = s.enforce_on_dry_run.unwrap_or(false);
         }
         Ok(policy)
     }
@@ -198,6 +204,7 @@ struct Settings {
     pending_ttl: Option<String>,
     read_through: Option<bool>,
     enforce_existing: Option<bool>,
+    enforce_on_dry_run: Option<bool>,
 }
 
 #[cfg(test)]
@@ -229,7 +236,7 @@ mod tests {
     #[test]
     fn a_file_overrides_per_severity_and_per_code() {
         let p = Policy::parse(
-            "actions:\n  warning: deny\ncodes:\n  MG0101: warn\n  MG0305: off\nexemptions:\n  namespaces: [ops]\nsettings:\n  pendingTTL: 2m\n  enforceExisting: true\n",
+            "actions:\n  warning: deny\ncodes:\n  MG0101: warn\n  MG0305: off\nexemptions:\n  namespaces: [ops]\nsettings:\n  pendingTTL: 2m\n  enforceExisting: true\n  enforceOnDryRun: true\n",
             "meshgate",
         )
         .unwrap();
@@ -239,6 +246,8 @@ mod tests {
         assert_eq!(p.exempt_namespaces, ["ops".to_string()].into_iter().collect());
         assert_eq!(p.pending_ttl, Duration::from_secs(120));
         assert!(p.enforce_existing);
+        assert!(p.enforce_on_dry_run);
+        assert!(!Policy::with_defaults("m").enforce_on_dry_run);
     }
 
     #[test]

@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::apply_order;
 use super::impact::{self, Change as ImpactChange};
 use super::pending::{Change as PendingChange, Pending};
 use super::review::{Operation, ReviewRequest};
 use crate::checks;
-use crate::finding::Finding;
+use crate::finding::{Finding, Referent};
 use crate::model::{Kind, Object};
 use crate::policy::{Action, Policy};
 use crate::view::{ClusterView, Entry};
@@ -27,6 +28,9 @@ pub struct Decision {
     pub kind: &'static str,
     /// Skipped by an exemption (namespace or opt-out label).
     pub exempt: bool,
+    /// The referrers an impact denial names: what a live read-through checks
+    /// are still there (and still broken) before the denial stands.
+    pub impact_referrers: Vec<crate::model::ObjKey>,
 }
 
 impl Decision {
@@ -103,7 +107,11 @@ pub fn decide(
         });
     }
 
-    let overlay = pending.overlay(base, req.dry_run, now);
+    // A dry run is judged on the API server's state (plus this replica's recent
+    // real admissions), never on other dry runs, unless the policy asks for the
+    // old per-replica behaviour (`enforceOnDryRun`).
+    let dry_overlay = req.dry_run && policy.enforce_on_dry_run;
+    let overlay = pending.overlay(base, dry_overlay, now);
     let rooted = policy
         .root_namespace
         .as_deref()
@@ -131,6 +139,12 @@ pub fn decide(
                 action = Action::Warn;
                 line.push_str(" (already present before this update)");
             }
+            if action == Action::Deny {
+                if let Some(note) = batch_note(f.referent.as_ref(), &entry.object.key, req.dry_run, policy) {
+                    action = Action::Warn;
+                    line.push_str(&note);
+                }
+            }
             if !ready && action == Action::Deny && f.code != "MG0001" {
                 action = Action::Warn;
             }
@@ -153,7 +167,8 @@ pub fn decide(
         } else {
             "this change to"
         };
-        let (deny, warn) = impact_lines(view, &change, policy, ready);
+        let (deny, warn, referrers) = impact_lines(view, &change, policy, ready);
+        decision.impact_referrers = referrers;
         if !deny.is_empty() {
             denials.push(format!(
                 "{verb} {} {} breaks {} object(s) that refer to it: {}",
@@ -176,7 +191,7 @@ pub fn decide(
         decision.allowed = false;
         decision.message = Some(denials.join("; "));
     }
-    if decision.allowed {
+    if decision.allowed && (!req.dry_run || dry_overlay) {
         let change = match req.operation {
             Operation::Delete => PendingChange::Tombstone,
             _ => PendingChange::Upsert(entry.clone()),
@@ -184,6 +199,32 @@ pub fn decide(
         pending.record(entry.object.key.clone(), change, req.dry_run, policy.pending_ttl, now);
     }
     Ok(decision)
+}
+
+/// Why an error about a referent (`referent`) does not deny this review, if it
+/// does not (product.md §3 "Batches and replicas"): the referent may still come
+/// in the same batch. Flux applies a referent sorted after its referrer later,
+/// so it is never denied on; in a dry run no referent is (the batch's other dry
+/// runs may come in any order and reach any replica) unless `enforceOnDryRun`.
+fn batch_note(
+    referent: Option<&Referent>,
+    subject: &crate::model::ObjKey,
+    dry_run: bool,
+    policy: &Policy,
+) -> Option<String> {
+    let referent = referent?;
+    if !apply_order::precedes(referent, subject) {
+        return Some(format!(
+            " (not denied: Flux applies {referent} after this {}, so the same batch may still create it)",
+            subject.kind
+        ));
+    }
+    (dry_run && !policy.enforce_on_dry_run).then(|| {
+        format!(
+            " (dry run: not denied, as another object of the batch may create or change {referent}; \
+             the real apply is denied unless that happens first)"
+        )
+    })
 }
 
 /// Kinds whose UPDATE can move workloads to another control plane or version
@@ -257,10 +298,17 @@ fn existing_findings(req: &ReviewRequest, view: &ClusterView, policy: &Policy) -
         .collect()
 }
 
-/// One line per broken referrer (deny) and per warning.
-fn impact_lines(view: &ClusterView, change: &ImpactChange, policy: &Policy, ready: bool) -> (Vec<String>, Vec<String>) {
+/// One line per broken referrer (deny) and per warning, and the keys of the
+/// referrers denied on.
+fn impact_lines(
+    view: &ClusterView,
+    change: &ImpactChange,
+    policy: &Policy,
+    ready: bool,
+) -> (Vec<String>, Vec<String>, Vec<crate::model::ObjKey>) {
     let mut deny = Vec::new();
     let mut warn = Vec::new();
+    let mut referrers = Vec::new();
     for (referrer, mut findings) in impact::analyze(view, change).broken {
         let key = &referrer.object.key;
         if policy.exempt_namespaces.contains(&key.namespace) {
@@ -278,11 +326,12 @@ fn impact_lines(view: &ClusterView, change: &ImpactChange, policy: &Policy, read
         let line = format!("{key} ({})", lines.join(", "));
         if ready {
             deny.push(line);
+            referrers.push(key.clone());
         } else {
             warn.push(format!("would break {line}"));
         }
     }
-    (deny, warn)
+    (deny, warn, referrers)
 }
 
 fn summarize(lines: &[String]) -> String {

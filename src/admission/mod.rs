@@ -1,6 +1,7 @@
 //! Admission: from an AdmissionReview to a decision (product.md §3). Knows Istio
 //! only through the check engine; knows nothing of HTTP.
 
+mod apply_order;
 mod decide;
 mod impact;
 mod pending;

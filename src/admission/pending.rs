@@ -1,8 +1,10 @@
-//! The pending-object overlay: objects meshgate admitted in the last `pendingTTL`
-//! count as existing for reference lookups, so `kubectl apply -f dir/` (referrers
-//! and referents in one batch) is not denied by the order of its files or by watch
-//! lag. Dry-run admissions satisfy only later dry-run lookups; real ones satisfy
-//! all. Deletions leave tombstones likewise.
+//! The pending-object overlay: objects this replica admitted in the last
+//! `pendingTTL` count as existing (deletions as gone) until its watch shows them.
+//! It saves the read-through GET for a referrer that follows its referent to the
+//! same replica within the watch lag; it decides nothing the API server would
+//! not (other replicas read the same objects through). Dry-run admissions are
+//! recorded only under `enforceOnDryRun` and satisfy only later dry-run lookups
+//! on this replica (the old per-replica batch behaviour, product.md §3).
 //!
 //! The overlaid views are cached per base view and updated incrementally as
 //! admissions are recorded, so a review pays for an `Arc` clone, not for

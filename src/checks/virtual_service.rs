@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{catalog, join};
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, Referent, Severity};
 use crate::model::fields::child;
 use crate::model::virtual_service::{Destination, Role, VirtualServiceSpec};
 use crate::model::{Kind, ObjKey};
@@ -358,7 +358,14 @@ fn check_destination(
                 d.port.map_or("<port>".to_string(), |p| p.to_string()),
                 d.subset.as_deref().unwrap_or("")
             );
-            f.referent = host::service_of(&fqdn, domain).map(|(ns, name)| ObjKey::new(Kind::Service, ns, name));
+            // The Service a cluster host names, else any ServiceEntry declaring it.
+            f.referent = Some(match host::service_of(&fqdn, domain) {
+                Some((ns, name)) => Referent::Object(ObjKey::new(Kind::Service, ns, name)),
+                None => Referent::AnyOf {
+                    kind: Kind::ServiceEntry,
+                    namespaces: Vec::new(),
+                },
+            });
             if d.host.contains('.') && !host::is_cluster_host(&d.host, domain) {
                 let expanded = format!("{}.svc.{domain}", d.host);
                 if view.registry(&expanded).next().is_some() {
@@ -389,19 +396,24 @@ fn check_destination(
         return;
     }
 
-    // MG0104 / MG0105: ports.
+    // MG0104 / MG0105: ports. An update of the host's entry (in the same batch)
+    // may add the port: the entry is the referent.
     let ports: BTreeSet<u32> = visible.iter().flat_map(|e| e.ports()).collect();
+    let declared_by = visible[0].object.key.clone();
     match d.port {
-        Some(p) if !ports.is_empty() && !ports.contains(&p) => out.push(Finding::new(
-            &catalog::MG0104,
-            key,
-            d.port_pointer(),
-            format!(
-                "port {p} is not a port of {fqdn} (ports: {}): cluster outbound|{p}|{}|{fqdn} does not exist, so requests get 503 NC",
-                join(ports.iter().map(u32::to_string)),
-                d.subset.as_deref().unwrap_or("")
-            ),
-        )),
+        Some(p) if !ports.is_empty() && !ports.contains(&p) => out.push(
+            Finding::new(
+                &catalog::MG0104,
+                key,
+                d.port_pointer(),
+                format!(
+                    "port {p} is not a port of {fqdn} (ports: {}): cluster outbound|{p}|{}|{fqdn} does not exist, so requests get 503 NC",
+                    join(ports.iter().map(u32::to_string)),
+                    d.subset.as_deref().unwrap_or("")
+                ),
+            )
+            .with_referent(declared_by),
+        ),
         None if d.role == Role::HttpRoute => {
             sidecar_port(entry, vs, d, &fqdn, &ports, view, out);
             if ports.len() < 2 {
@@ -413,17 +425,20 @@ fn check_destination(
                 .filter(|(_, p)| !ports.contains(p))
                 .collect();
             if let Some((gw, p)) = missing.first() {
-                out.push(Finding::new(
-                    &catalog::MG0105,
-                    key,
-                    d.pointer.clone(),
-                    format!(
-                        "no port named, and {fqdn} has several ({}): at gateway {gw} istiod sends this route to the server's port {p}, \
-                         which {fqdn} does not have; cluster outbound|{p}|{}|{fqdn} does not exist, so requests get 503 NC: name a port with port.number",
-                        join(ports.iter().map(u32::to_string)),
-                        d.subset.as_deref().unwrap_or("")
-                    ),
-                ));
+                out.push(
+                    Finding::new(
+                        &catalog::MG0105,
+                        key,
+                        d.pointer.clone(),
+                        format!(
+                            "no port named, and {fqdn} has several ({}): at gateway {gw} istiod sends this route to the server's port {p}, \
+                             which {fqdn} does not have; cluster outbound|{p}|{}|{fqdn} does not exist, so requests get 503 NC: name a port with port.number",
+                            join(ports.iter().map(u32::to_string)),
+                            d.subset.as_deref().unwrap_or("")
+                        ),
+                    )
+                    .with_referent(declared_by),
+                );
             }
         }
         _ => {}
@@ -601,12 +616,17 @@ fn check_subset(
                 join(&seen_rules)
             )
         };
-        out.push(Finding::new(
-            &catalog::MG0103,
-            &entry.object.key,
-            d.subset_pointer(),
-            message,
-        ));
+        // Any rule istiod's lookup would take may define it: those namespaces'
+        // DestinationRules are the referents.
+        let mut namespaces: Vec<String> = clients.to_vec();
+        namespaces.extend(dest_namespaces.iter().cloned());
+        namespaces.push(view.mesh().root_namespace.clone());
+        namespaces.sort();
+        namespaces.dedup();
+        out.push(
+            Finding::new(&catalog::MG0103, &entry.object.key, d.subset_pointer(), message)
+                .with_referents_of(Kind::DestinationRule, namespaces),
+        );
     }
 }
 

@@ -271,6 +271,11 @@ impl server::Fetch for LiveFetch {
         let client = self.client.clone();
         Box::pin(async move { crate::live::fetch(&client, &key, Duration::from_secs(1)).await })
     }
+
+    fn list(&self, kind: crate::model::Kind, namespace: Option<String>) -> server::ListFuture {
+        let client = self.client.clone();
+        Box::pin(async move { crate::live::list(&client, kind, namespace.as_deref(), Duration::from_secs(1)).await })
+    }
 }
 
 /// Connects to the API server, starts the watches and the readiness monitor, and

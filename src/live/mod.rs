@@ -281,9 +281,10 @@ async fn run_stream(
 }
 
 /// One live GET for an object the view does not have: read-through before a denial.
+/// A kind meshgate does not read live is an error, never "absent".
 pub async fn fetch(client: &Client, key: &ObjKey, timeout: Duration) -> Result<Option<Object>, String> {
     let Some(ar) = kinds::api_resource(key.kind) else {
-        return Ok(None);
+        return Err(format!("cannot read {} live", key.kind));
     };
     let api: Api<DynamicObject> = if key.kind.is_cluster_scoped() {
         Api::all_with(client.clone(), &ar)
@@ -301,4 +302,33 @@ pub async fn fetch(client: &Client, key: &ObjKey, timeout: Duration) -> Result<O
             _ => None,
         }
     }))
+}
+
+/// One live LIST of a kind in a namespace (`None`: all namespaces): read-through
+/// before a denial for a referent known only by kind (a DestinationRule that may
+/// define a subset, a ServiceEntry that may declare a host).
+pub async fn list(
+    client: &Client,
+    kind: Kind,
+    namespace: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<Object>, String> {
+    let ar = kinds::api_resource(kind).ok_or_else(|| format!("cannot read {kind} live"))?;
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) if !kind.is_cluster_scoped() => Api::namespaced_with(client.clone(), ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    };
+    let where_ = namespace.unwrap_or("all namespaces");
+    let got = tokio::time::timeout(timeout, api.list(&kube::api::ListParams::default()))
+        .await
+        .map_err(|_| format!("LIST {kind} in {where_} timed out after {timeout:?}"))?
+        .map_err(|e| format!("LIST {kind} in {where_}: {e}"))?;
+    Ok(got
+        .items
+        .into_iter()
+        .filter_map(|o| match to_values(Event::Apply(o), &ar.api_version, &ar.kind) {
+            Event::Apply(v) => object(v),
+            _ => None,
+        })
+        .collect())
 }

@@ -20,19 +20,28 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::admission::{self, review, Decision, Pending};
-use crate::model::{ObjKey, Object};
+use crate::finding::Referent;
+use crate::model::{Kind, ObjKey, Object};
 use crate::policy::{Action, Policy};
 use crate::view::SharedView;
 use metrics::{FindingLabels, KindLabels, Metrics, ReviewLabels};
 
 /// A live GET of one object by key (read-through), with its own timeout.
 pub type FetchFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Object>, String>> + Send>>;
+/// A live LIST of one kind in one namespace (`None`: all), with its own timeout.
+pub type ListFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Object>, String>> + Send>>;
 
+/// The API server, read live before a denial (product.md §3 "Read-through").
 pub trait Fetch: Send + Sync {
+    /// `Ok(None)` only when the API server says the object does not exist.
     fn fetch(&self, key: ObjKey) -> FetchFuture;
+    fn list(&self, kind: Kind, namespace: Option<String>) -> ListFuture {
+        let _ = namespace;
+        Box::pin(async move { Err(format!("cannot list {kind}")) })
+    }
 }
 
-/// At most this many referents are read through for one review.
+/// At most this many GETs and LISTs are made for one review.
 const MAX_READ_THROUGH: usize = 8;
 
 /// Everything a request handler needs, shared across connections.
@@ -244,32 +253,63 @@ async fn validate(
     Json(body).into_response()
 }
 
-/// Before a denial for a missing referent, one live GET per referent (bounded in
-/// count and time): a watch that lags the API server by milliseconds must never
-/// cause a false denial. Objects found are real, so they go into the view.
-/// Returns whether anything was found.
+/// Before a denial, the API server is asked (bounded in count and time) about
+/// what it is for: each missing referent (GET by name, or LIST of the kind in the
+/// namespaces where it may be) and each referrer an impact denial names (GET: a
+/// referrer deleted through another replica is gone). A watch that lags the API
+/// server by milliseconds, on this replica or another, must never cause a false
+/// denial. What is read is real, so it goes into the view. Returns whether the
+/// view changed.
 async fn read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -> bool {
-    let keys: std::collections::BTreeSet<ObjKey> = decision
+    enum Read {
+        Referent(ObjKey),
+        Referrer(ObjKey),
+        List(Kind, Option<String>),
+    }
+    let mut reads: Vec<Read> = Vec::new();
+    let referents: std::collections::BTreeSet<&Referent> = decision
         .findings
         .iter()
         .filter(|(_, a)| *a == Action::Deny)
-        .filter_map(|(f, _)| f.referent.clone())
+        .filter_map(|(f, _)| f.referent.as_ref())
         .collect();
-    if keys.is_empty() || keys.len() > MAX_READ_THROUGH {
+    for r in referents {
+        match r {
+            Referent::Object(k) => reads.push(Read::Referent(k.clone())),
+            Referent::AnyOf { kind, namespaces } if namespaces.is_empty() => reads.push(Read::List(*kind, None)),
+            Referent::AnyOf { kind, namespaces } => {
+                reads.extend(namespaces.iter().map(|ns| Read::List(*kind, Some(ns.clone()))));
+            }
+        }
+    }
+    reads.extend(decision.impact_referrers.iter().cloned().map(Read::Referrer));
+    if reads.is_empty() || reads.len() > MAX_READ_THROUGH {
         return false;
     }
-    let results = futures::future::join_all(keys.into_iter().map(|k| fetcher.fetch(k))).await;
-    let mut found = Vec::new();
-    for r in results {
-        let outcome = match r {
-            Ok(Some(o)) => {
-                found.push(o);
-                "found"
-            }
-            Ok(None) => "absent",
-            Err(e) => {
+    let calls = reads.iter().map(|r| match r {
+        Read::Referent(k) | Read::Referrer(k) => {
+            let f = fetcher.fetch(k.clone());
+            Box::pin(async move { f.await.map(|o| o.into_iter().collect::<Vec<_>>()) }) as ListFuture
+        }
+        Read::List(kind, ns) => fetcher.list(*kind, ns.clone()),
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut found: Vec<Object> = Vec::new();
+    let mut gone: Vec<ObjKey> = Vec::new();
+    for (read, r) in reads.iter().zip(results) {
+        let outcome = match (read, r) {
+            (_, Err(e)) => {
                 tracing::warn!(error = %e, "read-through failed");
                 "error"
+            }
+            (Read::Referrer(k), Ok(objects)) if objects.is_empty() => {
+                gone.push(k.clone());
+                "absent"
+            }
+            (_, Ok(objects)) if objects.is_empty() => "absent",
+            (_, Ok(objects)) => {
+                found.extend(objects);
+                "found"
             }
         };
         st.metrics
@@ -279,13 +319,20 @@ async fn read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -
             })
             .inc();
     }
-    if found.is_empty() {
+    if found.is_empty() && gone.is_empty() {
         return false;
     }
-    let keys: Vec<ObjKey> = found.iter().map(|o| o.key.clone()).collect();
+    let keys: Vec<ObjKey> = found
+        .iter()
+        .map(|o| o.key.clone())
+        .chain(gone.iter().cloned())
+        .collect();
     st.view.update_objects(keys, |v| {
         for o in found {
             v.apply(o);
+        }
+        for k in &gone {
+            v.delete(k);
         }
     });
     true

@@ -237,31 +237,122 @@ fn impact_names_at_most_ten_referrers_and_counts_the_rest() {
     assert_eq!(m.matches("VirtualService shop/").count(), 10);
 }
 
-#[test]
-fn pending_overlay_real_and_dry_run() {
-    let base = std::sync::Arc::new(view(&[SVC]));
-    let policy = Policy::with_defaults("m");
-    let pending = Pending::default();
+fn gateway_review(dry_run: bool) -> ReviewRequest {
     let gw_obj: Value = crate::manifest::parse_text("g", GW, "x").unwrap()[0]
         .object
         .value
         .clone();
-    // A dry-run Gateway satisfies a later dry-run VirtualService only.
-    let r = req(
+    req(
         Operation::Create,
         "Gateway",
         "networking.istio.io",
-        Some(gw_obj.clone()),
+        Some(gw_obj),
         None,
-        true,
+        dry_run,
+    )
+}
+
+#[test]
+fn a_dry_run_missing_only_referents_is_allowed_with_what_the_real_apply_does() {
+    let base = std::sync::Arc::new(view(&[SVC]));
+    let policy = Policy::with_defaults("m");
+    let pending = Pending::default();
+    let d = run(
+        &create_vs(vs("a", "istio-system/public"), true),
+        &base,
+        &policy,
+        &pending,
     );
-    assert!(run(&r, &base, &policy, &pending).allowed);
+    assert!(d.allowed, "{d:?}");
+    assert_eq!(
+        d.warnings,
+        vec![
+            "MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found: its routes are not served at that gateway \
+             (404 NR: no gateway route configuration gets a virtual host for shop.example.com) (dry run: not denied, as another \
+             object of the batch may create or change Gateway istio-system/public; the real apply is denied unless that happens first)"
+                .to_string()
+        ]
+    );
+    // The real apply is denied; dry runs are judged on the API server's state:
+    // a dry-run Gateway is not recorded, so it satisfies nothing.
+    assert!(
+        !run(
+            &create_vs(vs("a", "istio-system/public"), false),
+            &base,
+            &policy,
+            &pending
+        )
+        .allowed
+    );
+    assert!(run(&gateway_review(true), &base, &policy, &pending).allowed);
+    assert!(pending.is_empty());
+    // A missing subset (a DestinationRule the batch may bring) likewise.
+    let subset = json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "s", "namespace": "shop"},
+        "spec": {"hosts": ["web"], "http": [{"route": [{"destination": {"host": "web", "subset": "v9"}}]}]}});
+    let d = run(&create_vs(subset.clone(), true), &base, &policy, &pending);
+    assert!(d.allowed && d.warnings.len() == 1, "{d:?}");
+    assert!(
+        d.warnings[0].starts_with("MG0103 /spec/http/0/route/0/destination/subset: subset \"v9\""),
+        "{d:?}"
+    );
+    assert!(d.warnings[0].ends_with("(dry run: not denied, as another object of the batch may create or change a DestinationRule in istio-system or shop; the real apply is denied unless that happens first)"), "{d:?}");
+    let d = run(&create_vs(subset, false), &base, &policy, &pending);
+    assert!(
+        !d.allowed && d.message.as_deref().unwrap().starts_with("MG0103 "),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_dry_run_with_an_error_no_other_object_can_fix_is_denied() {
+    // Two mesh VirtualServices for one host (MG0108): the batch cannot make that
+    // right by creating anything, so a dry run denies as a real apply does.
+    let other = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: first, namespace: shop}\nspec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n";
+    let base = std::sync::Arc::new(view(&[SVC, other]));
+    let policy = Policy::with_defaults("m");
+    let second = json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "second", "namespace": "shop"},
+        "spec": {"hosts": ["web"], "http": [{"route": [{"destination": {"host": "web"}}]}]}});
+    let d = run(&create_vs(second, true), &base, &policy, &Pending::default());
+    assert!(!d.allowed, "{d:?}");
+    assert!(
+        d.message.as_deref().unwrap().starts_with("MG0108 /spec/hosts/0: "),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn enforce_on_dry_run_restores_denial_and_the_per_replica_dry_run_overlay() {
+    let base = std::sync::Arc::new(view(&[SVC]));
+    let mut policy = Policy::with_defaults("m");
+    policy.enforce_on_dry_run = true;
+    let pending = Pending::default();
+    let d = run(
+        &create_vs(vs("a", "istio-system/public"), true),
+        &base,
+        &policy,
+        &pending,
+    );
+    assert!(!d.allowed && d.warnings.is_empty(), "{d:?}");
+    assert!(d.message.as_deref().unwrap().starts_with("MG0101 /spec/gateways/0: "));
+    // A dry-run Gateway satisfies a later dry-run VirtualService on this replica only.
+    assert!(run(&gateway_review(true), &base, &policy, &pending).allowed);
     assert!(
         run(
             &create_vs(vs("a", "istio-system/public"), true),
             &base,
             &policy,
             &pending
+        )
+        .allowed
+    );
+    assert!(
+        !run(
+            &create_vs(vs("a", "istio-system/public"), true),
+            &base,
+            &policy,
+            &Pending::default()
         )
         .allowed
     );
@@ -274,19 +365,26 @@ fn pending_overlay_real_and_dry_run() {
         )
         .allowed
     );
-    // A real one satisfies both.
-    let r = req(
-        Operation::Create,
-        "Gateway",
-        "networking.istio.io",
-        Some(gw_obj.clone()),
-        None,
-        false,
-    );
-    assert!(run(&r, &base, &policy, &pending).allowed);
+}
+
+#[test]
+fn real_admissions_count_until_the_watch_shows_them_or_the_ttl_ends() {
+    let base = std::sync::Arc::new(view(&[SVC]));
+    let policy = Policy::with_defaults("m");
+    let pending = Pending::default();
+    assert!(run(&gateway_review(false), &base, &policy, &pending).allowed);
     assert!(
         run(
             &create_vs(vs("b", "istio-system/public"), false),
+            &base,
+            &policy,
+            &pending
+        )
+        .allowed
+    );
+    assert!(
+        run(
+            &create_vs(vs("b", "istio-system/public"), true),
             &base,
             &policy,
             &pending
@@ -305,6 +403,61 @@ fn pending_overlay_real_and_dry_run() {
     )
     .unwrap();
     assert!(!d.allowed);
+}
+
+fn root(name: &str, delegate_ns: &str, delegate: &str) -> Value {
+    json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+           "metadata": {"name": name, "namespace": "shop"},
+           "spec": {"hosts": ["web"],
+                    "http": [{"match": [{"uri": {"prefix": "/api"}}],
+                              "delegate": {"name": delegate, "namespace": delegate_ns}},
+                             {"route": [{"destination": {"host": "web"}}]}]}})
+}
+
+#[test]
+fn a_missing_delegate_denies_only_when_flux_would_have_applied_it_first() {
+    let base = std::sync::Arc::new(view(&[SVC]));
+    let policy = Policy::with_defaults("m");
+    // Sorted after its root (same namespace, later name): Flux applies it next,
+    // so denying the root would stop the stage before it, at every interval.
+    let d = run(
+        &create_vs(root("m-root", "shop", "z-delegate"), false),
+        &base,
+        &policy,
+        &Pending::default(),
+    );
+    assert!(d.allowed, "{d:?}");
+    assert_eq!(d.warnings.len(), 1, "{d:?}");
+    assert!(d.warnings[0]
+        .starts_with("MG0107 /spec/http/0/delegate/name: delegate VirtualService \"shop/z-delegate\" not found"));
+    assert!(d.warnings[0].ends_with(" (not denied: Flux applies VirtualService shop/z-delegate after this VirtualService, so the same batch may still create it)"), "{d:?}");
+    // Sorted before it (earlier name, or an earlier namespace): it would be there.
+    for (ns, name) in [("shop", "a-delegate"), ("apps", "z-delegate")] {
+        let d = run(
+            &create_vs(root("m-root", ns, name), false),
+            &base,
+            &policy,
+            &Pending::default(),
+        );
+        assert!(!d.allowed, "{d:?}");
+        assert!(
+            d.message.as_deref().unwrap().starts_with(&format!(
+                "MG0107 /spec/http/0/delegate/name: delegate VirtualService \"{ns}/{name}\" not found"
+            )),
+            "{d:?}"
+        );
+        // ...and its dry run warns that the real apply is denied.
+        let d = run(
+            &create_vs(root("m-root", ns, name), true),
+            &base,
+            &policy,
+            &Pending::default(),
+        );
+        assert!(
+            d.allowed && d.warnings[0].ends_with("the real apply is denied unless that happens first)"),
+            "{d:?}"
+        );
+    }
 }
 
 #[test]
