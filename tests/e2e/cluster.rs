@@ -322,22 +322,96 @@ impl Cluster {
         )
     }
 
-    /// GET on meshgate's admin listener: (status, body).
-    pub fn admin(&self, path: &str) -> (u16, String) {
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.admin_port)) else {
-            return (0, String::new());
+    /// A replica for the GitOps scenario: its own ports, a policy file (hot
+    /// reloaded every second), no PolicyReports.
+    pub fn start_gate_replica(&self, identity: &'static str, config: &Path) -> Replica {
+        let d = self.dir.path();
+        let certs = d.join("meshgate-certs");
+        let (webhook_port, admin_port) = (free_port(), free_port());
+        let proc = Proc::spawn(
+            identity,
+            Command::new(env!("CARGO_BIN_EXE_meshgate"))
+                .env("RUST_LOG", "info")
+                .arg("serve")
+                .arg(format!("--kubeconfig={}", d.join("meshgate.kubeconfig").display()))
+                .arg(format!("--addr=127.0.0.1:{webhook_port}"))
+                .arg(format!("--admin-addr=127.0.0.1:{admin_port}"))
+                .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
+                .arg(format!("--tls-key={}", certs.join("tls.key").display()))
+                .arg(format!("--config={}", config.display()))
+                .arg("--reload-seconds=1")
+                .arg("--own-namespace=meshgate"),
+            &d.join(format!("{identity}.log")),
+        );
+        let replica = Replica {
+            _proc: proc,
+            webhook_port,
+            admin_port,
         };
-        let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        let mut buf = String::new();
-        let _ = std::io::Read::read_to_string(&mut s, &mut buf);
-        let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = buf
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
+        wait_for(
+            &format!("{identity} to be ready"),
+            Duration::from_secs(60),
+            || admin_get(admin_port, "/readyz").0 == 200,
+        );
+        replica
     }
 
+    /// Points both webhook entries at `https://127.0.0.1:PORT/validate`.
+    pub fn point_webhook_at(&self, port: u16) -> Run {
+        let url = format!("https://127.0.0.1:{port}/validate");
+        self.kubectl(
+            &[
+                "patch",
+                "validatingwebhookconfiguration",
+                "meshgate",
+                "--type=json",
+                &format!(
+                    "-p=[{{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig/url\",\"value\":\"{url}\"}},\
+                     {{\"op\":\"replace\",\"path\":\"/webhooks/1/clientConfig/url\",\"value\":\"{url}\"}}]"
+                ),
+            ],
+            None,
+        )
+    }
+
+    pub fn certs(&self) -> PathBuf {
+        self.dir.path().join("meshgate-certs")
+    }
+
+    /// GET on meshgate's admin listener: (status, body).
+    pub fn admin(&self, path: &str) -> (u16, String) {
+        admin_get(self.admin_port, path)
+    }
+}
+
+/// A meshgate replica started by a scenario; stopped when dropped.
+pub struct Replica {
+    _proc: Proc,
+    pub webhook_port: u16,
+    pub admin_port: u16,
+}
+
+pub fn free_loopback_port() -> u16 {
+    free_port()
+}
+
+/// GET on an admin listener: (status, body).
+pub fn admin_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut buf = String::new();
+    let _ = std::io::Read::read_to_string(&mut s, &mut buf);
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+impl Cluster {
     /// The webhook from `manifests/`, with its client config pointed at the local
     /// meshgate (an overlay on the real manifests, applied with `kubectl apply -k`).
     fn register_webhook(&mut self) {

@@ -55,22 +55,40 @@ fn a_missing_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
     )
 }
 
-fn b_dry_run_is_denied_and_nothing_stored(c: &Cluster) -> Result<(), Failed> {
+fn b_dry_run_warns_and_the_real_apply_is_denied(c: &Cluster) -> Result<(), Failed> {
+    // A dry run is not denied on a missing referent (the rest of a GitOps batch,
+    // dry-run concurrently and on any replica, may create it): it warns that the
+    // real apply is denied, and the real apply is.
     c.namespace("e2e-b");
-    let r = apply(
-        c,
-        &vs("e2e-b", "web", "istio-system/missing", "web.e2e-a.svc.cluster.local"),
-        &["--dry-run=server"],
-    );
-    check(r.code == 1, "kubectl exits 1", &r)?;
+    let doc = vs("e2e-b", "web", "istio-system/missing", "web.e2e-a.svc.cluster.local");
+    let r = apply(c, &doc, &["--dry-run=server"]);
+    check(r.code == 0, "kubectl exits 0", &r)?;
     check(
-        r.stderr
-            .contains("MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com)"),
-        "denied with MG0101",
+        r.stderr.contains(
+            "Warning: MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found: its routes are not served at that gateway \
+             (404 NR: no gateway route configuration gets a virtual host for shop.example.com) (dry run: not denied, as another object \
+             of the batch may create or change Gateway istio-system/missing; the real apply is denied unless that happens first)",
+        ),
+        "the warning says the real apply is denied",
+        &r,
+    )?;
+    check(
+        r.stdout.contains("virtualservice.networking.istio.io/web created (server dry run)"),
+        "dry-run created",
         &r,
     )?;
     let g = c.kubectl(&["get", "virtualservice", "web", "-n", "e2e-b"], None);
-    check(g.code == 1 && g.stderr.contains("NotFound"), "nothing stored", &g)
+    check(g.code == 1 && g.stderr.contains("NotFound"), "nothing stored", &g)?;
+    let r = apply(c, &doc, &[]);
+    check(r.code == 1, "the real apply exits 1", &r)?;
+    check(
+        r.stderr.contains(
+            "denied the request: MG0101 /spec/gateways/0: gateway \"istio-system/missing\" not found: its routes are not served at that gateway \
+             (404 NR: no gateway route configuration gets a virtual host for shop.example.com)\n",
+        ),
+        "the real apply is denied with MG0101 alone",
+        &r,
+    )
 }
 
 fn c_gateway_then_virtual_service_is_admitted(c: &Cluster) -> Result<(), Failed> {
@@ -132,8 +150,9 @@ fn write_batch(dir: &std::path::Path, ns: &str) {
 }
 
 fn f_a_directory_in_one_apply_is_admitted(c: &Cluster) -> Result<(), Failed> {
-    // Dry run first on a fresh namespace: nothing exists, every object is admitted
-    // because the earlier dry-run admissions count for the later ones.
+    // Dry run first on a fresh namespace: nothing exists, and every object is
+    // admitted: a referent missing in a dry run is a warning (dry runs are not
+    // recorded, so the VirtualService's Gateway is missing there).
     c.namespace("e2e-f");
     let dir = c.dir.path().join("batch-f");
     write_batch(&dir, "e2e-f");
@@ -144,6 +163,12 @@ fn f_a_directory_in_one_apply_is_admitted(c: &Cluster) -> Result<(), Failed> {
         r.stdout
             .contains("virtualservice.networking.istio.io/web created (server dry run)"),
         "VS dry-run created",
+        &r,
+    )?;
+    check(
+        r.stderr.contains("Warning: MG0101 /spec/gateways/0: gateway \"e2e-f/gw\" not found")
+            && r.stderr.contains("the real apply is denied unless that happens first)"),
+        "the VirtualService's dry run warns: the Gateway's dry run was not recorded",
         &r,
     )?;
     let g = c.kubectl(
@@ -233,7 +258,10 @@ fn h_api_server_restart_is_survived(c: &mut Cluster) -> Result<(), Failed> {
     wait_until(
         "meshgate to see the Gateway through its watch",
         Duration::from_secs(60),
-        || apply(c, &vs("e2e-h", "web", "gw", "web"), &["--dry-run=server"]).code == 0,
+        || {
+            let r = apply(c, &vs("e2e-h", "web", "gw", "web"), &["--dry-run=server"]);
+            r.code == 0 && !r.stderr.contains("MG0101")
+        },
     )?;
     let (_, metrics) = c.admin("/metrics");
     let restarts = metrics
@@ -914,6 +942,121 @@ fn p_canary_upgrade_leaves_the_seed_filter_dead(c: &Cluster) -> Result<(), Faile
     Ok(())
 }
 
+/// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
+fn flux_driver() -> String {
+    let out = std::process::Command::new("bash")
+        .arg(cluster::repo("tests/flux-driver/build.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run tests/flux-driver/build.sh");
+    assert!(out.status.success(), "building the Flux driver failed");
+    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string()
+}
+
+/// Flux's real apply logic against two replicas behind a relay that sends each
+/// review to a random one (issue #19). Valid batches: no denial, converged;
+/// broken ones: stopped at the real apply of the broken object with exactly its
+/// finding; and, with `enforceOnDryRun: true`, the race that is not the default.
+fn q_gitops_batches_on_two_replicas(c: &Cluster) -> Result<(), Failed> {
+    let batches: usize = std::env::var("MESHGATE_FLUX_BATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let driver = flux_driver();
+    let policy = c.dir.path().join("gate-policy.yaml");
+    std::fs::write(&policy, "settings:\n  enforceOnDryRun: false\n").unwrap();
+    let replicas = [
+        c.start_gate_replica("meshgate-gate-0", &policy),
+        c.start_gate_replica("meshgate-gate-1", &policy),
+    ];
+    let relay = cluster::free_loopback_port();
+    let p = c.point_webhook_at(relay);
+    check(p.code == 0, "webhook pointed at the relay", &p)?;
+    let certs = c.certs();
+    let run = |mode: &str, valid: usize, broken: usize, seed: u32| -> (Run, serde_json::Value) {
+        let out = std::process::Command::new(&driver)
+            .arg(format!("--kubeconfig={}", c.kubeconfig.display()))
+            .arg(format!("--relay=127.0.0.1:{relay}"))
+            .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
+            .arg(format!("--tls-key={}", certs.join("tls.key").display()))
+            .arg(format!("--ca={}", certs.join("ca.crt").display()))
+            .arg(format!(
+                "--backends=https://127.0.0.1:{},https://127.0.0.1:{}",
+                replicas[0].webhook_port, replicas[1].webhook_port
+            ))
+            .arg(format!("--mode={mode}"))
+            .arg(format!("--valid={valid}"))
+            .arg(format!("--broken={broken}"))
+            .arg(format!("--seed={seed}"))
+            .arg(format!("--prefix=flux-{mode}"))
+            .output()
+            .expect("run the Flux driver");
+        let r = Run::from(out);
+        eprintln!("{}", tail(&r.stderr, 8));
+        let summary = r
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default();
+        (r, summary)
+    };
+    let result = (|| {
+        let (r, s) = run("gate", batches, 12, 19);
+        check(
+            r.code == 0,
+            "every valid batch applied with no denial and converged, every broken one stopped at its broken object",
+            &r,
+        )?;
+        let n = |k: &str| s[k].as_u64().unwrap_or(u64::MAX);
+        let valid = batches as u64 + 2;
+        check(
+            n("Valid") == valid && n("ValidDenied") == 0 && n("Converged") == valid && n("DelegateOrderCases") == 2,
+            "valid batches (and a root before and after its delegate): 0 denials, all converged",
+            &r,
+        )?;
+        // 4 dangling gateways and 4 missing subsets are always stopped; a missing
+        // delegate is stopped when Flux would have applied it before its root.
+        check(
+            n("Broken") == 12 && n("BrokenStopped") + n("BrokenAdmittedWithWarn") == 12 && n("BrokenStopped") >= 8,
+            "broken batches stopped with exactly their finding",
+            &r,
+        )?;
+        check(
+            n("DryRunReferentWarnings") > 0,
+            "concurrent dry runs met missing referents, and warned instead of denying",
+            &r,
+        )?;
+        for (i, rep) in s["Replicas"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+            check(
+                rep["dryRun"].as_u64().unwrap_or(0) > 0 && rep["real"].as_u64().unwrap_or(0) > 0,
+                &format!("replica {i} answered dry runs and real applies"),
+                &r,
+            )?;
+        }
+        // The old behaviour: dry runs enforced on each replica's own overlay.
+        std::fs::write(&policy, "settings:\n  enforceOnDryRun: true\n").unwrap();
+        for rep in &replicas {
+            wait_until("the replicas to reload the policy", Duration::from_secs(30), || {
+                cluster::admin_get(rep.admin_port, "/metrics")
+                    .1
+                    .lines()
+                    .any(|l| l.starts_with("meshgate_config_reloads_total ") && !l.ends_with(" 0"))
+            })?;
+        }
+        let (r, s) = run("race", 20, 0, 20);
+        check(r.code == 0, "the race run completed", &r)?;
+        check(
+            s["ValidDenied"].as_u64().unwrap_or(0) > 0,
+            "enforceOnDryRun: true denies valid batches (their dry runs race across replicas)",
+            &r,
+        )
+    })();
+    let p = c.point_webhook_at(c.webhook_port);
+    check(p.code == 0, "webhook pointed back at meshgate", &p)?;
+    result
+}
+
 fn trial(name: &'static str, shared: &Shared, f: fn(&mut Cluster) -> Result<(), Failed>) -> Trial {
     let shared = shared.clone();
     Trial::test(name, move || {
@@ -936,8 +1079,8 @@ fn main() {
         trial("scenario_a_missing_gateway_is_denied", &shared, |c| {
             a_missing_gateway_is_denied(c)
         }),
-        trial("scenario_b_dry_run_is_denied_and_nothing_stored", &shared, |c| {
-            b_dry_run_is_denied_and_nothing_stored(c)
+        trial("scenario_b_dry_run_warns_and_the_real_apply_is_denied", &shared, |c| {
+            b_dry_run_warns_and_the_real_apply_is_denied(c)
         }),
         trial("scenario_c_gateway_then_virtual_service_is_admitted", &shared, |c| {
             c_gateway_then_virtual_service_is_admitted(c)
@@ -988,6 +1131,9 @@ fn main() {
         }),
         trial("scenario_p_canary_upgrade_leaves_the_seed_filter_dead", &shared, |c| {
             p_canary_upgrade_leaves_the_seed_filter_dead(c)
+        }),
+        trial("scenario_q_gitops_batches_on_two_replicas", &shared, |c| {
+            q_gitops_batches_on_two_replicas(c)
         }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
