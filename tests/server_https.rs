@@ -92,9 +92,10 @@ async fn warnings_and_v1beta1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_overlay_and_real_overlay() {
+async fn dry_runs_are_not_recorded_and_real_admissions_are() {
     let s = server_with(&[SVC]).await;
-    // Gateway admitted in a dry run: satisfies a later dry-run VirtualService only.
+    // A Gateway admitted in a dry run is not recorded: the VirtualService's dry
+    // run still misses it (a warning), and its real apply is denied.
     let (_, b) = s
         .post(review(V1, "CREATE", GW_KIND, Some(gw_value()), None, true))
         .await;
@@ -110,6 +111,12 @@ async fn dry_run_overlay_and_real_overlay() {
         ))
         .await;
     assert_eq!(b["response"]["allowed"], true, "{b}");
+    let w = b["response"]["warnings"][0].as_str().unwrap();
+    assert!(
+        w.starts_with("MG0101 /spec/gateways/0: gateway \"istio-system/public\" not found")
+            && w.ends_with("(dry run: not denied, as another object of the batch may create or change Gateway istio-system/public; the real apply is denied unless that happens first)"),
+        "{w}"
+    );
     let (_, b) = s
         .post(review(
             V1,
@@ -124,7 +131,7 @@ async fn dry_run_overlay_and_real_overlay() {
         b["response"]["allowed"], false,
         "a real apply is not satisfied by a dry run"
     );
-    // A real Gateway admission satisfies real lookups (apply -f dir/ in one batch).
+    // A real Gateway admission satisfies real lookups until the watch shows it.
     s.post(review(V1, "CREATE", GW_KIND, Some(gw_value()), None, false))
         .await;
     let (_, b) = s
@@ -138,6 +145,71 @@ async fn dry_run_overlay_and_real_overlay() {
         ))
         .await;
     assert_eq!(b["response"]["allowed"], true, "{b}");
+    s.stop().await.unwrap();
+}
+
+/// Stands in for the API server after changes made through another replica:
+/// VirtualService shop/bound is gone, DestinationRule shop/web (subset v1) exists.
+struct AnotherReplicasChanges;
+
+const DR_V1: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: shop}\nspec:\n  host: web\n  subsets:\n  - name: v1\n    labels: {version: v1}\n";
+
+impl meshgate::server::Fetch for AnotherReplicasChanges {
+    fn fetch(&self, _key: meshgate::model::ObjKey) -> meshgate::server::FetchFuture {
+        Box::pin(async move { Ok(None) })
+    }
+    fn list(&self, kind: meshgate::model::Kind, namespace: Option<String>) -> meshgate::server::ListFuture {
+        Box::pin(async move {
+            if kind == meshgate::model::Kind::DestinationRule && namespace.as_deref() == Some("shop") {
+                let v = meshgate::manifest::parse_text("dr", DR_V1, "shop").unwrap()[0]
+                    .object
+                    .value
+                    .clone();
+                Ok(vec![meshgate::model::Object::from_value(v, "shop").unwrap()])
+            } else {
+                Ok(Vec::new())
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_through_lists_possible_referents_and_checks_impact_referrers() {
+    let bound = meshgate::synthetic::to_yaml(&vs("bound", "istio-system/public"));
+    let s = TestServer::start(Setup {
+        view: view_from(&[SVC, GW, &bound]),
+        fetcher: Some(std::sync::Arc::new(AnotherReplicasChanges)),
+        ..Setup::default()
+    })
+    .await;
+    // The view still holds shop/bound, but the API server no longer does: the
+    // Gateway's deletion breaks nothing.
+    let (_, b) = s
+        .post(review(V1, "DELETE", GW_KIND, None, Some(gw_value()), false))
+        .await;
+    assert_eq!(b["response"]["allowed"], true, "{b}");
+    // A subset the view has no rule for, but a LIST of the lookup's namespaces finds.
+    let subset = |name: &str, subset: &str| {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+               "metadata": {"name": name, "namespace": "shop"},
+               "spec": {"hosts": ["web"], "http": [{"route": [{"destination": {"host": "web", "subset": subset}}]}]}})
+    };
+    let (_, b) = s
+        .post(review(V1, "CREATE", VS_KIND, Some(subset("to-v1", "v1")), None, false))
+        .await;
+    assert_eq!(b["response"]["allowed"], true, "{b}");
+    let (_, b) = s
+        .post(review(V1, "CREATE", VS_KIND, Some(subset("to-v9", "v9")), None, false))
+        .await;
+    assert_eq!(b["response"]["allowed"], false, "{b}");
+    assert!(b["response"]["status"]["message"].as_str().unwrap().starts_with(
+        "MG0103 /spec/http/0/route/0/destination/subset: subset \"v9\" is not defined by DestinationRule shop/web"
+    ));
+    // GET shop/bound (absent); for each subset, LISTs in istio-system (absent)
+    // and shop (found): the denial of v9 is confirmed against the live rules.
+    let (_, m) = s.admin_get("/metrics").await;
+    assert!(m.contains("meshgate_read_through_total{outcome=\"found\"} 2"), "{m}");
+    assert!(m.contains("meshgate_read_through_total{outcome=\"absent\"} 3"), "{m}");
     s.stop().await.unwrap();
 }
 

@@ -218,7 +218,7 @@ impl Cluster {
                 .arg("--advertise-address=127.0.0.1")
                 .arg(format!("--secure-port={}", self.api_port))
                 .arg(format!("--cert-dir={}", d.join("apiserver-certs").display()))
-                .arg("--service-cluster-ip-range=10.0.0.0/24")
+                .arg("--service-cluster-ip-range=10.0.0.0/16")
                 .arg("--endpoint-reconciler-type=none")
                 .arg(format!("--service-account-key-file={}", d.join("sa.key").display()))
                 .arg(format!(
@@ -348,11 +348,9 @@ impl Cluster {
             webhook_port,
             admin_port,
         };
-        wait_for(
-            &format!("{identity} to be ready"),
-            Duration::from_secs(60),
-            || admin_get(admin_port, "/readyz").0 == 200,
-        );
+        wait_for(&format!("{identity} to be ready"), Duration::from_secs(60), || {
+            admin_get(admin_port, "/readyz").0 == 200
+        });
         replica
     }
 

@@ -73,7 +73,8 @@ fn b_dry_run_warns_and_the_real_apply_is_denied(c: &Cluster) -> Result<(), Faile
         &r,
     )?;
     check(
-        r.stdout.contains("virtualservice.networking.istio.io/web created (server dry run)"),
+        r.stdout
+            .contains("virtualservice.networking.istio.io/web created (server dry run)"),
         "dry-run created",
         &r,
     )?;
@@ -166,7 +167,8 @@ fn f_a_directory_in_one_apply_is_admitted(c: &Cluster) -> Result<(), Failed> {
         &r,
     )?;
     check(
-        r.stderr.contains("Warning: MG0101 /spec/gateways/0: gateway \"e2e-f/gw\" not found")
+        r.stderr
+            .contains("Warning: MG0101 /spec/gateways/0: gateway \"e2e-f/gw\" not found")
             && r.stderr.contains("the real apply is denied unless that happens first)"),
         "the VirtualService's dry run warns: the Gateway's dry run was not recorded",
         &r,
@@ -942,6 +944,59 @@ fn p_canary_upgrade_leaves_the_seed_filter_dead(c: &Cluster) -> Result<(), Faile
     Ok(())
 }
 
+/// `kubectl apply -f dir/` in file order: a VirtualService whose file comes
+/// before its Gateway's is denied once (kubectl carries on and creates the
+/// Gateway), and the second run converges; a root whose delegate's file comes
+/// later but whose name sorts after it (Flux's order) is admitted with a warning.
+fn r_kubectl_file_order_converges(c: &Cluster) -> Result<(), Failed> {
+    c.namespace("e2e-r");
+    let dir = c.dir.path().join("batch-r");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("1-service.yaml"), service("e2e-r", "web", "")).unwrap();
+    std::fs::write(dir.join("2-virtualservice.yaml"), vs("e2e-r", "web", "gw", "web")).unwrap();
+    std::fs::write(dir.join("3-gateway.yaml"), gateway("e2e-r", "gw", "*")).unwrap();
+    std::fs::write(
+        dir.join("4-root.yaml"),
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: m-root, namespace: e2e-r}\nspec:\n  hosts: [web]\n  http:\n  - match: [{uri: {prefix: /api}}]\n    delegate: {name: z-delegate, namespace: e2e-r}\n  - route: [{destination: {host: web, port: {number: 80}}}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("5-delegate.yaml"),
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: z-delegate, namespace: e2e-r}\nspec:\n  http:\n  - route: [{destination: {host: web, port: {number: 80}}}]\n",
+    )
+    .unwrap();
+    let d = dir.display().to_string();
+    let r = c.kubectl(&["apply", "-f", &d], None);
+    check(r.code == 1, "the first run exits 1", &r)?;
+    check(
+        r.stderr
+            .contains("denied the request: MG0101 /spec/gateways/0: gateway \"e2e-r/gw\" not found"),
+        "the VirtualService before its Gateway is denied",
+        &r,
+    )?;
+    check(
+        r.stdout.contains("gateway.networking.istio.io/gw created")
+            && r.stdout.contains("virtualservice.networking.istio.io/m-root created")
+            && r.stdout
+                .contains("virtualservice.networking.istio.io/z-delegate created"),
+        "kubectl carried on: Gateway, root and delegate created",
+        &r,
+    )?;
+    check(
+        r.stderr.contains("Warning: MG0107 /spec/http/0/delegate/name: delegate VirtualService \"e2e-r/z-delegate\" not found")
+            && r.stderr.contains("(not denied: Flux applies VirtualService e2e-r/z-delegate after this VirtualService, so the same batch may still create it)"),
+        "the root before its delegate: a warning, not a denial",
+        &r,
+    )?;
+    let r = c.kubectl(&["apply", "-f", &d], None);
+    check(r.code == 0, "the second run converges", &r)?;
+    check(
+        r.stdout.contains("virtualservice.networking.istio.io/web created"),
+        "the VirtualService created",
+        &r,
+    )
+}
+
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
     let out = std::process::Command::new("bash")
@@ -950,7 +1005,12 @@ fn flux_driver() -> String {
         .output()
         .expect("run tests/flux-driver/build.sh");
     assert!(out.status.success(), "building the Flux driver failed");
-    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Flux's real apply logic against two replicas behind a relay that sends each
@@ -1033,6 +1093,14 @@ fn q_gitops_batches_on_two_replicas(c: &Cluster) -> Result<(), Failed> {
                 &format!("replica {i} answered dry runs and real applies"),
                 &r,
             )?;
+        }
+        for rep in &replicas {
+            let (_, m) = cluster::admin_get(rep.admin_port, "/metrics");
+            let rt: Vec<&str> = m
+                .lines()
+                .filter(|l| l.starts_with("meshgate_read_through_total"))
+                .collect();
+            eprintln!("replica on {}: {}", rep.webhook_port, rt.join(", "));
         }
         // The old behaviour: dry runs enforced on each replica's own overlay.
         std::fs::write(&policy, "settings:\n  enforceOnDryRun: true\n").unwrap();
@@ -1134,6 +1202,9 @@ fn main() {
         }),
         trial("scenario_q_gitops_batches_on_two_replicas", &shared, |c| {
             q_gitops_batches_on_two_replicas(c)
+        }),
+        trial("scenario_r_kubectl_file_order_converges", &shared, |c| {
+            r_kubectl_file_order_converges(c)
         }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
