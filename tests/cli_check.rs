@@ -617,3 +617,87 @@ fn findings_keep_input_order_across_threads() {
     assert_eq!(names, broken.iter().collect::<Vec<_>>());
     assert!(found.windows(2).all(|w| w[0].1 < w[1].1), "lines not ascending");
 }
+
+/// Istio's Gateway API samples, each file with the platform manifests it needs:
+/// no finding at all (no error, no warning, no info).
+#[test]
+fn istio_gateway_api_samples_have_no_finding() {
+    let sets: &[(&[&str], &str)] = &[
+        (
+            &[
+                "bookinfo/platform/kube/bookinfo.yaml",
+                "bookinfo/platform/kube/bookinfo-versions.yaml",
+                "bookinfo/gateway-api/bookinfo-gateway.yaml",
+            ],
+            "bookinfo/gateway-api",
+        ),
+        (&["helloworld/helloworld.yaml"], "helloworld/gateway-api"),
+        (&["httpbin/httpbin.yaml"], "httpbin/gateway-api"),
+        (&["tcp-echo/tcp-echo-services.yaml"], "tcp-echo/gateway-api"),
+    ];
+    let mut checked = 0;
+    for (platform, dir) in sets {
+        for entry in std::fs::read_dir(shared(&format!("istio/samples/{dir}"))).unwrap() {
+            let file = entry.unwrap().path();
+            let mut args: Vec<String> = vec!["check".into(), "-o".into(), "json".into()];
+            args.extend(platform.iter().map(|p| path(&shared(&format!("istio/samples/{p}")))));
+            // Routes of one name shadow each other: each file alone, with the
+            // Gateway its routes attach to.
+            args.push(path(&file));
+            if dir.starts_with("helloworld") && !file.ends_with("helloworld-gateway.yaml") {
+                args.push(path(&shared(
+                    "istio/samples/helloworld/gateway-api/helloworld-gateway.yaml",
+                )));
+            }
+            if dir.starts_with("tcp-echo") && !file.ends_with("tcp-echo-all-v1.yaml") {
+                args.push(path(&shared("istio/samples/tcp-echo/gateway-api/tcp-echo-all-v1.yaml")));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = run(&args);
+            assert_eq!(o.status.code(), Some(0), "{}: {}", file.display(), stdout(&o));
+            assert_eq!(json(&o)["findings"], json!([]), "{}", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 11, "only {checked} sample files found");
+}
+
+/// The same samples with the mistakes issue #20 names: a sectionName typo
+/// (404), a backend port not on the Service (500), a missing parent Gateway.
+#[test]
+fn broken_gateway_api_samples_are_errors_on_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let tcp = std::fs::read_to_string(shared("istio/samples/tcp-echo/gateway-api/tcp-echo-all-v1.yaml"))
+        .unwrap()
+        .replace("sectionName: tcp-31400", "sectionName: tcp-31401");
+    std::fs::write(dir.path().join("tcp.yaml"), tcp).unwrap();
+    let o = run(&["check", &path(&dir.path().join("tcp.yaml"))]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("error MG0902 TCPRoute default/tcp-echo /spec/parentRefs/0/sectionName: sectionName \"tcp-31401\" names no listener of Gateway default/tcp-echo-gateway (listeners: tcp-31400 (port 31400); istiod: NoMatchingParent)"),
+        "{}",
+        stdout(&o)
+    );
+    let route = std::fs::read_to_string(shared("istio/samples/bookinfo/gateway-api/bookinfo-gateway.yaml"))
+        .unwrap()
+        .replace("port: 9080", "port: 8080");
+    std::fs::write(dir.path().join("route.yaml"), &route).unwrap();
+    let platform = path(&shared("istio/samples/bookinfo/platform/kube/bookinfo.yaml"));
+    let o = run(&["check", &platform, &path(&dir.path().join("route.yaml"))]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("route.yaml:"), "{out}");
+    assert!(
+        out.contains("error MG0912 HTTPRoute default/bookinfo /spec/rules/0/backendRefs/0/port: port 8080 is not a port of Service default/productpage (ports: 9080)"),
+        "{out}"
+    );
+    let no_gateway = route.split("---").nth(1).unwrap().replace("port: 8080", "port: 9080");
+    std::fs::write(dir.path().join("orphan.yaml"), no_gateway).unwrap();
+    let o = run(&["check", &platform, &path(&dir.path().join("orphan.yaml"))]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("error MG0901 HTTPRoute default/bookinfo /spec/parentRefs/0/name: parent Gateway default/bookinfo-gateway not found"),
+        "{}",
+        stdout(&o)
+    );
+}

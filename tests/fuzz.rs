@@ -136,6 +136,9 @@ fn seeds() -> Vec<Value> {
         "istio/samples/bookinfo/networking",
         "istio/samples/external",
         "istio/samples/httpbin",
+        "istio/samples/bookinfo/gateway-api",
+        "istio/samples/helloworld/gateway-api",
+        "istio/samples/tcp-echo/gateway-api",
     ] {
         let p = shared(s);
         if p.exists() {
@@ -145,7 +148,10 @@ fn seeds() -> Vec<Value> {
     load_paths(&paths, "default")
         .expect("seed manifests load")
         .into_iter()
-        .filter(|m| m.object.key.kind.is_istio() || m.object.key.kind == meshgate::model::Kind::Service)
+        .filter(|m| {
+            let k = m.object.key.kind;
+            k.is_istio() || k.is_gateway_api() || k == meshgate::model::Kind::Service
+        })
         .map(|m| m.object.value)
         .filter(|v| !v.is_null())
         .collect()

@@ -57,25 +57,9 @@ fn rank(kind: Kind) -> i32 {
     0
 }
 
-fn group(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Gateway
-        | Kind::VirtualService
-        | Kind::DestinationRule
-        | Kind::ServiceEntry
-        | Kind::Sidecar
-        | Kind::EnvoyFilter
-        | Kind::WorkloadEntry => "networking.istio.io",
-        Kind::PeerAuthentication | Kind::RequestAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
-        Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet => "apps",
-        Kind::MutatingWebhookConfiguration => "admissionregistration.k8s.io",
-        _ => "",
-    }
-}
-
 /// Flux's comparison of two kinds (rank, group, kind name).
 fn kind_order(a: Kind, b: Kind) -> Ordering {
-    (rank(a), group(a), a.as_str()).cmp(&(rank(b), group(b), b.as_str()))
+    (rank(a), a.group(), a.as_str()).cmp(&(rank(b), b.group(), b.as_str()))
 }
 
 /// Whether Flux applies `referent` before `referrer` when both are in one

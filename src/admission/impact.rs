@@ -1,5 +1,5 @@
 //! Impact analysis (product.md §3): what deleting or changing a referent (Gateway,
-//! Service, ServiceEntry, DestinationRule) would break in the objects that refer to
+//! Service, ServiceEntry, DestinationRule; Gateway API Gateway, ReferenceGrant) would break in the objects that refer to
 //! it, found through the view's reverse indexes and judged by the same checks.
 
 use std::collections::BTreeSet;
@@ -26,7 +26,12 @@ pub struct Impact {
 pub fn is_referent(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::Gateway | Kind::Service | Kind::ServiceEntry | Kind::DestinationRule
+        Kind::Gateway
+            | Kind::Service
+            | Kind::ServiceEntry
+            | Kind::DestinationRule
+            | Kind::K8sGateway
+            | Kind::ReferenceGrant
     )
 }
 
@@ -46,7 +51,10 @@ fn referrers(view: &ClusterView, old: &Entry) -> Vec<Arc<Entry>> {
             for h in old.provided_hosts(domain) {
                 view.host_referrers(&h).for_each(&mut add);
             }
+            view.service_routes(&key.namespace, &key.name).for_each(&mut add);
         }
+        Parsed::K8sGateway(_) => view.k8s_gateway_routes(&key.namespace, &key.name).for_each(&mut add),
+        Parsed::ReferenceGrant(_) => view.cross_namespace_routes(&key.namespace).for_each(&mut add),
         Parsed::DestinationRule(dr) => {
             if let Some(h) = &dr.host {
                 view.host_referrers(&host::resolve(h, &key.namespace, domain))

@@ -24,10 +24,10 @@ use crate::model::{Kind, ObjKey};
 use crate::view::reads::{self, Topic};
 use crate::view::{ClusterView, Entry};
 
-/// The kinds the audit reports on: Istio's and Services (their ports and
+/// The kinds the audit reports on: Istio's, the Gateway API's and Services (their ports and
 /// selectors are what routes and policies meet).
 pub fn is_audited(kind: Kind) -> bool {
-    kind.is_istio() || kind == Kind::Service
+    kind.is_istio() || kind.is_gateway_api() || kind == Kind::Service
 }
 
 /// What one pass did.

@@ -143,6 +143,34 @@ checks! {
         "A Sidecar in the root namespace has a `workloadSelector`: the mesh-wide default must not have one.";
     MG0801 = "MG0801", Info, "Service", "C/U", "IST0118, KIA0601", "/spec/ports/0/name", "protocol sniffing instead of the declared protocol",
         "A port of a Service in the mesh (it selects a workload with a proxy) whose name (`<protocol>[-suffix]`) and `appProtocol` give no protocol. Not for Istio's reserved ports (15000–15099) or Services in Istio's own namespaces.";
+    MG0901 = "MG0901", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Gateway", "KIA1401", "/spec/parentRefs/0/name", "404 at that gateway (route not attached, no status)",
+        "A parentRef names a Gateway API Gateway that does not exist: istiod attaches the route to nothing there and writes no status for that parent, so requests for its hostnames at that gateway get 404.";
+    MG0902 = "MG0902", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Gateway", "—", "/spec/parentRefs/0/sectionName", "404 at that gateway (NoMatchingParent)",
+        "A parentRef's `sectionName` or `port` names no listener of an Istio Gateway (istiod: NoMatchingParent): the route is not attached there.";
+    MG0903 = "MG0903", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Gateway", "KIA1401", "/spec/parentRefs/0", "404 at that gateway (NotAllowedByListeners)",
+        "No listener the parentRef targets admits the route: its namespace is not allowed (`allowedRoutes.namespaces`: `Same` by default, `All`, or a `Selector` over the Namespace's labels with the implicit `kubernetes.io/metadata.name`), or its kind is not among the listener's route kinds (its protocol's kinds: HTTP/HTTPS take HTTPRoute and GRPCRoute, TLS takes TLSRoute, and TCPRoute when it terminates, TCP takes TCPRoute; narrowed by `allowedRoutes.kinds`). istiod: NotAllowedByListeners; the route is not attached.";
+    MG0904 = "MG0904", Error, "HTTPRoute, GRPCRoute, TLSRoute", "C/U; U of Gateway", "—", "/spec/hostnames", "404 at that gateway (NoMatchingListenerHostname)",
+        "None of the route's hostnames intersects the hostname of a listener the parentRef targets (a wildcard matches either way; no hostname matches all). istiod: NoMatchingListenerHostname; the route is not attached.";
+    MG0907 = "MG0907", Warning, "Gateway (gateway.networking.k8s.io)", "C/U", "KIA1504", "/spec/gatewayClassName", "Gateway never programmed",
+        "`gatewayClassName` names no GatewayClass and no Istio built-in class (`istio`, `istio-remote`, `istio-waypoint`, `istio-east-west`): no controller may ever program the Gateway. A class of another controller is not judged.";
+    MG0911 = "MG0911", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Service", "KIA1402", "/spec/rules/0/backendRefs/0/name", "500 for its share of requests (TCP/TLS: connections closed)",
+        "A backendRef's Service (or ServiceImport's Service), or Hostname backend's ServiceEntry host, does not exist (istiod: BackendNotFound): its weight's share of requests gets 500, of TCP and TLS connections is closed.";
+    MG0912 = "MG0912", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Service", "—", "/spec/rules/0/backendRefs/0/port", "500 for its share of requests (TCP/TLS: connections closed)",
+        "A backendRef's `port` is not a port of its Service: istiod builds a route to a cluster that does not exist while it reports ResolvedRefs True, so that share of requests gets 500 (TCP/TLS: connections closed).";
+    MG0913 = "MG0913", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of ReferenceGrant", "KIA1402", "/spec/rules/0/backendRefs/0/namespace", "500 for its share of requests (TCP/TLS: connections closed)",
+        "A route attached to a Gateway names a backend in another namespace that no ReferenceGrant there permits (from the route's group, kind and namespace; to the backend's kind, with no name or its name). istiod: RefNotPermitted. Mesh routes need no grant.";
+    MG0914 = "MG0914", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U", "—", "/spec/rules/0/backendRefs/0/kind", "500 for its share of requests (TCP/TLS: connections closed)",
+        "A backendRef of a kind istiod does not support (istiod: InvalidKind): supported are core Service, `networking.istio.io` Hostname, `multicluster.x-k8s.io` ServiceImport and, with the inference extension enabled, InferencePool (not judged).";
+    MG0915 = "MG0915", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U", "—", "/spec/rules/0/backendRefs/0/name", "route dropped: 404 at gateways, not applied in the mesh",
+        "istiod converts none of the route's rules when a backend is invalid beyond resolution: a Service backend name with a dot (a hostname, not a name), a backend without `port`, a Hostname backend with a `namespace`.";
+    MG0916 = "MG0916", Warning, "HTTPRoute", "C/U", "—", "/spec/rules/0/filters/0/requestMirror/backendRef", "mirror dropped",
+        "A RequestMirror filter's backend does not exist, is not permitted by a ReferenceGrant, or is of an unsupported kind: istiod drops the mirror.";
+    MG0931 = "MG0931", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Service", "KIA1402", "/spec/parentRefs/0/name", "route not applied (no rule applies)",
+        "A mesh route's parent Service or ServiceEntry does not exist (istiod: parent service not found): none of its rules apply.";
+    MG0932 = "MG0932", Warning, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U", "—", "/spec/parentRefs/0/port", "rules never match",
+        "A mesh route's parentRef `port` is not a port of its parent Service: istiod turns it into a port match no request meets.";
+    MG0933 = "MG0933", Info, "HTTPRoute, GRPCRoute", "C/U", "—", "/spec/hostnames", "—",
+        "A mesh HTTPRoute or GRPCRoute sets `hostnames`, or a mesh parentRef sets `sectionName`: istiod ignores them (the parent's host is used).";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

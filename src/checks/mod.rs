@@ -8,6 +8,7 @@ pub(crate) use destination_rule::strict_plaintext_targets;
 mod egress;
 mod envoy_filter;
 mod gateway;
+mod gateway_api;
 mod security;
 mod service;
 mod service_entry;
@@ -24,6 +25,15 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Parsed::Service(svc) = &entry.parsed {
         service::check(entry, svc, view, &mut out);
+        return out;
+    }
+    if entry.object.key.kind.is_gateway_api() {
+        common::check(entry, view, &mut out);
+        match &entry.parsed {
+            Parsed::K8sGateway(gw) => gateway_api::check_gateway(entry, gw, view, &mut out),
+            Parsed::Route(route) => gateway_api::check_route(entry, route, view, &mut out),
+            _ => {}
+        }
         return out;
     }
     if !entry.object.key.kind.is_istio() {

@@ -203,7 +203,7 @@ impl Checker {
             .collect();
         keys.sort();
         for key in keys {
-            let gk = self.group_kind("", key.kind.as_str());
+            let gk = self.group_kind(key.kind.group(), key.kind.as_str());
             self.define(gk, Arc::new(key), None, true);
         }
     }

@@ -62,7 +62,11 @@ pub fn core_specs() -> Vec<WatchSpec> {
 /// kinds that are not installed are simply absent (and logged).
 pub async fn discover_istio_specs(client: &Client) -> Result<Vec<WatchSpec>, kube::Error> {
     let discovery = Discovery::new(client.clone())
-        .filter(&["networking.istio.io", "security.istio.io"])
+        .filter(&[
+            "networking.istio.io",
+            "security.istio.io",
+            crate::model::gateway_api::GROUP,
+        ])
         .run()
         .await?;
     let mut out = Vec::new();
@@ -97,6 +101,15 @@ pub fn api_resource(kind: Kind) -> Option<ApiResource> {
         Kind::VirtualService => istio("networking.istio.io", "VirtualService", "virtualservices"),
         Kind::DestinationRule => istio("networking.istio.io", "DestinationRule", "destinationrules"),
         Kind::ServiceEntry => istio("networking.istio.io", "ServiceEntry", "serviceentries"),
+        Kind::K8sGateway => istio(crate::model::gateway_api::GROUP, "Gateway", "gateways"),
+        // v1beta1: served by every Gateway API release with ReferenceGrant.
+        Kind::ReferenceGrant => ApiResource {
+            group: crate::model::gateway_api::GROUP.into(),
+            version: "v1beta1".into(),
+            api_version: format!("{}/v1beta1", crate::model::gateway_api::GROUP),
+            kind: "ReferenceGrant".into(),
+            plural: "referencegrants".into(),
+        },
         _ => return None,
     })
 }

@@ -554,11 +554,11 @@ fn stream_part(
 }
 
 /// Whether findings may point into objects of this type: Istio objects and
-/// Services (and the items of a list). Other kinds — most of a cluster — keep
+/// Services, Gateway API objects (and the items of a list). Other kinds — most of a cluster — keep
 /// no line map.
 fn is_reported(api_version: &str, kind: &str) -> bool {
     let k = crate::model::Kind::from_type(api_version, kind);
-    k.is_istio() || k == crate::model::Kind::Service || kind.ends_with("List")
+    k.is_istio() || k.is_gateway_api() || k == crate::model::Kind::Service || kind.ends_with("List")
 }
 
 /// One document's objects (a `kind: List` is flattened into its items).

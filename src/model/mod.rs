@@ -5,6 +5,7 @@ pub mod destination_rule;
 pub mod envoy_filter;
 pub mod fields;
 pub mod gateway;
+pub mod gateway_api;
 pub mod labels;
 pub mod mesh_config;
 pub mod object;
@@ -48,6 +49,15 @@ pub enum Kind {
     Node,
     /// Only Istio revision tags (`istio.io/tag` label) matter, as metadata.
     MutatingWebhookConfiguration,
+    /// Kubernetes Gateway API (`gateway.networking.k8s.io`).
+    GatewayClass,
+    /// A Gateway API Gateway (`Kind::Gateway` is Istio's).
+    K8sGateway,
+    HTTPRoute,
+    GRPCRoute,
+    TLSRoute,
+    TCPRoute,
+    ReferenceGrant,
     Other,
 }
 
@@ -82,6 +92,13 @@ impl Kind {
             ("apps", "StatefulSet") => Kind::StatefulSet,
             ("apps", "DaemonSet") => Kind::DaemonSet,
             ("apps", "ReplicaSet") => Kind::ReplicaSet,
+            (gateway_api::GROUP, "GatewayClass") => Kind::GatewayClass,
+            (gateway_api::GROUP, "Gateway") => Kind::K8sGateway,
+            (gateway_api::GROUP, "HTTPRoute") => Kind::HTTPRoute,
+            (gateway_api::GROUP, "GRPCRoute") => Kind::GRPCRoute,
+            (gateway_api::GROUP, "TLSRoute") => Kind::TLSRoute,
+            (gateway_api::GROUP, "TCPRoute") => Kind::TCPRoute,
+            (gateway_api::GROUP, "ReferenceGrant") => Kind::ReferenceGrant,
             _ => Kind::Other,
         }
     }
@@ -110,8 +127,52 @@ impl Kind {
             Kind::ConfigMap => "ConfigMap",
             Kind::Node => "Node",
             Kind::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::K8sGateway => "Gateway",
+            Kind::HTTPRoute => "HTTPRoute",
+            Kind::GRPCRoute => "GRPCRoute",
+            Kind::TLSRoute => "TLSRoute",
+            Kind::TCPRoute => "TCPRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
             Kind::Other => "Other",
         }
+    }
+
+    /// The API group (empty for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Gateway
+            | Kind::VirtualService
+            | Kind::DestinationRule
+            | Kind::ServiceEntry
+            | Kind::Sidecar
+            | Kind::EnvoyFilter
+            | Kind::WorkloadEntry => "networking.istio.io",
+            Kind::PeerAuthentication | Kind::RequestAuthentication | Kind::AuthorizationPolicy => "security.istio.io",
+            Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet => "apps",
+            Kind::MutatingWebhookConfiguration => "admissionregistration.k8s.io",
+            Kind::GatewayClass
+            | Kind::K8sGateway
+            | Kind::HTTPRoute
+            | Kind::GRPCRoute
+            | Kind::TLSRoute
+            | Kind::TCPRoute
+            | Kind::ReferenceGrant => gateway_api::GROUP,
+            _ => "",
+        }
+    }
+
+    /// Kubernetes Gateway API kinds.
+    pub fn is_gateway_api(self) -> bool {
+        self.group() == gateway_api::GROUP
+    }
+
+    /// Gateway API route kinds.
+    pub fn is_route(self) -> bool {
+        matches!(
+            self,
+            Kind::HTTPRoute | Kind::GRPCRoute | Kind::TLSRoute | Kind::TCPRoute
+        )
     }
 
     pub fn is_istio(self) -> bool {
@@ -131,7 +192,10 @@ impl Kind {
     }
 
     pub fn is_cluster_scoped(self) -> bool {
-        matches!(self, Kind::Namespace | Kind::Node | Kind::MutatingWebhookConfiguration)
+        matches!(
+            self,
+            Kind::Namespace | Kind::Node | Kind::MutatingWebhookConfiguration | Kind::GatewayClass
+        )
     }
 }
 

@@ -5,6 +5,7 @@ use crate::model::destination_rule::{self, DestinationRuleSpec};
 use crate::model::envoy_filter::{self, EnvoyFilterSpec};
 use crate::model::fields::Problems;
 use crate::model::gateway::{self, GatewaySpec};
+use crate::model::gateway_api::{self, GatewayClassSpec, K8sGatewaySpec, ReferenceGrantSpec, RouteSpec};
 use crate::model::mesh_config::MeshConfig;
 use crate::model::proxy::ControlPlane;
 use crate::model::security::{self, SecuritySpec};
@@ -31,6 +32,11 @@ pub enum Parsed {
     Sidecar(Box<SidecarSpec>),
     /// The `istio` ConfigMap's `mesh` key.
     MeshConfig(Box<MeshConfig>),
+    GatewayClass(Box<GatewayClassSpec>),
+    K8sGateway(Box<K8sGatewaySpec>),
+    /// HTTPRoute, GRPCRoute, TLSRoute, TCPRoute.
+    Route(Box<RouteSpec>),
+    ReferenceGrant(Box<ReferenceGrantSpec>),
     None,
 }
 
@@ -88,6 +94,16 @@ impl Entry {
             Kind::Sidecar => Parsed::Sidecar(Box::new(sidecar::parse(&object, &mut problems))),
             Kind::PeerAuthentication | Kind::RequestAuthentication | Kind::AuthorizationPolicy => {
                 Parsed::Security(Box::new(security::parse(&object, &mut problems)))
+            }
+            Kind::GatewayClass => {
+                Parsed::GatewayClass(Box::new(gateway_api::parse_gateway_class(&object, &mut problems)))
+            }
+            Kind::K8sGateway => Parsed::K8sGateway(Box::new(gateway_api::parse_gateway(&object, &mut problems))),
+            Kind::HTTPRoute | Kind::GRPCRoute | Kind::TLSRoute | Kind::TCPRoute => {
+                Parsed::Route(Box::new(gateway_api::parse_route(&object, &mut problems)))
+            }
+            Kind::ReferenceGrant => {
+                Parsed::ReferenceGrant(Box::new(gateway_api::parse_reference_grant(&object, &mut problems)))
             }
             Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
                 let text = object

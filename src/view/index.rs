@@ -64,6 +64,16 @@ pub(super) struct Indexes {
     pub selecting_peer_auth: HashMap<String, Keys>,
     /// Namespace → RequestAuthentications.
     pub request_auth: HashMap<String, Keys>,
+    /// Namespace → ReferenceGrants.
+    pub reference_grants: HashMap<String, Keys>,
+    /// Gateway API Gateway (namespace, name) → routes naming it as a parent.
+    pub k8s_gateway_routes: HashMap<(String, String), Keys>,
+    /// Service or ServiceEntry (namespace, name) → routes naming it as a parent
+    /// or (Service) as a backend.
+    pub service_routes: HashMap<(String, String), Keys>,
+    /// Namespace → routes with a backend in it from another namespace (what a
+    /// ReferenceGrant there permits).
+    pub cross_namespace_routes: HashMap<String, Keys>,
     /// Namespace → proxy → how many workloads run (or will run) such a proxy.
     pub proxy_classes: HashMap<String, HashMap<Proxy, usize>>,
 }
@@ -194,6 +204,10 @@ impl Indexes {
             selecting_peer_auth: HashMap::new(storage),
             request_auth: HashMap::new(storage),
             proxy_classes: HashMap::new(storage),
+            reference_grants: HashMap::new(storage),
+            k8s_gateway_routes: HashMap::new(storage),
+            service_routes: HashMap::new(storage),
+            cross_namespace_routes: HashMap::new(storage),
             ..Indexes::default()
         }
     }
@@ -286,6 +300,42 @@ impl Indexes {
                     gw.servers.iter().filter_map(|s| s.credential_name.as_ref()).collect();
                 for c in creds {
                     update(&mut self.gateway_credentials, c.clone(), key, op);
+                }
+            }
+            Parsed::ReferenceGrant(_) => update(&mut self.reference_grants, ns.to_string(), key, op),
+            Parsed::Route(route) => {
+                let mut gateways: std::collections::BTreeSet<(String, String)> = Default::default();
+                let mut services: std::collections::BTreeSet<(String, String)> = Default::default();
+                let mut into: std::collections::BTreeSet<String> = Default::default();
+                for r in &route.parent_refs {
+                    let pair = (r.namespace_or(ns).to_string(), r.name.clone());
+                    match r.kind.as_str() {
+                        "Gateway" => {
+                            gateways.insert(pair);
+                        }
+                        "Service" | "ServiceEntry" => {
+                            services.insert(pair);
+                        }
+                        _ => {}
+                    }
+                }
+                for b in &route.backends {
+                    let bns = b.namespace.as_deref().unwrap_or(ns);
+                    if b.kind == "Service" || b.kind == "ServiceImport" {
+                        services.insert((bns.to_string(), b.name.clone()));
+                    }
+                    if bns != ns {
+                        into.insert(bns.to_string());
+                    }
+                }
+                for g in gateways {
+                    update(&mut self.k8s_gateway_routes, g, key, op);
+                }
+                for s in services {
+                    update(&mut self.service_routes, s, key, op);
+                }
+                for n in into {
+                    update(&mut self.cross_namespace_routes, n, key, op);
                 }
             }
             Parsed::Sidecar(sc) => {

@@ -403,6 +403,33 @@ impl ClusterView {
         self.lookup(self.idx.delegators.get(&(namespace.to_string(), name.to_string())))
     }
 
+    /// ReferenceGrants of a namespace.
+    pub fn reference_grants_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::ReferenceGrants(namespace.to_string()));
+        self.lookup(self.idx.reference_grants.get(namespace))
+    }
+
+    /// Gateway API routes naming Gateway API Gateway `namespace/name` as a parent
+    /// (reverse index for impact analysis).
+    pub fn k8s_gateway_routes(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(
+            self.idx
+                .k8s_gateway_routes
+                .get(&(namespace.to_string(), name.to_string())),
+        )
+    }
+
+    /// Gateway API routes naming Service or ServiceEntry `namespace/name` as a
+    /// parent or a backend (reverse index for impact analysis).
+    pub fn service_routes(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.service_routes.get(&(namespace.to_string(), name.to_string())))
+    }
+
+    /// Gateway API routes with a backend in `namespace` from another namespace.
+    pub fn cross_namespace_routes(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(self.idx.cross_namespace_routes.get(namespace))
+    }
+
     /// Mesh-bound VirtualServices declaring host `fqdn`.
     pub fn mesh_virtual_services(&self, fqdn: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::Host(fqdn.to_string()));

@@ -47,6 +47,8 @@ pub enum Topic {
     Mesh,
     /// Which namespaces exist.
     Namespaces,
+    /// ReferenceGrants of a namespace.
+    ReferenceGrants(String),
     /// Control planes, revision tags and the namespace labels injection follows.
     ControlPlanes,
     Nodes,
@@ -133,6 +135,7 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
             out.push(Topic::RequestAuthentications(ns.to_string()))
         }
         Parsed::MeshConfig(_) => out.push(Topic::Mesh),
+        Parsed::ReferenceGrant(_) => out.push(Topic::ReferenceGrants(ns.to_string())),
         _ => {}
     }
     match key.kind {

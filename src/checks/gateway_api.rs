@@ -1,0 +1,588 @@
+//! Kubernetes Gateway API objects, as istiod converts them
+//! (`pilot/pkg/config/kube/gateway`, 1.30): route attachment per parentRef
+//! (`referenceAllowed`, `createRouteStatus`), backends (`buildDestination`),
+//! and Gateway classes. Findings go on the user's own fields.
+
+use std::collections::BTreeMap;
+
+use super::{catalog, join};
+use crate::finding::Finding;
+use crate::model::fields::child;
+use crate::model::gateway_api::{AllowedNamespaces, BackendRef, K8sGatewaySpec, Listener, ParentRef, RouteSpec, GROUP};
+use crate::model::{Kind, ObjKey};
+use crate::semantics::host;
+use crate::view::{ClusterView, Entry, Parsed};
+
+/// The controllers of Istio's classes, and what istiod does with their Gateways.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Controller {
+    /// `istio.io/gateway-controller` and `istio.io/eastwest-controller`:
+    /// routes are converted for their listeners.
+    Routes,
+    /// `istio.io/mesh-controller` (waypoints) and `istio.io/unmanaged-gateway`
+    /// (`istio-remote`): istiod converts no routes for them here.
+    NoRoutes,
+    /// Another controller's class: never judged.
+    Other,
+    /// No GatewayClass and no built-in class of that name.
+    Unknown,
+}
+
+fn controller_of(name: &str) -> Controller {
+    match name {
+        "istio.io/gateway-controller" | "istio.io/eastwest-controller" => Controller::Routes,
+        "istio.io/mesh-controller" | "istio.io/unmanaged-gateway" => Controller::NoRoutes,
+        _ => Controller::Other,
+    }
+}
+
+/// The controller of a class: its GatewayClass object, else Istio's built-in
+/// classes (which exist without an object).
+fn class_controller(view: &ClusterView, class: &str) -> Controller {
+    if let Some(e) = view.get(&ObjKey::new(Kind::GatewayClass, "", class)) {
+        if let Parsed::GatewayClass(gc) = &e.parsed {
+            return controller_of(&gc.controller);
+        }
+    }
+    match class {
+        "istio" | "istio-east-west" => Controller::Routes,
+        "istio-remote" | "istio-waypoint" => Controller::NoRoutes,
+        _ => Controller::Unknown,
+    }
+}
+
+pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    if !gw.class.is_empty() && class_controller(view, &gw.class) == Controller::Unknown {
+        out.push(Finding::new(
+            &catalog::MG0907,
+            &entry.object.key,
+            crate::finding::pointer("/spec/gatewayClassName"),
+            format!(
+                "gatewayClassName \"{}\" names no GatewayClass and no Istio built-in class (istio, istio-remote, istio-waypoint, istio-east-west): no controller programs this Gateway until that class exists",
+                gw.class
+            ),
+        ));
+    }
+}
+
+/// Why one listener does not take a parentRef (istiod's `ParentError` reasons,
+/// ranked as `createRouteStatus` ranks them: NotAllowed first).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Denied {
+    NotAllowed(String),
+    NoHostname(String),
+    NotAccepted(String),
+}
+
+/// Route kinds a listener takes (`generateSupportedKinds`).
+fn listener_kinds(l: &Listener) -> Vec<(String, String)> {
+    let supported: &[&str] = match l.protocol.as_str() {
+        "HTTP" | "HTTPS" => &["HTTPRoute", "GRPCRoute"],
+        "TCP" => &["TCPRoute"],
+        "TLS" if l.tls_mode.as_deref() == Some("Terminate") => &["TLSRoute", "TCPRoute"],
+        "TLS" => &["TLSRoute"],
+        _ => &[],
+    };
+    supported
+        .iter()
+        .map(|k| (GROUP.to_string(), k.to_string()))
+        .filter(|sk| l.kinds.is_empty() || l.kinds.contains(sk))
+        .collect()
+}
+
+/// Whether two hostnames overlap, a leading `*` matching either way (istiod's
+/// `host.Name.Matches`).
+fn hostnames_overlap(a: &str, b: &str) -> bool {
+    if a == "*" || b == "*" {
+        return true;
+    }
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (None, None) => a.eq_ignore_ascii_case(b),
+        (Some(sa), None) => b.to_ascii_lowercase().ends_with(&sa.to_ascii_lowercase()),
+        (None, Some(sb)) => a.to_ascii_lowercase().ends_with(&sb.to_ascii_lowercase()),
+        (Some(sa), Some(sb)) => {
+            let (sa, sb) = (sa.to_ascii_lowercase(), sb.to_ascii_lowercase());
+            sa.ends_with(&sb) || sb.ends_with(&sa)
+        }
+    }
+}
+
+/// The labels a namespace is selected by: its own, and the implicit
+/// `kubernetes.io/metadata.name` (istiod's `toNamespaceSet`).
+fn namespace_labels(view: &ClusterView, ns: &str) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = view
+        .get(&ObjKey::new(Kind::Namespace, "", ns))
+        .map(|e| {
+            e.object
+                .labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
+    labels
+}
+
+/// istiod's `referenceAllowed` for one listener of a Gateway parent.
+fn reference_allowed(
+    view: &ClusterView,
+    l: &Listener,
+    gw_ns: &str,
+    r: &ParentRef,
+    route_kind: Kind,
+    hostnames: &[String],
+    route_ns: &str,
+) -> Option<Denied> {
+    if let Some(p) = r.port {
+        if Some(p) != l.port {
+            return Some(Denied::NotAccepted(format!("port {p} not found")));
+        }
+    }
+    if let Some(s) = &r.section_name {
+        if *s != l.name {
+            return Some(Denied::NotAccepted(format!("sectionName {s:?} not found")));
+        }
+    }
+    let listener_host = l.hostname.as_deref().unwrap_or("*");
+    let host_matched = if hostnames.is_empty() {
+        true
+    } else {
+        hostnames.iter().any(|h| hostnames_overlap(listener_host, h))
+    };
+    let namespace_allowed = match &l.namespaces {
+        AllowedNamespaces::Same => route_ns == gw_ns,
+        AllowedNamespaces::All => true,
+        AllowedNamespaces::Selector(sel) => sel.matches(&namespace_labels(view, route_ns)),
+    };
+    if !(host_matched && namespace_allowed) {
+        return Some(if host_matched {
+            Denied::NotAllowed(format!(
+                "listener {:?} does not admit namespace {route_ns} ({})",
+                l.name,
+                match &l.namespaces {
+                    AllowedNamespaces::Same => format!("allowedRoutes.namespaces.from: Same, the Gateway's {gw_ns}"),
+                    AllowedNamespaces::All => "All".to_string(),
+                    AllowedNamespaces::Selector(_) => "its namespace selector does not match".to_string(),
+                }
+            ))
+        } else {
+            Denied::NoHostname(format!(
+                "no hostname matches listener {:?} hostname {listener_host:?}",
+                l.name
+            ))
+        });
+    }
+    let kinds = listener_kinds(l);
+    if !kinds.iter().any(|(g, k)| g == GROUP && k == route_kind.as_str()) {
+        return Some(Denied::NotAllowed(format!(
+            "listener {:?} ({}) does not take {} (it takes {})",
+            l.name,
+            l.protocol,
+            route_kind,
+            if kinds.is_empty() {
+                "no route kind".to_string()
+            } else {
+                join(kinds.iter().map(|(_, k)| k.as_str()))
+            }
+        )));
+    }
+    None
+}
+
+fn http_like(kind: Kind) -> bool {
+    matches!(kind, Kind::HTTPRoute | Kind::GRPCRoute)
+}
+
+/// What a broken backend's traffic meets.
+fn backend_consequence(kind: Kind) -> &'static str {
+    if http_like(kind) {
+        "its share of requests gets 500"
+    } else {
+        "its share of connections is closed"
+    }
+}
+
+/// The parents istiod would convert this route for.
+#[derive(Default)]
+struct Parents {
+    gateway: bool,
+    mesh: bool,
+}
+
+pub fn check_route(entry: &Entry, route: &RouteSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let mut parents = Parents::default();
+    for r in &route.parent_refs {
+        match (r.group.as_str(), r.kind.as_str()) {
+            (GROUP, "Gateway") => check_gateway_parent(entry, route, r, view, &mut parents, out),
+            ("" | "core", "Service") => check_mesh_parent(entry, route, r, Kind::Service, view, &mut parents, out),
+            ("networking.istio.io", "ServiceEntry") => {
+                check_mesh_parent(entry, route, r, Kind::ServiceEntry, view, &mut parents, out)
+            }
+            // Another controller's parent kind (istiod ignores the reference).
+            _ => {}
+        }
+    }
+    if parents.gateway || parents.mesh {
+        for b in &route.backends {
+            check_backend(entry, b, parents.gateway, view, out);
+        }
+    }
+}
+
+fn check_gateway_parent(
+    entry: &Entry,
+    route: &RouteSpec,
+    r: &ParentRef,
+    view: &ClusterView,
+    parents: &mut Parents,
+    out: &mut Vec<Finding>,
+) {
+    let key = &entry.object.key;
+    let gw_ns = r.namespace_or(&key.namespace);
+    let gw_key = ObjKey::new(Kind::K8sGateway, gw_ns, r.name.clone());
+    let Some(gw) = view.get(&gw_key) else {
+        parents.gateway = true;
+        out.push(
+            Finding::new(
+                &catalog::MG0901,
+                key,
+                child(&r.pointer, "name"),
+                format!(
+                    "parent Gateway {gw_ns}/{} not found: the route is attached to nothing there and istiod writes no status for it; \
+                     requests for {} at that gateway get 404",
+                    r.name,
+                    hosts_text(&route.hostnames)
+                ),
+            )
+            .with_referent(gw_key),
+        );
+        return;
+    };
+    let Parsed::K8sGateway(spec) = &gw.parsed else { return };
+    if class_controller(view, &spec.class) != Controller::Routes {
+        return;
+    }
+    parents.gateway = true;
+    let results: Vec<Option<Denied>> = spec
+        .listeners
+        .iter()
+        .map(|l| reference_allowed(view, l, gw_ns, r, key.kind, &route.hostnames, &key.namespace))
+        .collect();
+    if results.is_empty() || results.iter().any(Option::is_none) {
+        return;
+    }
+    let denials: Vec<Denied> = results.into_iter().flatten().collect();
+    let worst = denials.iter().min().cloned();
+    let reasons = |pick: fn(&Denied) -> Option<&String>| join(denials.iter().filter_map(pick));
+    let gw_name = format!("{gw_ns}/{}", r.name);
+    let hosts = hosts_text(&route.hostnames);
+    let f = match worst {
+        Some(Denied::NotAllowed(_)) => Finding::new(
+            &catalog::MG0903,
+            key,
+            r.pointer.clone(),
+            format!(
+                "no listener of Gateway {gw_name} admits this route: {} (istiod: NotAllowedByListeners); not attached, so requests for {hosts} there get 404",
+                reasons(|d| match d {
+                    Denied::NotAllowed(m) => Some(m),
+                    _ => None,
+                })
+            ),
+        ),
+        Some(Denied::NoHostname(_)) => Finding::new(
+            &catalog::MG0904,
+            key,
+            crate::finding::pointer("/spec/hostnames"),
+            format!(
+                "hostnames {} match no listener of Gateway {gw_name}: {} (istiod: NoMatchingListenerHostname); not attached, so they get 404 there",
+                join(&route.hostnames),
+                reasons(|d| match d {
+                    Denied::NoHostname(m) => Some(m),
+                    _ => None,
+                })
+            ),
+        ),
+        _ => {
+            let (pointer, what) = match (&r.section_name, r.port) {
+                (Some(s), _) => (child(&r.pointer, "sectionName"), format!("sectionName {s:?}")),
+                (None, Some(p)) => (child(&r.pointer, "port"), format!("port {p}")),
+                (None, None) => (r.pointer.clone(), "this reference".to_string()),
+            };
+            let names: Vec<String> = spec
+                .listeners
+                .iter()
+                .map(|l| format!("{} (port {})", l.name, l.port.map_or("?".to_string(), |p| p.to_string())))
+                .collect();
+            Finding::new(
+                &catalog::MG0902,
+                key,
+                pointer,
+                format!(
+                    "{what} names no listener of Gateway {gw_name} (listeners: {}; istiod: NoMatchingParent): not attached, so requests for {hosts} there get 404",
+                    join(&names)
+                ),
+            )
+        }
+    };
+    out.push(f);
+}
+
+fn hosts_text(hostnames: &[String]) -> String {
+    if hostnames.is_empty() {
+        "its hosts".to_string()
+    } else {
+        join(hostnames)
+    }
+}
+
+fn check_mesh_parent(
+    entry: &Entry,
+    route: &RouteSpec,
+    r: &ParentRef,
+    kind: Kind,
+    view: &ClusterView,
+    parents: &mut Parents,
+    out: &mut Vec<Finding>,
+) {
+    let key = &entry.object.key;
+    parents.mesh = true;
+    let pns = r.namespace_or(&key.namespace);
+    let pkey = ObjKey::new(kind, pns, r.name.clone());
+    let Some(parent) = view.get(&pkey) else {
+        out.push(
+            Finding::new(
+                &catalog::MG0931,
+                key,
+                child(&r.pointer, "name"),
+                format!(
+                    "parent {kind} {pns}/{} not found: this route is not applied in the mesh, none of its rules apply (istiod: parent {} not found)",
+                    r.name,
+                    if kind == Kind::Service { "service" } else { "service entry" }
+                ),
+            )
+            .with_referent(pkey),
+        );
+        return;
+    };
+    if let Some(p) = r.port {
+        let ports = parent.ports();
+        if !ports.is_empty() && !ports.contains(&p) {
+            out.push(Finding::new(
+                &catalog::MG0932,
+                key,
+                child(&r.pointer, "port"),
+                format!(
+                    "port {p} is not a port of {kind} {pns}/{} (ports: {}): istiod matches this route's rules on port {p}, which no request to it uses",
+                    r.name,
+                    join(ports.iter().map(u32::to_string))
+                ),
+            ));
+        }
+    }
+    if http_like(key.kind) {
+        if r.section_name.is_some() {
+            out.push(Finding::new(
+                &catalog::MG0933,
+                key,
+                child(&r.pointer, "sectionName"),
+                format!(
+                    "sectionName on a mesh parent ({kind} {pns}/{}) is ignored by istiod",
+                    r.name
+                ),
+            ));
+        }
+        if !route.hostnames.is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0933,
+                key,
+                crate::finding::pointer("/spec/hostnames"),
+                format!(
+                    "hostnames {} are ignored for the mesh parent {kind} {pns}/{}: istiod routes the parent's own host",
+                    join(&route.hostnames),
+                    r.name
+                ),
+            ));
+        }
+    }
+}
+
+/// Whether a ReferenceGrant in `to_ns` lets a route of `route_kind` in
+/// `from_ns` refer to (`group`, `kind`, `name`) (`BackendAllowed`).
+fn grant_allows(
+    view: &ClusterView,
+    route_kind: Kind,
+    from_ns: &str,
+    to_ns: &str,
+    group: &str,
+    kind: &str,
+    name: &str,
+) -> bool {
+    view.reference_grants_in(to_ns).any(|g| {
+        let Parsed::ReferenceGrant(spec) = &g.parsed else {
+            return false;
+        };
+        spec.from
+            .iter()
+            .any(|(fg, fk, fns)| fg == GROUP && fk == route_kind.as_str() && fns == from_ns)
+            && spec
+                .to
+                .iter()
+                .any(|(tg, tk, tn)| tg == group && tk == kind && tn.as_deref().is_none_or(|n| n == name))
+    })
+}
+
+fn check_backend(entry: &Entry, b: &BackendRef, enforce_grants: bool, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let route_ns = key.namespace.as_str();
+    let ns = b.namespace.as_deref().unwrap_or(route_ns);
+    let consequence = if b.mirror {
+        "the mirror is dropped".to_string()
+    } else {
+        backend_consequence(key.kind).to_string()
+    };
+    // A broken mirror drops the mirror only (MG0916, a warning).
+    let push = |out: &mut Vec<Finding>, f: Finding| {
+        if b.mirror {
+            let mut m = Finding::new(&catalog::MG0916, key, b.pointer.clone(), f.message);
+            m.referent = f.referent;
+            out.push(m);
+        } else {
+            out.push(f);
+        }
+    };
+    let (group, kind) = (b.group.as_str(), b.kind.as_str());
+    enum Target {
+        Service,
+        Hostname,
+        ServiceImport,
+    }
+    let target = match (group, kind) {
+        ("" | "core", "Service") => Target::Service,
+        ("networking.istio.io", "Hostname") => Target::Hostname,
+        ("multicluster.x-k8s.io", "ServiceImport") => Target::ServiceImport,
+        ("inference.networking.k8s.io" | "inference.networking.x-k8s.io", "InferencePool") => return,
+        _ => {
+            push(
+                out,
+                Finding::new(
+                    &catalog::MG0914,
+                    key,
+                    child(&b.pointer, "kind"),
+                    format!(
+                        "backend kind {:?} (group {:?}) is not one istiod supports (istiod: InvalidKind): {consequence}",
+                        kind, group
+                    ),
+                ),
+            );
+            return;
+        }
+    };
+    if enforce_grants && ns != route_ns {
+        let grant_group = if group == "core" { "" } else { group };
+        if !grant_allows(view, key.kind, route_ns, ns, grant_group, kind, &b.name) {
+            push(
+                out,
+                Finding::new(
+                    &catalog::MG0913,
+                    key,
+                    child(&b.pointer, "namespace"),
+                    format!(
+                        "backend {kind} {ns}/{} is in another namespace and no ReferenceGrant in {ns} lets {} in {route_ns} refer to it \
+                         (istiod: RefNotPermitted): {consequence}",
+                        b.name, key.kind
+                    ),
+                )
+                .with_referents_of(Kind::ReferenceGrant, vec![ns.to_string()]),
+            );
+            return;
+        }
+    }
+    // Invalid beyond resolution: istiod drops the whole route.
+    let dropped = |why: String| {
+        Finding::new(
+            &catalog::MG0915,
+            key,
+            b.pointer.clone(),
+            format!("{why}: istiod converts none of this route's rules (404 at its gateways, not applied in the mesh)"),
+        )
+    };
+    match target {
+        Target::Service | Target::ServiceImport => {
+            if matches!(target, Target::Service) && b.name.contains('.') {
+                out.push(dropped(format!(
+                    "backend Service name {:?} has a dot: it must be the Service's name, not a hostname",
+                    b.name
+                )));
+                return;
+            }
+            let svc_key = ObjKey::new(Kind::Service, ns, b.name.clone());
+            let Some(svc) = view.get(&svc_key) else {
+                let fqdn = host::service_fqdn(&b.name, ns, view.cluster_domain());
+                push(
+                    out,
+                    Finding::new(
+                        &catalog::MG0911,
+                        key,
+                        child(&b.pointer, "name"),
+                        format!("backend Service {ns}/{} not found (istiod: BackendNotFound, backend({fqdn}) not found): {consequence}", b.name),
+                    )
+                    .with_referent(svc_key),
+                );
+                return;
+            };
+            let Some(port) = b.port else {
+                out.push(dropped(format!("backend Service {ns}/{} has no port", b.name)));
+                return;
+            };
+            let ports = svc.ports();
+            if !ports.contains(&port) {
+                let fqdn = host::service_fqdn(&b.name, ns, view.cluster_domain());
+                push(
+                    out,
+                    Finding::new(
+                        &catalog::MG0912,
+                        key,
+                        child(&b.pointer, "port"),
+                        format!(
+                            "port {port} is not a port of Service {ns}/{} (ports: {}): cluster outbound|{port}||{fqdn} does not exist, \
+                             so {consequence}, while istiod reports ResolvedRefs True",
+                            b.name,
+                            if ports.is_empty() { "none".to_string() } else { join(ports.iter().map(u32::to_string)) }
+                        ),
+                    )
+                    .with_referent(svc_key),
+                );
+            }
+        }
+        Target::Hostname => {
+            if b.namespace.is_some() {
+                out.push(dropped(format!("Hostname backend {:?} sets a namespace", b.name)));
+                return;
+            }
+            let visible = view.registry(&b.name).any(|e| view.export_to(e).visible_to(route_ns));
+            if !visible {
+                push(
+                    out,
+                    Finding::new(
+                        &catalog::MG0911,
+                        key,
+                        child(&b.pointer, "name"),
+                        format!(
+                            "backend host {} is declared by no ServiceEntry or Service visible to namespace {route_ns} (istiod: BackendNotFound): {consequence}",
+                            b.name
+                        ),
+                    )
+                    .with_referents_of(Kind::ServiceEntry, Vec::new()),
+                );
+                return;
+            }
+            if b.port.is_none() {
+                out.push(dropped(format!("Hostname backend {:?} has no port", b.name)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

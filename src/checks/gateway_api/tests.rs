@@ -1,0 +1,375 @@
+use crate::checks::testutil::{check_yaml, codes, view};
+
+const GW: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: infra}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - name: http\n    port: 80\n    protocol: HTTP\n    hostname: \"*.example.com\"\n    allowedRoutes:\n      namespaces:\n        from: Selector\n        selector:\n          matchLabels: {shared-gateway: \"true\"}\n  - name: tls\n    port: 443\n    protocol: TLS\n    tls: {mode: Passthrough}\n    allowedRoutes:\n      namespaces: {from: All}\n";
+const SHOP_NS: &str =
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {shared-gateway: \"true\"}\n";
+const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  ports: [{port: 8080, name: http}]\n";
+
+fn route(parent: &str, hostnames: &str, backend: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: web, namespace: shop}}\nspec:\n  parentRefs:\n  - {parent}\n  hostnames: {hostnames}\n  rules:\n  - backendRefs:\n    - {backend}\n"
+    )
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[test]
+fn an_attached_route_to_an_existing_backend_is_clean() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert!(f.is_empty(), "{f:?}");
+    // sectionName and port that name the listener.
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, sectionName: http, port: 80}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn mg0901_a_missing_parent_gateway() {
+    let v = view(&[SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0901", "/spec/parentRefs/0/name")]));
+    assert_eq!(
+        f[0].message,
+        "parent Gateway infra/public not found: the route is attached to nothing there and istiod writes no status for it; requests for shop.example.com at that gateway get 404"
+    );
+}
+
+#[test]
+fn mg0902_a_section_name_or_port_no_listener_has() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, sectionName: htpp}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0902", "/spec/parentRefs/0/sectionName")]));
+    assert!(f[0].message.starts_with("sectionName \"htpp\" names no listener of Gateway infra/public (listeners: http (port 80), tls (port 443); istiod: NoMatchingParent)"), "{}", f[0].message);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, port: 8080}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0902", "/spec/parentRefs/0/port")]));
+}
+
+#[test]
+fn mg0903_a_namespace_or_kind_the_listeners_do_not_admit() {
+    // shop is not labelled for the shared gateway: the HTTP listener does not
+    // admit it, and the TLS listener (which admits all) does not take HTTPRoutes.
+    let unlabelled = SHOP_NS.replace("labels: {shared-gateway: \"true\"}", "labels: {team: shop}");
+    let v = view(&[GW, &unlabelled, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0903", "/spec/parentRefs/0")]));
+    assert_eq!(
+        f[0].message,
+        "no listener of Gateway infra/public admits this route: listener \"http\" does not admit namespace shop (its namespace selector does not match), \
+         listener \"tls\" (TLS) does not take HTTPRoute (it takes TLSRoute) (istiod: NotAllowedByListeners); not attached, so requests for shop.example.com there get 404"
+    );
+    // The implicit kubernetes.io/metadata.name label selects too.
+    let by_name = GW.replace(
+        "matchLabels: {shared-gateway: \"true\"}",
+        "matchLabels: {kubernetes.io/metadata.name: shop}",
+    );
+    let v = view(&[&by_name, &unlabelled, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert!(f.is_empty(), "{f:?}");
+    // Same (the default) admits only the Gateway's namespace.
+    let same = GW.replace("      namespaces:\n        from: Selector\n        selector:\n          matchLabels: {shared-gateway: \"true\"}\n", "      kinds: [{kind: HTTPRoute}]\n");
+    let v = view(&[&same, SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, sectionName: http}",
+            "[shop.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0903", "/spec/parentRefs/0")]));
+    assert!(
+        f[0].message
+            .contains("allowedRoutes.namespaces.from: Same, the Gateway's infra"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn mg0904_no_hostname_intersects_the_listeners() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, sectionName: http}",
+            "[shop.example.org]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0904", "/spec/hostnames")]));
+    // A wildcard route hostname meets the listener's either way.
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, sectionName: http}",
+            "[\"*.shop.example.com\"]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn gateways_of_other_controllers_are_not_judged_and_mg0907_unknown_classes() {
+    let other = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: nginx}\nspec: {controllerName: nginx.org/gateway-controller}\n";
+    let gw = GW.replace("gatewayClassName: istio", "gatewayClassName: nginx");
+    let v = view(&[other, &gw, SHOP_NS]);
+    // Neither the typo'd section nor the missing backend is judged: not Istio's.
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra, sectionName: htpp}",
+            "[shop.example.com]",
+            "{name: nope, port: 8080}",
+        ),
+    );
+    assert!(f.is_empty(), "{f:?}");
+    let f = check_yaml(&v, &gw);
+    assert!(f.is_empty(), "{f:?}");
+    let unknown = GW.replace("gatewayClassName: istio", "gatewayClassName: isito");
+    let f = check_yaml(&view(&[]), &unknown);
+    assert_eq!(codes(&f), pairs(&[("MG0907", "/spec/gatewayClassName")]));
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+}
+
+#[test]
+fn mg0911_mg0912_backends_missing_or_on_a_port_the_service_lacks() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: webb, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0911", "/spec/rules/0/backendRefs/0/name")]));
+    assert_eq!(
+        f[0].message,
+        "backend Service shop/webb not found (istiod: BackendNotFound, backend(webb.shop.svc.cluster.local) not found): its share of requests gets 500"
+    );
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: web, port: 80}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0912", "/spec/rules/0/backendRefs/0/port")]));
+    assert!(f[0].message.starts_with("port 80 is not a port of Service shop/web (ports: 8080): cluster outbound|80||web.shop.svc.cluster.local does not exist"), "{}", f[0].message);
+}
+
+#[test]
+fn mg0913_cross_namespace_backends_need_a_grant_at_gateways_only() {
+    let other_svc = SVC.replace("namespace: shop", "namespace: payments");
+    let v = view(&[GW, SHOP_NS, &other_svc]);
+    let doc = route(
+        "{name: public, namespace: infra}",
+        "[shop.example.com]",
+        "{name: web, namespace: payments, port: 8080}",
+    );
+    let f = check_yaml(&v, &doc);
+    assert_eq!(codes(&f), pairs(&[("MG0913", "/spec/rules/0/backendRefs/0/namespace")]));
+    let grant = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: from-shop, namespace: payments}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]\n  to: [{group: \"\", kind: Service}]\n";
+    let v = view(&[GW, SHOP_NS, &other_svc, grant]);
+    assert!(check_yaml(&v, &doc).is_empty());
+    // A grant for another Service name, or from another namespace, does not do.
+    let named = grant.replace("kind: Service}", "kind: Service, name: db}");
+    let v = view(&[GW, SHOP_NS, &other_svc, &named]);
+    assert_eq!(codes(&check_yaml(&v, &doc))[0].0, "MG0913");
+    // A mesh route needs no grant.
+    let svc_parent = "apiVersion: v1\nkind: Service\nmetadata: {name: front, namespace: shop}\nspec:\n  ports: [{port: 80, name: http}]\n";
+    let v = view(&[SHOP_NS, &other_svc, svc_parent]);
+    let mesh = route(
+        "{group: \"\", kind: Service, name: front, port: 80}",
+        "[]",
+        "{name: web, namespace: payments, port: 8080}",
+    );
+    assert!(check_yaml(&v, &mesh).is_empty(), "{:?}", check_yaml(&v, &mesh));
+}
+
+#[test]
+fn mg0914_mg0915_unsupported_kinds_and_routes_istiod_drops() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{kind: Deployment, group: apps, name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0914", "/spec/rules/0/backendRefs/0/kind")]));
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, namespace: infra}",
+            "[shop.example.com]",
+            "{name: web.shop.svc.cluster.local, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0915", "/spec/rules/0/backendRefs/0")]));
+    let f = check_yaml(
+        &v,
+        &route("{name: public, namespace: infra}", "[shop.example.com]", "{name: web}"),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0915", "/spec/rules/0/backendRefs/0")]));
+}
+
+#[test]
+fn mg0931_mg0932_mg0933_mesh_parents() {
+    let v = view(&[SHOP_NS, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{group: \"\", kind: Service, name: front}",
+            "[]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0931", "/spec/parentRefs/0/name")]));
+    let f = check_yaml(
+        &v,
+        &route(
+            "{group: \"\", kind: Service, name: web, port: 9090}",
+            "[]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0932", "/spec/parentRefs/0/port")]));
+    let f = check_yaml(
+        &v,
+        &route(
+            "{group: \"\", kind: Service, name: web, sectionName: http}",
+            "[web.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(
+        codes(&f),
+        pairs(&[
+            ("MG0933", "/spec/parentRefs/0/sectionName"),
+            ("MG0933", "/spec/hostnames")
+        ])
+    );
+}
+
+#[test]
+fn mg0916_a_broken_mirror_drops_the_mirror_only() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let doc = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: shop}\nspec:\n  parentRefs: [{name: public, namespace: infra}]\n  hostnames: [shop.example.com]\n  rules:\n  - filters:\n    - type: RequestMirror\n      requestMirror:\n        backendRef: {name: shadow, port: 8080}\n    backendRefs: [{name: web, port: 8080}]\n";
+    let f = check_yaml(&v, doc);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0916", "/spec/rules/0/filters/0/requestMirror/backendRef")])
+    );
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+}
+
+#[test]
+fn malformed_fields_are_mg0001_naming_the_field() {
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let doc = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: shop}\nspec:\n  parentRefs: {name: public}\n  rules:\n  - backendRefs: [{name: web, port: http}]\n";
+    let f = check_yaml(&v, doc);
+    assert_eq!(
+        codes(&f),
+        pairs(&[
+            ("MG0001", "/spec/parentRefs"),
+            ("MG0001", "/spec/rules/0/backendRefs/0/port")
+        ])
+    );
+}
+
+#[test]
+fn impact_deleting_a_parent_gateway_a_backend_or_a_grant_names_the_routes() {
+    use crate::admission::{analyze_impact, ImpactChange};
+    use crate::model::{Kind, ObjKey};
+    let other_svc = SVC.replace("name: web, namespace: shop", "name: pay, namespace: payments");
+    let grant = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: from-shop, namespace: payments}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]\n  to: [{group: \"\", kind: Service}]\n";
+    let attached = route(
+        "{name: public, namespace: infra}",
+        "[shop.example.com]",
+        "{name: web, port: 8080}",
+    );
+    let cross = route(
+        "{name: public, namespace: infra}",
+        "[pay.example.com]",
+        "{name: pay, namespace: payments, port: 8080}",
+    )
+    .replace("name: web, namespace: shop}", "name: pay, namespace: shop}");
+    let v = view(&[GW, SHOP_NS, SVC, &other_svc, grant, &attached, &cross]);
+    let broken = |k: ObjKey| -> Vec<(String, String)> {
+        analyze_impact(&v, &ImpactChange::Delete(k))
+            .broken
+            .iter()
+            .flat_map(|(r, fs)| fs.iter().map(move |f| (r.object.key.name.clone(), f.code.to_string())))
+            .collect()
+    };
+    assert_eq!(
+        broken(ObjKey::new(Kind::K8sGateway, "infra", "public")),
+        vec![
+            ("pay".to_string(), "MG0901".to_string()),
+            ("web".to_string(), "MG0901".to_string())
+        ]
+    );
+    assert_eq!(
+        broken(ObjKey::new(Kind::Service, "shop", "web")),
+        vec![("web".to_string(), "MG0911".to_string())]
+    );
+    assert_eq!(
+        broken(ObjKey::new(Kind::ReferenceGrant, "payments", "from-shop")),
+        vec![("pay".to_string(), "MG0913".to_string())]
+    );
+}

@@ -1,0 +1,315 @@
+//! Kubernetes Gateway API objects (`gateway.networking.k8s.io`) as istiod reads
+//! them (`pilot/pkg/config/kube/gateway`): GatewayClass, Gateway, the route
+//! kinds and ReferenceGrant, with the pointer of every field a check reports on.
+
+use std::collections::BTreeMap;
+
+use jsonptr::PointerBuf;
+use serde_json::{Map, Value};
+
+use super::fields::{self, child, index, Problems};
+use super::Object;
+
+/// The API group of the Gateway API.
+pub const GROUP: &str = "gateway.networking.k8s.io";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GatewayClassSpec {
+    pub controller: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct K8sGatewaySpec {
+    pub class: String,
+    pub listeners: Vec<Listener>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub port: Option<u32>,
+    pub protocol: String,
+    pub hostname: Option<String>,
+    /// `tls.mode` (a TLS listener that terminates also takes TCPRoutes).
+    pub tls_mode: Option<String>,
+    pub namespaces: AllowedNamespaces,
+    /// `allowedRoutes.kinds` as (group, kind); empty: the protocol's kinds.
+    pub kinds: Vec<(String, String)>,
+    pub pointer: PointerBuf,
+}
+
+/// `allowedRoutes.namespaces.from`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AllowedNamespaces {
+    #[default]
+    Same,
+    All,
+    Selector(LabelSelector),
+}
+
+/// A Kubernetes label selector (`matchLabels` and `matchExpressions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelSelector {
+    pub match_labels: BTreeMap<String, String>,
+    /// (key, operator, values).
+    pub match_expressions: Vec<(String, String, Vec<String>)>,
+}
+
+impl LabelSelector {
+    /// Kubernetes' selector semantics over `labels`.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|(k, op, values)| {
+                let got = labels.get(k);
+                match op.as_str() {
+                    "In" => got.is_some_and(|g| values.contains(g)),
+                    "NotIn" => got.is_none_or(|g| !values.contains(g)),
+                    "Exists" => got.is_some(),
+                    "DoesNotExist" => got.is_none(),
+                    _ => false,
+                }
+            })
+    }
+}
+
+/// HTTPRoute, GRPCRoute, TLSRoute or TCPRoute: what attachment and backends need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub parent_refs: Vec<ParentRef>,
+    pub hostnames: Vec<String>,
+    pub backends: Vec<BackendRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentRef {
+    pub group: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub section_name: Option<String>,
+    pub port: Option<u32>,
+    pub pointer: PointerBuf,
+}
+
+impl ParentRef {
+    pub fn namespace_or<'a>(&'a self, local: &'a str) -> &'a str {
+        self.namespace.as_deref().unwrap_or(local)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendRef {
+    pub group: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub port: Option<u32>,
+    /// A RequestMirror filter's backend (dropped alone when broken), not a rule's.
+    pub mirror: bool,
+    pub pointer: PointerBuf,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReferenceGrantSpec {
+    /// (group, kind, namespace) allowed to refer.
+    pub from: Vec<(String, String, String)>,
+    /// (group, kind, name) that may be referred to; no name: all of the kind.
+    pub to: Vec<(String, String, Option<String>)>,
+}
+
+fn str_of(m: &Map<String, Value>, key: &str, at: &jsonptr::Pointer, p: &mut Problems) -> Option<String> {
+    fields::str_field(m, key, at, p).map(str::to_string)
+}
+
+pub fn parse_gateway_class(obj: &Object, p: &mut Problems) -> GatewayClassSpec {
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return GatewayClassSpec::default();
+    };
+    GatewayClassSpec {
+        controller: str_of(m, "controllerName", &root, p).unwrap_or_default(),
+    }
+}
+
+fn parse_selector(m: &Map<String, Value>, at: &jsonptr::Pointer, p: &mut Problems) -> LabelSelector {
+    let mut sel = LabelSelector {
+        match_labels: fields::string_map(m, "matchLabels", at, p),
+        ..LabelSelector::default()
+    };
+    let ex_at = child(at, "matchExpressions");
+    for (i, e) in fields::list(m.get("matchExpressions"), &ex_at, p).iter().enumerate() {
+        let here = index(&ex_at, i);
+        if let Some(e) = fields::mapping(Some(e), &here, p) {
+            let key = str_of(e, "key", &here, p).unwrap_or_default();
+            let op = str_of(e, "operator", &here, p).unwrap_or_default();
+            let values = fields::string_list(e, "values", &here, p)
+                .into_iter()
+                .map(|v| v.value)
+                .collect();
+            sel.match_expressions.push((key, op, values));
+        }
+    }
+    sel
+}
+
+pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return K8sGatewaySpec::default();
+    };
+    let mut spec = K8sGatewaySpec {
+        class: str_of(m, "gatewayClassName", &root, p).unwrap_or_default(),
+        listeners: Vec::new(),
+    };
+    let at = child(&root, "listeners");
+    for (i, l) in fields::list(m.get("listeners"), &at, p).iter().enumerate() {
+        let here = index(&at, i);
+        let Some(l) = fields::mapping(Some(l), &here, p) else {
+            continue;
+        };
+        let tls_at = child(&here, "tls");
+        let tls_mode = fields::mapping(l.get("tls"), &tls_at, p).and_then(|t| str_of(t, "mode", &tls_at, p));
+        let ar_at = child(&here, "allowedRoutes");
+        let mut namespaces = AllowedNamespaces::Same;
+        let mut kinds = Vec::new();
+        if let Some(ar) = fields::mapping(l.get("allowedRoutes"), &ar_at, p) {
+            let ns_at = child(&ar_at, "namespaces");
+            if let Some(ns) = fields::mapping(ar.get("namespaces"), &ns_at, p) {
+                namespaces = match str_of(ns, "from", &ns_at, p).as_deref() {
+                    Some("All") => AllowedNamespaces::All,
+                    Some("Selector") => {
+                        let sel_at = child(&ns_at, "selector");
+                        match fields::mapping(ns.get("selector"), &sel_at, p) {
+                            Some(sel) => AllowedNamespaces::Selector(parse_selector(sel, &sel_at, p)),
+                            // istiod: "should never happen, invalid config": all.
+                            None => AllowedNamespaces::All,
+                        }
+                    }
+                    _ => AllowedNamespaces::Same,
+                };
+            }
+            let k_at = child(&ar_at, "kinds");
+            for (j, k) in fields::list(ar.get("kinds"), &k_at, p).iter().enumerate() {
+                let kh = index(&k_at, j);
+                if let Some(k) = fields::mapping(Some(k), &kh, p) {
+                    let group = str_of(k, "group", &kh, p).unwrap_or_else(|| GROUP.to_string());
+                    let kind = str_of(k, "kind", &kh, p).unwrap_or_default();
+                    kinds.push((group, kind));
+                }
+            }
+        }
+        spec.listeners.push(Listener {
+            name: str_of(l, "name", &here, p).unwrap_or_default(),
+            port: fields::port_field(l, "port", &here, p),
+            protocol: str_of(l, "protocol", &here, p).unwrap_or_default(),
+            hostname: str_of(l, "hostname", &here, p),
+            tls_mode,
+            namespaces,
+            kinds,
+            pointer: here,
+        });
+    }
+    spec
+}
+
+fn parse_backend(b: &Map<String, Value>, here: PointerBuf, mirror: bool, p: &mut Problems) -> BackendRef {
+    BackendRef {
+        group: str_of(b, "group", &here, p).unwrap_or_default(),
+        kind: str_of(b, "kind", &here, p).unwrap_or_else(|| "Service".to_string()),
+        namespace: str_of(b, "namespace", &here, p),
+        name: str_of(b, "name", &here, p).unwrap_or_default(),
+        port: fields::port_field(b, "port", &here, p),
+        mirror,
+        pointer: here,
+    }
+}
+
+pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return RouteSpec::default();
+    };
+    let mut spec = RouteSpec {
+        hostnames: fields::string_list(m, "hostnames", &root, p)
+            .into_iter()
+            .map(|h| h.value)
+            .collect(),
+        ..RouteSpec::default()
+    };
+    let at = child(&root, "parentRefs");
+    for (i, r) in fields::list(m.get("parentRefs"), &at, p).iter().enumerate() {
+        let here = index(&at, i);
+        let Some(r) = fields::mapping(Some(r), &here, p) else {
+            continue;
+        };
+        spec.parent_refs.push(ParentRef {
+            group: str_of(r, "group", &here, p).unwrap_or_else(|| GROUP.to_string()),
+            kind: str_of(r, "kind", &here, p).unwrap_or_else(|| "Gateway".to_string()),
+            namespace: str_of(r, "namespace", &here, p),
+            name: str_of(r, "name", &here, p).unwrap_or_default(),
+            section_name: str_of(r, "sectionName", &here, p),
+            port: fields::port_field(r, "port", &here, p),
+            pointer: here,
+        });
+    }
+    let rules_at = child(&root, "rules");
+    for (i, rule) in fields::list(m.get("rules"), &rules_at, p).iter().enumerate() {
+        let rule_at = index(&rules_at, i);
+        let Some(rule) = fields::mapping(Some(rule), &rule_at, p) else {
+            continue;
+        };
+        let b_at = child(&rule_at, "backendRefs");
+        for (j, b) in fields::list(rule.get("backendRefs"), &b_at, p).iter().enumerate() {
+            let here = index(&b_at, j);
+            if let Some(b) = fields::mapping(Some(b), &here, p) {
+                spec.backends.push(parse_backend(b, here, false, p));
+            }
+        }
+        let f_at = child(&rule_at, "filters");
+        for (j, f) in fields::list(rule.get("filters"), &f_at, p).iter().enumerate() {
+            let here = index(&f_at, j);
+            let Some(f) = fields::mapping(Some(f), &here, p) else {
+                continue;
+            };
+            let mirror_at = child(&here, "requestMirror");
+            if let Some(mirror) = fields::mapping(f.get("requestMirror"), &mirror_at, p) {
+                let br_at = child(&mirror_at, "backendRef");
+                if let Some(b) = fields::mapping(mirror.get("backendRef"), &br_at, p) {
+                    spec.backends.push(parse_backend(b, br_at, true, p));
+                }
+            }
+        }
+    }
+    spec
+}
+
+pub fn parse_reference_grant(obj: &Object, p: &mut Problems) -> ReferenceGrantSpec {
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return ReferenceGrantSpec::default();
+    };
+    let mut spec = ReferenceGrantSpec::default();
+    let from_at = child(&root, "from");
+    for (i, f) in fields::list(m.get("from"), &from_at, p).iter().enumerate() {
+        let here = index(&from_at, i);
+        if let Some(f) = fields::mapping(Some(f), &here, p) {
+            spec.from.push((
+                str_of(f, "group", &here, p).unwrap_or_default(),
+                str_of(f, "kind", &here, p).unwrap_or_default(),
+                str_of(f, "namespace", &here, p).unwrap_or_default(),
+            ));
+        }
+    }
+    let to_at = child(&root, "to");
+    for (i, t) in fields::list(m.get("to"), &to_at, p).iter().enumerate() {
+        let here = index(&to_at, i);
+        if let Some(t) = fields::mapping(Some(t), &here, p) {
+            spec.to.push((
+                str_of(t, "group", &here, p).unwrap_or_default(),
+                str_of(t, "kind", &here, p).unwrap_or_default(),
+                str_of(t, "name", &here, p).filter(|n| !n.is_empty()),
+            ));
+        }
+    }
+    spec
+}
