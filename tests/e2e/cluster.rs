@@ -246,6 +246,24 @@ impl Cluster {
         let crds = shared("istio/crds/istio-1.30.3-crd-all.gen.yaml");
         let r = self.kubectl(&["create", "-f", &crds.display().to_string()], None);
         assert_eq!(r.code, 0, "installing the Istio CRDs: {r:?}");
+        // The Kubernetes Gateway API v1.5.1: the standard channel, and TCPRoute
+        // from the experimental one (its safe-upgrades admission policy is not
+        // installed: it only guards CRD upgrades).
+        let gapi = shared("gateway-api/v1.5.1");
+        for f in [
+            "standard/gateway.networking.k8s.io_gatewayclasses.yaml",
+            "standard/gateway.networking.k8s.io_gateways.yaml",
+            "standard/gateway.networking.k8s.io_httproutes.yaml",
+            "standard/gateway.networking.k8s.io_grpcroutes.yaml",
+            "standard/gateway.networking.k8s.io_tlsroutes.yaml",
+            "standard/gateway.networking.k8s.io_referencegrants.yaml",
+            "standard/gateway.networking.k8s.io_listenersets.yaml",
+            "standard/gateway.networking.k8s.io_backendtlspolicies.yaml",
+            "experimental/gateway.networking.k8s.io_tcproutes.yaml",
+        ] {
+            let r = self.kubectl(&["create", "-f", &gapi.join(f).display().to_string()], None);
+            assert_eq!(r.code, 0, "installing {f}: {r:?}");
+        }
         // The PolicyReport API, as Kyverno or Policy Reporter would have installed it.
         let policy_reports = repo("tests/e2e/policyreport-crd.yaml");
         let r = self.kubectl(&["create", "-f", &policy_reports.display().to_string()], None);

@@ -108,14 +108,14 @@ fn c_gateway_then_virtual_service_is_admitted(c: &Cluster) -> Result<(), Failed>
 }
 
 fn d_deleting_a_bound_gateway_is_denied(c: &Cluster) -> Result<(), Failed> {
-    let r = c.kubectl(&["delete", "gateway", "gw", "-n", "e2e-c"], None);
+    let r = c.kubectl(&["delete", "gateways.networking.istio.io", "gw", "-n", "e2e-c"], None);
     check(r.code == 1, "kubectl exits 1", &r)?;
     check(
         r.stderr.contains("deleting Gateway e2e-c/gw breaks 1 object(s) that refer to it: VirtualService e2e-c/web (MG0101 /spec/gateways/0: gateway \"e2e-c/gw\" not found: its routes are not served at that gateway (404 NR: no gateway route configuration gets a virtual host for shop.example.com))"),
         "the denial names the VirtualService",
         &r,
     )?;
-    let g = c.kubectl(&["get", "gateway", "gw", "-n", "e2e-c"], None);
+    let g = c.kubectl(&["get", "gateways.networking.istio.io", "gw", "-n", "e2e-c"], None);
     check(g.code == 0, "the Gateway is still there", &g)
 }
 
@@ -997,6 +997,112 @@ fn r_kubectl_file_order_converges(c: &Cluster) -> Result<(), Failed> {
     )
 }
 
+const GAPI_GATEWAY: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: e2e-gapi}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - name: http\n    port: 80\n    protocol: HTTP\n    hostname: \"*.example.com\"\n";
+
+fn httproute(ns: &str, name: &str, parent: &str, backend: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  parentRefs: [{parent}]\n  hostnames: [shop.example.com]\n  rules:\n  - backendRefs: [{backend}]\n"
+    )
+}
+
+/// The Kubernetes Gateway API on the real API server (its v1.5.1 CRDs): routes
+/// to a missing Gateway, a sectionName typo, a namespace the listener does not
+/// admit, a backend port the Service lacks, a cross-namespace backend and its
+/// ReferenceGrant, a GAMMA route, and a Gateway of another controller.
+fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
+    for ns in ["e2e-gapi", "e2e-gapi-other", "e2e-gapi-backend"] {
+        c.namespace(ns);
+    }
+    apply(c, &service("e2e-gapi", "web", ""), &[]);
+    apply(c, &service("e2e-gapi-backend", "pay", ""), &[]);
+    let route = httproute("e2e-gapi", "web", "{name: public}", "{name: web, port: 80}");
+    let r = apply(c, &route, &["--dry-run=server"]);
+    check(
+        r.code == 0
+            && r.stderr.contains("Warning: MG0901 /spec/parentRefs/0/name: parent Gateway e2e-gapi/public not found")
+            && r.stderr.contains("the real apply is denied unless that happens first)"),
+        "dry run: MG0901 warns",
+        &r,
+    )?;
+    let r = apply(c, &route, &[]);
+    check(
+        r.code == 1 && r.stderr.contains("denied the request: MG0901 /spec/parentRefs/0/name: parent Gateway e2e-gapi/public not found: the route is attached to nothing there and istiod writes no status for it; requests for shop.example.com at that gateway get 404"),
+        "a route to a missing Gateway is denied",
+        &r,
+    )?;
+    let r = apply(c, GAPI_GATEWAY, &[]);
+    check(r.code == 0, "the Gateway is admitted", &r)?;
+    let r = apply(c, &route, &[]);
+    check(r.code == 0 && !r.stderr.contains("MG09"), "the route is admitted once its Gateway exists", &r)?;
+    let typo = httproute("e2e-gapi", "typo", "{name: public, sectionName: htpp}", "{name: web, port: 80}");
+    let r = apply(c, &typo, &[]);
+    check(
+        r.code == 1 && r.stderr.contains("MG0902 /spec/parentRefs/0/sectionName: sectionName \"htpp\" names no listener of Gateway e2e-gapi/public (listeners: http (port 80); istiod: NoMatchingParent)"),
+        "a sectionName typo is denied",
+        &r,
+    )?;
+    let other = httproute("e2e-gapi-other", "web", "{name: public, namespace: e2e-gapi}", "{name: web, namespace: e2e-gapi, port: 80}");
+    let r = apply(c, &other, &[]);
+    check(
+        r.code == 1 && r.stderr.contains("MG0903 /spec/parentRefs/0: no listener of Gateway e2e-gapi/public admits this route: listener \"http\" does not admit namespace e2e-gapi-other"),
+        "a namespace the listener does not admit is denied",
+        &r,
+    )?;
+    let port = httproute("e2e-gapi", "port", "{name: public}", "{name: web, port: 8080}");
+    let r = apply(c, &port, &[]);
+    check(
+        r.code == 1 && r.stderr.contains("MG0912 /spec/rules/0/backendRefs/0/port: port 8080 is not a port of Service e2e-gapi/web (ports: 80)"),
+        "a backend port the Service lacks is denied",
+        &r,
+    )?;
+    // Cross-namespace: Flux applies a ReferenceGrant after an HTTPRoute, so its
+    // absence is a warning at the route's apply; deleting it later is denied.
+    let cross = httproute("e2e-gapi", "pay", "{name: public}", "{name: pay, namespace: e2e-gapi-backend, port: 80}");
+    let r = apply(c, &cross, &[]);
+    check(
+        r.code == 0
+            && r.stderr.contains("Warning: MG0913 /spec/rules/0/backendRefs/0/namespace: backend Service e2e-gapi-backend/pay is in another namespace and no ReferenceGrant in e2e-gapi-backend lets HTTPRoute in e2e-gapi refer to it (istiod: RefNotPermitted): its share of requests gets 500")
+            && r.stderr.contains("(not denied: Flux applies a ReferenceGrant in e2e-gapi-backend after this HTTPRoute"),
+        "a cross-namespace backend without a grant warns",
+        &r,
+    )?;
+    let grant = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: from-gapi, namespace: e2e-gapi-backend}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: e2e-gapi}]\n  to: [{group: \"\", kind: Service}]\n";
+    let r = apply(c, grant, &[]);
+    check(r.code == 0, "the ReferenceGrant is admitted", &r)?;
+    let r = apply(c, &cross.replace("name: pay, namespace: e2e-gapi}", "name: pay, namespace: e2e-gapi, labels: {edited: \"yes\"}}"), &[]);
+    check(r.code == 0 && !r.stderr.contains("MG0913"), "with the grant, no finding", &r)?;
+    let r = c.kubectl(&["delete", "referencegrant", "from-gapi", "-n", "e2e-gapi-backend"], None);
+    check(
+        r.code == 1 && r.stderr.contains("deleting ReferenceGrant e2e-gapi-backend/from-gapi breaks 1 object(s) that refer to it: HTTPRoute e2e-gapi/pay (MG0913"),
+        "deleting the grant is denied (impact)",
+        &r,
+    )?;
+    // GAMMA: a mesh route with a Service parent.
+    let mesh = httproute("e2e-gapi", "mesh", "{group: \"\", kind: Service, name: front, port: 80}", "{name: web, port: 80}").replace("  hostnames: [shop.example.com]\n", "");
+    let r = apply(c, &mesh, &[]);
+    check(
+        r.code == 1 && r.stderr.contains("MG0931 /spec/parentRefs/0/name: parent Service e2e-gapi/front not found: this route is not applied in the mesh"),
+        "a mesh route to a missing Service parent is denied",
+        &r,
+    )?;
+    apply(c, &service("e2e-gapi", "front", ""), &[]);
+    let r = apply(c, &mesh, &[]);
+    check(r.code == 0 && !r.stderr.contains("MG09"), "admitted once the Service exists", &r)?;
+    // Another controller's Gateway: its routes are not judged.
+    let nginx = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: nginx}\nspec: {controllerName: gateway.nginx.org/nginx-gateway-controller}\n";
+    let r = c.kubectl(&["apply", "-f", "-"], Some(nginx));
+    check(r.code == 0, "GatewayClass nginx", &r)?;
+    let foreign = GAPI_GATEWAY.replace("name: public", "name: foreign").replace("gatewayClassName: istio", "gatewayClassName: nginx");
+    wait_until("meshgate to see the nginx class", Duration::from_secs(30), || {
+        let r = apply(c, &foreign, &["--dry-run=server"]);
+        r.code == 0 && !r.stderr.contains("MG0907")
+    })?;
+    let r = apply(c, &foreign, &[]);
+    check(r.code == 0 && !r.stderr.contains("MG09"), "a Gateway of another controller's class is not judged", &r)?;
+    let r = apply(c, &httproute("e2e-gapi", "foreign", "{name: foreign, sectionName: nope}", "{name: nope, port: 80}"), &[]);
+    check(r.code == 0 && !r.stderr.contains("MG09"), "nor its routes", &r)
+}
+
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
     let out = std::process::Command::new("bash")
@@ -1206,6 +1312,7 @@ fn main() {
         trial("scenario_r_kubectl_file_order_converges", &shared, |c| {
             r_kubectl_file_order_converges(c)
         }),
+        trial("scenario_s_gateway_api_routes", &shared, |c| s_gateway_api_routes(c)),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.
