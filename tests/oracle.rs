@@ -1297,3 +1297,138 @@ fn explain_agrees_with_istiods_generator_on_routing_features() {
     );
     assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
 }
+
+/// The Gateway API base of the Gateway API scenarios: Istio's class, a Gateway
+/// with an HTTP listener for `*.example.com` and a gRPC-only one for
+/// `*.grpc.example.com` on port 80, the Service and Pod istiod's deployment
+/// controller would make for it (`public-istio`), and a backend Service.
+const GAPI_BASE: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio}\nspec: {controllerName: istio.io/gateway-controller}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: default}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {name: http, port: 80, protocol: HTTP, hostname: \"*.example.com\"}\n  - name: grpc\n    port: 80\n    protocol: HTTP\n    hostname: \"*.grpc.example.com\"\n    allowedRoutes: {kinds: [{kind: GRPCRoute}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: public-istio, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  clusterIP: 10.0.0.3\n  selector: {gateway.networking.k8s.io/gateway-name: public}\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: public-istio-1, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\nstatus:\n  phase: Running\n  podIP: 10.200.0.1\n  podIPs: [{ip: 10.200.0.1}]\n  conditions: [{type: Ready, status: \"True\"}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: 10.0.0.20\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: other}\nspec:\n  clusterIP: 10.0.0.21\n  selector: {app: pay}\n  ports: [{name: http, port: 8080}]\n";
+
+fn gapi_route(ns: &str, name: &str, parent: &str, host: &str, backend: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  parentRefs: [{parent}]\n  hostnames: [{host}]\n  rules:\n  - backendRefs: [{backend}]\n"
+    )
+}
+
+/// A call through the Gateway API Gateway's proxy (the `public-istio` Pod).
+fn gapi_call(host: &str) -> Value {
+    json!({"proxy": {"namespace": "default", "labels": {"gateway.networking.k8s.io/gateway-name": "public"}, "gateway": true, "ip": "10.200.0.1"},
+           "address": "10.200.0.1", "port": 8080, "host": host, "mode": "gateway"})
+}
+
+/// Whether istiod's output shows what a Gateway API error claims: a route not
+/// attached or dropped has no virtual host or route at the gateway (404); a
+/// broken backend has its route, to a cluster that does not exist, answered
+/// with 500 (istiod sets `cluster_not_found_response_code: INTERNAL_SERVER_ERROR`
+/// on Gateway API routes) or a direct 500.
+fn gapi_shows(code: &str, o: &Value) -> bool {
+    let not_routed = oracle_shows("404 NR", o);
+    let answered_500 = (o["clusterExists"] == false
+        && o["cluster"].as_str().is_some_and(|c| !c.is_empty())
+        && o["clusterNotFoundCode"] == "INTERNAL_SERVER_ERROR")
+        || o["directResponse"] == 500;
+    match code {
+        "MG0901" | "MG0902" | "MG0903" | "MG0904" | "MG0915" => not_routed,
+        "MG0911" | "MG0912" | "MG0913" | "MG0914" => !not_routed && answered_500,
+        _ => false,
+    }
+}
+
+#[test]
+fn gateway_api_findings_agree_with_istiods_controller() {
+    let good = "{name: web, port: 8080}";
+    let scenarios: Vec<(&str, String, &str, &[&str])> = vec![
+        ("attached route to an existing backend", gapi_route("default", "r", "{name: public}", "shop.example.com", good), "shop.example.com", &[]),
+        ("parent Gateway missing", gapi_route("default", "r", "{name: nope}", "shop.example.com", good), "shop.example.com", &["MG0901"]),
+        ("sectionName typo", gapi_route("default", "r", "{name: public, sectionName: htpp}", "shop.example.com", good), "shop.example.com", &["MG0902"]),
+        ("port no listener has", gapi_route("default", "r", "{name: public, port: 81}", "shop.example.com", good), "shop.example.com", &["MG0902"]),
+        (
+            "namespace the listeners do not admit",
+            gapi_route("other", "r", "{name: public, namespace: default}", "pay.example.com", "{name: pay, port: 8080}"),
+            "pay.example.com",
+            &["MG0903"],
+        ),
+        (
+            "route kind the listener does not take",
+            gapi_route("default", "r", "{name: public, sectionName: grpc}", "a.grpc.example.com", good),
+            "a.grpc.example.com",
+            &["MG0903"],
+        ),
+        ("no hostname in common", gapi_route("default", "r", "{name: public, sectionName: http}", "shop.example.org", good), "shop.example.org", &["MG0904"]),
+        ("backend Service missing", gapi_route("default", "r", "{name: public}", "shop.example.com", "{name: nope, port: 8080}"), "shop.example.com", &["MG0911"]),
+        ("backend port the Service lacks", gapi_route("default", "r", "{name: public}", "shop.example.com", "{name: web, port: 9999}"), "shop.example.com", &["MG0912"]),
+        (
+            "cross-namespace backend without a ReferenceGrant",
+            gapi_route("default", "r", "{name: public}", "shop.example.com", "{name: pay, namespace: other, port: 8080}"),
+            "shop.example.com",
+            &["MG0913"],
+        ),
+        (
+            "cross-namespace backend with a ReferenceGrant",
+            format!(
+                "{}---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: g, namespace: other}}\nspec:\n  from: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}}]\n  to: [{{group: \"\", kind: Service}}]\n",
+                gapi_route("default", "r", "{name: public}", "shop.example.com", "{name: pay, namespace: other, port: 8080}")
+            ),
+            "shop.example.com",
+            &[],
+        ),
+        (
+            "unsupported backend kind",
+            gapi_route("default", "r", "{name: public}", "shop.example.com", "{group: apps, kind: Deployment, name: web, port: 8080}"),
+            "shop.example.com",
+            &["MG0914"],
+        ),
+        (
+            "dotted backend name: the route dropped",
+            gapi_route("default", "r", "{name: public}", "shop.example.com", "{name: web.default.svc.cluster.local, port: 8080}"),
+            "shop.example.com",
+            &["MG0915"],
+        ),
+    ];
+    let cases: Vec<(String, String, Vec<Value>)> = scenarios
+        .iter()
+        .map(|(name, route, host, _)| {
+            (
+                name.to_string(),
+                format!("{GAPI_BASE}---\n{route}"),
+                vec![gapi_call(host)],
+            )
+        })
+        .collect();
+    let outcomes: Vec<Value> = oracle(&cases).into_iter().map(|mut o| o.remove(0)).collect();
+    let (mut agreed, mut disagreements) = (0, Vec::new());
+    for ((name, route, _, expected), o) in scenarios.iter().zip(&outcomes) {
+        let errors = meshgate_errors(&format!("{GAPI_BASE}---\n{route}"));
+        let codes: Vec<&str> = errors.iter().map(|(c, _, _)| c.as_str()).collect();
+        let mut verdict = Vec::new();
+        if codes != *expected {
+            verdict.push(format!("meshgate reports {codes:?}, the scenario means {expected:?}"));
+        }
+        if errors.is_empty() {
+            if !(o["clusterExists"] == true && o["error"] == "") {
+                verdict.push("no error finding, but the call does not reach an existing cluster".to_string());
+            }
+        } else {
+            for (code, line, _) in &errors {
+                if !gapi_shows(code, o) {
+                    verdict.push(format!("{line}: not what istiod's output shows"));
+                }
+            }
+        }
+        // Conversely: a call istiod routes nowhere, or to a missing cluster, is reported.
+        if (oracle_shows("404 NR", o) || o["clusterExists"] == false) && errors.is_empty() {
+            verdict.push("istiod's output breaks the call, and no finding says so".to_string());
+        }
+        if verdict.is_empty() {
+            agreed += 1;
+        } else {
+            disagreements.push(format!("{name}: {}\n  istiod: {o}", verdict.join("; ")));
+        }
+    }
+    eprintln!(
+        "istiod oracle, Gateway API: {agreed} of {} scenarios agree ({} error findings cross-checked)",
+        scenarios.len(),
+        scenarios.iter().map(|s| s.3.len()).sum::<usize>()
+    );
+    assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
+}

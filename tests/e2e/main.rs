@@ -1019,7 +1019,8 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
     let r = apply(c, &route, &["--dry-run=server"]);
     check(
         r.code == 0
-            && r.stderr.contains("Warning: MG0901 /spec/parentRefs/0/name: parent Gateway e2e-gapi/public not found")
+            && r.stderr
+                .contains("Warning: MG0901 /spec/parentRefs/0/name: parent Gateway e2e-gapi/public not found")
             && r.stderr.contains("the real apply is denied unless that happens first)"),
         "dry run: MG0901 warns",
         &r,
@@ -1033,15 +1034,29 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
     let r = apply(c, GAPI_GATEWAY, &[]);
     check(r.code == 0, "the Gateway is admitted", &r)?;
     let r = apply(c, &route, &[]);
-    check(r.code == 0 && !r.stderr.contains("MG09"), "the route is admitted once its Gateway exists", &r)?;
-    let typo = httproute("e2e-gapi", "typo", "{name: public, sectionName: htpp}", "{name: web, port: 80}");
+    check(
+        r.code == 0 && !r.stderr.contains("MG09"),
+        "the route is admitted once its Gateway exists",
+        &r,
+    )?;
+    let typo = httproute(
+        "e2e-gapi",
+        "typo",
+        "{name: public, sectionName: htpp}",
+        "{name: web, port: 80}",
+    );
     let r = apply(c, &typo, &[]);
     check(
         r.code == 1 && r.stderr.contains("MG0902 /spec/parentRefs/0/sectionName: sectionName \"htpp\" names no listener of Gateway e2e-gapi/public (listeners: http (port 80); istiod: NoMatchingParent)"),
         "a sectionName typo is denied",
         &r,
     )?;
-    let other = httproute("e2e-gapi-other", "web", "{name: public, namespace: e2e-gapi}", "{name: web, namespace: e2e-gapi, port: 80}");
+    let other = httproute(
+        "e2e-gapi-other",
+        "web",
+        "{name: public, namespace: e2e-gapi}",
+        "{name: web, namespace: e2e-gapi, port: 80}",
+    );
     let r = apply(c, &other, &[]);
     check(
         r.code == 1 && r.stderr.contains("MG0903 /spec/parentRefs/0: no listener of Gateway e2e-gapi/public admits this route: listener \"http\" does not admit namespace e2e-gapi-other"),
@@ -1051,13 +1066,21 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
     let port = httproute("e2e-gapi", "port", "{name: public}", "{name: web, port: 8080}");
     let r = apply(c, &port, &[]);
     check(
-        r.code == 1 && r.stderr.contains("MG0912 /spec/rules/0/backendRefs/0/port: port 8080 is not a port of Service e2e-gapi/web (ports: 80)"),
+        r.code == 1
+            && r.stderr.contains(
+                "MG0912 /spec/rules/0/backendRefs/0/port: port 8080 is not a port of Service e2e-gapi/web (ports: 80)",
+            ),
         "a backend port the Service lacks is denied",
         &r,
     )?;
     // Cross-namespace: Flux applies a ReferenceGrant after an HTTPRoute, so its
     // absence is a warning at the route's apply; deleting it later is denied.
-    let cross = httproute("e2e-gapi", "pay", "{name: public}", "{name: pay, namespace: e2e-gapi-backend, port: 80}");
+    let cross = httproute(
+        "e2e-gapi",
+        "pay",
+        "{name: public}",
+        "{name: pay, namespace: e2e-gapi-backend, port: 80}",
+    );
     let r = apply(c, &cross, &[]);
     check(
         r.code == 0
@@ -1069,16 +1092,36 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
     let grant = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: from-gapi, namespace: e2e-gapi-backend}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: e2e-gapi}]\n  to: [{group: \"\", kind: Service}]\n";
     let r = apply(c, grant, &[]);
     check(r.code == 0, "the ReferenceGrant is admitted", &r)?;
-    let r = apply(c, &cross.replace("name: pay, namespace: e2e-gapi}", "name: pay, namespace: e2e-gapi, labels: {edited: \"yes\"}}"), &[]);
-    check(r.code == 0 && !r.stderr.contains("MG0913"), "with the grant, no finding", &r)?;
-    let r = c.kubectl(&["delete", "referencegrant", "from-gapi", "-n", "e2e-gapi-backend"], None);
+    let r = apply(
+        c,
+        &cross.replace(
+            "name: pay, namespace: e2e-gapi}",
+            "name: pay, namespace: e2e-gapi, labels: {edited: \"yes\"}}",
+        ),
+        &[],
+    );
+    check(
+        r.code == 0 && !r.stderr.contains("MG0913"),
+        "with the grant, no finding",
+        &r,
+    )?;
+    let r = c.kubectl(
+        &["delete", "referencegrant", "from-gapi", "-n", "e2e-gapi-backend"],
+        None,
+    );
     check(
         r.code == 1 && r.stderr.contains("deleting ReferenceGrant e2e-gapi-backend/from-gapi breaks 1 object(s) that refer to it: HTTPRoute e2e-gapi/pay (MG0913"),
         "deleting the grant is denied (impact)",
         &r,
     )?;
     // GAMMA: a mesh route with a Service parent.
-    let mesh = httproute("e2e-gapi", "mesh", "{group: \"\", kind: Service, name: front, port: 80}", "{name: web, port: 80}").replace("  hostnames: [shop.example.com]\n", "");
+    let mesh = httproute(
+        "e2e-gapi",
+        "mesh",
+        "{group: \"\", kind: Service, name: front, port: 80}",
+        "{name: web, port: 80}",
+    )
+    .replace("  hostnames: [shop.example.com]\n", "");
     let r = apply(c, &mesh, &[]);
     check(
         r.code == 1 && r.stderr.contains("MG0931 /spec/parentRefs/0/name: parent Service e2e-gapi/front not found: this route is not applied in the mesh"),
@@ -1087,19 +1130,38 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
     )?;
     apply(c, &service("e2e-gapi", "front", ""), &[]);
     let r = apply(c, &mesh, &[]);
-    check(r.code == 0 && !r.stderr.contains("MG09"), "admitted once the Service exists", &r)?;
+    check(
+        r.code == 0 && !r.stderr.contains("MG09"),
+        "admitted once the Service exists",
+        &r,
+    )?;
     // Another controller's Gateway: its routes are not judged.
     let nginx = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: nginx}\nspec: {controllerName: gateway.nginx.org/nginx-gateway-controller}\n";
     let r = c.kubectl(&["apply", "-f", "-"], Some(nginx));
     check(r.code == 0, "GatewayClass nginx", &r)?;
-    let foreign = GAPI_GATEWAY.replace("name: public", "name: foreign").replace("gatewayClassName: istio", "gatewayClassName: nginx");
+    let foreign = GAPI_GATEWAY
+        .replace("name: public", "name: foreign")
+        .replace("gatewayClassName: istio", "gatewayClassName: nginx");
     wait_until("meshgate to see the nginx class", Duration::from_secs(30), || {
         let r = apply(c, &foreign, &["--dry-run=server"]);
         r.code == 0 && !r.stderr.contains("MG0907")
     })?;
     let r = apply(c, &foreign, &[]);
-    check(r.code == 0 && !r.stderr.contains("MG09"), "a Gateway of another controller's class is not judged", &r)?;
-    let r = apply(c, &httproute("e2e-gapi", "foreign", "{name: foreign, sectionName: nope}", "{name: nope, port: 80}"), &[]);
+    check(
+        r.code == 0 && !r.stderr.contains("MG09"),
+        "a Gateway of another controller's class is not judged",
+        &r,
+    )?;
+    let r = apply(
+        c,
+        &httproute(
+            "e2e-gapi",
+            "foreign",
+            "{name: foreign, sectionName: nope}",
+            "{name: nope, port: 80}",
+        ),
+        &[],
+    );
     check(r.code == 0 && !r.stderr.contains("MG09"), "nor its routes", &r)
 }
 

@@ -26,6 +26,7 @@ import (
 	"istio.io/istio/pilot/test/xdstest"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
+	"istio.io/istio/pkg/config/schema/gvk"
 )
 
 type Proxy struct {
@@ -70,6 +71,11 @@ type Outcome struct {
 	RouteSource string `json:"routeSource"`
 	// The clusters of a weighted route (Cluster is then empty).
 	Weighted []Weighted `json:"weighted,omitempty"`
+	// What Envoy answers when the route's cluster does not exist
+	// (SERVICE_UNAVAILABLE, Envoy's default: 503; INTERNAL_SERVER_ERROR: 500).
+	ClusterNotFoundCode string `json:"clusterNotFoundCode,omitempty"`
+	// A direct response the route gives instead of a cluster (its status code).
+	DirectResponse uint32 `json:"directResponse,omitempty"`
 	Error    string     `json:"error"`
 }
 
@@ -141,8 +147,19 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 		opts.MeshConfig = m
 	}
 	s := xds.NewFakeDiscoveryServer(t, opts)
+	if os.Getenv("ORACLE_DEBUG") != "" {
+		for _, g := range s.Env().ConfigStore.List(gvk.Gateway, "") {
+			t.Logf("DEBUG gateway %s/%s %v %v", g.Namespace, g.Name, g.Annotations, g.Spec)
+		}
+		for _, v := range s.Env().ConfigStore.List(gvk.VirtualService, "") {
+			t.Logf("DEBUG vs %s/%s %v", v.Namespace, v.Name, v.Spec)
+		}
+	}
 	for _, call := range c.Calls {
 		proxy := s.SetupProxy(proxyOf(call.Proxy))
+		if os.Getenv("ORACLE_DEBUG") != "" {
+			t.Logf("DEBUG targets %v", proxy.ServiceTargets)
+		}
 		sim := simulation.NewSimulation(t, s, proxy)
 		clusters := map[string]bool{}
 		for _, name := range xdstest.MapKeys(xdstest.ExtractClusters(sim.Clusters)) {
@@ -197,7 +214,11 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 			if rt := matchRoute(vh, in, call); rt != nil {
 				o.Route = rt.Name
 				o.RouteSource = routeSource(rt)
+				if d := rt.GetDirectResponse(); d != nil {
+					o.DirectResponse = d.GetStatus()
+				}
 				if a := rt.GetRoute(); a != nil {
+					o.ClusterNotFoundCode = a.GetClusterNotFoundResponseCode().String()
 					o.Cluster = a.GetCluster()
 					for _, w := range a.GetWeightedClusters().GetClusters() {
 						o.Weighted = append(o.Weighted, Weighted{Cluster: w.Name, Weight: w.GetWeight().GetValue(), Exists: clusters[w.Name]})
