@@ -1432,3 +1432,257 @@ fn gateway_api_findings_agree_with_istiods_controller() {
     );
     assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
 }
+
+/// A random Gateway API configuration: Istio's class; Gateway `public` with 1-4
+/// HTTP listeners on ports 80 and 81 (distinct port and hostname; hostnames
+/// none, wildcard or exact; `allowedRoutes` Same, All or a namespace Selector,
+/// some only for GRPCRoute); namespaces default, a (team: a) and b; Services in
+/// each; 1-4 HTTPRoutes in random namespaces, each with one parentRef (to
+/// `public` or a missing Gateway, with or without a `sectionName`, right or
+/// misspelt, and a `port`), 1-2 hostnames and one backend (right, missing, on a
+/// port the Service lacks, or across namespaces), and ReferenceGrants at random.
+/// Calls: every hostname on both gateway ports.
+fn generated_gateway_api(seed: u64) -> (String, Vec<Value>, Vec<GapiRoute>) {
+    let mut rng = Rng(seed);
+    let mut docs: Vec<String> = vec![
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio}\nspec: {controllerName: istio.io/gateway-controller}\n".to_string(),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n".to_string(),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: a}}\n".to_string(),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: b, labels: {team: b}}\n".to_string(),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: public-istio, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  clusterIP: 10.0.0.3\n  selector: {gateway.networking.k8s.io/gateway-name: public}\n  ports: [{name: http, port: 80, targetPort: 8080}, {name: http-alt, port: 81, targetPort: 8081}]\n".to_string(),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: public-istio-1, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\nstatus:\n  phase: Running\n  podIP: 10.200.0.1\n  podIPs: [{ip: 10.200.0.1}]\n  conditions: [{type: Ready, status: \"True\"}]\n".to_string(),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: 10.0.0.20\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n".to_string(),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: a}\nspec:\n  clusterIP: 10.0.0.21\n  selector: {app: pay}\n  ports: [{name: http, port: 8080}]\n".to_string(),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: b}\nspec:\n  clusterIP: 10.0.0.22\n  selector: {app: api}\n  ports: [{name: http, port: 9090}]\n".to_string(),
+    ];
+    let hostnames = [
+        "",
+        "*.example.com",
+        "shop.example.com",
+        "*.shop.example.com",
+        "api.example.org",
+    ];
+    let mut listeners: Vec<(String, u16, &str)> = Vec::new();
+    let mut body = String::new();
+    for i in 0..1 + rng.below(4) {
+        let port = *rng.pick(&[80u16, 81]);
+        let host = *rng.pick(&hostnames);
+        if listeners.iter().any(|(_, p, h)| *p == port && *h == host) {
+            continue;
+        }
+        let name = format!("l{i}");
+        let mut l = format!("  - name: {name}\n    port: {port}\n    protocol: HTTP\n");
+        if !host.is_empty() {
+            l.push_str(&format!("    hostname: \"{host}\"\n"));
+        }
+        let namespaces = match rng.below(3) {
+            0 => "",
+            1 => "      namespaces: {from: All}\n",
+            _ => "      namespaces:\n        from: Selector\n        selector: {matchLabels: {team: a}}\n",
+        };
+        let kinds = if rng.below(7) == 0 {
+            "      kinds: [{kind: GRPCRoute}]\n"
+        } else {
+            ""
+        };
+        if !namespaces.is_empty() || !kinds.is_empty() {
+            l.push_str(&format!("    allowedRoutes:\n{namespaces}{kinds}"));
+        }
+        body.push_str(&l);
+        listeners.push((name, port, host));
+    }
+    docs.push(format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: public, namespace: default}}\nspec:\n  gatewayClassName: istio\n  listeners:\n{body}"
+    ));
+    if rng.coin() {
+        docs.push("apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: g, namespace: a}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]\n  to: [{group: \"\", kind: Service}]\n".to_string());
+    }
+    if rng.coin() {
+        docs.push("apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: g, namespace: b}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}, {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: a}]\n  to: [{group: \"\", kind: Service, name: api}]\n".to_string());
+    }
+    let route_hosts = [
+        "shop.example.com",
+        "api.example.org",
+        "x.shop.example.com",
+        "other.example.net",
+        "www.example.com",
+    ];
+    let mut routes = Vec::new();
+    for r in 0..1 + rng.below(4) {
+        let ns = *rng.pick(&["default", "default", "a", "b"]);
+        let gateway = if rng.below(8) == 0 { "nowhere" } else { "public" };
+        let mut parent = format!("name: {gateway}");
+        if ns != "default" || rng.coin() {
+            parent.push_str(", namespace: default");
+        }
+        let section = match rng.below(7) {
+            0..=2 => None,
+            3..=5 => Some(rng.pick(&listeners).0.clone()),
+            _ => Some("lx".to_string()),
+        };
+        if let Some(s) = &section {
+            parent.push_str(&format!(", sectionName: {s}"));
+        }
+        match rng.below(10) {
+            0 => parent.push_str(", port: 80"),
+            1 => parent.push_str(", port: 81"),
+            2 => parent.push_str(", port: 82"),
+            _ => {}
+        }
+        let mut hosts: Vec<&str> = vec![*rng.pick(&route_hosts)];
+        let second = *rng.pick(&route_hosts);
+        if rng.coin() && !hosts.contains(&second) {
+            hosts.push(second);
+        }
+        let backend = match rng.below(6) {
+            0 => "{name: web, namespace: default, port: 9999}".to_string(),
+            1 => "{name: pay, namespace: a, port: 8080}".to_string(),
+            2 => "{name: api, namespace: b, port: 9090}".to_string(),
+            3 => "{name: nope, port: 8080}".to_string(),
+            _ => "{name: web, namespace: default, port: 8080}".to_string(),
+        };
+        let name = format!("r{r}");
+        docs.push(format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  parentRefs: [{{{parent}}}]\n  hostnames: [{}]\n  rules:\n  - backendRefs: [{backend}]\n",
+            hosts.join(", ")
+        ));
+        let listener = section
+            .as_ref()
+            .and_then(|s| listeners.iter().find(|(n, _, _)| n == s))
+            .cloned();
+        routes.push(GapiRoute {
+            ns: ns.to_string(),
+            name,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            listener: listener.map(|(_, p, h)| (p, h.to_string())),
+            gateway_exists: gateway == "public",
+        });
+    }
+    let proxy = json!({"namespace": "default", "labels": {"gateway.networking.k8s.io/gateway-name": "public"}, "gateway": true, "ip": "10.200.0.1"});
+    let mut calls = Vec::new();
+    for port in [8080u16, 8081] {
+        for h in route_hosts {
+            calls.push(json!({"proxy": proxy, "address": "10.200.0.1", "port": port, "host": h, "mode": "gateway"}));
+        }
+    }
+    (docs.join("---\n"), calls, routes)
+}
+
+/// What the generator knows of one route.
+struct GapiRoute {
+    ns: String,
+    name: String,
+    hosts: Vec<String>,
+    /// The listener its `sectionName` targets, when that names one: (port, hostname).
+    listener: Option<(u16, String)>,
+    gateway_exists: bool,
+}
+
+/// Random Gateway API configurations judged by istiod's own controller:
+/// a route with an attachment error (MG0901-MG0904, MG0915) serves no call; a
+/// route with a backend error (MG0911-MG0914) is answered 500 wherever it
+/// serves; a route served to a missing cluster has a backend error; and a route
+/// without findings that targets one listener serves each of its hostnames that
+/// listener takes (or another route does), unless MG0905 says isolation drops it.
+#[test]
+fn random_gateway_api_configurations_agree_with_istiods_controller() {
+    let n: u64 = std::env::var("MESHGATE_ORACLE_GATEWAY_API_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let generated: Vec<(String, Vec<Value>, Vec<GapiRoute>)> =
+        (0..n).map(|i| generated_gateway_api(0x6A91_0000 + i)).collect();
+    let cases: Vec<(String, String, Vec<Value>)> = generated
+        .iter()
+        .enumerate()
+        .map(|(i, (m, calls, _))| (format!("gateway-api-{i}"), m.clone(), calls.clone()))
+        .collect();
+    let outcomes = oracle(&cases);
+    let (mut calls_total, mut findings_total, mut checked_routes) = (0, 0, 0);
+    let mut by_code: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut disagreements = Vec::new();
+    for (i, ((manifests, calls, routes), outs)) in generated.iter().zip(&outcomes).enumerate() {
+        calls_total += calls.len();
+        let findings = meshgate_findings(manifests);
+        for r in routes {
+            checked_routes += 1;
+            let mine: Vec<&meshgate::finding::Finding> = findings
+                .iter()
+                .filter(|f| f.kind == "HTTPRoute" && f.namespace == r.ns && f.name == r.name)
+                .collect();
+            for f in &mine {
+                *by_code.entry(f.code.to_string()).or_default() += 1;
+            }
+            findings_total += mine.len();
+            let has = |codes: &[&str]| mine.iter().any(|f| codes.contains(&f.code));
+            let attach_error = has(&["MG0901", "MG0902", "MG0903", "MG0904", "MG0915"]);
+            let backend_error = has(&["MG0911", "MG0912", "MG0913", "MG0914"]);
+            let prefix = format!("{}.{}.", r.ns, r.name);
+            let served: Vec<(&Value, &Value)> = calls
+                .iter()
+                .zip(outs)
+                .filter(|(_, o)| o["route"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+                .collect();
+            let case = format!("gateway-api-{i} route {}/{}", r.ns, r.name);
+            if attach_error && !served.is_empty() {
+                disagreements.push(format!(
+                    "{case}: an attachment error, but istiod serves {} call(s) with it: {}\n{manifests}",
+                    served.len(),
+                    served[0].1
+                ));
+            }
+            for (call, o) in &served {
+                let answered_500 = o["clusterExists"] == false && o["clusterNotFoundCode"] == "INTERNAL_SERVER_ERROR";
+                if backend_error && !answered_500 {
+                    disagreements.push(format!("{case}: a backend error, but istiod's route reaches an existing cluster for {call}: {o}\n{manifests}"));
+                }
+                if !backend_error && o["clusterExists"] == false {
+                    disagreements.push(format!(
+                        "{case}: istiod routes {call} to a missing cluster, and no finding says so: {o}\n{manifests}"
+                    ));
+                }
+            }
+            // A route without findings that targets one listener serves what
+            // that listener takes.
+            if mine.is_empty() && r.gateway_exists {
+                if let Some((port, lhost)) = &r.listener {
+                    for h in &r.hosts {
+                        let taken = lhost.is_empty() || host_matches(lhost, h);
+                        if !taken {
+                            continue;
+                        }
+                        let call_port = if *port == 80 { 8080 } else { 8081 };
+                        let o = calls
+                            .iter()
+                            .zip(outs)
+                            .find(|(c, _)| c["port"] == call_port && c["host"] == h.as_str())
+                            .map(|(_, o)| o);
+                        if let Some(o) = o {
+                            if oracle_shows("404 NR", o) {
+                                disagreements.push(format!("{case}: no finding, but istiod answers 404 for {h} on its listener's port {port}: {o}\n{manifests}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "istiod oracle, {n} random Gateway API configurations: {checked_routes} routes, {findings_total} findings ({by_code:?}), {calls_total} calls; {} disagreements",
+        disagreements.len()
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements; the first:\n{}",
+        disagreements.len(),
+        disagreements.iter().take(3).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// A listener hostname (wildcard or exact) taking a concrete route hostname.
+fn host_matches(listener: &str, h: &str) -> bool {
+    match listener.strip_prefix('*') {
+        Some(suffix) => h.ends_with(suffix),
+        None => listener == h,
+    }
+}

@@ -269,7 +269,18 @@ fn check_gateway_parent(
         .iter()
         .map(|l| reference_allowed(view, l, gw_ns, r, key.kind, &route.hostnames, &key.namespace))
         .collect();
-    if results.is_empty() || results.iter().any(Option::is_none) {
+    if results.is_empty() {
+        return;
+    }
+    if results.iter().any(Option::is_none) {
+        let accepted: Vec<&Listener> = spec
+            .listeners
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_none())
+            .map(|(l, _)| l)
+            .collect();
+        check_isolation(entry, route, &accepted, spec, &format!("{gw_ns}/{}", r.name), out);
         return;
     }
     let denials: Vec<Denied> = results.into_iter().flatten().collect();
@@ -326,6 +337,89 @@ fn check_gateway_parent(
         }
     };
     out.push(f);
+}
+
+/// istiod's `hostnameAllowedByIsolation`: whether `route_host` survives at
+/// listener `ours`, given the other listeners of the Gateway on its port and
+/// protocol (the listener that owns a host more specifically takes it).
+fn isolated_by<'a>(route_host: &str, ours: &Listener, gw: &'a K8sGatewaySpec) -> Option<&'a Listener> {
+    let our_host = ours.hostname.as_deref().unwrap_or("");
+    if !our_host.is_empty() && !our_host.starts_with('*') {
+        return None;
+    }
+    gw.listeners
+        .iter()
+        .filter(|l| l.port == ours.port && l.protocol == ours.protocol && l.name != ours.name)
+        .filter(|l| l.hostname.as_deref().unwrap_or("") != our_host)
+        .find(|l| {
+            let check = l.hostname.as_deref().unwrap_or("");
+            our_host.len() <= check.len() && host_subset_of(route_host, check)
+        })
+}
+
+/// Whether every host `a` names is named by `b` (`host.Name.SubsetOf`).
+fn host_subset_of(a: &str, b: &str) -> bool {
+    if b.is_empty() {
+        return false;
+    }
+    if b == "*" {
+        return true;
+    }
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (_, None) => a.eq_ignore_ascii_case(b),
+        (None, Some(sb)) => a.to_ascii_lowercase().ends_with(&sb.to_ascii_lowercase()),
+        (Some(sa), Some(sb)) => sa.to_ascii_lowercase().ends_with(&sb.to_ascii_lowercase()),
+    }
+}
+
+/// MG0905: hostnames dropped at every listener that accepts the route because a
+/// more specific listener on the same port owns them.
+fn check_isolation(
+    entry: &Entry,
+    route: &RouteSpec,
+    accepted: &[&Listener],
+    gw: &K8sGatewaySpec,
+    gw_name: &str,
+    out: &mut Vec<Finding>,
+) {
+    for (i, h) in route.hostnames.iter().enumerate() {
+        // Where the route's listener takes this host at all.
+        let taking: Vec<&&Listener> = accepted
+            .iter()
+            .filter(|l| hostnames_overlap(l.hostname.as_deref().unwrap_or("*"), h))
+            .collect();
+        if taking.is_empty() {
+            continue;
+        }
+        let owners: Vec<(&Listener, &Listener)> = taking
+            .iter()
+            .filter_map(|l| Some((**l, isolated_by(h, l, gw)?)))
+            .collect();
+        if owners.len() < taking.len() {
+            continue;
+        }
+        let pairs: Vec<String> = owners
+            .iter()
+            .map(|(ours, other)| {
+                format!(
+                    "listener {:?} owns it at {:?}'s port {}",
+                    other.name,
+                    ours.name,
+                    ours.port.map_or("?".to_string(), |p| p.to_string())
+                )
+            })
+            .collect();
+        out.push(Finding::new(
+            &catalog::MG0905,
+            &entry.object.key,
+            crate::model::fields::index(&crate::finding::pointer("/spec/hostnames"), i),
+            format!(
+                "hostname {h} is dropped by listener isolation at Gateway {gw_name}: {} (hostname {}), so its requests go to that listener's routes, not this route's, while istiod reports Accepted",
+                join(&pairs),
+                join(owners.iter().map(|(_, o)| o.hostname.as_deref().unwrap_or("none")))
+            ),
+        ));
+    }
 }
 
 fn hosts_text(hostnames: &[String]) -> String {

@@ -373,3 +373,26 @@ fn impact_deleting_a_parent_gateway_a_backend_or_a_grant_names_the_routes() {
         vec![("pay".to_string(), "MG0913".to_string())]
     );
 }
+
+#[test]
+fn mg0905_a_hostname_a_more_specific_listener_owns() {
+    let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: shop}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {name: wild, port: 80, protocol: HTTP, hostname: \"*.example.com\"}\n  - {name: shop, port: 80, protocol: HTTP, hostname: shop.example.com}\n  - {name: other-port, port: 81, protocol: HTTP, hostname: shop.example.com}\n";
+    let v = view(&[gw, SVC]);
+    let f = check_yaml(
+        &v,
+        &route(
+            "{name: public, sectionName: wild}",
+            "[shop.example.com, api.example.com]",
+            "{name: web, port: 8080}",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0905", "/spec/hostnames/0")]));
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+    assert!(f[0].message.starts_with("hostname shop.example.com is dropped by listener isolation at Gateway shop/public: listener \"shop\" owns it at \"wild\"'s port 80 (hostname shop.example.com)"), "{}", f[0].message);
+    // Attached to the specific listener too (no sectionName): served there.
+    let f = check_yaml(
+        &v,
+        &route("{name: public}", "[shop.example.com]", "{name: web, port: 8080}"),
+    );
+    assert!(f.is_empty(), "{f:?}");
+}
