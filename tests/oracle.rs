@@ -1302,7 +1302,7 @@ fn explain_agrees_with_istiods_generator_on_routing_features() {
 /// with an HTTP listener for `*.example.com` and a gRPC-only one for
 /// `*.grpc.example.com` on port 80, the Service and Pod istiod's deployment
 /// controller would make for it (`public-istio`), and a backend Service.
-const GAPI_BASE: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio}\nspec: {controllerName: istio.io/gateway-controller}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: default}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {name: http, port: 80, protocol: HTTP, hostname: \"*.example.com\"}\n  - name: grpc\n    port: 80\n    protocol: HTTP\n    hostname: \"*.grpc.example.com\"\n    allowedRoutes: {kinds: [{kind: GRPCRoute}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: public-istio, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  clusterIP: 10.0.0.3\n  selector: {gateway.networking.k8s.io/gateway-name: public}\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: public-istio-1, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\nstatus:\n  phase: Running\n  podIP: 10.200.0.1\n  podIPs: [{ip: 10.200.0.1}]\n  conditions: [{type: Ready, status: \"True\"}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: 10.0.0.20\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: other}\nspec:\n  clusterIP: 10.0.0.21\n  selector: {app: pay}\n  ports: [{name: http, port: 8080}]\n";
+const GAPI_BASE: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio}\nspec: {controllerName: istio.io/gateway-controller}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: default}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {name: http, port: 80, protocol: HTTP, hostname: \"*.example.com\"}\n  - name: grpc\n    port: 80\n    protocol: HTTP\n    hostname: \"*.grpc.example.com\"\n    allowedRoutes: {kinds: [{kind: GRPCRoute}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: public-istio, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  clusterIP: 10.0.0.3\n  selector: {gateway.networking.k8s.io/gateway-name: public}\n  ports: [{name: http, port: 80, targetPort: 8080}, {name: http-alt, port: 81, targetPort: 8081}, {name: https, port: 443, targetPort: 8443}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: public-istio-1, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: public}}\nspec:\n  containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3, args: [proxy, router]}]\nstatus:\n  phase: Running\n  podIP: 10.200.0.1\n  podIPs: [{ip: 10.200.0.1}]\n  conditions: [{type: Ready, status: \"True\"}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: 10.0.0.20\n  selector: {app: web}\n  ports: [{name: http, port: 8080}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: other}\nspec:\n  clusterIP: 10.0.0.21\n  selector: {app: pay}\n  ports: [{name: http, port: 8080}]\n";
 
 fn gapi_route(ns: &str, name: &str, parent: &str, host: &str, backend: &str) -> String {
     format!(
@@ -1310,10 +1310,18 @@ fn gapi_route(ns: &str, name: &str, parent: &str, host: &str, backend: &str) -> 
     )
 }
 
-/// A call through the Gateway API Gateway's proxy (the `public-istio` Pod).
-fn gapi_call(host: &str) -> Value {
-    json!({"proxy": {"namespace": "default", "labels": {"gateway.networking.k8s.io/gateway-name": "public"}, "gateway": true, "ip": "10.200.0.1"},
-           "address": "10.200.0.1", "port": 8080, "host": host, "mode": "gateway"})
+/// A call through the Gateway API Gateway's proxy (the `public-istio` Pod):
+/// `host` on port 80 (8080 at the proxy), `http://host:81` on 81, or
+/// `https://host` (TLS with that SNI) on 443.
+fn gapi_call(target: &str) -> Value {
+    let proxy = json!({"namespace": "default", "labels": {"gateway.networking.k8s.io/gateway-name": "public"}, "gateway": true, "ip": "10.200.0.1"});
+    if let Some(host) = target.strip_prefix("https://") {
+        return json!({"proxy": proxy, "address": "10.200.0.1", "port": 8443, "host": host, "sni": host, "protocol": "https", "mode": "gateway"});
+    }
+    if let Some(host) = target.strip_prefix("http://").and_then(|h| h.strip_suffix(":81")) {
+        return json!({"proxy": proxy, "address": "10.200.0.1", "port": 8081, "host": host, "mode": "gateway"});
+    }
+    json!({"proxy": proxy, "address": "10.200.0.1", "port": 8080, "host": target, "mode": "gateway"})
 }
 
 /// Whether istiod's output shows what a Gateway API error claims: a route not
@@ -1328,7 +1336,7 @@ fn gapi_shows(code: &str, o: &Value) -> bool {
         && o["clusterNotFoundCode"] == "INTERNAL_SERVER_ERROR")
         || o["directResponse"] == 500;
     match code {
-        "MG0901" | "MG0902" | "MG0903" | "MG0904" | "MG0915" => not_routed,
+        "MG0901" | "MG0902" | "MG0903" | "MG0904" | "MG0915" | "MG0906" | "MG0921" | "MG0922" => not_routed,
         "MG0911" | "MG0912" | "MG0913" | "MG0914" => !not_routed && answered_500,
         _ => false,
     }
@@ -1377,6 +1385,28 @@ fn gateway_api_findings_agree_with_istiods_controller() {
             gapi_route("default", "r", "{name: public}", "shop.example.com", "{group: apps, kind: Deployment, name: web, port: 8080}"),
             "shop.example.com",
             &["MG0914"],
+        ),
+        (
+            "HTTPS listener whose certificateRef is a ConfigMap",
+            format!(
+                "{}---\n{}",
+                "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: secure, namespace: default}\nspec:\n  gatewayClassName: istio\n  addresses: [{type: Hostname, value: public-istio.default.svc.cluster.local}]\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: secure.example.com\n    tls: {mode: Terminate, certificateRefs: [{kind: ConfigMap, name: cert}]}\n",
+                gapi_route("default", "r", "{name: secure, sectionName: https}", "secure.example.com", good)
+            ),
+            "https://secure.example.com",
+            &["MG0921", "MG0906"],
+        ),
+        (
+            "listener protocol in lowercase",
+            format!(
+                "{}---\n{}",
+                "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: lower, namespace: default}\nspec:\n  gatewayClassName: istio\n  addresses: [{type: Hostname, value: public-istio.default.svc.cluster.local}]\n  listeners:\n  - {name: alt, port: 81, protocol: http, hostname: alt.example.com}\n",
+                gapi_route("default", "r", "{name: lower, sectionName: alt}", "alt.example.com", good)
+            ),
+            "http://alt.example.com:81",
+            // istiod takes no route kind on a protocol it does not know, so
+            // the route is not even accepted (NotAllowedByListeners).
+            &["MG0922", "MG0903"],
         ),
         (
             "dotted backend name: the route dropped",

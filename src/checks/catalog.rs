@@ -153,8 +153,12 @@ checks! {
         "None of the route's hostnames intersects the hostname of a listener the parentRef targets (a wildcard matches either way; no hostname matches all). istiod: NoMatchingListenerHostname; the route is not attached.";
     MG0905 = "MG0905", Warning, "HTTPRoute, GRPCRoute, TLSRoute", "C/U; U of Gateway", "—", "/spec/hostnames/0", "that host served by another listener's routes",
         "A route hostname is dropped by listener isolation: the route is attached to a wildcard (or hostname-less) listener, and another listener of the same Gateway, port and protocol has a hostname at least as specific that covers it (istiod's `hostnameAllowedByIsolation`). Requests for that host go to the other listener's routes, while istiod reports the route Accepted. Gateway API specifies this, so it is a warning.";
+    MG0906 = "MG0906", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Gateway", "—", "/spec/parentRefs/0", "404 at that gateway: no Envoy listener behind an Accepted route",
+        "Every listener that accepts the route is one istiod does not program (MG0921, MG0922): the route shows Accepted, but no Envoy listener serves it. A warning when the listeners are invalid only because a certificate Secret does not exist (yet).";
     MG0907 = "MG0907", Warning, "Gateway (gateway.networking.k8s.io)", "C/U", "KIA1504", "/spec/gatewayClassName", "Gateway never programmed",
         "`gatewayClassName` names no GatewayClass and no Istio built-in class (`istio`, `istio-remote`, `istio-waypoint`, `istio-east-west`): no controller may ever program the Gateway. A class of another controller is not judged.";
+    MG0908 = "MG0908", Error, "TLSRoute, TCPRoute", "C/U", "—", "/kind", "route ignored whole: 404 at gateways, connections closed",
+        "The known istiod version does not read this route kind with its flags: TCPRoute before 1.31 needs `PILOT_ENABLE_ALPHA_GATEWAY_API=true`, TLSRoute before 1.30 likewise; the route is ignored whole. Judged only when every control plane that reads the object is known (version and flags); silent otherwise.";
     MG0911 = "MG0911", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Service", "KIA1402", "/spec/rules/0/backendRefs/0/name", "500 for its share of requests (TCP/TLS: connections closed)",
         "A backendRef's Service (or ServiceImport's Service), or Hostname backend's ServiceEntry host, does not exist (istiod: BackendNotFound): its weight's share of requests gets 500, of TCP and TLS connections is closed.";
     MG0912 = "MG0912", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Service", "—", "/spec/rules/0/backendRefs/0/port", "500 for its share of requests (TCP/TLS: connections closed)",
@@ -167,12 +171,22 @@ checks! {
         "istiod converts none of the route's rules when a backend is invalid beyond resolution: a Service backend name with a dot (a hostname, not a name), a backend without `port`, a Hostname backend with a `namespace`.";
     MG0916 = "MG0916", Warning, "HTTPRoute", "C/U", "—", "/spec/rules/0/filters/0/requestMirror/backendRef", "mirror dropped",
         "A RequestMirror filter's backend does not exist, is not permitted by a ReferenceGrant, or is of an unsupported kind: istiod drops the mirror.";
+    MG0917 = "MG0917", Info, "HTTPRoute, GRPCRoute", "C/U", "—", "/spec/rules/0", "—",
+        "A rule with no backendRefs and no redirect (istiod 1.30: 404; 1.31+: 500), or whose backends all have weight 0 (500).";
+    MG0921 = "MG0921", Error, "Gateway (gateway.networking.k8s.io)", "C/U; D of ReferenceGrant", "—", "/spec/listeners/0/tls/certificateRefs/0", "listener not programmed: its routes get no Envoy listener",
+        "A terminating TLS listener has no usable certificate: more than two certificateRefs, or each is of another kind than Secret, or in another namespace without a ReferenceGrant there from the Gateway, or missing (istiod: InvalidCertificateRef). Istio's `gateway.istio.io/tls-terminate-mode` ISTIO_SIMPLE and ISTIO_MUTUAL need none. A warning when the Secrets only do not exist (yet: cert-manager creates them after the Gateway).";
+    MG0922 = "MG0922", Error, "Gateway (gateway.networking.k8s.io)", "C/U", "—", "/spec/listeners/0/protocol", "listener not programmed: its routes get no Envoy listener",
+        "A listener protocol istiod does not program for an ingress Gateway: other than HTTP, HTTPS, TLS and TCP (UDP, lowercase names, HBONE outside waypoints; istiod: UnsupportedProtocol), or TCP (before 1.31) and TLS (before 1.30) without `PILOT_ENABLE_ALPHA_GATEWAY_API=true` when every control plane reading the Gateway is known.";
+    MG0926 = "MG0926", Warning, "Gateway (gateway.networking.k8s.io)", "C/U", "—", "/spec/listeners/0/allowedRoutes/kinds", "no route can attach to the listener",
+        "A listener's `allowedRoutes.kinds` admits no route kind its protocol supports (istiod: InvalidRouteKinds).";
     MG0931 = "MG0931", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Service", "KIA1402", "/spec/parentRefs/0/name", "route not applied (no rule applies)",
         "A mesh route's parent Service or ServiceEntry does not exist (istiod: parent service not found): none of its rules apply.";
     MG0932 = "MG0932", Warning, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U", "—", "/spec/parentRefs/0/port", "rules never match",
         "A mesh route's parentRef `port` is not a port of its parent Service: istiod turns it into a port match no request meets.";
     MG0933 = "MG0933", Info, "HTTPRoute, GRPCRoute", "C/U", "—", "/spec/hostnames", "—",
         "A mesh HTTPRoute or GRPCRoute sets `hostnames`, or a mesh parentRef sets `sectionName`: istiod ignores them (the parent's host is used).";
+    MG0941 = "MG0941", Info, "ReferenceGrant", "C/U", "KIA1601", "/spec/from/0/namespace", "—",
+        "A ReferenceGrant's `from` names a namespace that does not exist: it permits nothing until that namespace exists.";
 }
 
 pub fn lookup(code: &str) -> Option<&'static Check> {

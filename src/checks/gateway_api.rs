@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use super::{catalog, join};
 use crate::finding::Finding;
 use crate::model::fields::child;
-use crate::model::gateway_api::{AllowedNamespaces, BackendRef, K8sGatewaySpec, Listener, ParentRef, RouteSpec, GROUP};
+use crate::model::gateway_api::{
+    AllowedNamespaces, BackendRef, K8sGatewaySpec, Listener, ParentRef, ReferenceGrantSpec, RouteSpec, GROUP,
+};
+use crate::model::proxy::ControlPlane;
 use crate::model::{Kind, ObjKey};
 use crate::semantics::host;
 use crate::view::{ClusterView, Entry, Parsed};
@@ -52,6 +55,26 @@ fn class_controller(view: &ClusterView, class: &str) -> Controller {
 }
 
 pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    if class_controller(view, &gw.class) == Controller::Routes {
+        for l in &gw.listeners {
+            for problem in listener_problems(view, entry, l) {
+                out.push(problem.finding);
+            }
+            if !l.kinds.is_empty() && listener_kinds(l).is_empty() {
+                out.push(Finding::new(
+                    &catalog::MG0926,
+                    &entry.object.key,
+                    child(&child(&l.pointer, "allowedRoutes"), "kinds"),
+                    format!(
+                        "listener {:?} ({}) allows only route kinds its protocol does not take ({}; istiod: InvalidRouteKinds): no route can attach to it",
+                        l.name,
+                        l.protocol,
+                        join(l.kinds.iter().map(|(_, k)| k.as_str()))
+                    ),
+                ));
+            }
+        }
+    }
     if !gw.class.is_empty() && class_controller(view, &gw.class) == Controller::Unknown {
         out.push(Finding::new(
             &catalog::MG0907,
@@ -62,6 +85,209 @@ pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out
                 gw.class
             ),
         ));
+    }
+}
+
+/// Whether the control planes that read an object handle a feature: `None`
+/// when any of them is unknown (no control plane at all, or a version or flags
+/// that cannot be read): absence of evidence is not a finding.
+fn istiod_support(
+    view: &ClusterView,
+    entry: &Entry,
+    supported: fn(&ControlPlane) -> Option<bool>,
+) -> Option<Result<(), String>> {
+    let rev = entry.object.labels.get("istio.io/rev");
+    let readers: Vec<&ControlPlane> = view
+        .control_plane_list()
+        .into_iter()
+        .filter(|cp| rev.is_none_or(|r| *r == cp.revision))
+        .collect();
+    if readers.is_empty() {
+        return None;
+    }
+    let mut refused = Vec::new();
+    for cp in readers {
+        match supported(cp)? {
+            true => return Some(Ok(())),
+            false => refused.push(format!(
+                "istiod {} (revision {})",
+                cp.version.as_deref().unwrap_or("?"),
+                cp.revision
+            )),
+        }
+    }
+    Some(Err(join(&refused)))
+}
+
+/// TCPRoute and TCP listeners: from 1.31, or with the alpha flag (1.28-1.30).
+fn reads_tcp(cp: &ControlPlane) -> Option<bool> {
+    let (major, minor) = cp.minor()?;
+    if (major, minor) >= (1, 31) {
+        return Some(true);
+    }
+    if (major, minor) < (1, 28) {
+        return None;
+    }
+    cp.flag(ALPHA_FLAG)
+}
+
+/// TLSRoute and TLS listeners: from 1.30, or with the alpha flag (1.28, 1.29).
+fn reads_tls(cp: &ControlPlane) -> Option<bool> {
+    let (major, minor) = cp.minor()?;
+    if (major, minor) >= (1, 30) {
+        return Some(true);
+    }
+    if (major, minor) < (1, 28) {
+        return None;
+    }
+    cp.flag(ALPHA_FLAG)
+}
+
+const ALPHA_FLAG: &str = "PILOT_ENABLE_ALPHA_GATEWAY_API";
+
+/// Why istiod does not program a listener.
+struct ListenerProblem {
+    finding: Finding,
+    /// Only because a certificate Secret does not exist (yet).
+    missing_secret_only: bool,
+}
+
+/// istiod's `buildListener` for an ingress-class Gateway: the protocol
+/// (`listenerProtocolToIstio`) and, for a terminating TLS listener, its
+/// certificates (`buildTLS`, `buildSecretReference`, ReferenceGrants).
+fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener) -> Vec<ListenerProblem> {
+    let key = &entry.object.key;
+    let mut out = Vec::new();
+    let protocol_at = child(&l.pointer, "protocol");
+    let not_programmed = "not programmed: routes attached to it get no Envoy listener (connections refused, or 404 on a port other listeners share)";
+    match l.protocol.as_str() {
+        "HTTP" | "HTTPS" => {}
+        "TCP" | "TLS" => {
+            let check = if l.protocol == "TCP" { reads_tcp } else { reads_tls };
+            if let Some(Err(who)) = istiod_support(view, entry, check) {
+                out.push(ListenerProblem {
+                    finding: Finding::new(
+                        &catalog::MG0922,
+                        key,
+                        protocol_at.clone(),
+                        format!(
+                            "listener {:?}: {who} programs {} listeners only with {ALPHA_FLAG}=true (istiod: UnsupportedProtocol): {not_programmed}",
+                            l.name, l.protocol
+                        ),
+                    ),
+                    missing_secret_only: false,
+                });
+            }
+        }
+        other => {
+            let upper = other.to_ascii_uppercase();
+            let hint = if ["HTTP", "HTTPS", "TLS", "TCP"].contains(&upper.as_str()) {
+                format!("; protocol names are case-sensitive: {upper}")
+            } else if other == "HBONE" {
+                "; HBONE is only for waypoint and east-west classes".to_string()
+            } else {
+                String::new()
+            };
+            out.push(ListenerProblem {
+                finding: Finding::new(
+                    &catalog::MG0922,
+                    key,
+                    protocol_at,
+                    format!(
+                        "listener {:?}: protocol {other:?} is not one istiod programs on an ingress Gateway (HTTP, HTTPS, TLS, TCP{hint}; istiod: UnsupportedProtocol): {not_programmed}",
+                        l.name
+                    ),
+                ),
+                missing_secret_only: false,
+            });
+        }
+    }
+    let terminates = l.has_tls && l.tls_mode.as_deref().is_none_or(|m| m == "Terminate");
+    let istio_certs = matches!(
+        l.tls_options
+            .get("gateway.istio.io/tls-terminate-mode")
+            .map(String::as_str),
+        Some("ISTIO_SIMPLE" | "ISTIO_MUTUAL")
+    );
+    if terminates && !istio_certs && !l.certificate_refs.is_empty() {
+        let refs_at = child(&child(&l.pointer, "tls"), "certificateRefs");
+        if l.certificate_refs.len() > 2 {
+            out.push(ListenerProblem {
+                finding: Finding::new(
+                    &catalog::MG0921,
+                    key,
+                    refs_at,
+                    format!("listener {:?} has {} certificateRefs; istiod takes at most 2 (istiod: InvalidCertificateRef): {not_programmed}", l.name, l.certificate_refs.len()),
+                ),
+                missing_secret_only: false,
+            });
+            return out;
+        }
+        let gw_ns = key.namespace.as_str();
+        let mut reasons = Vec::new();
+        let mut missing_only = true;
+        let mut usable = 0;
+        let mut grant_namespaces = Vec::new();
+        for c in &l.certificate_refs {
+            let ns = c.namespace.as_deref().unwrap_or(gw_ns);
+            if !(matches!(c.group.as_str(), "" | "core") && c.kind == "Secret") {
+                reasons.push(format!("{} {}/{} is not a Secret", c.kind, ns, c.name));
+                missing_only = false;
+                continue;
+            }
+            if view.get(&ObjKey::new(Kind::Secret, ns, c.name.clone())).is_none() {
+                reasons.push(format!("Secret {ns}/{} does not exist", c.name));
+                continue;
+            }
+            if ns != gw_ns && !grant_allows(view, Kind::K8sGateway, gw_ns, ns, "", "Secret", &c.name) {
+                reasons.push(format!("Secret {ns}/{} is in another namespace and no ReferenceGrant there lets Gateways in {gw_ns} use it", c.name));
+                missing_only = false;
+                grant_namespaces.push(ns.to_string());
+                continue;
+            }
+            usable += 1;
+        }
+        if usable == 0 {
+            let first = l.certificate_refs[0].pointer.clone();
+            let finding = Finding::new(
+                &catalog::MG0921,
+                key,
+                first,
+                format!(
+                    "listener {:?} has no usable certificate: {} (istiod: InvalidCertificateRef): {not_programmed}",
+                    l.name,
+                    join(&reasons)
+                ),
+            );
+            // A missing grant may come in the same batch (after the Gateway).
+            let finding = if grant_namespaces.is_empty() {
+                finding
+            } else {
+                finding.with_referents_of(Kind::ReferenceGrant, grant_namespaces)
+            };
+            out.push(ListenerProblem {
+                finding: if missing_only {
+                    finding.with_severity(crate::finding::Severity::Warning)
+                } else {
+                    finding
+                },
+                missing_secret_only: missing_only,
+            });
+        }
+    }
+    out
+}
+
+pub fn check_reference_grant(entry: &Entry, grant: &ReferenceGrantSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    for (i, (_, _, ns)) in grant.from.iter().enumerate() {
+        if !ns.is_empty() && !view.namespace_exists(ns) {
+            out.push(Finding::new(
+                &catalog::MG0941,
+                &entry.object.key,
+                crate::model::fields::index(&crate::finding::pointer("/spec/from"), i).with_trailing_token("namespace"),
+                format!("namespace {ns} does not exist: this entry permits nothing until it does"),
+            ));
+        }
     }
 }
 
@@ -211,6 +437,41 @@ struct Parents {
 }
 
 pub fn check_route(entry: &Entry, route: &RouteSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    let support = match key.kind {
+        Kind::TCPRoute => istiod_support(view, entry, reads_tcp),
+        Kind::TLSRoute => istiod_support(view, entry, reads_tls),
+        _ => None,
+    };
+    if let Some(Err(who)) = support {
+        out.push(Finding::new(
+            &catalog::MG0908,
+            key,
+            crate::finding::pointer("/kind"),
+            format!(
+                "{who} reads no {} without {ALPHA_FLAG}=true: this route is ignored whole (404 at its gateways, connections closed)",
+                key.kind
+            ),
+        ));
+        return;
+    }
+    if http_like(key.kind) {
+        for rule in &route.rules {
+            let message = if rule.backends == 0 && !rule.redirect {
+                "this rule has no backendRefs and no redirect: its requests get 404 from istiod 1.30 (500 from 1.31)"
+            } else if rule.backends > 0 && rule.zero_weight == rule.backends {
+                "every backend of this rule has weight 0: its requests get 500"
+            } else {
+                continue;
+            };
+            out.push(Finding::new(
+                &catalog::MG0917,
+                key,
+                rule.pointer.clone(),
+                message.to_string(),
+            ));
+        }
+    }
     let mut parents = Parents::default();
     for r in &route.parent_refs {
         match (r.group.as_str(), r.kind.as_str()) {
@@ -280,6 +541,30 @@ fn check_gateway_parent(
             .filter(|(_, r)| r.is_none())
             .map(|(l, _)| l)
             .collect();
+        let problems: Vec<Vec<ListenerProblem>> = accepted.iter().map(|l| listener_problems(view, gw, l)).collect();
+        if problems.iter().all(|p| !p.is_empty()) {
+            let missing_only = problems.iter().flatten().all(|p| p.missing_secret_only);
+            let why: Vec<String> = problems.iter().flatten().map(|p| p.finding.message.clone()).collect();
+            let f = Finding::new(
+                &catalog::MG0906,
+                key,
+                r.pointer.clone(),
+                format!(
+                    "every listener of Gateway {gw_ns}/{} that accepts this route is not programmed ({}): istiod reports the route Accepted, \
+                     but requests for {} there get no listener (connection refused, or 404 on a shared port)",
+                    r.name,
+                    join(&why),
+                    hosts_text(&route.hostnames)
+                ),
+            )
+            .with_referent(gw_key.clone());
+            out.push(if missing_only {
+                f.with_severity(crate::finding::Severity::Warning)
+            } else {
+                f
+            });
+            return;
+        }
         check_isolation(entry, route, &accepted, spec, &format!("{gw_ns}/{}", r.name), out);
         return;
     }
@@ -336,7 +621,8 @@ fn check_gateway_parent(
             )
         }
     };
-    out.push(f);
+    // The Gateway's listeners decide: a batch may change them too.
+    out.push(f.with_referent(gw_key));
 }
 
 /// istiod's `hostnameAllowedByIsolation`: whether `route_host` survives at

@@ -32,6 +32,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         match &entry.parsed {
             Parsed::K8sGateway(gw) => gateway_api::check_gateway(entry, gw, view, &mut out),
             Parsed::Route(route) => gateway_api::check_route(entry, route, view, &mut out),
+            Parsed::ReferenceGrant(grant) => gateway_api::check_reference_grant(entry, grant, view, &mut out),
             _ => {}
         }
         return out;

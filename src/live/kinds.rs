@@ -139,6 +139,12 @@ pub fn trim_pod(v: &mut Value) {
                             s.insert(f.into(), x.clone());
                         }
                     }
+                    // istiod's flags (ControlPlane::flags): its own container only.
+                    if c.get("name").and_then(Value::as_str) == Some("discovery") {
+                        if let Some(env) = c.get("env") {
+                            s.insert("env".into(), env.clone());
+                        }
+                    }
                     Value::Object(s)
                 })
                 .collect();

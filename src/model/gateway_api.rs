@@ -32,9 +32,36 @@ pub struct Listener {
     pub hostname: Option<String>,
     /// `tls.mode` (a TLS listener that terminates also takes TCPRoutes).
     pub tls_mode: Option<String>,
+    /// Whether the listener has a `tls` block at all.
+    pub has_tls: bool,
+    /// `tls.certificateRefs`.
+    pub certificate_refs: Vec<ObjectRef>,
+    /// `tls.options`.
+    pub tls_options: BTreeMap<String, String>,
     pub namespaces: AllowedNamespaces,
     /// `allowedRoutes.kinds` as (group, kind); empty: the protocol's kinds.
     pub kinds: Vec<(String, String)>,
+    pub pointer: PointerBuf,
+}
+
+/// A reference to an object by group, kind, name and optional namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub pointer: PointerBuf,
+}
+
+/// What a route rule has, for MG0917.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSummary {
+    pub backends: usize,
+    /// Backends with a weight of 0.
+    pub zero_weight: usize,
+    /// A filter that answers without a backend (RequestRedirect).
+    pub redirect: bool,
     pub pointer: PointerBuf,
 }
 
@@ -78,6 +105,7 @@ pub struct RouteSpec {
     pub parent_refs: Vec<ParentRef>,
     pub hostnames: Vec<String>,
     pub backends: Vec<BackendRef>,
+    pub rules: Vec<RuleSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,7 +196,26 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
             continue;
         };
         let tls_at = child(&here, "tls");
-        let tls_mode = fields::mapping(l.get("tls"), &tls_at, p).and_then(|t| str_of(t, "mode", &tls_at, p));
+        let tls = fields::mapping(l.get("tls"), &tls_at, p);
+        let tls_mode = tls.and_then(|t| str_of(t, "mode", &tls_at, p));
+        let mut certificate_refs = Vec::new();
+        let mut tls_options = BTreeMap::new();
+        if let Some(t) = tls {
+            let refs_at = child(&tls_at, "certificateRefs");
+            for (j, c) in fields::list(t.get("certificateRefs"), &refs_at, p).iter().enumerate() {
+                let ch = index(&refs_at, j);
+                if let Some(c) = fields::mapping(Some(c), &ch, p) {
+                    certificate_refs.push(ObjectRef {
+                        group: str_of(c, "group", &ch, p).unwrap_or_default(),
+                        kind: str_of(c, "kind", &ch, p).unwrap_or_else(|| "Secret".to_string()),
+                        name: str_of(c, "name", &ch, p).unwrap_or_default(),
+                        namespace: str_of(c, "namespace", &ch, p),
+                        pointer: ch,
+                    });
+                }
+            }
+            tls_options = fields::string_map(t, "options", &tls_at, p);
+        }
         let ar_at = child(&here, "allowedRoutes");
         let mut namespaces = AllowedNamespaces::Same;
         let mut kinds = Vec::new();
@@ -204,6 +251,9 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
             protocol: str_of(l, "protocol", &here, p).unwrap_or_default(),
             hostname: str_of(l, "hostname", &here, p),
             tls_mode,
+            has_tls: tls.is_some(),
+            certificate_refs,
+            tls_options,
             namespaces,
             kinds,
             pointer: here,
@@ -259,9 +309,19 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
             continue;
         };
         let b_at = child(&rule_at, "backendRefs");
+        let mut summary = RuleSummary {
+            backends: 0,
+            zero_weight: 0,
+            redirect: false,
+            pointer: rule_at.clone(),
+        };
         for (j, b) in fields::list(rule.get("backendRefs"), &b_at, p).iter().enumerate() {
             let here = index(&b_at, j);
             if let Some(b) = fields::mapping(Some(b), &here, p) {
+                summary.backends += 1;
+                if b.get("weight").and_then(Value::as_u64) == Some(0) {
+                    summary.zero_weight += 1;
+                }
                 spec.backends.push(parse_backend(b, here, false, p));
             }
         }
@@ -271,6 +331,9 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
             let Some(f) = fields::mapping(Some(f), &here, p) else {
                 continue;
             };
+            if f.get("type").and_then(Value::as_str) == Some("RequestRedirect") || f.contains_key("requestRedirect") {
+                summary.redirect = true;
+            }
             let mirror_at = child(&here, "requestMirror");
             if let Some(mirror) = fields::mapping(f.get("requestMirror"), &mirror_at, p) {
                 let br_at = child(&mirror_at, "backendRef");
@@ -279,6 +342,7 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
                 }
             }
         }
+        spec.rules.push(summary);
     }
     spec
 }

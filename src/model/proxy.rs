@@ -172,17 +172,64 @@ pub fn from_pod(
 pub struct ControlPlane {
     pub revision: String,
     pub version: Option<String>,
+    /// The environment flags of istiod that change what it reads (product.md §2),
+    /// as written on its `discovery` container; `None` when the object carries
+    /// no container to read them from.
+    pub flags: Option<BTreeMap<String, String>>,
+}
+
+/// The istiod flags meshgate reads.
+pub const ISTIOD_FLAGS: [&str; 4] = [
+    "PILOT_ENABLE_ALPHA_GATEWAY_API",
+    "PILOT_ENABLE_AMBIENT",
+    "ENABLE_GATEWAY_API_INFERENCE_EXTENSION",
+    "AMBIENT_ENABLE_MULTI_NETWORK",
+];
+
+impl ControlPlane {
+    /// A boolean flag as Go's `strconv.ParseBool` reads it; `None` when the
+    /// flags are unknown, `Some(false)` when unset (istiod's default).
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        let flags = self.flags.as_ref()?;
+        Some(matches!(
+            flags.get(name).map(String::as_str),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        ))
+    }
+
+    /// (major, minor) of the version.
+    pub fn minor(&self) -> Option<(u32, u32)> {
+        let v = self.version.as_deref()?;
+        let mut parts = v.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    }
 }
 
 pub fn control_plane(labels: &BTreeMap<String, String>, pod_spec: Option<&Value>) -> Option<ControlPlane> {
     if labels.get("app").map(String::as_str) != Some("istiod") {
         return None;
     }
-    let image = pod_spec.and_then(|s| {
+    let discovery = pod_spec.and_then(|s| {
         containers(s, "containers")
             .find(|c| c.get("name").and_then(Value::as_str) == Some("discovery"))
             .or_else(|| containers(s, "containers").next())
-            .and_then(|c| c.get("image").and_then(Value::as_str))
+    });
+    let image = discovery.and_then(|c| c.get("image").and_then(Value::as_str));
+    // A container without `env` sets no flag (live Pods keep the discovery
+    // container's env through trimming: live::kinds::trim_pod).
+    let flags = discovery.map(|c| {
+        c.get("env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.get("name")?.as_str()?;
+                let value = e.get("value")?.as_str()?;
+                ISTIOD_FLAGS
+                    .contains(&name)
+                    .then(|| (name.to_string(), value.to_string()))
+            })
+            .collect()
     });
     Some(ControlPlane {
         revision: labels
@@ -190,6 +237,7 @@ pub fn control_plane(labels: &BTreeMap<String, String>, pod_spec: Option<&Value>
             .cloned()
             .unwrap_or_else(|| DEFAULT_REVISION.to_string()),
         version: image.and_then(image_version),
+        flags,
     })
 }
 
@@ -285,9 +333,27 @@ mod tests {
             cp,
             ControlPlane {
                 revision: "1-30".into(),
-                version: Some("1.30.3".into())
+                version: Some("1.30.3".into()),
+                flags: Some(BTreeMap::new()),
             }
         );
+        assert_eq!(cp.flag("PILOT_ENABLE_ALPHA_GATEWAY_API"), Some(false));
+        assert_eq!(cp.minor(), Some((1, 30)));
         assert_eq!(control_plane(&labels(&[("app", "web")]), Some(&spec)), None);
+        // The flags istiod reads from its environment, as ParseBool reads them.
+        let spec = json!({"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.30.3",
+            "env": [{"name": "PILOT_ENABLE_ALPHA_GATEWAY_API", "value": "1"}, {"name": "OTHER", "value": "true"},
+                    {"name": "PILOT_ENABLE_AMBIENT", "valueFrom": {"configMapKeyRef": {"name": "x", "key": "y"}}}]}]});
+        let cp = control_plane(&labels(&[("app", "istiod")]), Some(&spec)).unwrap();
+        assert_eq!(cp.flag("PILOT_ENABLE_ALPHA_GATEWAY_API"), Some(true));
+        assert_eq!(cp.flag("PILOT_ENABLE_AMBIENT"), Some(false));
+        assert_eq!(cp.flags.as_ref().map(|f| f.len()), Some(1));
+        // Without a container to read, nothing is known.
+        assert_eq!(
+            control_plane(&labels(&[("app", "istiod")]), None)
+                .unwrap()
+                .flag("PILOT_ENABLE_AMBIENT"),
+            None
+        );
     }
 }

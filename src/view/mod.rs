@@ -755,6 +755,17 @@ impl ClusterView {
         out
     }
 
+    /// Every control plane the view knows (istiod Deployments and Pods).
+    pub fn control_plane_list(&self) -> Vec<&crate::model::proxy::ControlPlane> {
+        read(|| Topic::ControlPlanes);
+        self.idx
+            .control_planes
+            .values()
+            .flat_map(|keys| self.lookup(Some(keys)))
+            .filter_map(|e| e.control_plane.as_deref())
+            .collect()
+    }
+
     /// Whether the view holds any Node (else Node labels cannot be judged).
     pub fn has_nodes(&self) -> bool {
         read(|| Topic::Nodes);

@@ -396,3 +396,129 @@ fn mg0905_a_hostname_a_more_specific_listener_owns() {
     );
     assert!(f.is_empty(), "{f:?}");
 }
+
+const ISTIOD_1_30: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}\nspec:\n  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]}\n";
+
+fn https_gateway(refs: &str, options: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: public, namespace: infra}}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: \"*.example.com\"\n    allowedRoutes: {{namespaces: {{from: All}}}}\n    tls:\n      mode: Terminate\n      certificateRefs: {refs}\n{options}"
+    )
+}
+
+#[test]
+fn mg0921_certificates_and_mg0906_routes_behind_them() {
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: infra}\ntype: kubernetes.io/tls\n";
+    let other_secret = secret.replace("namespace: infra", "namespace: certs");
+    let route_doc = route(
+        "{name: public, namespace: infra}",
+        "[shop.example.com]",
+        "{name: web, port: 8080}",
+    );
+    // A Secret that exists: clean.
+    let ok = https_gateway("[{name: cert}]", "");
+    let v = view(&[&ok, secret, SHOP_NS, SVC]);
+    assert!(check_yaml(&v, &ok).is_empty());
+    assert!(check_yaml(&v, &route_doc).is_empty());
+    // Missing (cert-manager may create it later): warnings.
+    let v = view(&[&ok, SHOP_NS, SVC]);
+    let f = check_yaml(&v, &ok);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0921", "/spec/listeners/0/tls/certificateRefs/0")])
+    );
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+    let f = check_yaml(&v, &route_doc);
+    assert_eq!(codes(&f), pairs(&[("MG0906", "/spec/parentRefs/0")]));
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+    // In another namespace without a grant, or of another kind: errors.
+    let cross = https_gateway("[{name: cert, namespace: certs}]", "");
+    let v = view(&[&cross, &other_secret, SHOP_NS, SVC]);
+    let f = check_yaml(&v, &cross);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0921", "/spec/listeners/0/tls/certificateRefs/0")])
+    );
+    assert_eq!(f[0].severity, crate::finding::Severity::Error);
+    assert!(
+        f[0].message.contains(
+            "Secret certs/cert is in another namespace and no ReferenceGrant there lets Gateways in infra use it"
+        ),
+        "{}",
+        f[0].message
+    );
+    let f = check_yaml(&v, &route_doc);
+    assert_eq!(f[0].code, "MG0906");
+    assert_eq!(f[0].severity, crate::finding::Severity::Error);
+    let grant = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: gw, namespace: certs}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}]\n  to: [{group: \"\", kind: Secret}]\n";
+    let v = view(&[&cross, &other_secret, grant, SHOP_NS, SVC]);
+    assert!(check_yaml(&v, &cross).is_empty());
+    let configmap = https_gateway("[{kind: ConfigMap, name: cert}]", "");
+    let f = check_yaml(&view(&[]), &configmap);
+    assert!(
+        f[0].message.contains("ConfigMap infra/cert is not a Secret"),
+        "{}",
+        f[0].message
+    );
+    // Istio's own certificates need no reference.
+    let istio = https_gateway(
+        "[{name: nope}]",
+        "      options: {gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL}\n",
+    );
+    assert!(check_yaml(&view(&[]), &istio).is_empty());
+}
+
+#[test]
+fn mg0922_mg0908_protocols_and_kinds_istiod_does_not_program() {
+    let gw = |protocol: &str| {
+        format!("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: edge, namespace: shop}}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {{name: l, port: 9000, protocol: {protocol}}}\n")
+    };
+    for (p, needle) in [
+        ("http", "case-sensitive: HTTP"),
+        ("UDP", "UnsupportedProtocol"),
+        ("HBONE", "only for waypoint"),
+    ] {
+        let f = check_yaml(&view(&[]), &gw(p));
+        assert_eq!(codes(&f), pairs(&[("MG0922", "/spec/listeners/0/protocol")]), "{p}");
+        assert!(f[0].message.contains(needle), "{}", f[0].message);
+    }
+    // TCP: silent with no control plane known; an error with istiod 1.30 and
+    // the alpha flag off; fine with it on.
+    assert!(check_yaml(&view(&[]), &gw("TCP")).is_empty());
+    let f = check_yaml(&view(&[ISTIOD_1_30]), &gw("TCP"));
+    assert_eq!(codes(&f), pairs(&[("MG0922", "/spec/listeners/0/protocol")]));
+    assert!(
+        f[0].message.contains(
+            "istiod 1.30.3 (revision default) programs TCP listeners only with PILOT_ENABLE_ALPHA_GATEWAY_API=true"
+        ),
+        "{}",
+        f[0].message
+    );
+    let alpha = ISTIOD_1_30.replace(
+        "image: docker.io/istio/pilot:1.30.3}",
+        "image: docker.io/istio/pilot:1.30.3, env: [{name: PILOT_ENABLE_ALPHA_GATEWAY_API, value: \"true\"}]}",
+    );
+    assert!(check_yaml(&view(&[&alpha]), &gw("TCP")).is_empty());
+    let tcp_route = "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: db, namespace: shop}\nspec:\n  parentRefs: [{name: edge}]\n  rules: [{backendRefs: [{name: web, port: 8080}]}]\n";
+    let f = check_yaml(&view(&[ISTIOD_1_30, SVC]), tcp_route);
+    assert_eq!(codes(&f), pairs(&[("MG0908", "/kind")]));
+    let v131 = ISTIOD_1_30.replace("pilot:1.30.3", "pilot:1.31.0");
+    let f = check_yaml(&view(&[&v131, SVC, &gw("TCP")]), tcp_route);
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn mg0926_mg0917_mg0941() {
+    let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: shop}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - name: l\n    port: 80\n    protocol: HTTP\n    allowedRoutes: {kinds: [{kind: TCPRoute}]}\n";
+    let f = check_yaml(&view(&[]), gw);
+    assert_eq!(codes(&f), pairs(&[("MG0926", "/spec/listeners/0/allowedRoutes/kinds")]));
+    let v = view(&[GW, SHOP_NS, SVC]);
+    let doc = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: shop}\nspec:\n  parentRefs: [{name: public, namespace: infra}]\n  hostnames: [shop.example.com]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /old}}]\n  - backendRefs: [{name: web, port: 8080, weight: 0}]\n  - filters: [{type: RequestRedirect, requestRedirect: {hostname: www.example.com}}]\n";
+    let f = check_yaml(&v, doc);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0917", "/spec/rules/0"), ("MG0917", "/spec/rules/1")])
+    );
+    let grant = "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: g, namespace: shop}\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: nowhere}, {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]\n  to: [{group: \"\", kind: Service}]\n";
+    let f = check_yaml(&v, grant);
+    assert_eq!(codes(&f), pairs(&[("MG0941", "/spec/from/0/namespace")]));
+}
