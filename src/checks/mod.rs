@@ -8,7 +8,7 @@ pub(crate) use destination_rule::strict_plaintext_targets;
 mod egress;
 mod envoy_filter;
 mod gateway;
-mod gateway_api;
+pub(crate) mod gateway_api;
 mod security;
 mod service;
 mod service_entry;

@@ -25,6 +25,11 @@ pub fn check(entry: &Entry, vs: &VirtualServiceSpec, view: &ClusterView, out: &m
         let GatewayRef::Named { namespace, name } = GatewayRef::parse(&g.value, ns) else {
             continue;
         };
+        // A Gateway istiod generates from a Gateway API listener exists
+        // exactly when that listener is programmed (product.md §4).
+        if super::gateway_api::generated_gateway_programmed(view, &namespace, &name) == Some(true) {
+            continue;
+        }
         match view.gateway(&namespace, &name) {
             None => out.push(
                 Finding::new(
