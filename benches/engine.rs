@@ -14,12 +14,50 @@ fn main() {
 
 fn objects() -> &'static Vec<Object> {
     static OBJECTS: OnceLock<Vec<Object>> = OnceLock::new();
-    OBJECTS.get_or_init(|| {
-        synthetic::objects(&Scale::PRODUCT)
-            .into_iter()
-            .map(|v| Object::from_value(v, "default").expect("synthetic objects are valid"))
-            .collect()
-    })
+    OBJECTS.get_or_init(|| objects_at(&Scale::PRODUCT))
+}
+
+fn objects_at(s: &Scale) -> Vec<Object> {
+    synthetic::objects(s)
+        .into_iter()
+        .map(|v| Object::from_value(v, "default").expect("synthetic objects are valid"))
+        .collect()
+}
+
+/// §6 plus 500 Gateway API Gateways and 5,000 HTTPRoutes.
+fn gateway_api_objects() -> &'static Vec<Object> {
+    static OBJECTS: OnceLock<Vec<Object>> = OnceLock::new();
+    OBJECTS.get_or_init(|| objects_at(&Scale::PRODUCT_GATEWAY_API))
+}
+
+fn gateway_api_view() -> &'static ClusterView {
+    static VIEW: OnceLock<ClusterView> = OnceLock::new();
+    VIEW.get_or_init(|| build(gateway_api_objects()))
+}
+
+/// The §6 view plus the Gateway API objects (93,500 objects) indexed from scratch.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn index_build_product_scale_with_gateway_api() -> ClusterView {
+    build(divan::black_box(gateway_api_objects()))
+}
+
+/// One HTTPRoute or Gateway API Gateway review's check work at that size.
+#[divan::bench(args = ["httproute", "k8s-gateway"])]
+fn check_one_gateway_api(bencher: divan::Bencher, which: &str) {
+    let s = Scale::PRODUCT_GATEWAY_API;
+    let value = match which {
+        "httproute" => synthetic::http_route(&s, 4242),
+        _ => synthetic::k8s_gateway(&s, 77),
+    };
+    let view = gateway_api_view();
+    let entry = Entry::new(Object::from_value(value.clone(), "default").unwrap(), view.settings());
+    let findings = checks::check(&entry, view);
+    assert!(findings.is_empty(), "synthetic objects are consistent: {findings:?}");
+    bencher.bench(|| {
+        let o = Object::from_value(divan::black_box(value.clone()), "default").unwrap();
+        let entry = Entry::new(o, view.settings());
+        checks::check(&entry, view)
+    });
 }
 
 fn view() -> &'static ClusterView {

@@ -2,7 +2,8 @@
 //! `cargo run --release --example synth -- DIR [OBJECTS] [FILES]` (default 10,000
 //! objects, in the proportions of product.md §6). Without FILES one object per file;
 //! with FILES the objects are spread over that many multi-document files. Used to
-//! measure `meshgate check` at scale (benches/vs-istioctl.sh).
+//! measure `meshgate check` at scale (benches/vs-istioctl.sh). `SYNTH_GATEWAY_API=1`
+//! adds Gateway API Gateways and HTTPRoutes (500 and 5,000 at the full size).
 
 use meshgate::synthetic::{self, Scale};
 
@@ -14,8 +15,13 @@ fn main() {
     };
     let want: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
     let files: Option<usize> = args.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0);
-    let divisor = (Scale::PRODUCT.total() / want.max(1)).max(1);
-    let scale = Scale::PRODUCT.divided(divisor);
+    let full = if std::env::var_os("SYNTH_GATEWAY_API").is_some() {
+        Scale::PRODUCT_GATEWAY_API
+    } else {
+        Scale::PRODUCT
+    };
+    let divisor = (full.total() / want.max(1)).max(1);
+    let scale = full.divided(divisor);
     let objects = synthetic::objects(&scale);
     std::fs::create_dir_all(&dir).expect("create output dir");
     match files {

@@ -12,6 +12,9 @@ pub struct Scale {
     pub gateways: usize,
     pub services: usize,
     pub pods: usize,
+    /// Kubernetes Gateway API Gateways and HTTPRoutes (0 at `PRODUCT`).
+    pub k8s_gateways: usize,
+    pub http_routes: usize,
 }
 
 impl Scale {
@@ -24,6 +27,15 @@ impl Scale {
         gateways: 1_000,
         services: 20_000,
         pods: 50_000,
+        k8s_gateways: 0,
+        http_routes: 0,
+    };
+
+    /// `PRODUCT` plus 500 Gateway API Gateways and 5,000 HTTPRoutes (issue #20).
+    pub const PRODUCT_GATEWAY_API: Scale = Scale {
+        k8s_gateways: 500,
+        http_routes: 5_000,
+        ..Scale::PRODUCT
     };
 
     /// The same proportions with every count divided by `d` (at least 1 each).
@@ -37,6 +49,12 @@ impl Scale {
             gateways: f(self.gateways),
             services: f(self.services).max(f(self.virtual_services)),
             pods: f(self.pods),
+            k8s_gateways: if self.k8s_gateways == 0 {
+                0
+            } else {
+                f(self.k8s_gateways)
+            },
+            http_routes: if self.http_routes == 0 { 0 } else { f(self.http_routes) },
         }
     }
 
@@ -47,6 +65,8 @@ impl Scale {
             + self.gateways
             + self.services
             + self.pods
+            + self.k8s_gateways
+            + self.http_routes
     }
 }
 
@@ -126,6 +146,29 @@ pub fn service_entry(s: &Scale, e: usize) -> Value {
                  "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}})
 }
 
+/// Gateway API Gateway `g`: class `istio`, one HTTP listener for its own
+/// wildcard domain, in namespace `ns(g)`.
+pub fn k8s_gateway(s: &Scale, g: usize) -> Value {
+    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": format!("kgw-{g}"), "namespace": ns(s, g)},
+        "spec": {"gatewayClassName": "istio",
+                 "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hostname": format!("*.kgw-{g}.example.com")}]}})
+}
+
+/// HTTPRoute `r`: attached to Gateway `r % k8s_gateways` (same namespace), one
+/// hostname under its domain, to a Service of that namespace.
+pub fn http_route(s: &Scale, r: usize) -> Value {
+    let g = r % s.k8s_gateways.max(1);
+    let n = g % s.namespaces;
+    let svc = (n + s.namespaces * (r / s.k8s_gateways.max(1))) % s.services;
+    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": format!("route-{r}"), "namespace": ns(s, g)},
+        "spec": {"parentRefs": [{"name": format!("kgw-{g}")}],
+                 "hostnames": [format!("r{r}.kgw-{g}.example.com")],
+                 "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                            "backendRefs": [{"name": format!("svc-{svc}"), "port": 80}]}]}})
+}
+
 /// The Service in front of the ingress gateway proxies (exposes the Gateways' port 80).
 pub fn ingress_service() -> Value {
     json!({"apiVersion": "v1", "kind": "Service",
@@ -145,6 +188,8 @@ pub fn objects(s: &Scale) -> Vec<Value> {
     out.extend((0..s.gateways).map(|g| gateway(s, g)));
     out.extend((0..s.destination_rules).map(|k| destination_rule(s, k)));
     out.extend((0..s.virtual_services).map(|m| virtual_service(s, m)));
+    out.extend((0..s.k8s_gateways).map(|g| k8s_gateway(s, g)));
+    out.extend((0..s.http_routes).map(|r| http_route(s, r)));
     out
 }
 

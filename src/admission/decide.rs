@@ -73,7 +73,8 @@ pub fn decide(
             kind: req.kind.kind.chars().take(100).collect(),
         });
     }
-    let kind_name = kind.as_str();
+    // For metrics: unique among kinds (two kinds are called Gateway).
+    let kind_name = kind.unique_name();
     if policy.exempt_namespaces.contains(&req.namespace) {
         return Ok(Decision {
             exempt: true,

@@ -138,6 +138,16 @@ impl Kind {
         }
     }
 
+    /// A name unique among the kinds the view knows, for metric labels and
+    /// logs: the Gateway API's Gateway is `Gateway.gateway.networking.k8s.io`
+    /// (kubectl's resource.group form), every other kind its plain name.
+    pub fn unique_name(self) -> &'static str {
+        match self {
+            Kind::K8sGateway => "Gateway.gateway.networking.k8s.io",
+            other => other.as_str(),
+        }
+    }
+
     /// The API group (empty for the core group).
     pub fn group(self) -> &'static str {
         match self {

@@ -83,7 +83,7 @@ impl AppState {
             self.metrics
                 .cache_objects
                 .get_or_create(&KindLabels {
-                    kind: kind.as_str().to_string(),
+                    kind: kind.unique_name().to_string(),
                 })
                 .set(n as i64);
         }
@@ -92,7 +92,7 @@ impl AppState {
             let now = Instant::now();
             for (kind, kh) in h.snapshot() {
                 let labels = KindLabels {
-                    kind: kind.as_str().to_string(),
+                    kind: kind.unique_name().to_string(),
                 };
                 self.metrics
                     .watch_restarts
