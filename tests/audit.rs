@@ -110,6 +110,9 @@ fn http_route(rng: &mut Rng) -> Value {
 
 /// One random object of the universe.
 fn object(rng: &mut Rng) -> Value {
+    if rng.below(6) == 0 {
+        return gateway_api_object(rng);
+    }
     match rng.below(20) {
         0 => {
             let mut l = serde_json::Map::new();
@@ -271,6 +274,57 @@ fn object(rng: &mut Rng) -> Value {
                        "spec": {"address": "10.0.0.1", "labels": labels(rng), "serviceAccount": "web"}})
             }
         },
+    }
+}
+
+/// Gateway API objects meeting each other and the rest: Gateways of class
+/// `istio` (or a class a GatewayClass may define) with listeners that admit
+/// namespaces by Same, All or label, certificates from Secrets that come and go,
+/// routes to those Gateways or to Services, backends across namespaces, grants.
+fn gateway_api_object(rng: &mut Rng) -> Value {
+    match rng.below(6) {
+        0 => {
+            let mut listener = json!({"name": rng.pick(&["http", "https"]), "port": 80, "protocol": rng.pick(&["HTTP", "HTTPS", "TCP"]),
+                                      "hostname": rng.pick(&["*.example.com", "ext.example.com"])});
+            listener["allowedRoutes"] = match rng.below(3) {
+                0 => json!({"namespaces": {"from": "All"}}),
+                1 => {
+                    json!({"namespaces": {"from": "Selector", "selector": {"matchLabels": {"istio-injection": "enabled"}}}})
+                }
+                _ => json!({}),
+            };
+            if listener["protocol"] == "HTTPS" {
+                listener["tls"] = json!({"certificateRefs": [{"name": "cert", "namespace": rng.pick(NAMESPACES)}]});
+            }
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": meta(rng, &["gw1"]),
+                   "spec": {"gatewayClassName": rng.pick(&["istio", "custom"]), "listeners": [listener]}})
+        }
+        1 => {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "custom"},
+                    "spec": {"controllerName": rng.pick(&["istio.io/gateway-controller", "example.com/other"])}})
+        }
+        2 | 3 => {
+            let parent = if rng.below(3) == 0 {
+                json!({"group": "", "kind": "Service", "name": rng.pick(APPS)})
+            } else {
+                json!({"name": "gw1", "namespace": rng.pick(NAMESPACES), "sectionName": rng.pick(&["http", "https"])})
+            };
+            let mut backend = json!({"name": rng.pick(APPS), "port": 9080});
+            if rng.coin() {
+                backend["namespace"] = json!(rng.pick(NAMESPACES));
+            }
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": rng.pick(&["HTTPRoute", "TCPRoute"]), "metadata": meta(rng, &["r1"]),
+                   "spec": {"parentRefs": [parent], "hostnames": [rng.pick(&["ext.example.com", "web.example.com"])],
+                            "rules": [{"backendRefs": [backend]}]}})
+        }
+        4 => {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant", "metadata": meta(rng, &["g1"]),
+                    "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": rng.pick(&["HTTPRoute", "Gateway"]), "namespace": rng.pick(NAMESPACES)}],
+                             "to": [{"group": "", "kind": rng.pick(&["Service", "Secret"])}]}})
+        }
+        _ => {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta(rng, &["cert"]), "type": "kubernetes.io/tls"})
+        }
     }
 }
 
