@@ -144,7 +144,7 @@ checks! {
     MG0801 = "MG0801", Info, "Service", "C/U", "IST0118, KIA0601", "/spec/ports/0/name", "protocol sniffing instead of the declared protocol",
         "A port of a Service in the mesh (it selects a workload with a proxy) whose name (`<protocol>[-suffix]`) and `appProtocol` give no protocol. Not for Istio's reserved ports (15000–15099) or Services in Istio's own namespaces.";
     MG0901 = "MG0901", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Gateway", "KIA1401", "/spec/parentRefs/0/name", "404 at that gateway (route not attached, no status)",
-        "A parentRef names a Gateway API Gateway that does not exist: istiod attaches the route to nothing there and writes no status for that parent, so requests for its hostnames at that gateway get 404.";
+        "A parentRef names a Gateway API Gateway or ListenerSet that does not exist (or a ListenerSet its Gateway refuses, MG0909): istiod attaches the route to nothing there and writes no status for that parent, so requests for its hostnames at that gateway get 404.";
     MG0902 = "MG0902", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Gateway", "—", "/spec/parentRefs/0/sectionName", "404 at that gateway (NoMatchingParent)",
         "A parentRef's `sectionName` or `port` names no listener of an Istio Gateway (istiod: NoMatchingParent): the route is not attached there.";
     MG0903 = "MG0903", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Gateway", "KIA1401", "/spec/parentRefs/0", "404 at that gateway (NotAllowedByListeners)",
@@ -157,8 +157,10 @@ checks! {
         "Every listener that accepts the route is one istiod does not program (MG0921, MG0922): the route shows Accepted, but no Envoy listener serves it. A warning when the listeners are invalid only because a certificate Secret does not exist (yet).";
     MG0907 = "MG0907", Warning, "Gateway (gateway.networking.k8s.io)", "C/U", "KIA1504", "/spec/gatewayClassName", "Gateway never programmed",
         "`gatewayClassName` names no GatewayClass and no Istio built-in class (`istio`, `istio-remote`, `istio-waypoint`, `istio-east-west`): no controller may ever program the Gateway. A class of another controller is not judged.";
-    MG0908 = "MG0908", Error, "TLSRoute, TCPRoute", "C/U", "—", "/kind", "route ignored whole: 404 at gateways, connections closed",
-        "The known istiod version does not read this route kind with its flags: TCPRoute before 1.31 needs `PILOT_ENABLE_ALPHA_GATEWAY_API=true`, TLSRoute before 1.30 likewise; the route is ignored whole. Judged only when every control plane that reads the object is known (version and flags); silent otherwise.";
+    MG0908 = "MG0908", Error, "TLSRoute, TCPRoute, ListenerSet", "C/U", "—", "/kind", "ignored whole: 404 at gateways, connections closed",
+        "The known istiod version does not read this kind with its flags: TCPRoute before 1.31 needs `PILOT_ENABLE_ALPHA_GATEWAY_API=true`, TLSRoute before 1.30 likewise; ListenerSet (`gateway.networking.k8s.io`) is read from 1.30 (1.28 and 1.29 read only the experimental XListenerSet). The object is ignored whole. Judged only when every control plane that reads the object is known (version and flags); silent otherwise.";
+    MG0909 = "MG0909", Error, "ListenerSet", "C/U; D/U of Gateway", "—", "/spec/parentRef", "none of its listeners programmed: routes attached to it get 404",
+        "A ListenerSet its parent Gateway refuses: the Gateway does not exist, is of a class that takes no ListenerSets (waypoint, remote), or its `allowedListeners` (none by default) does not admit the ListenerSet's namespace. Routes naming the ListenerSet are reported MG0901.";
     MG0911 = "MG0911", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; D of Service", "KIA1402", "/spec/rules/0/backendRefs/0/name", "500 for its share of requests (TCP/TLS: connections closed)",
         "A backendRef's Service (or ServiceImport's Service), or Hostname backend's ServiceEntry host, does not exist (istiod: BackendNotFound): its weight's share of requests gets 500, of TCP and TLS connections is closed.";
     MG0912 = "MG0912", Error, "HTTPRoute, GRPCRoute, TLSRoute, TCPRoute", "C/U; U of Service", "—", "/spec/rules/0/backendRefs/0/port", "500 for its share of requests (TCP/TLS: connections closed)",

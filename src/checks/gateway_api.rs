@@ -9,7 +9,8 @@ use super::{catalog, join};
 use crate::finding::Finding;
 use crate::model::fields::child;
 use crate::model::gateway_api::{
-    AllowedNamespaces, BackendRef, K8sGatewaySpec, Listener, ParentRef, ReferenceGrantSpec, RouteSpec, GROUP,
+    AllowedNamespaces, BackendRef, K8sGatewaySpec, Listener, ListenerSetSpec, ParentRef, ReferenceGrantSpec, RouteSpec,
+    GROUP,
 };
 use crate::model::proxy::ControlPlane;
 use crate::model::{Kind, ObjKey};
@@ -239,8 +240,11 @@ fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener) -> Vec<Lis
                 reasons.push(format!("Secret {ns}/{} does not exist", c.name));
                 continue;
             }
-            if ns != gw_ns && !grant_allows(view, Kind::K8sGateway, gw_ns, ns, "", "Secret", &c.name) {
-                reasons.push(format!("Secret {ns}/{} is in another namespace and no ReferenceGrant there lets Gateways in {gw_ns} use it", c.name));
+            if ns != gw_ns && !grant_allows(view, key.kind, gw_ns, ns, "", "Secret", &c.name) {
+                reasons.push(format!(
+                    "Secret {ns}/{} is in another namespace and no ReferenceGrant there lets {}s in {gw_ns} use it",
+                    c.name, key.kind
+                ));
                 missing_only = false;
                 grant_namespaces.push(ns.to_string());
                 continue;
@@ -405,6 +409,7 @@ fn reference_allowed(
         AllowedNamespaces::Same => route_ns == gw_ns,
         AllowedNamespaces::All => true,
         AllowedNamespaces::Selector(sel) => sel.matches(&namespace_labels(view, route_ns)),
+        AllowedNamespaces::None => false,
     };
     if !(host_matched && namespace_allowed) {
         return Some(if host_matched {
@@ -415,6 +420,7 @@ fn reference_allowed(
                     AllowedNamespaces::Same => format!("allowedRoutes.namespaces.from: Same, the Gateway's {gw_ns}"),
                     AllowedNamespaces::All => "All".to_string(),
                     AllowedNamespaces::Selector(_) => "its namespace selector does not match".to_string(),
+                    AllowedNamespaces::None => "it admits none".to_string(),
                 }
             ))
         } else {
@@ -501,6 +507,7 @@ pub fn check_route(entry: &Entry, route: &RouteSpec, view: &ClusterView, out: &m
     for r in &route.parent_refs {
         match (r.group.as_str(), r.kind.as_str()) {
             (GROUP, "Gateway") => check_gateway_parent(entry, route, r, view, &mut parents, out),
+            (GROUP, "ListenerSet") => check_listener_set_parent(entry, route, r, view, &mut parents, out),
             ("" | "core", "Service") => check_mesh_parent(entry, route, r, Kind::Service, view, &mut parents, out),
             ("networking.istio.io", "ServiceEntry") => {
                 check_mesh_parent(entry, route, r, Kind::ServiceEntry, view, &mut parents, out)
@@ -550,8 +557,177 @@ fn check_gateway_parent(
         return;
     }
     parents.gateway = true;
-    let results: Vec<Option<Denied>> = spec
-        .listeners
+    judge_listeners(entry, route, r, view, gw, &spec.listeners, ("Gateway", gw_key), out);
+}
+
+/// A parentRef to a ListenerSet: its listeners, once its Gateway accepts it.
+fn check_listener_set_parent(
+    entry: &Entry,
+    route: &RouteSpec,
+    r: &ParentRef,
+    view: &ClusterView,
+    parents: &mut Parents,
+    out: &mut Vec<Finding>,
+) {
+    let key = &entry.object.key;
+    let ns = r.namespace_or(&key.namespace);
+    let set_key = ObjKey::new(Kind::ListenerSet, ns, r.name.clone());
+    let (why, referent) = match view.get(&set_key) {
+        None => ("not found".to_string(), set_key.clone()),
+        Some(set) => {
+            let Parsed::ListenerSet(spec) = &set.parsed else { return };
+            match listener_set_state(view, ns, spec) {
+                SetState::NotJudged => return,
+                SetState::Refused(why, gw) => (format!("refused by its Gateway: {why} (MG0909)"), gw),
+                SetState::Accepted => {
+                    parents.gateway = true;
+                    judge_listeners(
+                        entry,
+                        route,
+                        r,
+                        view,
+                        set,
+                        &spec.listeners,
+                        ("ListenerSet", set_key),
+                        out,
+                    );
+                    return;
+                }
+            }
+        }
+    };
+    parents.gateway = true;
+    out.push(
+        Finding::new(
+            &catalog::MG0901,
+            key,
+            child(&r.pointer, "name"),
+            format!(
+                "parent ListenerSet {ns}/{} {why}: the route is attached to nothing there and istiod writes no status for it; \
+                 requests for {} there get 404",
+                r.name,
+                hosts_text(&route.hostnames)
+            ),
+        )
+        .with_referent(referent),
+    );
+}
+
+/// Whether a ListenerSet's parent Gateway takes it (istiod's
+/// `ListenerSetCollection`: an Istio class that supports ListenerSets, and
+/// `allowedListeners` admitting its namespace).
+enum SetState {
+    /// Not a Gateway of Istio's (or no Gateway parent kind): not judged.
+    NotJudged,
+    /// Refused: why, and the object that could fix it.
+    Refused(String, ObjKey),
+    Accepted,
+}
+
+fn listener_set_state(view: &ClusterView, ns: &str, spec: &ListenerSetSpec) -> SetState {
+    let Some(parent) = &spec.parent else {
+        return SetState::NotJudged;
+    };
+    if !(parent.group == GROUP && parent.kind == "Gateway") {
+        return SetState::NotJudged;
+    }
+    let pns = parent.namespace_or(ns);
+    let gw_key = ObjKey::new(Kind::K8sGateway, pns, parent.name.clone());
+    let Some(gw) = view.get(&gw_key) else {
+        return SetState::Refused(
+            format!("its parent Gateway {pns}/{} does not exist", parent.name),
+            gw_key,
+        );
+    };
+    let Parsed::K8sGateway(gspec) = &gw.parsed else {
+        return SetState::NotJudged;
+    };
+    match class_controller(view, &gspec.class) {
+        Controller::Routes => {}
+        Controller::NoRoutes => {
+            return SetState::Refused(
+                format!(
+                    "Gateway {pns}/{} is of class {}, which takes no ListenerSets",
+                    parent.name, gspec.class
+                ),
+                gw_key,
+            )
+        }
+        _ => return SetState::NotJudged,
+    }
+    let admitted = match &gspec.allowed_listeners {
+        None | Some(AllowedNamespaces::None) => false,
+        Some(AllowedNamespaces::All) => true,
+        Some(AllowedNamespaces::Same) => ns == pns,
+        Some(AllowedNamespaces::Selector(sel)) => sel.matches(&namespace_labels(view, ns)),
+    };
+    if !admitted {
+        return SetState::Refused(
+            format!(
+                "Gateway {pns}/{}'s spec.allowedListeners does not admit namespace {ns}",
+                parent.name
+            ),
+            gw_key,
+        );
+    }
+    SetState::Accepted
+}
+
+pub fn check_listener_set(entry: &Entry, spec: &ListenerSetSpec, view: &ClusterView, out: &mut Vec<Finding>) {
+    let key = &entry.object.key;
+    if let Some(Err(who)) = istiod_support(view, entry, reads_listener_set) {
+        out.push(Finding::new(
+            &catalog::MG0908,
+            key,
+            crate::finding::pointer("/kind"),
+            format!("{who} reads no gateway.networking.k8s.io ListenerSet (from 1.30): it is ignored whole, and routes attached to it get 404"),
+        ));
+        return;
+    }
+    match listener_set_state(view, &key.namespace, spec) {
+        SetState::NotJudged => {}
+        SetState::Refused(why, gw) => out.push(
+            Finding::new(
+                &catalog::MG0909,
+                key,
+                crate::finding::pointer("/spec/parentRef"),
+                format!("this ListenerSet is refused: {why}; none of its listeners is programmed, routes attached to it get 404"),
+            )
+            .with_referent(gw),
+        ),
+        SetState::Accepted => {
+            for l in &spec.listeners {
+                out.extend(listener_problems(view, entry, l).into_iter().map(|p| p.finding));
+            }
+        }
+    }
+}
+
+/// ListenerSet (gateway.networking.k8s.io): from 1.30.
+fn reads_listener_set(cp: &ControlPlane) -> Option<bool> {
+    let (major, minor) = cp.minor()?;
+    if (major, minor) < (1, 28) {
+        return None;
+    }
+    Some((major, minor) >= (1, 30))
+}
+
+/// Attachment to the listeners of a Gateway or an accepted ListenerSet (the
+/// parent istiod keys them by): MG0902-MG0906.
+#[allow(clippy::too_many_arguments)]
+fn judge_listeners(
+    entry: &Entry,
+    route: &RouteSpec,
+    r: &ParentRef,
+    view: &ClusterView,
+    parent: &Entry,
+    listeners: &[Listener],
+    (parent_kind, gw_key): (&str, ObjKey),
+    out: &mut Vec<Finding>,
+) {
+    let key = &entry.object.key;
+    let gw_ns = gw_key.namespace.as_str();
+    let results: Vec<Option<Denied>> = listeners
         .iter()
         .map(|l| reference_allowed(view, l, gw_ns, r, key.kind, &route.hostnames, &key.namespace))
         .collect();
@@ -559,14 +735,13 @@ fn check_gateway_parent(
         return;
     }
     if results.iter().any(Option::is_none) {
-        let accepted: Vec<&Listener> = spec
-            .listeners
+        let accepted: Vec<&Listener> = listeners
             .iter()
             .zip(&results)
             .filter(|(_, r)| r.is_none())
             .map(|(l, _)| l)
             .collect();
-        let problems: Vec<Vec<ListenerProblem>> = accepted.iter().map(|l| listener_problems(view, gw, l)).collect();
+        let problems: Vec<Vec<ListenerProblem>> = accepted.iter().map(|l| listener_problems(view, parent, l)).collect();
         if problems.iter().all(|p| !p.is_empty()) {
             let missing_only = problems.iter().flatten().all(|p| p.missing_secret_only);
             let why: Vec<String> = problems.iter().flatten().map(|p| p.finding.message.clone()).collect();
@@ -575,7 +750,7 @@ fn check_gateway_parent(
                 key,
                 r.pointer.clone(),
                 format!(
-                    "every listener of Gateway {gw_ns}/{} that accepts this route is not programmed ({}): istiod reports the route Accepted, \
+                    "every listener of {parent_kind} {gw_ns}/{} that accepts this route is not programmed ({}): istiod reports the route Accepted, \
                      but requests for {} there get no listener (connection refused, or 404 on a shared port)",
                     r.name,
                     join(&why),
@@ -590,13 +765,20 @@ fn check_gateway_parent(
             });
             return;
         }
-        check_isolation(entry, route, &accepted, spec, &format!("{gw_ns}/{}", r.name), out);
+        check_isolation(
+            entry,
+            route,
+            &accepted,
+            listeners,
+            &format!("{parent_kind} {gw_ns}/{}", r.name),
+            out,
+        );
         return;
     }
     let denials: Vec<Denied> = results.into_iter().flatten().collect();
     let worst = denials.iter().min().cloned();
     let reasons = |pick: fn(&Denied) -> Option<&String>| join(denials.iter().filter_map(pick));
-    let gw_name = format!("{gw_ns}/{}", r.name);
+    let gw_name = format!("{parent_kind} {gw_ns}/{}", r.name);
     let hosts = hosts_text(&route.hostnames);
     let f = match worst {
         Some(Denied::NotAllowed(_)) => Finding::new(
@@ -604,7 +786,7 @@ fn check_gateway_parent(
             key,
             r.pointer.clone(),
             format!(
-                "no listener of Gateway {gw_name} admits this route: {} (istiod: NotAllowedByListeners); not attached, so requests for {hosts} there get 404",
+                "no listener of {gw_name} admits this route: {} (istiod: NotAllowedByListeners); not attached, so requests for {hosts} there get 404",
                 reasons(|d| match d {
                     Denied::NotAllowed(m) => Some(m),
                     _ => None,
@@ -616,7 +798,7 @@ fn check_gateway_parent(
             key,
             crate::finding::pointer("/spec/hostnames"),
             format!(
-                "hostnames {} match no listener of Gateway {gw_name}: {} (istiod: NoMatchingListenerHostname); not attached, so they get 404 there",
+                "hostnames {} match no listener of {gw_name}: {} (istiod: NoMatchingListenerHostname); not attached, so they get 404 there",
                 join(&route.hostnames),
                 reasons(|d| match d {
                     Denied::NoHostname(m) => Some(m),
@@ -630,8 +812,7 @@ fn check_gateway_parent(
                 (None, Some(p)) => (child(&r.pointer, "port"), format!("port {p}")),
                 (None, None) => (r.pointer.clone(), "this reference".to_string()),
             };
-            let names: Vec<String> = spec
-                .listeners
+            let names: Vec<String> = listeners
                 .iter()
                 .map(|l| format!("{} (port {})", l.name, l.port.map_or("?".to_string(), |p| p.to_string())))
                 .collect();
@@ -640,7 +821,7 @@ fn check_gateway_parent(
                 key,
                 pointer,
                 format!(
-                    "{what} names no listener of Gateway {gw_name} (listeners: {}; istiod: NoMatchingParent): not attached, so requests for {hosts} there get 404",
+                    "{what} names no listener of {gw_name} (listeners: {}; istiod: NoMatchingParent): not attached, so requests for {hosts} there get 404",
                     join(&names)
                 ),
             )
@@ -653,12 +834,12 @@ fn check_gateway_parent(
 /// istiod's `hostnameAllowedByIsolation`: whether `route_host` survives at
 /// listener `ours`, given the other listeners of the Gateway on its port and
 /// protocol (the listener that owns a host more specifically takes it).
-fn isolated_by<'a>(route_host: &str, ours: &Listener, gw: &'a K8sGatewaySpec) -> Option<&'a Listener> {
+fn isolated_by<'a>(route_host: &str, ours: &Listener, listeners: &'a [Listener]) -> Option<&'a Listener> {
     let our_host = ours.hostname.as_deref().unwrap_or("");
     if !our_host.is_empty() && !our_host.starts_with('*') {
         return None;
     }
-    gw.listeners
+    listeners
         .iter()
         .filter(|l| l.port == ours.port && l.protocol == ours.protocol && l.name != ours.name)
         .filter(|l| l.hostname.as_deref().unwrap_or("") != our_host)
@@ -689,7 +870,7 @@ fn check_isolation(
     entry: &Entry,
     route: &RouteSpec,
     accepted: &[&Listener],
-    gw: &K8sGatewaySpec,
+    listeners: &[Listener],
     gw_name: &str,
     out: &mut Vec<Finding>,
 ) {
@@ -704,7 +885,7 @@ fn check_isolation(
         }
         let owners: Vec<(&Listener, &Listener)> = taking
             .iter()
-            .filter_map(|l| Some((**l, isolated_by(h, l, gw)?)))
+            .filter_map(|l| Some((**l, isolated_by(h, l, listeners)?)))
             .collect();
         if owners.len() < taking.len() {
             continue;
@@ -725,7 +906,7 @@ fn check_isolation(
             &entry.object.key,
             crate::model::fields::index(&crate::finding::pointer("/spec/hostnames"), i),
             format!(
-                "hostname {h} is dropped by listener isolation at Gateway {gw_name}: {} (hostname {}), so its requests go to that listener's routes, not this route's, while istiod reports Accepted",
+                "hostname {h} is dropped by listener isolation at {gw_name}: {} (hostname {}), so its requests go to that listener's routes, not this route's, while istiod reports Accepted",
                 join(&pairs),
                 join(owners.iter().map(|(_, o)| o.hostname.as_deref().unwrap_or("none")))
             ),

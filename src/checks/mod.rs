@@ -33,6 +33,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
             Parsed::K8sGateway(gw) => gateway_api::check_gateway(entry, gw, view, &mut out),
             Parsed::Route(route) => gateway_api::check_route(entry, route, view, &mut out),
             Parsed::ReferenceGrant(grant) => gateway_api::check_reference_grant(entry, grant, view, &mut out),
+            Parsed::ListenerSet(set) => gateway_api::check_listener_set(entry, set, view, &mut out),
             _ => {}
         }
         return out;

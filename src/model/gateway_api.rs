@@ -22,6 +22,15 @@ pub struct GatewayClassSpec {
 pub struct K8sGatewaySpec {
     pub class: String,
     pub listeners: Vec<Listener>,
+    /// `allowedListeners.namespaces`: which namespaces' ListenerSets it takes
+    /// (`None` written or the field absent: none).
+    pub allowed_listeners: Option<AllowedNamespaces>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerSetSpec {
+    pub parent: Option<ParentRef>,
+    pub listeners: Vec<Listener>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +81,8 @@ pub enum AllowedNamespaces {
     Same,
     All,
     Selector(LabelSelector),
+    /// `allowedListeners` only.
+    None,
 }
 
 /// A Kubernetes label selector (`matchLabels` and `matchExpressions`).
@@ -180,16 +191,73 @@ fn parse_selector(m: &Map<String, Value>, at: &jsonptr::Pointer, p: &mut Problem
     sel
 }
 
+/// `from` of a namespace policy (`allowedRoutes.namespaces`, `allowedListeners.namespaces`).
+fn parse_namespaces(
+    ns: &Map<String, Value>,
+    ns_at: &jsonptr::Pointer,
+    absent: AllowedNamespaces,
+    p: &mut Problems,
+) -> AllowedNamespaces {
+    match str_of(ns, "from", ns_at, p).as_deref() {
+        Some("All") => AllowedNamespaces::All,
+        Some("Same") => AllowedNamespaces::Same,
+        Some("None") => AllowedNamespaces::None,
+        Some("Selector") => {
+            let sel_at = child(ns_at, "selector");
+            match fields::mapping(ns.get("selector"), &sel_at, p) {
+                Some(sel) => AllowedNamespaces::Selector(parse_selector(sel, &sel_at, p)),
+                None => absent,
+            }
+        }
+        _ => absent,
+    }
+}
+
 pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
     let root = PointerBuf::parse("/spec").unwrap_or_default();
     let Some(m) = fields::spec(&obj.value, p) else {
         return K8sGatewaySpec::default();
     };
-    let mut spec = K8sGatewaySpec {
+    let al_at = child(&root, "allowedListeners");
+    let allowed_listeners = fields::mapping(m.get("allowedListeners"), &al_at, p).and_then(|al| {
+        let ns_at = child(&al_at, "namespaces");
+        fields::mapping(al.get("namespaces"), &ns_at, p)
+            // No `from` (the API defaults it to None) or a Selector without a
+            // selector: istiod admits none.
+            .map(|ns| parse_namespaces(ns, &ns_at, AllowedNamespaces::None, p))
+    });
+    K8sGatewaySpec {
         class: str_of(m, "gatewayClassName", &root, p).unwrap_or_default(),
-        listeners: Vec::new(),
+        listeners: parse_listeners(m, &root, p),
+        allowed_listeners,
+    }
+}
+
+/// ListenerSet (`gateway.networking.k8s.io`, read by istiod from 1.30).
+pub fn parse_listener_set(obj: &Object, p: &mut Problems) -> ListenerSetSpec {
+    let root = PointerBuf::parse("/spec").unwrap_or_default();
+    let Some(m) = fields::spec(&obj.value, p) else {
+        return ListenerSetSpec::default();
     };
-    let at = child(&root, "listeners");
+    let pr_at = child(&root, "parentRef");
+    let parent = fields::mapping(m.get("parentRef"), &pr_at, p).map(|r| ParentRef {
+        group: str_of(r, "group", &pr_at, p).unwrap_or_else(|| GROUP.to_string()),
+        kind: str_of(r, "kind", &pr_at, p).unwrap_or_else(|| "Gateway".to_string()),
+        namespace: str_of(r, "namespace", &pr_at, p),
+        name: str_of(r, "name", &pr_at, p).unwrap_or_default(),
+        section_name: None,
+        port: None,
+        pointer: pr_at.clone(),
+    });
+    ListenerSetSpec {
+        parent,
+        listeners: parse_listeners(m, &root, p),
+    }
+}
+
+fn parse_listeners(m: &Map<String, Value>, root: &jsonptr::Pointer, p: &mut Problems) -> Vec<Listener> {
+    let mut listeners = Vec::new();
+    let at = child(root, "listeners");
     for (i, l) in fields::list(m.get("listeners"), &at, p).iter().enumerate() {
         let here = index(&at, i);
         let Some(l) = fields::mapping(Some(l), &here, p) else {
@@ -222,17 +290,15 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
         if let Some(ar) = fields::mapping(l.get("allowedRoutes"), &ar_at, p) {
             let ns_at = child(&ar_at, "namespaces");
             if let Some(ns) = fields::mapping(ar.get("namespaces"), &ns_at, p) {
-                namespaces = match str_of(ns, "from", &ns_at, p).as_deref() {
-                    Some("All") => AllowedNamespaces::All,
-                    Some("Selector") => {
-                        let sel_at = child(&ns_at, "selector");
-                        match fields::mapping(ns.get("selector"), &sel_at, p) {
-                            Some(sel) => AllowedNamespaces::Selector(parse_selector(sel, &sel_at, p)),
-                            // istiod: "should never happen, invalid config": all.
-                            None => AllowedNamespaces::All,
-                        }
+                namespaces = match parse_namespaces(ns, &ns_at, AllowedNamespaces::Same, p) {
+                    // istiod: a Selector without selector "should never happen,
+                    // invalid config": all.
+                    AllowedNamespaces::Same if ns.get("from").and_then(Value::as_str) == Some("Selector") => {
+                        AllowedNamespaces::All
                     }
-                    _ => AllowedNamespaces::Same,
+                    // Routes: istiod knows no `None` here; it reads as Same.
+                    AllowedNamespaces::None => AllowedNamespaces::Same,
+                    other => other,
                 };
             }
             let k_at = child(&ar_at, "kinds");
@@ -245,7 +311,7 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
                 }
             }
         }
-        spec.listeners.push(Listener {
+        listeners.push(Listener {
             name: str_of(l, "name", &here, p).unwrap_or_default(),
             port: fields::port_field(l, "port", &here, p),
             protocol: str_of(l, "protocol", &here, p).unwrap_or_default(),
@@ -259,7 +325,7 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
             pointer: here,
         });
     }
-    spec
+    listeners
 }
 
 fn parse_backend(b: &Map<String, Value>, here: PointerBuf, mirror: bool, p: &mut Problems) -> BackendRef {

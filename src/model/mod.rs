@@ -58,6 +58,7 @@ pub enum Kind {
     TLSRoute,
     TCPRoute,
     ReferenceGrant,
+    ListenerSet,
     Other,
 }
 
@@ -99,6 +100,7 @@ impl Kind {
             (gateway_api::GROUP, "TLSRoute") => Kind::TLSRoute,
             (gateway_api::GROUP, "TCPRoute") => Kind::TCPRoute,
             (gateway_api::GROUP, "ReferenceGrant") => Kind::ReferenceGrant,
+            (gateway_api::GROUP, "ListenerSet") => Kind::ListenerSet,
             _ => Kind::Other,
         }
     }
@@ -134,6 +136,7 @@ impl Kind {
             Kind::TLSRoute => "TLSRoute",
             Kind::TCPRoute => "TCPRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
+            Kind::ListenerSet => "ListenerSet",
             Kind::Other => "Other",
         }
     }
@@ -167,7 +170,8 @@ impl Kind {
             | Kind::GRPCRoute
             | Kind::TLSRoute
             | Kind::TCPRoute
-            | Kind::ReferenceGrant => gateway_api::GROUP,
+            | Kind::ReferenceGrant
+            | Kind::ListenerSet => gateway_api::GROUP,
             _ => "",
         }
     }

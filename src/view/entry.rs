@@ -5,7 +5,9 @@ use crate::model::destination_rule::{self, DestinationRuleSpec};
 use crate::model::envoy_filter::{self, EnvoyFilterSpec};
 use crate::model::fields::Problems;
 use crate::model::gateway::{self, GatewaySpec};
-use crate::model::gateway_api::{self, GatewayClassSpec, K8sGatewaySpec, ReferenceGrantSpec, RouteSpec};
+use crate::model::gateway_api::{
+    self, GatewayClassSpec, K8sGatewaySpec, ListenerSetSpec, ReferenceGrantSpec, RouteSpec,
+};
 use crate::model::mesh_config::MeshConfig;
 use crate::model::proxy::ControlPlane;
 use crate::model::security::{self, SecuritySpec};
@@ -37,6 +39,7 @@ pub enum Parsed {
     /// HTTPRoute, GRPCRoute, TLSRoute, TCPRoute.
     Route(Box<RouteSpec>),
     ReferenceGrant(Box<ReferenceGrantSpec>),
+    ListenerSet(Box<ListenerSetSpec>),
     None,
 }
 
@@ -105,6 +108,7 @@ impl Entry {
             Kind::ReferenceGrant => {
                 Parsed::ReferenceGrant(Box::new(gateway_api::parse_reference_grant(&object, &mut problems)))
             }
+            Kind::ListenerSet => Parsed::ListenerSet(Box::new(gateway_api::parse_listener_set(&object, &mut problems))),
             Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
                 let text = object
                     .value

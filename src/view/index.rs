@@ -68,6 +68,10 @@ pub(super) struct Indexes {
     pub reference_grants: HashMap<String, Keys>,
     /// Gateway API Gateway (namespace, name) → routes naming it as a parent.
     pub k8s_gateway_routes: HashMap<(String, String), Keys>,
+    /// ListenerSet (namespace, name) → routes naming it as a parent.
+    pub listener_set_routes: HashMap<(String, String), Keys>,
+    /// Gateway API Gateway (namespace, name) → ListenerSets naming it as parent.
+    pub gateway_listener_sets: HashMap<(String, String), Keys>,
     /// Service or ServiceEntry (namespace, name) → routes naming it as a parent
     /// or (Service) as a backend.
     pub service_routes: HashMap<(String, String), Keys>,
@@ -206,6 +210,8 @@ impl Indexes {
             proxy_classes: HashMap::new(storage),
             reference_grants: HashMap::new(storage),
             k8s_gateway_routes: HashMap::new(storage),
+            listener_set_routes: HashMap::new(storage),
+            gateway_listener_sets: HashMap::new(storage),
             service_routes: HashMap::new(storage),
             cross_namespace_routes: HashMap::new(storage),
             ..Indexes::default()
@@ -303,7 +309,18 @@ impl Indexes {
                 }
             }
             Parsed::ReferenceGrant(_) => update(&mut self.reference_grants, ns.to_string(), key, op),
+            Parsed::ListenerSet(set) => {
+                if let Some(p) = &set.parent {
+                    update(
+                        &mut self.gateway_listener_sets,
+                        (p.namespace_or(ns).to_string(), p.name.clone()),
+                        key,
+                        op,
+                    );
+                }
+            }
             Parsed::Route(route) => {
+                let mut sets: std::collections::BTreeSet<(String, String)> = Default::default();
                 let mut gateways: std::collections::BTreeSet<(String, String)> = Default::default();
                 let mut services: std::collections::BTreeSet<(String, String)> = Default::default();
                 let mut into: std::collections::BTreeSet<String> = Default::default();
@@ -312,6 +329,9 @@ impl Indexes {
                     match r.kind.as_str() {
                         "Gateway" => {
                             gateways.insert(pair);
+                        }
+                        "ListenerSet" => {
+                            sets.insert(pair);
                         }
                         "Service" | "ServiceEntry" => {
                             services.insert(pair);
@@ -330,6 +350,9 @@ impl Indexes {
                 }
                 for g in gateways {
                     update(&mut self.k8s_gateway_routes, g, key, op);
+                }
+                for l in sets {
+                    update(&mut self.listener_set_routes, l, key, op);
                 }
                 for s in services {
                     update(&mut self.service_routes, s, key, op);

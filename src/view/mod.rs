@@ -419,6 +419,24 @@ impl ClusterView {
         )
     }
 
+    /// Gateway API routes naming ListenerSet `namespace/name` as a parent.
+    pub fn listener_set_routes(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(
+            self.idx
+                .listener_set_routes
+                .get(&(namespace.to_string(), name.to_string())),
+        )
+    }
+
+    /// ListenerSets whose parent is Gateway API Gateway `namespace/name`.
+    pub fn gateway_listener_sets(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        self.lookup(
+            self.idx
+                .gateway_listener_sets
+                .get(&(namespace.to_string(), name.to_string())),
+        )
+    }
+
     /// Gateway API routes naming Service or ServiceEntry `namespace/name` as a
     /// parent or a backend (reverse index for impact analysis).
     pub fn service_routes(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {

@@ -557,3 +557,64 @@ fn impact_deleting_a_gateway_api_gateway_names_virtual_services_bound_to_its_lis
     .collect();
     assert_eq!(broken, vec![("legacy".to_string(), "MG0101".to_string())]);
 }
+
+const SHARED_GW: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: shared, namespace: infra}\nspec:\n  gatewayClassName: istio\n  allowedListeners:\n    namespaces:\n      from: Selector\n      selector: {matchLabels: {shared-gateway: \"true\"}}\n  listeners:\n  - {name: http, port: 80, protocol: HTTP}\n";
+const SET: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: shop, namespace: shop}\nspec:\n  parentRef: {name: shared, namespace: infra}\n  listeners:\n  - name: shop\n    port: 8443\n    protocol: HTTP\n    hostname: shop.example.com\n";
+
+#[test]
+fn listener_sets_mg0909_and_routes_attached_to_them() {
+    let v = view(&[SHARED_GW, SHOP_NS, SVC, SET]);
+    assert!(check_yaml(&v, SET).is_empty(), "{:?}", check_yaml(&v, SET));
+    let to_set = route(
+        "{kind: ListenerSet, name: shop}",
+        "[shop.example.com]",
+        "{name: web, port: 8080}",
+    );
+    assert!(check_yaml(&v, &to_set).is_empty(), "{:?}", check_yaml(&v, &to_set));
+    let typo = route(
+        "{kind: ListenerSet, name: shop, sectionName: shp}",
+        "[shop.example.com]",
+        "{name: web, port: 8080}",
+    );
+    let f = check_yaml(&v, &typo);
+    assert_eq!(codes(&f), pairs(&[("MG0902", "/spec/parentRefs/0/sectionName")]));
+    assert!(
+        f[0].message
+            .contains("names no listener of ListenerSet shop/shop (listeners: shop (port 8443)"),
+        "{}",
+        f[0].message
+    );
+    // The Gateway does not admit the namespace (no label; or allowedListeners absent).
+    let unlabelled = SHOP_NS.replace("labels: {shared-gateway: \"true\"}", "labels: {}");
+    let v = view(&[SHARED_GW, &unlabelled, SVC, SET]);
+    let f = check_yaml(&v, SET);
+    assert_eq!(codes(&f), pairs(&[("MG0909", "/spec/parentRef")]));
+    assert!(
+        f[0].message
+            .contains("Gateway infra/shared's spec.allowedListeners does not admit namespace shop"),
+        "{}",
+        f[0].message
+    );
+    let f = check_yaml(&v, &to_set);
+    assert_eq!(codes(&f), pairs(&[("MG0901", "/spec/parentRefs/0/name")]));
+    assert!(
+        f[0].message
+            .starts_with("parent ListenerSet shop/shop refused by its Gateway"),
+        "{}",
+        f[0].message
+    );
+    let closed = SHARED_GW.replace("  allowedListeners:\n    namespaces:\n      from: Selector\n      selector: {matchLabels: {shared-gateway: \"true\"}}\n", "");
+    assert_eq!(
+        codes(&check_yaml(&view(&[&closed, SHOP_NS, SVC]), SET)),
+        pairs(&[("MG0909", "/spec/parentRef")])
+    );
+    // A missing ListenerSet.
+    let f = check_yaml(&view(&[SHARED_GW, SHOP_NS, SVC]), &to_set);
+    assert_eq!(codes(&f), pairs(&[("MG0901", "/spec/parentRefs/0/name")]));
+    // istiod 1.29 reads no gateway.networking.k8s.io ListenerSet.
+    let old = ISTIOD_1_30.replace("pilot:1.30.3", "pilot:1.29.2");
+    assert_eq!(
+        codes(&check_yaml(&view(&[&old, SHARED_GW, SHOP_NS]), SET)),
+        pairs(&[("MG0908", "/kind")])
+    );
+}
