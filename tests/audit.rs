@@ -282,7 +282,16 @@ fn object(rng: &mut Rng) -> Value {
 /// namespaces by Same, All or label, certificates from Secrets that come and go,
 /// routes to those Gateways or to Services, backends across namespaces, grants.
 fn gateway_api_object(rng: &mut Rng) -> Value {
-    match rng.below(6) {
+    match rng.below(7) {
+        6 => {
+            let mut m = meta(rng, &["btls1", "btls2"]);
+            if rng.coin() {
+                m["creationTimestamp"] = json!(rng.pick(&["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"]));
+            }
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy", "metadata": m,
+                   "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": rng.pick(APPS)}],
+                            "validation": {"hostname": "x.example.com", "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "ca"}]}}})
+        }
         0 => {
             let mut listener = json!({"name": rng.pick(&["http", "https"]), "port": 80, "protocol": rng.pick(&["HTTP", "HTTPS", "TCP"]),
                                       "hostname": rng.pick(&["*.example.com", "ext.example.com"])});

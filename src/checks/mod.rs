@@ -34,6 +34,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
             Parsed::Route(route) => gateway_api::check_route(entry, route, view, &mut out),
             Parsed::ReferenceGrant(grant) => gateway_api::check_reference_grant(entry, grant, view, &mut out),
             Parsed::ListenerSet(set) => gateway_api::check_listener_set(entry, set, view, &mut out),
+            Parsed::BackendTlsPolicy(policy) => gateway_api::check_backend_tls_policy(entry, policy, view, &mut out),
             _ => {}
         }
         return out;

@@ -59,6 +59,7 @@ pub enum Kind {
     TCPRoute,
     ReferenceGrant,
     ListenerSet,
+    BackendTLSPolicy,
     Other,
 }
 
@@ -101,6 +102,7 @@ impl Kind {
             (gateway_api::GROUP, "TCPRoute") => Kind::TCPRoute,
             (gateway_api::GROUP, "ReferenceGrant") => Kind::ReferenceGrant,
             (gateway_api::GROUP, "ListenerSet") => Kind::ListenerSet,
+            (gateway_api::GROUP, "BackendTLSPolicy") => Kind::BackendTLSPolicy,
             _ => Kind::Other,
         }
     }
@@ -137,6 +139,7 @@ impl Kind {
             Kind::TCPRoute => "TCPRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
             Kind::ListenerSet => "ListenerSet",
+            Kind::BackendTLSPolicy => "BackendTLSPolicy",
             Kind::Other => "Other",
         }
     }
@@ -171,7 +174,8 @@ impl Kind {
             | Kind::TLSRoute
             | Kind::TCPRoute
             | Kind::ReferenceGrant
-            | Kind::ListenerSet => gateway_api::GROUP,
+            | Kind::ListenerSet
+            | Kind::BackendTLSPolicy => gateway_api::GROUP,
             _ => "",
         }
     }

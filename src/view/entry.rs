@@ -6,7 +6,7 @@ use crate::model::envoy_filter::{self, EnvoyFilterSpec};
 use crate::model::fields::Problems;
 use crate::model::gateway::{self, GatewaySpec};
 use crate::model::gateway_api::{
-    self, GatewayClassSpec, K8sGatewaySpec, ListenerSetSpec, ReferenceGrantSpec, RouteSpec,
+    self, BackendTlsPolicySpec, GatewayClassSpec, K8sGatewaySpec, ListenerSetSpec, ReferenceGrantSpec, RouteSpec,
 };
 use crate::model::mesh_config::MeshConfig;
 use crate::model::proxy::ControlPlane;
@@ -40,6 +40,7 @@ pub enum Parsed {
     Route(Box<RouteSpec>),
     ReferenceGrant(Box<ReferenceGrantSpec>),
     ListenerSet(Box<ListenerSetSpec>),
+    BackendTlsPolicy(Box<BackendTlsPolicySpec>),
     None,
 }
 
@@ -109,6 +110,9 @@ impl Entry {
                 Parsed::ReferenceGrant(Box::new(gateway_api::parse_reference_grant(&object, &mut problems)))
             }
             Kind::ListenerSet => Parsed::ListenerSet(Box::new(gateway_api::parse_listener_set(&object, &mut problems))),
+            Kind::BackendTLSPolicy => {
+                Parsed::BackendTlsPolicy(Box::new(gateway_api::parse_backend_tls_policy(&object, &mut problems)))
+            }
             Kind::ConfigMap if object.key.name == MESH_CONFIGMAP => {
                 let text = object
                     .value

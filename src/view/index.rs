@@ -66,6 +66,8 @@ pub(super) struct Indexes {
     pub request_auth: HashMap<String, Keys>,
     /// Namespace → ReferenceGrants.
     pub reference_grants: HashMap<String, Keys>,
+    /// Namespace → BackendTLSPolicies.
+    pub backend_tls_policies: HashMap<String, Keys>,
     /// Gateway API Gateway (namespace, name) → routes naming it as a parent.
     pub k8s_gateway_routes: HashMap<(String, String), Keys>,
     /// ListenerSet (namespace, name) → routes naming it as a parent.
@@ -209,6 +211,7 @@ impl Indexes {
             request_auth: HashMap::new(storage),
             proxy_classes: HashMap::new(storage),
             reference_grants: HashMap::new(storage),
+            backend_tls_policies: HashMap::new(storage),
             k8s_gateway_routes: HashMap::new(storage),
             listener_set_routes: HashMap::new(storage),
             gateway_listener_sets: HashMap::new(storage),
@@ -309,6 +312,7 @@ impl Indexes {
                 }
             }
             Parsed::ReferenceGrant(_) => update(&mut self.reference_grants, ns.to_string(), key, op),
+            Parsed::BackendTlsPolicy(_) => update(&mut self.backend_tls_policies, ns.to_string(), key, op),
             Parsed::ListenerSet(set) => {
                 if let Some(p) = &set.parent {
                     update(

@@ -409,6 +409,12 @@ impl ClusterView {
         self.lookup(self.idx.reference_grants.get(namespace))
     }
 
+    /// BackendTLSPolicies of a namespace.
+    pub fn backend_tls_policies_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::BackendTlsPolicies(namespace.to_string()));
+        self.lookup(self.idx.backend_tls_policies.get(namespace))
+    }
+
     /// Gateway API routes naming Gateway API Gateway `namespace/name` as a parent
     /// (reverse index for impact analysis).
     pub fn k8s_gateway_routes(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {

@@ -49,6 +49,8 @@ pub enum Topic {
     Namespaces,
     /// ReferenceGrants of a namespace.
     ReferenceGrants(String),
+    /// BackendTLSPolicies of a namespace.
+    BackendTlsPolicies(String),
     /// Control planes, revision tags and the namespace labels injection follows.
     ControlPlanes,
     Nodes,
@@ -136,6 +138,7 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
         }
         Parsed::MeshConfig(_) => out.push(Topic::Mesh),
         Parsed::ReferenceGrant(_) => out.push(Topic::ReferenceGrants(ns.to_string())),
+        Parsed::BackendTlsPolicy(_) => out.push(Topic::BackendTlsPolicies(ns.to_string())),
         _ => {}
     }
     match key.kind {

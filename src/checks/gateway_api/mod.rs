@@ -20,10 +20,12 @@ use crate::view::{ClusterView, Entry, Parsed};
 mod attachment;
 mod backends;
 mod listeners;
+mod policies;
 
 use attachment::*;
 use backends::*;
 use listeners::*;
+pub(crate) use policies::check_backend_tls_policy;
 
 pub(crate) use listeners::generated_gateway_programmed;
 

@@ -618,3 +618,105 @@ fn listener_sets_mg0909_and_routes_attached_to_them() {
         pairs(&[("MG0908", "/kind")])
     );
 }
+
+fn btls(name: &str, target: &str, validation: &str, created: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata:\n  name: {name}\n  namespace: shop\n{created}spec:\n  targetRefs: [{target}]\n  validation: {validation}\n"
+    )
+}
+
+#[test]
+fn mg0924_mg0925_backend_tls_policies() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: shop}\nspec:\n  ports: [{port: 443, name: https}]\n";
+    let ca = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: pay-ca, namespace: shop}\ndata: {ca.crt: x}\n";
+    let good_validation =
+        "{hostname: pay.example.com, caCertificateRefs: [{group: \"\", kind: ConfigMap, name: pay-ca}]}";
+    let target = "{group: \"\", kind: Service, name: pay, sectionName: https}";
+    let v = view(&[svc, ca]);
+    assert!(check_yaml(&v, &btls("pay", target, good_validation, "")).is_empty());
+    // Unusable CA references.
+    let f = check_yaml(
+        &v,
+        &btls(
+            "pay",
+            target,
+            "{hostname: pay.example.com, caCertificateRefs: [{group: \"\", kind: Secret, name: pay-ca}]}",
+            "",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0924", "/spec/validation/caCertificateRefs/0")]));
+    let f = check_yaml(&view(&[svc]), &btls("pay", target, good_validation, ""));
+    assert_eq!(codes(&f), pairs(&[("MG0924", "/spec/validation/caCertificateRefs/0")]));
+    assert!(
+        f[0].message.starts_with("CA ConfigMap shop/pay-ca does not exist"),
+        "{}",
+        f[0].message
+    );
+    // Targets: missing, a section no port is named, an unsupported kind.
+    let f = check_yaml(
+        &v,
+        &btls(
+            "pay",
+            "{group: \"\", kind: Service, name: payment}",
+            good_validation,
+            "",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0925", "/spec/targetRefs/0")]));
+    let f = check_yaml(
+        &v,
+        &btls(
+            "pay",
+            "{group: \"\", kind: Service, name: pay, sectionName: tls}",
+            good_validation,
+            "",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0925", "/spec/targetRefs/0/sectionName")]));
+    let f = check_yaml(
+        &v,
+        &btls("pay", "{group: apps, kind: Deployment, name: pay}", good_validation, ""),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0925", "/spec/targetRefs/0")]));
+    // Conflicts: the older policy wins; equal (or unknown) age, the smaller name.
+    let older = btls(
+        "b-older",
+        target,
+        good_validation,
+        "  creationTimestamp: \"2026-01-01T00:00:00Z\"\n",
+    );
+    let v = view(&[svc, ca, &older]);
+    let f = check_yaml(
+        &v,
+        &btls(
+            "a-newer",
+            target,
+            good_validation,
+            "  creationTimestamp: \"2026-06-01T00:00:00Z\"\n",
+        ),
+    );
+    assert_eq!(codes(&f), pairs(&[("MG0925", "/spec/targetRefs/0")]));
+    assert!(
+        f[0].message
+            .starts_with("BackendTLSPolicy shop/b-older already targets Service shop/pay section https and is older"),
+        "{}",
+        f[0].message
+    );
+    assert!(check_yaml(
+        &v,
+        &btls(
+            "c",
+            target,
+            good_validation,
+            "  creationTimestamp: \"2025-06-01T00:00:00Z\"\n"
+        )
+    )
+    .is_empty());
+    // A new policy (no timestamp yet) is the newest; an ignored one takes no part.
+    assert_eq!(check_yaml(&v, &btls("a", target, good_validation, "")).len(), 1);
+    let ignored = older.replace(
+        "  name: b-older\n",
+        "  name: b-older\n  annotations: {istio.io/ignore-policy-attachment: \"true\"}\n",
+    );
+    assert!(check_yaml(&view(&[svc, ca, &ignored]), &btls("a", target, good_validation, "")).is_empty());
+}
