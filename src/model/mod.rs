@@ -185,28 +185,8 @@ impl Kind {
         self.group() == gateway_api::GROUP
     }
 
-    /// Gateway API route kinds.
-    pub fn is_route(self) -> bool {
-        matches!(
-            self,
-            Kind::HTTPRoute | Kind::GRPCRoute | Kind::TLSRoute | Kind::TCPRoute
-        )
-    }
-
     pub fn is_istio(self) -> bool {
-        matches!(
-            self,
-            Kind::Gateway
-                | Kind::VirtualService
-                | Kind::DestinationRule
-                | Kind::ServiceEntry
-                | Kind::Sidecar
-                | Kind::EnvoyFilter
-                | Kind::WorkloadEntry
-                | Kind::PeerAuthentication
-                | Kind::RequestAuthentication
-                | Kind::AuthorizationPolicy
-        )
+        matches!(self.group(), "networking.istio.io" | "security.istio.io")
     }
 
     pub fn is_cluster_scoped(self) -> bool {
