@@ -277,3 +277,67 @@ fn headers_pick_the_route_and_bad_input_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("default/nope"), "{}", stderr(&o));
 }
+
+/// Istio's Gateway API bookinfo sample: the request enters through the
+/// Gateway API Gateway (named as users type it: the Gateway, or its
+/// `<name>-istio` Service), along the route istiod generates from the HTTPRoute.
+#[test]
+fn bookinfo_through_its_gateway_api_gateway() {
+    for gateway in ["default/bookinfo-gateway", "default/bookinfo-gateway-istio"] {
+        let o = run(&[
+            "explain",
+            &bookinfo("platform/kube/bookinfo.yaml"),
+            &bookinfo("gateway-api/bookinfo-gateway.yaml"),
+            "--gateway",
+            gateway,
+            "-o",
+            "json",
+            "http://bookinfo.example.com/productpage",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["client"]["name"], "bookinfo-gateway-istio");
+        assert_eq!(v["listener"], "0.0.0.0_80");
+        assert_eq!(v["route_config"], "http.80");
+        assert_eq!(v["route"]["name"], "default.bookinfo.0");
+        assert_eq!(
+            v["clusters"][0]["name"],
+            "outbound|9080||productpage.default.svc.cluster.local"
+        );
+        assert_eq!(v["clusters"][0]["exists"], true);
+        assert_eq!(v["outcome"]["status"], "OK");
+    }
+    // A path no rule matches gets 404; a backend port the Service lacks, 500.
+    let o = run(&[
+        "explain",
+        &bookinfo("platform/kube/bookinfo.yaml"),
+        &bookinfo("gateway-api/bookinfo-gateway.yaml"),
+        "--gateway",
+        "default/bookinfo-gateway",
+        "http://bookinfo.example.com/admin",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("404 NR"), "{}", stdout(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let broken = std::fs::read_to_string(bookinfo("gateway-api/bookinfo-gateway.yaml"))
+        .unwrap()
+        .replace("port: 9080", "port: 8080");
+    std::fs::write(dir.path().join("gw.yaml"), broken).unwrap();
+    let o = run(&[
+        "explain",
+        &bookinfo("platform/kube/bookinfo.yaml"),
+        &dir.path().join("gw.yaml").display().to_string(),
+        "--gateway",
+        "default/bookinfo-gateway",
+        "-o",
+        "json",
+        "http://bookinfo.example.com/productpage",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["outcome"]["status"], "500", "{v}");
+    assert_eq!(
+        v["clusters"][0]["name"],
+        "outbound|8080||productpage.default.svc.cluster.local"
+    );
+}

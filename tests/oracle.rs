@@ -1427,7 +1427,7 @@ fn gateway_api_findings_agree_with_istiods_controller() {
         .collect();
     let outcomes: Vec<Value> = oracle(&cases).into_iter().map(|mut o| o.remove(0)).collect();
     let (mut agreed, mut disagreements) = (0, Vec::new());
-    for ((name, route, _, expected), o) in scenarios.iter().zip(&outcomes) {
+    for ((name, route, host, expected), o) in scenarios.iter().zip(&outcomes) {
         let errors = meshgate_errors(&format!("{GAPI_BASE}---\n{route}"));
         let codes: Vec<&str> = errors.iter().map(|(c, _, _)| c.as_str()).collect();
         let mut verdict = Vec::new();
@@ -1449,6 +1449,14 @@ fn gateway_api_findings_agree_with_istiods_controller() {
         if (oracle_shows("404 NR", o) || o["clusterExists"] == false) && errors.is_empty() {
             verdict.push("istiod's output breaks the call, and no finding says so".to_string());
         }
+        // And explain follows the call as istiod's generated configuration does.
+        let manifests = format!("{GAPI_BASE}---\n{route}");
+        let call = gapi_call(host);
+        verdict.extend(
+            explain_differs(&explain_call(&manifests, &call), o, true)
+                .into_iter()
+                .map(|d| format!("explain: {d}")),
+        );
         if verdict.is_empty() {
             agreed += 1;
         } else {
@@ -1628,11 +1636,23 @@ fn random_gateway_api_configurations_agree_with_istiods_controller() {
         .map(|(i, (m, calls, _))| (format!("gateway-api-{i}"), m.clone(), calls.clone()))
         .collect();
     let outcomes = oracle(&cases);
-    let (mut calls_total, mut findings_total, mut checked_routes) = (0, 0, 0);
+    let (mut calls_total, mut findings_total, mut checked_routes, mut explained) = (0, 0, 0, 0);
     let mut by_code: std::collections::BTreeMap<String, usize> = Default::default();
     let mut disagreements = Vec::new();
     for (i, ((manifests, calls, routes), outs)) in generated.iter().zip(&outcomes).enumerate() {
         calls_total += calls.len();
+        // explain follows every call as istiod's generated configuration does.
+        for (call, o) in calls.iter().zip(outs) {
+            let d = explain_differs(&explain_call(manifests, call), o, true);
+            if d.is_empty() {
+                explained += 1;
+            } else {
+                disagreements.push(format!(
+                    "gateway-api-{i} explain {call}: {}\n  istiod: {o}\n{manifests}",
+                    d.join("; ")
+                ));
+            }
+        }
         let findings = meshgate_findings(manifests);
         for r in routes {
             checked_routes += 1;
@@ -1698,7 +1718,7 @@ fn random_gateway_api_configurations_agree_with_istiods_controller() {
         }
     }
     eprintln!(
-        "istiod oracle, {n} random Gateway API configurations: {checked_routes} routes, {findings_total} findings ({by_code:?}), {calls_total} calls; {} disagreements",
+        "istiod oracle, {n} random Gateway API configurations: {checked_routes} routes, {findings_total} findings ({by_code:?}), {calls_total} calls, {explained} explained as istiod builds them; {} disagreements",
         disagreements.len()
     );
     assert!(

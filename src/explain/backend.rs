@@ -24,7 +24,19 @@ pub fn finish(view: &ClusterView, caller: &Caller, reg: &[Registered], out: &mut
         judge_cluster(view, ns, reg, c, &mut involved);
     }
     out.envoy_filters = envoy_filters(view, caller);
-    outcome(out);
+    // A Gateway API route's missing cluster is answered 500 (istiod's
+    // cluster_not_found_response_code on them), a VirtualService's 503.
+    let gateway_api = out
+        .route
+        .as_ref()
+        .and_then(|r| r.source.as_deref())
+        .and_then(|s| {
+            let mut parts = s.splitn(3, '/');
+            let (_, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
+            view.virtual_service(ns, name)
+        })
+        .is_some_and(|vs| vs.object.annotations.contains_key(super::gateway_api::DERIVED));
+    outcome(out, if gateway_api { "500" } else { "503 NC" });
     findings(view, out, involved);
 }
 
@@ -270,7 +282,7 @@ fn envoy_filters(view: &ClusterView, caller: &Caller) -> Vec<FilterPatch> {
     out
 }
 
-fn outcome(out: &mut Explanation) {
+fn outcome(out: &mut Explanation, no_cluster: &str) {
     if out.outcome.status != "OK" || !out.outcome.detail.is_empty() {
         return;
     }
@@ -287,7 +299,7 @@ fn outcome(out: &mut Explanation) {
             (true, true) => format!(" for {}% of requests", share * 100 / total),
             _ => String::new(),
         };
-        return out.fail("503 NC", format!("no cluster{part}: {what}"));
+        return out.fail(no_cluster, format!("no cluster{part}: {what}"));
     }
     if let Some(c) = out
         .clusters

@@ -84,6 +84,13 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
         (ServerClass::PlainHttp, Protocol::Http) => {
             let plain: Vec<&(&Arc<Entry>, &Server)> = servers.iter().collect();
             let number = plain[0].1.port.unwrap_or(arrives);
+            // istiod names a Gateway API listener's route configuration by the
+            // port the proxy listens on (the Service's target port).
+            let rc_port = if plain[0].0.object.annotations.contains_key(super::gateway_api::DERIVED) {
+                arrives
+            } else {
+                number
+            };
             serve_http(
                 view,
                 caller,
@@ -91,7 +98,7 @@ pub fn follow(view: &ClusterView, caller: &Caller, req: &Request, reg: &[Registe
                 reg,
                 &plain,
                 number,
-                envoy_names::gateway_http_route_config(number),
+                envoy_names::gateway_http_route_config(rc_port),
                 out,
             );
         }

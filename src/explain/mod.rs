@@ -10,6 +10,7 @@
 
 mod backend;
 mod gateway;
+mod gateway_api;
 mod outbound;
 mod registry;
 mod render;
@@ -227,6 +228,9 @@ impl Explanation {
 
 /// Explains one request against the view.
 pub fn explain(view: &ClusterView, req: &Request) -> Result<Explanation, ExplainError> {
+    // Gateway API Gateways and routes as the Istio objects istiod derives.
+    let derived = gateway_api::derived(view);
+    let view = derived.as_ref().unwrap_or(view);
     let client = request::resolve_client(view, &req.from)?;
     let mut out = Explanation::new(client.proxy.clone(), req.target.to_string());
     // What the proxy sees, computed once: each is a scan of the view.

@@ -193,6 +193,16 @@ pub fn take_route(
     let dests: Vec<_> = r.destinations.iter().filter(|d| d.role == Role::HttpRoute).collect();
     let weighted = dests.len() > 1;
     for d in dests {
+        // istiod's stand-in for a Gateway API backend it refuses: no such cluster.
+        if d.host == super::gateway_api::UNKNOWN_SERVICE {
+            out.clusters.push(Cluster {
+                name: d.host.clone(),
+                weight: weighted.then_some(d.weight.unwrap_or(0)),
+                missing: Some("istiod routes a backend it refuses (RefNotPermitted, InvalidKind) here".to_string()),
+                ..Cluster::default()
+            });
+            continue;
+        }
         let fqdn = host::resolve(&d.host, ns, view.cluster_domain());
         let port = port_of(d, &fqdn);
         out.clusters.push(Cluster {

@@ -212,6 +212,9 @@ pub fn resolve_client(view: &ClusterView, from: &From) -> Result<Caller, Explain
             let (ns, name) = split(from)?;
             let name =
                 name.ok_or_else(|| ExplainError::BadRequest(format!("--gateway {from:?} is not NAMESPACE/NAME")))?;
+            if let Some(caller) = gateway_api_caller(view, ns, name) {
+                return Ok(caller);
+            }
             if let Some(gw) = view.gateway(ns, name) {
                 let Parsed::Gateway(spec) = &gw.parsed else {
                     return Err(ExplainError::NotFound(format!("Gateway {ns}/{name} cannot be read")));
@@ -243,6 +246,41 @@ pub fn resolve_client(view: &ClusterView, from: &From) -> Result<Caller, Explain
             })
         }
     }
+}
+
+/// A Gateway API Gateway named as users type it: the Gateway, or the Service or
+/// Deployment istiod makes for it (`<name>-istio`). Its proxies carry
+/// `gateway.networking.k8s.io/gateway-name: <name>`; without one in the view
+/// (files rarely hold what istiod deploys), a proxy with that label stands in.
+fn gateway_api_caller(view: &ClusterView, ns: &str, name: &str) -> Option<Caller> {
+    let gw = [name, name.strip_suffix("-istio").unwrap_or(name)]
+        .into_iter()
+        .find(|n| {
+            view.get(&crate::model::ObjKey::new(crate::model::Kind::K8sGateway, ns, *n))
+                .is_some()
+        })?;
+    let labels: BTreeMap<String, String> = [("gateway.networking.k8s.io/gateway-name".to_string(), gw.to_string())]
+        .into_iter()
+        .collect();
+    let mut workloads: Vec<&Arc<Entry>> = view.workloads_matching(Some(ns), &labels).collect();
+    workloads.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+    let proxy = match workloads.first() {
+        Some(w) => client_of(view, "gateway", w),
+        None => Client {
+            kind: "gateway",
+            namespace: ns.to_string(),
+            name: format!("{gw}-istio"),
+            labels: labels.clone(),
+            version: None,
+            revision: None,
+        },
+    };
+    let gateways = selecting_gateways(view, &proxy.labels);
+    Some(Caller {
+        proxy,
+        gateway: true,
+        gateways,
+    })
 }
 
 /// Gateways (any namespace) whose selector matches the workload's labels.

@@ -67,11 +67,27 @@ pub struct ObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSummary {
     pub backends: usize,
+    /// `matches` (what `meshgate explain` follows).
+    pub matches: Vec<HttpMatch>,
+    /// The rule's backends: indexes into `RouteSpec::backends`.
+    pub backend_indexes: Vec<usize>,
     /// Backends with a weight of 0.
     pub zero_weight: usize,
     /// A filter that answers without a backend (RequestRedirect).
     pub redirect: bool,
     pub pointer: PointerBuf,
+}
+
+/// One entry of an HTTPRoute rule's `matches`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpMatch {
+    /// `path`: (type, value); the type defaults to PathPrefix.
+    pub path: Option<(String, String)>,
+    /// `headers`: (type, name, value); the type defaults to Exact.
+    pub headers: Vec<(String, String, String)>,
+    pub method: Option<String>,
+    /// `queryParams` (not followed by explain).
+    pub query_params: usize,
 }
 
 /// `allowedRoutes.namespaces.from`.
@@ -143,6 +159,8 @@ pub struct BackendRef {
     pub namespace: Option<String>,
     pub name: String,
     pub port: Option<u32>,
+    /// `weight` (default 1).
+    pub weight: Option<u32>,
     /// A RequestMirror filter's backend (dropped alone when broken), not a rule's.
     pub mirror: bool,
     pub pointer: PointerBuf,
@@ -335,6 +353,10 @@ fn parse_backend(b: &Map<String, Value>, here: PointerBuf, mirror: bool, p: &mut
         namespace: str_of(b, "namespace", &here, p),
         name: str_of(b, "name", &here, p).unwrap_or_default(),
         port: fields::port_field(b, "port", &here, p),
+        weight: b
+            .get("weight")
+            .and_then(Value::as_u64)
+            .map(|w| w.min(u64::from(u32::MAX)) as u32),
         mirror,
         pointer: here,
     }
@@ -377,10 +399,46 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
         let b_at = child(&rule_at, "backendRefs");
         let mut summary = RuleSummary {
             backends: 0,
+            matches: Vec::new(),
+            backend_indexes: Vec::new(),
             zero_weight: 0,
             redirect: false,
             pointer: rule_at.clone(),
         };
+        let m_at = child(&rule_at, "matches");
+        for (j, mt) in fields::list(rule.get("matches"), &m_at, p).iter().enumerate() {
+            let here = index(&m_at, j);
+            let Some(mt) = fields::mapping(Some(mt), &here, p) else {
+                continue;
+            };
+            let path_at = child(&here, "path");
+            let path = fields::mapping(mt.get("path"), &path_at, p).map(|pm| {
+                (
+                    str_of(pm, "type", &path_at, p).unwrap_or_else(|| "PathPrefix".to_string()),
+                    str_of(pm, "value", &path_at, p).unwrap_or_else(|| "/".to_string()),
+                )
+            });
+            let h_at = child(&here, "headers");
+            let headers = fields::list(mt.get("headers"), &h_at, p)
+                .iter()
+                .enumerate()
+                .filter_map(|(k, h)| {
+                    let hh = index(&h_at, k);
+                    let h = fields::mapping(Some(h), &hh, p)?;
+                    Some((
+                        str_of(h, "type", &hh, p).unwrap_or_else(|| "Exact".to_string()),
+                        str_of(h, "name", &hh, p).unwrap_or_default(),
+                        str_of(h, "value", &hh, p).unwrap_or_default(),
+                    ))
+                })
+                .collect();
+            summary.matches.push(HttpMatch {
+                path,
+                headers,
+                method: str_of(mt, "method", &here, p),
+                query_params: fields::list(mt.get("queryParams"), &child(&here, "queryParams"), p).len(),
+            });
+        }
         for (j, b) in fields::list(rule.get("backendRefs"), &b_at, p).iter().enumerate() {
             let here = index(&b_at, j);
             if let Some(b) = fields::mapping(Some(b), &here, p) {
@@ -388,6 +446,7 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
                 if b.get("weight").and_then(Value::as_u64) == Some(0) {
                     summary.zero_weight += 1;
                 }
+                summary.backend_indexes.push(spec.backends.len());
                 spec.backends.push(parse_backend(b, here, false, p));
             }
         }

@@ -503,3 +503,53 @@ pub(super) fn check_mesh_parent(
         }
     }
 }
+
+/// Where istiod serves a route through a Gateway API Gateway: for a parentRef
+/// to an Istio-class Gateway, each programmed listener that accepts the route,
+/// with the route hostnames istiod keeps there (those the listener's hostname
+/// takes, less what listener isolation gives to another listener; `*` for a
+/// route without hostnames). What `meshgate explain` derives istiod's
+/// generated VirtualServices from.
+pub(crate) fn served_at<'v>(
+    view: &'v ClusterView,
+    route: &Entry,
+    r: &ParentRef,
+) -> Vec<(&'v Arc<Entry>, &'v Listener, Vec<String>)> {
+    let Parsed::Route(spec) = &route.parsed else {
+        return Vec::new();
+    };
+    if !(r.group == GROUP && r.kind == "Gateway") {
+        return Vec::new();
+    }
+    let key = &route.object.key;
+    let gw_ns = r.namespace_or(&key.namespace);
+    let Some(gw) = view.get(&ObjKey::new(Kind::K8sGateway, gw_ns, r.name.clone())) else {
+        return Vec::new();
+    };
+    let Parsed::K8sGateway(gspec) = &gw.parsed else {
+        return Vec::new();
+    };
+    if class_controller(view, &gspec.class) != Controller::Routes {
+        return Vec::new();
+    }
+    let route_hosts: Vec<String> = if spec.hostnames.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        spec.hostnames.clone()
+    };
+    gspec
+        .listeners
+        .iter()
+        .filter(|l| reference_allowed(view, l, gw_ns, r, key.kind, &spec.hostnames, &key.namespace).is_none())
+        .filter(|l| listener_problems(view, gw, l).is_empty())
+        .map(|l| {
+            let lhost = l.hostname.as_deref().unwrap_or("*");
+            let hosts = route_hosts
+                .iter()
+                .filter(|h| hostnames_overlap(lhost, h) && isolated_by(h, l, &gspec.listeners).is_none())
+                .cloned()
+                .collect();
+            (gw, l, hosts)
+        })
+        .collect()
+}

@@ -185,3 +185,29 @@ pub(super) fn check_backend(
         }
     }
 }
+
+/// Whether istiod replaces this backend of a gateway-attached route with its
+/// stand-in `UnknownService` cluster (answered 500): a kind it does not
+/// support, or a cross-namespace backend no ReferenceGrant permits.
+pub(crate) fn backend_refused(view: &ClusterView, route: &Entry, b: &BackendRef) -> bool {
+    let key = &route.object.key;
+    let supported = matches!(
+        (b.group.as_str(), b.kind.as_str()),
+        ("" | "core", "Service") | ("networking.istio.io", "Hostname") | ("multicluster.x-k8s.io", "ServiceImport")
+    );
+    if !supported {
+        return true;
+    }
+    let ns = b.namespace.as_deref().unwrap_or(&key.namespace);
+    let group = if b.group == "core" { "" } else { b.group.as_str() };
+    ns != key.namespace && !grant_allows(view, key.kind, &key.namespace, ns, group, &b.kind, &b.name)
+}
+
+/// Whether istiod drops the route's rules whole (MG0915): a Service backend
+/// named with a dot, a backend without a port, a Hostname backend with a namespace.
+pub(crate) fn route_dropped(route: &RouteSpec) -> bool {
+    route.backends.iter().filter(|b| !b.mirror).any(|b| {
+        let service = matches!(b.group.as_str(), "" | "core") && b.kind == "Service";
+        (service && b.name.contains('.')) || b.port.is_none() || (b.kind == "Hostname" && b.namespace.is_some())
+    })
+}

@@ -4,6 +4,7 @@
 //! and Gateway classes. Findings go on the user's own fields.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{catalog, join};
 use crate::finding::Finding;
@@ -27,6 +28,8 @@ use backends::*;
 use listeners::*;
 pub(crate) use policies::check_backend_tls_policy;
 
+pub(crate) use attachment::served_at;
+pub(crate) use backends::{backend_refused, route_dropped};
 pub(crate) use listeners::generated_gateway_programmed;
 
 /// The controllers of Istio's classes, and what istiod does with their Gateways.
