@@ -405,8 +405,15 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
             redirect: false,
             pointer: rule_at.clone(),
         };
+        // HTTPRoute matches (a GRPCRoute's have another shape, and a
+        // TLSRoute or TCPRoute has none): what explain follows.
         let m_at = child(&rule_at, "matches");
-        for (j, mt) in fields::list(rule.get("matches"), &m_at, p).iter().enumerate() {
+        let matches = if obj.key.kind == super::Kind::HTTPRoute {
+            fields::list(rule.get("matches"), &m_at, p)
+        } else {
+            &[]
+        };
+        for (j, mt) in matches.iter().enumerate() {
             let here = index(&m_at, j);
             let Some(mt) = fields::mapping(Some(mt), &here, p) else {
                 continue;
