@@ -31,6 +31,8 @@ pub struct K8sGatewaySpec {
 pub struct ListenerSetSpec {
     pub parent: Option<ParentRef>,
     pub listeners: Vec<Listener>,
+    /// `metadata.creationTimestamp` (RFC 3339, UTC); `None` before creation.
+    pub created: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,6 +272,11 @@ pub fn parse_listener_set(obj: &Object, p: &mut Problems) -> ListenerSetSpec {
     ListenerSetSpec {
         parent,
         listeners: parse_listeners(m, &root, p),
+        created: obj
+            .value
+            .pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 

@@ -436,6 +436,7 @@ impl ClusterView {
 
     /// ListenerSets whose parent is Gateway API Gateway `namespace/name`.
     pub fn gateway_listener_sets(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::ListenerSetsOf(namespace.to_string(), name.to_string()));
         self.lookup(
             self.idx
                 .gateway_listener_sets

@@ -51,6 +51,8 @@ pub enum Topic {
     ReferenceGrants(String),
     /// BackendTLSPolicies of a namespace.
     BackendTlsPolicies(String),
+    /// ListenerSets naming Gateway API Gateway (namespace, name) as parent.
+    ListenerSetsOf(String, String),
     /// Control planes, revision tags and the namespace labels injection follows.
     ControlPlanes,
     Nodes,
@@ -139,6 +141,11 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
         Parsed::MeshConfig(_) => out.push(Topic::Mesh),
         Parsed::ReferenceGrant(_) => out.push(Topic::ReferenceGrants(ns.to_string())),
         Parsed::BackendTlsPolicy(_) => out.push(Topic::BackendTlsPolicies(ns.to_string())),
+        Parsed::ListenerSet(set) => {
+            if let Some(p) = &set.parent {
+                out.push(Topic::ListenerSetsOf(p.namespace_or(ns).to_string(), p.name.clone()));
+            }
+        }
         _ => {}
     }
     match key.kind {

@@ -20,11 +20,13 @@ use crate::view::{ClusterView, Entry, Parsed};
 
 mod attachment;
 mod backends;
+mod conflicts;
 mod listeners;
 mod policies;
 
 use attachment::*;
 use backends::*;
+use conflicts::*;
 use listeners::*;
 pub(crate) use policies::check_backend_tls_policy;
 
@@ -72,6 +74,7 @@ fn class_controller(view: &ClusterView, class: &str) -> Controller {
 
 pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     if class_controller(view, &gw.class) == Controller::Routes {
+        check_conflicts(entry, view, out);
         for l in &gw.listeners {
             for problem in listener_problems(view, entry, l) {
                 out.push(problem.finding);
@@ -307,6 +310,7 @@ pub fn check_listener_set(entry: &Entry, spec: &ListenerSetSpec, view: &ClusterV
             .with_referent(gw),
         ),
         SetState::Accepted => {
+            check_conflicts(entry, view, out);
             for l in &spec.listeners {
                 out.extend(listener_problems(view, entry, l).into_iter().map(|p| p.finding));
             }

@@ -720,3 +720,39 @@ fn mg0924_mg0925_backend_tls_policies() {
     );
     assert!(check_yaml(&view(&[svc, ca, &ignored]), &btls("a", target, good_validation, "")).is_empty());
 }
+
+#[test]
+fn mg0923_listener_conflicts_from_istiod_1_31() {
+    let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: shop}\nspec:\n  gatewayClassName: istio\n  allowedListeners: {namespaces: {from: Same}}\n  listeners:\n  - {name: a, port: 80, protocol: HTTP, hostname: shop.example.com}\n  - {name: b, port: 80, protocol: HTTP, hostname: shop.example.com}\n  - {name: c, port: 80, protocol: HTTPS, hostname: api.example.com, tls: {certificateRefs: []}}\n  - {name: d, port: 80, protocol: TCP}\n";
+    // istiod 1.30 detects no conflicts; no control plane known: silent.
+    assert!(check_yaml(&view(&[ISTIOD_1_30]), gw).iter().all(|f| f.code != "MG0923"));
+    assert!(check_yaml(&view(&[]), gw).iter().all(|f| f.code != "MG0923"));
+    let v131 = ISTIOD_1_30.replace("pilot:1.30.3", "pilot:1.31.0");
+    let f: Vec<_> = check_yaml(&view(&[&v131]), gw)
+        .into_iter()
+        .filter(|f| f.code == "MG0923")
+        .collect();
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0923", "/spec/listeners/1"), ("MG0923", "/spec/listeners/3")])
+    );
+    assert!(
+        f[0].message
+            .contains("conflicts with listener \"a\" of Gateway shop/edge on port 80 (HostnameConflict)"),
+        "{}",
+        f[0].message
+    );
+    assert!(f[1].message.contains("(ProtocolConflict)"), "{}", f[1].message);
+    // A ListenerSet's listener loses to the Gateway's; the Gateway itself is clean of it.
+    let set = "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: team, namespace: shop}\nspec:\n  parentRef: {name: edge}\n  listeners:\n  - {name: mine, port: 80, protocol: HTTP, hostname: shop.example.com}\n  - {name: other, port: 80, protocol: HTTP, hostname: team.example.com}\n";
+    let clean = gw
+        .replace(
+            "  - {name: b, port: 80, protocol: HTTP, hostname: shop.example.com}\n",
+            "",
+        )
+        .replace("  - {name: d, port: 80, protocol: TCP}\n", "");
+    let v = view(&[&v131, &clean, set]);
+    let f: Vec<_> = check_yaml(&v, set).into_iter().filter(|f| f.code == "MG0923").collect();
+    assert_eq!(codes(&f), pairs(&[("MG0923", "/spec/listeners/0")]));
+    assert!(check_yaml(&v, &clean).iter().all(|f| f.code != "MG0923"));
+}
