@@ -1318,6 +1318,10 @@ fn gapi_call(target: &str) -> Value {
     if let Some(host) = target.strip_prefix("https://") {
         return json!({"proxy": proxy, "address": "10.200.0.1", "port": 8443, "host": host, "sni": host, "protocol": "https", "mode": "gateway"});
     }
+    // `mesh://HOST@ADDRESS`: a sidecar in namespace default calling a Service.
+    if let Some((host, address)) = target.strip_prefix("mesh://").and_then(|t| t.split_once('@')) {
+        return json!({"proxy": {"namespace": "default"}, "address": address, "port": 8080, "host": host, "mode": "outbound"});
+    }
     if let Some(host) = target.strip_prefix("http://").and_then(|h| h.strip_suffix(":81")) {
         return json!({"proxy": proxy, "address": "10.200.0.1", "port": 8081, "host": host, "mode": "gateway"});
     }
@@ -1407,6 +1411,23 @@ fn gateway_api_findings_agree_with_istiods_controller() {
             // istiod takes no route kind on a protocol it does not know, so
             // the route is not even accepted (NotAllowedByListeners).
             &["MG0922", "MG0903"],
+        ),
+        (
+            "mesh route (GAMMA): the parent Service's calls go to another backend",
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: web-v2, namespace: default}}\nspec:\n  clusterIP: 10.0.0.23\n  selector: {{app: web, version: v2}}\n  ports: [{{name: http, port: 8080}}]\n---\n{}",
+                gapi_route("default", "canary", "{group: \"\", kind: Service, name: web, port: 8080}", "web.example.com", "{name: web-v2, port: 8080}")
+                    .replace("  hostnames: [web.example.com]\n", "")
+            ),
+            "mesh://web.default.svc.cluster.local@10.0.0.20",
+            &[],
+        ),
+        (
+            "mesh route to a backend that does not exist",
+            gapi_route("default", "canary", "{group: \"\", kind: Service, name: web}", "web.example.com", "{name: web-v3, port: 8080}")
+                .replace("  hostnames: [web.example.com]\n", ""),
+            "mesh://web.default.svc.cluster.local@10.0.0.20",
+            &["MG0911"],
         ),
         (
             "dotted backend name: the route dropped",

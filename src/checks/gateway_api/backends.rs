@@ -188,8 +188,9 @@ pub(super) fn check_backend(
 
 /// Whether istiod replaces this backend of a gateway-attached route with its
 /// stand-in `UnknownService` cluster (answered 500): a kind it does not
-/// support, or a cross-namespace backend no ReferenceGrant permits.
-pub(crate) fn backend_refused(view: &ClusterView, route: &Entry, b: &BackendRef) -> bool {
+/// support, or (at gateways: `enforce_grants`) a cross-namespace backend no
+/// ReferenceGrant permits.
+pub(crate) fn backend_refused(view: &ClusterView, route: &Entry, b: &BackendRef, enforce_grants: bool) -> bool {
     let key = &route.object.key;
     let supported = matches!(
         (b.group.as_str(), b.kind.as_str()),
@@ -200,7 +201,7 @@ pub(crate) fn backend_refused(view: &ClusterView, route: &Entry, b: &BackendRef)
     }
     let ns = b.namespace.as_deref().unwrap_or(&key.namespace);
     let group = if b.group == "core" { "" } else { b.group.as_str() };
-    ns != key.namespace && !grant_allows(view, key.kind, &key.namespace, ns, group, &b.kind, &b.name)
+    enforce_grants && ns != key.namespace && !grant_allows(view, key.kind, &key.namespace, ns, group, &b.kind, &b.name)
 }
 
 /// Whether istiod drops the route's rules whole (MG0915): a Service backend
