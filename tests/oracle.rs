@@ -1318,6 +1318,9 @@ fn gapi_call(target: &str) -> Value {
     if let Some(host) = target.strip_prefix("https://") {
         return json!({"proxy": proxy, "address": "10.200.0.1", "port": 8443, "host": host, "sni": host, "protocol": "https", "mode": "gateway"});
     }
+    if target == "tcp://:81" {
+        return json!({"proxy": proxy, "address": "10.200.0.1", "port": 8081, "protocol": "tcp", "mode": "gateway"});
+    }
     // `mesh://HOST@ADDRESS`: a sidecar in namespace default calling a Service.
     if let Some((host, address)) = target.strip_prefix("mesh://").and_then(|t| t.split_once('@')) {
         return json!({"proxy": {"namespace": "default"}, "address": address, "port": 8080, "host": host, "mode": "outbound"});
@@ -1340,7 +1343,7 @@ fn gapi_shows(code: &str, o: &Value) -> bool {
         && o["clusterNotFoundCode"] == "INTERNAL_SERVER_ERROR")
         || o["directResponse"] == 500;
     match code {
-        "MG0901" | "MG0902" | "MG0903" | "MG0904" | "MG0915" | "MG0906" | "MG0921" | "MG0922" => not_routed,
+        "MG0901" | "MG0902" | "MG0903" | "MG0904" | "MG0915" | "MG0906" | "MG0921" | "MG0922" | "MG0908" => not_routed,
         "MG0911" | "MG0912" | "MG0913" | "MG0914" => !not_routed && answered_500,
         _ => false,
     }
@@ -1411,6 +1414,17 @@ fn gateway_api_findings_agree_with_istiods_controller() {
             // istiod takes no route kind on a protocol it does not know, so
             // the route is not even accepted (NotAllowedByListeners).
             &["MG0922", "MG0903"],
+        ),
+        (
+            "TCP listener and TCPRoute on istiod 1.30 without the alpha flag",
+            format!(
+                "{}---\n{}---\n{}",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}\nspec:\n  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3}]}\n",
+                "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: tcp, namespace: default}\nspec:\n  gatewayClassName: istio\n  addresses: [{type: Hostname, value: public-istio.default.svc.cluster.local}]\n  listeners:\n  - {name: tcp, port: 81, protocol: TCP}\n",
+                "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: r, namespace: default}\nspec:\n  parentRefs: [{name: tcp, sectionName: tcp}]\n  rules: [{backendRefs: [{name: web, port: 8080}]}]\n"
+            ),
+            "tcp://:81",
+            &["MG0922", "MG0908"],
         ),
         (
             "mesh route (GAMMA): the parent Service's calls go to another backend",

@@ -167,7 +167,9 @@ pub(super) fn check_listener_set_parent(
                 hosts_text(&route.hostnames)
             ),
         )
-        .with_referent(referent),
+        .with_referent(referent)
+        // The oracle's istiod runs no ListenerSets: not proven, so a warning.
+        .with_severity(crate::finding::Severity::Warning),
     );
 }
 

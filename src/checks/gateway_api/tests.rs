@@ -280,6 +280,7 @@ fn mg0931_mg0932_mg0933_mesh_parents() {
         ),
     );
     assert_eq!(codes(&f), pairs(&[("MG0931", "/spec/parentRefs/0/name")]));
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
     let f = check_yaml(
         &v,
         &route(
@@ -743,6 +744,7 @@ fn mg0923_listener_conflicts_from_istiod_1_31() {
         f[0].message
     );
     assert!(f[1].message.contains("(ProtocolConflict)"), "{}", f[1].message);
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
     // A ListenerSet's listener loses to the Gateway's; the Gateway itself is clean of it.
     let set = "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: team, namespace: shop}\nspec:\n  parentRef: {name: edge}\n  listeners:\n  - {name: mine, port: 80, protocol: HTTP, hostname: shop.example.com}\n  - {name: other, port: 80, protocol: HTTP, hostname: team.example.com}\n";
     let clean = gw
