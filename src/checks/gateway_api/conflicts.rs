@@ -7,12 +7,7 @@ use super::*;
 /// Whether every control plane reading the object is known to be 1.31 or later
 /// (the first to detect listener conflicts).
 fn detects_conflicts(view: &ClusterView, entry: &Entry) -> bool {
-    let rev = entry.object.labels.get("istio.io/rev");
-    let readers: Vec<&ControlPlane> = view
-        .control_plane_list()
-        .into_iter()
-        .filter(|cp| rev.is_none_or(|r| *r == cp.revision))
-        .collect();
+    let readers = readers(view, entry);
     !readers.is_empty() && readers.iter().all(|cp| cp.minor().is_some_and(|v| v >= (1, 31)))
 }
 
@@ -24,7 +19,7 @@ fn l4(p: &str) -> bool {
     matches!(p, "TCP" | "UDP")
 }
 
-fn http_like(p: &str) -> bool {
+fn http_like_protocol(p: &str) -> bool {
     matches!(p, "HTTP" | "HTTPS" | "TLS")
 }
 
@@ -34,10 +29,10 @@ fn distinct(a: &Listener, b: &Listener) -> bool {
         return true;
     }
     let (pa, pb) = (a.protocol.as_str(), b.protocol.as_str());
-    if (l4(pa) && http_like(pb)) || (http_like(pa) && l4(pb)) || (l4(pa) && l4(pb)) {
+    if (l4(pa) && http_like_protocol(pb)) || (http_like_protocol(pa) && l4(pb)) || (l4(pa) && l4(pb)) {
         return false;
     }
-    if http_like(pa) && http_like(pb) {
+    if http_like_protocol(pa) && http_like_protocol(pb) {
         return hostname(a) != hostname(b);
     }
     pa != pb

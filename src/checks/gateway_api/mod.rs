@@ -73,7 +73,8 @@ fn class_controller(view: &ClusterView, class: &str) -> Controller {
 }
 
 pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
-    if class_controller(view, &gw.class) == Controller::Routes {
+    let controller = class_controller(view, &gw.class);
+    if controller == Controller::Routes {
         check_conflicts(entry, view, out);
         for l in &gw.listeners {
             for problem in listener_problems(view, entry, l) {
@@ -94,7 +95,7 @@ pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out
             }
         }
     }
-    if !gw.class.is_empty() && class_controller(view, &gw.class) == Controller::Unknown {
+    if !gw.class.is_empty() && controller == Controller::Unknown {
         out.push(Finding::new(
             &catalog::MG0907,
             &entry.object.key,
@@ -115,12 +116,7 @@ fn istiod_support(
     entry: &Entry,
     supported: fn(&ControlPlane) -> Option<bool>,
 ) -> Option<Result<(), String>> {
-    let rev = entry.object.labels.get("istio.io/rev");
-    let readers: Vec<&ControlPlane> = view
-        .control_plane_list()
-        .into_iter()
-        .filter(|cp| rev.is_none_or(|r| *r == cp.revision))
-        .collect();
+    let readers = readers(view, entry);
     if readers.is_empty() {
         return None;
     }
@@ -136,6 +132,15 @@ fn istiod_support(
         }
     }
     Some(Err(join(&refused)))
+}
+
+/// The control planes that read an object: those of its `istio.io/rev`, or all.
+fn readers<'v>(view: &'v ClusterView, entry: &Entry) -> Vec<&'v ControlPlane> {
+    let rev = entry.object.labels.get("istio.io/rev");
+    view.control_plane_list()
+        .into_iter()
+        .filter(|cp| rev.is_none_or(|r| *r == cp.revision))
+        .collect()
 }
 
 /// TCPRoute and TCP listeners: from 1.31, or with the alpha flag (1.28-1.30).
