@@ -309,7 +309,9 @@ async fn policy_reload_and_bad_policy_keeps_the_running_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_endpoints() {
-    let s = server_with(&[SVC, GW]).await;
+    // Two kinds are called Gateway: the metrics tell them apart.
+    let k8s_gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: istio-system}\nspec:\n  gatewayClassName: istio\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n";
+    let s = server_with(&[SVC, GW, k8s_gw]).await;
     assert_eq!(s.admin_get("/livez").await.0, 200);
     assert_eq!(s.admin_get("/readyz").await, (200, "ok\n".to_string()));
     s.state.view.set_ready(false);
@@ -319,6 +321,7 @@ async fn admin_endpoints() {
     assert_eq!(status, 200);
     for needle in [
         "meshgate_cache_objects{kind=\"Gateway\"} 1",
+        "meshgate_cache_objects{kind=\"Gateway.gateway.networking.k8s.io\"} 1",
         "meshgate_cache_objects{kind=\"Service\"} 1",
         "meshgate_cache_ready 1",
         "meshgate_certificate_expiry_timestamp_seconds ",
