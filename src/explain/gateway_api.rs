@@ -9,8 +9,10 @@
 //!
 //! istiod binds a generated Gateway to the proxies behind the Gateway's Service;
 //! its deployment labels them `gateway.networking.k8s.io/gateway-name: <name>`,
-//! which the derived Gateway selects. Not derived yet (said in a note):
-//! ListenerSets, GRPCRoute, TLSRoute, TCPRoute, query-parameter matches, filters.
+//! which the derived Gateway selects. GRPCRoutes merge into the same
+//! VirtualServices (their method matches as URI matches). Not derived yet (said
+//! in docs/explain.md): ListenerSets, TLSRoute, TCPRoute, and filters other than
+//! redirects (rewrites, header changes, mirrors change no routing decision).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -70,7 +72,7 @@ pub(super) fn derived(view: &ClusterView) -> Option<ClusterView> {
     let mut served: BTreeMap<(String, String, String), Vec<Value>> = BTreeMap::new();
     let mut routes: Vec<&Arc<Entry>> = view
         .entries()
-        .filter(|e| e.object.key.kind == Kind::HTTPRoute)
+        .filter(|e| matches!(e.object.key.kind, Kind::HTTPRoute | Kind::GRPCRoute))
         .collect();
     routes.sort_by(|a, b| a.object.key.cmp(&b.object.key));
     for route in routes {
@@ -99,7 +101,10 @@ pub(super) fn derived(view: &ClusterView) -> Option<ClusterView> {
     // and parent host, bound to the mesh; a parentRef port becomes a port match
     // on every route (istiod's augmentPortMatch).
     let mut mesh: BTreeMap<(String, Option<u32>, String), Vec<Value>> = BTreeMap::new();
-    for route in view.entries().filter(|e| e.object.key.kind == Kind::HTTPRoute) {
+    for route in view
+        .entries()
+        .filter(|e| matches!(e.object.key.kind, Kind::HTTPRoute | Kind::GRPCRoute))
+    {
         let Parsed::Route(spec) = &route.parsed else { continue };
         if route_dropped(spec) {
             continue;
@@ -183,26 +188,60 @@ fn istio_matches(matches: &[HttpMatch]) -> Vec<Option<Value>> {
                 out.insert("uri".into(), uri);
             }
             if !m.headers.is_empty() {
-                let headers: serde_json::Map<String, Value> = m
-                    .headers
-                    .iter()
-                    .map(|(kind, name, value)| {
-                        let v = if kind == "RegularExpression" {
-                            json!({"regex": value})
-                        } else {
-                            json!({"exact": value})
-                        };
-                        (name.to_ascii_lowercase(), v)
-                    })
-                    .collect();
-                out.insert("headers".into(), Value::Object(headers));
+                out.insert("headers".into(), Value::Object(string_matches(&m.headers, true)));
             }
             if let Some(method) = &m.method {
                 out.insert("method".into(), json!({"exact": method}));
             }
+            if let Some(uri) = m.grpc_method.as_ref().and_then(grpc_uri) {
+                out.insert("uri".into(), uri);
+            }
+            if !m.query_params.is_empty() {
+                out.insert(
+                    "queryParams".into(),
+                    Value::Object(string_matches(&m.query_params, false)),
+                );
+            }
             Some(Value::Object(out))
         })
         .collect()
+}
+
+/// Header or query parameter matches, as istiod's `createHeadersMatch` and
+/// `createQueryParamsMatch` write them (header names are case-insensitive).
+fn string_matches(matches: &[(String, String, String)], header: bool) -> serde_json::Map<String, Value> {
+    matches
+        .iter()
+        .map(|(kind, name, value)| {
+            let v = if kind == "RegularExpression" {
+                json!({"regex": value})
+            } else {
+                json!({"exact": value})
+            };
+            (
+                if header {
+                    name.to_ascii_lowercase()
+                } else {
+                    name.clone()
+                },
+                v,
+            )
+        })
+        .collect()
+}
+
+/// A GRPCRoute method match as the URI match istiod's `createGRPCURIMatch`
+/// makes of it (`/<service>/<method>`).
+fn grpc_uri((kind, service, method): &(String, Option<String>, Option<String>)) -> Option<Value> {
+    let regex = kind == "RegularExpression";
+    Some(match (service, method) {
+        (None, None) => return None,
+        (Some(s), None) if regex => json!({"regex": format!("/{s}/.+")}),
+        (Some(s), None) => json!({"prefix": format!("/{s}/")}),
+        (None, Some(m)) => json!({"regex": format!("/[^/]+/{m}")}),
+        (Some(s), Some(m)) if regex => json!({"regex": format!("/{s}/{m}")}),
+        (Some(s), Some(m)) => json!({"exact": format!("/{s}/{m}")}),
+    })
 }
 
 fn istio_route(
@@ -235,7 +274,18 @@ fn istio_route(
             d
         })
         .collect();
-    let mut route = json!({"name": format!("{}.{}.{i}", rk.namespace, rk.name), "route": backends});
+    let mut route = json!({"name": format!("{}.{}.{i}", rk.namespace, rk.name)});
+    // istiod's convertHTTPRoute: a redirect answers; without one, a rule with
+    // no backends answers 404 and one whose weights are all 0 answers 500.
+    if let Some(code) = rule.redirect {
+        route["redirect"] = json!({"redirectCode": code});
+    } else if rule.backend_indexes.is_empty() {
+        route["directResponse"] = json!({"status": 404});
+    } else if rule.zero_weight == rule.backend_indexes.len() {
+        route["directResponse"] = json!({"status": 500});
+    } else {
+        route["route"] = json!(backends);
+    }
     if let Some(m) = m {
         route["match"] = json!([m]);
     }
@@ -258,5 +308,6 @@ fn rank(route: &Value) -> (i32, usize, bool, usize, usize) {
         (-1, 0)
     };
     let headers = m["headers"].as_object().map_or(0, serde_json::Map::len);
-    (r, len, m.get("method").is_some(), headers, 0)
+    let query = m["queryParams"].as_object().map_or(0, serde_json::Map::len);
+    (r, len, m.get("method").is_some(), headers, query)
 }

@@ -180,7 +180,7 @@ pub fn take_route(
         conditions: routes::describe(&r.conditions),
     });
     match r.action {
-        RuleAction::Redirect => return out.fail("301", "the route redirects (no cluster)"),
+        RuleAction::Redirect(code) => return out.fail(&code.to_string(), "the route redirects (no cluster)"),
         RuleAction::DirectResponse(status) => {
             return out.fail(
                 &status.map_or("direct response".to_string(), |s| s.to_string()),

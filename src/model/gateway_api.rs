@@ -75,8 +75,9 @@ pub struct RuleSummary {
     pub backend_indexes: Vec<usize>,
     /// Backends with a weight of 0.
     pub zero_weight: usize,
-    /// A filter that answers without a backend (RequestRedirect).
-    pub redirect: bool,
+    /// A filter that answers without a backend (RequestRedirect): its
+    /// `statusCode` (the CRD's default, 302, when it names none).
+    pub redirect: Option<u32>,
     pub pointer: PointerBuf,
 }
 
@@ -88,8 +89,10 @@ pub struct HttpMatch {
     /// `headers`: (type, name, value); the type defaults to Exact.
     pub headers: Vec<(String, String, String)>,
     pub method: Option<String>,
-    /// `queryParams` (not followed by explain).
-    pub query_params: usize,
+    /// `queryParams`: (type, name, value); the type defaults to Exact.
+    pub query_params: Vec<(String, String, String)>,
+    /// A GRPCRoute's `method`: (type, service, method); the type defaults to Exact.
+    pub grpc_method: Option<(String, Option<String>, Option<String>)>,
 }
 
 /// `allowedRoutes.namespaces.from`.
@@ -409,13 +412,14 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
             matches: Vec::new(),
             backend_indexes: Vec::new(),
             zero_weight: 0,
-            redirect: false,
+            redirect: None,
             pointer: rule_at.clone(),
         };
-        // HTTPRoute matches (a GRPCRoute's have another shape, and a
-        // TLSRoute or TCPRoute has none): what explain follows.
+        // HTTPRoute and GRPCRoute matches (a TLSRoute or TCPRoute has
+        // none): what explain follows.
         let m_at = child(&rule_at, "matches");
-        let matches = if obj.key.kind == super::Kind::HTTPRoute {
+        let grpc = obj.key.kind == super::Kind::GRPCRoute;
+        let matches = if matches!(obj.key.kind, super::Kind::HTTPRoute | super::Kind::GRPCRoute) {
             fields::list(rule.get("matches"), &m_at, p)
         } else {
             &[]
@@ -426,31 +430,51 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
                 continue;
             };
             let path_at = child(&here, "path");
-            let path = fields::mapping(mt.get("path"), &path_at, p).map(|pm| {
-                (
-                    str_of(pm, "type", &path_at, p).unwrap_or_else(|| "PathPrefix".to_string()),
-                    str_of(pm, "value", &path_at, p).unwrap_or_else(|| "/".to_string()),
-                )
-            });
-            let h_at = child(&here, "headers");
-            let headers = fields::list(mt.get("headers"), &h_at, p)
-                .iter()
-                .enumerate()
-                .filter_map(|(k, h)| {
-                    let hh = index(&h_at, k);
-                    let h = fields::mapping(Some(h), &hh, p)?;
-                    Some((
-                        str_of(h, "type", &hh, p).unwrap_or_else(|| "Exact".to_string()),
-                        str_of(h, "name", &hh, p).unwrap_or_default(),
-                        str_of(h, "value", &hh, p).unwrap_or_default(),
-                    ))
-                })
-                .collect();
+            let path = (!grpc)
+                .then(|| fields::mapping(mt.get("path"), &path_at, p))
+                .flatten()
+                .map(|pm| {
+                    (
+                        str_of(pm, "type", &path_at, p).unwrap_or_else(|| "PathPrefix".to_string()),
+                        str_of(pm, "value", &path_at, p).unwrap_or_else(|| "/".to_string()),
+                    )
+                });
+            let typed_values = |key: &str, p: &mut Problems| {
+                let at = child(&here, key);
+                fields::list(mt.get(key), &at, p)
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| {
+                        let hh = index(&at, k);
+                        let h = fields::mapping(Some(h), &hh, p)?;
+                        Some((
+                            str_of(h, "type", &hh, p).unwrap_or_else(|| "Exact".to_string()),
+                            str_of(h, "name", &hh, p).unwrap_or_default(),
+                            str_of(h, "value", &hh, p).unwrap_or_default(),
+                        ))
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let headers = typed_values("headers", p);
+            let (method, query_params, grpc_method) = if grpc {
+                let at = child(&here, "method");
+                let gm = fields::mapping(mt.get("method"), &at, p).map(|gm| {
+                    (
+                        str_of(gm, "type", &at, p).unwrap_or_else(|| "Exact".to_string()),
+                        str_of(gm, "service", &at, p),
+                        str_of(gm, "method", &at, p),
+                    )
+                });
+                (None, Vec::new(), gm)
+            } else {
+                (str_of(mt, "method", &here, p), typed_values("queryParams", p), None)
+            };
             summary.matches.push(HttpMatch {
                 path,
                 headers,
-                method: str_of(mt, "method", &here, p),
-                query_params: fields::list(mt.get("queryParams"), &child(&here, "queryParams"), p).len(),
+                method,
+                query_params,
+                grpc_method,
             });
         }
         for (j, b) in fields::list(rule.get("backendRefs"), &b_at, p).iter().enumerate() {
@@ -471,7 +495,12 @@ pub fn parse_route(obj: &Object, p: &mut Problems) -> RouteSpec {
                 continue;
             };
             if f.get("type").and_then(Value::as_str) == Some("RequestRedirect") || f.contains_key("requestRedirect") {
-                summary.redirect = true;
+                let r_at = child(&here, "requestRedirect");
+                let code = fields::mapping(f.get("requestRedirect"), &r_at, p)
+                    .and_then(|r| r.get("statusCode"))
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u32::try_from(c).ok());
+                summary.redirect = Some(code.unwrap_or(302));
             }
             let mirror_at = child(&here, "requestMirror");
             if let Some(mirror) = fields::mapping(f.get("requestMirror"), &mirror_at, p) {

@@ -90,9 +90,13 @@ pub struct RequestMatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleAction {
     Route,
-    Redirect,
+    /// The status the redirect answers (`redirectCode`, 301 by default).
+    Redirect(u32),
     DirectResponse(Option<u32>),
-    Delegate { name: String, namespace: Option<String> },
+    Delegate {
+        name: String,
+        namespace: Option<String>,
+    },
 }
 
 fn string_map(v: Option<&Value>) -> Vec<(String, StringMatch)> {
@@ -161,8 +165,14 @@ pub fn read_rule(section: &str, rule: &Map<String, Value>) -> (Vec<RequestMatch>
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
         }
-    } else if rule.get("redirect").is_some_and(Value::is_object) {
-        RuleAction::Redirect
+    } else if let Some(r) = rule.get("redirect").and_then(Value::as_object) {
+        RuleAction::Redirect(
+            r.get("redirectCode")
+                .and_then(Value::as_u64)
+                .and_then(|c| u32::try_from(c).ok())
+                .filter(|c| *c != 0)
+                .unwrap_or(301),
+        )
     } else if let Some(d) = rule.get("directResponse").and_then(Value::as_object) {
         RuleAction::DirectResponse(
             d.get("status")

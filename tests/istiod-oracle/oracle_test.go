@@ -18,6 +18,10 @@ import (
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	metadatafake "k8s.io/client-go/metadata/fake"
+	clienttesting "k8s.io/client-go/testing"
 
 	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/model"
@@ -27,7 +31,31 @@ import (
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/config/schema/gvk"
+	kubelib "istio.io/istio/pkg/kube"
 )
+
+// installedGatewayAPI marks every CRD the fake API server installs as Gateway
+// API v1.5.1's (the bundle-version annotation a real install carries): without
+// it istiod's CRD watcher ignores GRPCRoute and TLSRoute (minimumVersionFilter).
+func installedGatewayAPI(c kubelib.Client) {
+	fmc, ok := c.Metadata().(*metadatafake.FakeMetadataClient)
+	if !ok {
+		return
+	}
+	annotate := func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if o, ok := a.(interface{ GetObject() runtime.Object }); ok {
+			if m, ok := o.GetObject().(*metav1.PartialObjectMetadata); ok {
+				if m.Annotations == nil {
+					m.Annotations = map[string]string{}
+				}
+				m.Annotations["gateway.networking.k8s.io/bundle-version"] = "v1.5.1"
+			}
+		}
+		return false, nil, nil
+	}
+	fmc.PrependReactor("create", "customresourcedefinitions", annotate)
+	fmc.PrependReactor("update", "customresourcedefinitions", annotate)
+}
 
 type Proxy struct {
 	Namespace string            `json:"namespace"`
@@ -76,6 +104,8 @@ type Outcome struct {
 	ClusterNotFoundCode string `json:"clusterNotFoundCode,omitempty"`
 	// A direct response the route gives instead of a cluster (its status code).
 	DirectResponse uint32 `json:"directResponse,omitempty"`
+	// A redirect the route answers with (its status code).
+	Redirect uint32 `json:"redirect,omitempty"`
 	Error    string     `json:"error"`
 }
 
@@ -137,6 +167,7 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 	opts := xds.FakeOptions{
 		Configs:                withDomain,
 		KubernetesObjectString: c.Kube,
+		KubeClientModifier:     installedGatewayAPI,
 	}
 	if c.Mesh != "" {
 		m, err := mesh.ApplyMeshConfigDefaults(c.Mesh)
@@ -216,6 +247,15 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 				o.RouteSource = routeSource(rt)
 				if d := rt.GetDirectResponse(); d != nil {
 					o.DirectResponse = d.GetStatus()
+				}
+				if rd := rt.GetRedirect(); rd != nil {
+					o.Redirect = map[route.RedirectAction_RedirectResponseCode]uint32{
+						route.RedirectAction_MOVED_PERMANENTLY:  301,
+						route.RedirectAction_FOUND:              302,
+						route.RedirectAction_SEE_OTHER:          303,
+						route.RedirectAction_TEMPORARY_REDIRECT: 307,
+						route.RedirectAction_PERMANENT_REDIRECT: 308,
+					}[rd.GetResponseCode()]
 				}
 				if a := rt.GetRoute(); a != nil {
 					o.ClusterNotFoundCode = a.GetClusterNotFoundResponseCode().String()

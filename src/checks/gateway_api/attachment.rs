@@ -264,7 +264,7 @@ pub(super) fn judge_listeners(
             .collect();
         let problems: Vec<Vec<ListenerProblem>> = accepted.iter().map(|l| listener_problems(view, parent, l)).collect();
         if problems.iter().all(|p| !p.is_empty()) {
-            let missing_only = problems.iter().flatten().all(|p| p.missing_secret_only);
+            let missing_only = problems.iter().flatten().all(|p| p.warns_only);
             let why: Vec<String> = problems.iter().flatten().map(|p| p.finding.message.clone()).collect();
             let f = Finding::new(
                 &catalog::MG0906,

@@ -47,9 +47,16 @@ fn reason(a: &Listener, b: &Listener) -> &'static str {
     }
 }
 
-/// MG0923 for the listeners of `entry` (a Gateway or a ListenerSet) that lose
-/// to an earlier listener of the same Gateway.
-pub(super) fn check_conflicts(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
+/// MG0923 for the listener of `entry` (a Gateway or a ListenerSet) named
+/// `listener`, when it loses to an earlier listener of the same Gateway: istiod
+/// 1.31 does not program it, so it is also a reason routes there get nothing.
+pub(super) fn listener_conflict(entry: &Entry, view: &ClusterView, listener: &str) -> Option<Finding> {
+    let mut out = Vec::new();
+    conflicts(entry, view, Some(listener), &mut out);
+    out.pop()
+}
+
+fn conflicts(entry: &Entry, view: &ClusterView, only: Option<&str>, out: &mut Vec<Finding>) {
     if !detects_conflicts(view, entry) {
         return;
     }
@@ -106,7 +113,7 @@ pub(super) fn check_conflicts(entry: &Entry, view: &ClusterView, out: &mut Vec<F
     for item in &ordered {
         let (owner, l) = item;
         if let Some((prior_owner, prior)) = accepted.iter().find(|(_, p)| !distinct(l, p)).map(|x| (&x.0, x.1)) {
-            if owner == key {
+            if owner == key && only.is_none_or(|n| n == l.name) {
                 out.push(Finding::new(
                     &catalog::MG0923,
                     key,

@@ -6,8 +6,9 @@ use super::*;
 /// Why istiod does not program a listener.
 pub(super) struct ListenerProblem {
     pub(super) finding: Finding,
-    /// Only because a certificate Secret does not exist (yet).
-    pub(super) missing_secret_only: bool,
+    /// Only a warning: a certificate Secret that does not exist (yet), or a
+    /// conflict the istiod oracle cannot show (MG0923).
+    pub(super) warns_only: bool,
 }
 
 /// istiod's `buildListener` for an ingress-class Gateway: the protocol
@@ -33,7 +34,7 @@ pub(super) fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener)
                             l.name, l.protocol
                         ),
                     ),
-                    missing_secret_only: false,
+                    warns_only: false,
                 });
             }
         }
@@ -56,9 +57,15 @@ pub(super) fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener)
                         l.name
                     ),
                 ),
-                missing_secret_only: false,
+                warns_only: false,
             });
         }
+    }
+    if let Some(finding) = listener_conflict(entry, view, &l.name) {
+        out.push(ListenerProblem {
+            finding,
+            warns_only: true,
+        });
     }
     let terminates = l.has_tls && l.tls_mode.as_deref().is_none_or(|m| m == "Terminate");
     let istio_certs = matches!(
@@ -77,7 +84,7 @@ pub(super) fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener)
                     refs_at,
                     format!("listener {:?} has {} certificateRefs; istiod takes at most 2 (istiod: InvalidCertificateRef): {not_programmed}", l.name, l.certificate_refs.len()),
                 ),
-                missing_secret_only: false,
+                warns_only: false,
             });
             return out;
         }
@@ -132,7 +139,7 @@ pub(super) fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener)
                 } else {
                     finding
                 },
-                missing_secret_only: missing_only,
+                warns_only: missing_only,
             });
         }
     }

@@ -75,7 +75,6 @@ fn class_controller(view: &ClusterView, class: &str) -> Controller {
 pub fn check_gateway(entry: &Entry, gw: &K8sGatewaySpec, view: &ClusterView, out: &mut Vec<Finding>) {
     let controller = class_controller(view, &gw.class);
     if controller == Controller::Routes {
-        check_conflicts(entry, view, out);
         for l in &gw.listeners {
             for problem in listener_problems(view, entry, l) {
                 out.push(problem.finding);
@@ -257,7 +256,7 @@ pub fn check_route(entry: &Entry, route: &RouteSpec, view: &ClusterView, out: &m
     }
     if http_like(key.kind) {
         for rule in &route.rules {
-            let message = if rule.backends == 0 && !rule.redirect {
+            let message = if rule.backends == 0 && rule.redirect.is_none() {
                 "this rule has no backendRefs and no redirect: its requests get 404 from istiod 1.30 (500 from 1.31)"
             } else if rule.backends > 0 && rule.zero_weight == rule.backends {
                 "every backend of this rule has weight 0: its requests get 500"
@@ -315,7 +314,6 @@ pub fn check_listener_set(entry: &Entry, spec: &ListenerSetSpec, view: &ClusterV
             .with_referent(gw),
         ),
         SetState::Accepted => {
-            check_conflicts(entry, view, out);
             for l in &spec.listeners {
                 out.extend(listener_problems(view, entry, l).into_iter().map(|p| p.finding));
             }

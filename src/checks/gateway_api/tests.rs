@@ -757,4 +757,23 @@ fn mg0923_listener_conflicts_from_istiod_1_31() {
     let f: Vec<_> = check_yaml(&v, set).into_iter().filter(|f| f.code == "MG0923").collect();
     assert_eq!(codes(&f), pairs(&[("MG0923", "/spec/listeners/0")]));
     assert!(check_yaml(&v, &clean).iter().all(|f| f.code != "MG0923"));
+    // A route naming the losing listener gets nothing from 1.31: MG0906, a
+    // warning like the conflict itself; the winner's route is clean.
+    let route = |section: &str| {
+        format!("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r, namespace: shop}}\nspec:\n  parentRefs: [{{name: edge, sectionName: {section}}}]\n  hostnames: [shop.example.com]\n")
+    };
+    let v = view(&[&v131, gw]);
+    let f = check_yaml(&v, &route("b"));
+    assert_eq!(codes(&f), pairs(&[("MG0906", "/spec/parentRefs/0")]), "{f:?}");
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+    assert!(
+        f[0].message.contains("conflicts with listener \"a\""),
+        "{}",
+        f[0].message
+    );
+    assert!(check_yaml(&v, &route("a")).iter().all(|f| f.code != "MG0906"));
+    // istiod 1.30 programs both: no finding on the route.
+    assert!(check_yaml(&view(&[ISTIOD_1_30, gw]), &route("b"))
+        .iter()
+        .all(|f| f.code != "MG0906"));
 }
