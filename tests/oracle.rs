@@ -1358,6 +1358,32 @@ fn gapi_shows(code: &str, o: &Value) -> bool {
     }
 }
 
+/// A certificate Secret istiod accepts (it parses the key pair) for
+/// `secure.example.com`, and a client CA ConfigMap `client-ca`, in default.
+fn tls_material() -> String {
+    let g = meshgate::certs::generate(&["secure.example.com".to_string()], &[]).unwrap();
+    let b64 = |pem: &str| serde_json::to_value(k8s_openapi::ByteString(pem.as_bytes().to_vec())).unwrap();
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "secure-cert", "namespace": "default"},
+        "type": "kubernetes.io/tls", "data": {"tls.crt": b64(&g.tls_cert), "tls.key": b64(&g.tls_key)}});
+    let ca = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "client-ca", "namespace": "default"},
+        "data": {"ca.crt": g.ca_cert}});
+    format!(
+        "{}---\n{}",
+        meshgate::synthetic::to_yaml(&secret),
+        meshgate::synthetic::to_yaml(&ca)
+    )
+}
+
+/// Gateway `secure` (served by `public-istio`): an HTTPS listener for
+/// secure.example.com with the real certificate, the Gateway's frontend
+/// validation naming `ca_ref`, and a route to `web` on it.
+fn secure_gateway_with_client_ca(ca_ref: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: secure, namespace: default}}\nspec:\n  gatewayClassName: istio\n  addresses: [{{type: Hostname, value: public-istio.default.svc.cluster.local}}]\n  tls:\n    frontend:\n      default:\n        validation:\n          caCertificateRefs: [{ca_ref}]\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: secure.example.com\n    tls: {{mode: Terminate, certificateRefs: [{{name: secure-cert}}]}}\n---\n{}",
+        gapi_route("default", "r", "{name: secure, sectionName: https}", "secure.example.com", "{name: web, port: 8080}")
+    )
+}
+
 #[test]
 fn gateway_api_findings_agree_with_istiods_controller() {
     let good = "{name: web, port: 8080}";
@@ -1487,6 +1513,18 @@ fn gateway_api_findings_agree_with_istiods_controller() {
             "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: default}\nspec:\n  parentRefs: [{name: public}]\n  hostnames: [shop.example.com]\n  rules:\n  - matches: [{path: {type: Exact, value: /old}}]\n    filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, hostname: www.example.com}}]\n  - matches: [{path: {value: /gone}}]\n  - backendRefs: [{name: web, port: 8080}]\n".to_string(),
             "shop.example.com/gone/x",
             &[],
+        ),
+        (
+            "HTTPS listener with a real certificate and the Gateway's frontend client CA (a ConfigMap)",
+            format!("{}---\n{}", tls_material(), secure_gateway_with_client_ca("{group: \"\", kind: ConfigMap, name: client-ca}")),
+            "https://secure.example.com",
+            &[],
+        ),
+        (
+            "the Gateway's frontend client CA of another kind: the listener not programmed",
+            format!("{}---\n{}", tls_material(), secure_gateway_with_client_ca("{group: \"\", kind: Service, name: client-ca}")),
+            "https://secure.example.com",
+            &["MG0921", "MG0906"],
         ),
         (
             "dotted backend name: the route dropped",

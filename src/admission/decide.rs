@@ -310,7 +310,23 @@ fn impact_lines(
     let mut deny = Vec::new();
     let mut warn = Vec::new();
     let mut referrers = Vec::new();
-    for (referrer, mut findings) in impact::analyze(view, change).broken {
+    let impact = impact::analyze(view, change);
+    // What a certificate Secret's deletion leaves behind: warnings, never a
+    // denial (the checks themselves only warn about a missing Secret).
+    for (referrer, mut findings) in impact.warned {
+        let key = &referrer.object.key;
+        if policy.exempt_namespaces.contains(&key.namespace) {
+            continue;
+        }
+        ignore_annotated(&referrer.object, &mut findings);
+        for f in findings
+            .iter()
+            .filter(|f| matches!(policy.action(f), Action::Warn | Action::Deny))
+        {
+            warn.push(format!("without this Secret, {key}: {}", f.headline()));
+        }
+    }
+    for (referrer, mut findings) in impact.broken {
         let key = &referrer.object.key;
         if policy.exempt_namespaces.contains(&key.namespace) {
             continue;

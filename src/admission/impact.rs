@@ -1,6 +1,7 @@
 //! Impact analysis (product.md §3): what deleting or changing a referent (Gateway,
-//! Service, ServiceEntry, DestinationRule; Gateway API Gateway, ReferenceGrant) would break in the objects that refer to
-//! it, found through the view's reverse indexes and judged by the same checks.
+//! Service, ServiceEntry, DestinationRule; Gateway API Gateway, ListenerSet,
+//! ReferenceGrant; a certificate Secret) would break in the objects that refer
+//! to it, found through the view's reverse indexes and judged by the same checks.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,10 +17,13 @@ pub enum Change {
     Update(Arc<Entry>),
 }
 
-/// Referrers that gain error findings, with those findings.
+/// Referrers that gain error findings, with those findings; and, for a
+/// certificate Secret (whose absence the checks only warn about: cert-manager
+/// may create it after its Gateway), those that gain warnings.
 #[derive(Debug, Default)]
 pub struct Impact {
     pub broken: Vec<(Arc<Entry>, Vec<Finding>)>,
+    pub warned: Vec<(Arc<Entry>, Vec<Finding>)>,
 }
 
 /// Whether a change to this kind can break referrers.
@@ -33,6 +37,7 @@ pub fn is_referent(kind: Kind) -> bool {
             | Kind::K8sGateway
             | Kind::ReferenceGrant
             | Kind::ListenerSet
+            | Kind::Secret
     )
 }
 
@@ -76,15 +81,28 @@ fn referrers(view: &ClusterView, old: &Entry) -> Vec<Arc<Entry>> {
                     .for_each(&mut add);
             }
         }
+        _ if key.kind == Kind::Secret => {
+            // Gateway API listeners naming it, and the routes attached to them;
+            // Istio Gateways whose servers name it as credentialName.
+            for user in view.certificate_users(&key.namespace, &key.name) {
+                add(user);
+                let k = &user.object.key;
+                match user.parsed {
+                    Parsed::K8sGateway(_) => view.k8s_gateway_routes(&k.namespace, &k.name).for_each(&mut add),
+                    _ => view.listener_set_routes(&k.namespace, &k.name).for_each(&mut add),
+                }
+            }
+            view.gateways_with_credential(&key.name).for_each(&mut add);
+        }
         _ => {}
     }
     out
 }
 
-fn errors(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
+fn findings_at(entry: &Entry, view: &ClusterView, least: Severity) -> Vec<Finding> {
     checks::check(entry, view)
         .into_iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| f.severity >= least)
         .collect()
 }
 
@@ -110,18 +128,28 @@ pub fn analyze(before: &ClusterView, change: &Change) -> Impact {
             after.apply_entry(e.clone());
         }
     }
+    let least = if key.kind == Kind::Secret {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
     let mut impact = Impact::default();
     for r in candidates {
         if r.object.key == *key {
             continue;
         }
-        let had: BTreeSet<(&str, String)> = errors(&r, before).into_iter().map(|f| (f.code, f.message)).collect();
-        let new: Vec<Finding> = errors(&r, &after)
+        let had: BTreeSet<(&str, String)> = findings_at(&r, before, least)
+            .into_iter()
+            .map(|f| (f.code, f.message))
+            .collect();
+        let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings_at(&r, &after, least)
             .into_iter()
             .filter(|f| !had.contains(&(f.code, f.message.clone())))
-            .collect();
-        if !new.is_empty() {
-            impact.broken.push((r, new));
+            .partition(|f| f.severity == Severity::Error);
+        if !errors.is_empty() {
+            impact.broken.push((r, errors));
+        } else if !warnings.is_empty() {
+            impact.warned.push((r, warnings));
         }
     }
     impact

@@ -141,6 +141,29 @@ pub fn parse(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
         .ok_or(ReviewError::MissingField("uid"))?;
     let kind = raw.kind.ok_or(ReviewError::MissingField("kind"))?;
     let operation = raw.operation.ok_or(ReviewError::MissingField("operation"))?;
+    // A Secret's review carries its data: dropped here, before anything else
+    // sees the request (meshgate needs only its key, as the view holds
+    // Secrets as metadata).
+    let secret = kind.group.is_empty() && kind.kind == "Secret";
+    let keep = |o: Option<Value>| {
+        o.filter(|o| !o.is_null()).map(|mut o| {
+            if secret {
+                if let Some(m) = o.as_object_mut() {
+                    m.remove("data");
+                    m.remove("stringData");
+                    // `kubectl apply` keeps the whole Secret, data too, here.
+                    if let Some(a) = m
+                        .get_mut("metadata")
+                        .and_then(|md| md.get_mut("annotations"))
+                        .and_then(Value::as_object_mut)
+                    {
+                        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                    }
+                }
+            }
+            o
+        })
+    };
     Ok(ReviewRequest {
         version,
         uid,
@@ -148,8 +171,8 @@ pub fn parse(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
         namespace: raw.namespace.unwrap_or_default(),
         name: raw.name.unwrap_or_default(),
         operation,
-        object: raw.object.filter(|o| !o.is_null()),
-        old_object: raw.old_object.filter(|o| !o.is_null()),
+        object: keep(raw.object),
+        old_object: keep(raw.old_object),
         dry_run: raw.dry_run.unwrap_or(false),
     })
 }
@@ -194,6 +217,29 @@ mod tests {
         assert_eq!(out["response"]["uid"], "u1");
         assert_eq!(out["response"]["status"]["code"], 403);
         assert_eq!(out["response"]["warnings"][0], "w");
+    }
+
+    #[test]
+    fn a_secrets_data_is_dropped_on_reading() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cert", "namespace": "shop",
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"tls.key\":\"c2VjcmV0\"}}", "keep": "me"}},
+            "type": "kubernetes.io/tls", "data": {"tls.key": "c2VjcmV0"}, "stringData": {"x": "secret"}});
+        let req = json!({"uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Secret"},
+                         "namespace": "shop", "name": "cert", "operation": "DELETE", "oldObject": secret});
+        let r = parse(&review("admission.k8s.io/v1", req)).unwrap();
+        let old = r.old_object.unwrap();
+        let text = old.to_string();
+        assert!(!text.contains("c2VjcmV0") && !text.contains("secret\""), "{text}");
+        assert_eq!(old["type"], "kubernetes.io/tls");
+        assert_eq!(old["metadata"]["annotations"], json!({"keep": "me"}));
+        // Other kinds keep their fields.
+        let cm = json!({"uid": "u2", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+                        "operation": "CREATE", "object": {"data": {"a": "b"}}});
+        assert_eq!(
+            parse(&review("admission.k8s.io/v1", cm)).unwrap().object.unwrap()["data"]["a"],
+            "b"
+        );
     }
 
     #[test]

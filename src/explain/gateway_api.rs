@@ -63,7 +63,7 @@ pub(super) fn derived(view: &ClusterView) -> Option<ClusterView> {
             objects.push(json!({
                 "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
                 "metadata": {"name": name, "namespace": key.namespace, "annotations": {DERIVED: "true"}},
-                "spec": {"selector": {"gateway.networking.k8s.io/gateway-name": key.name}, "servers": [server]},
+                "spec": {"selector": proxies(view, &key.name, spec), "servers": [server]},
             }));
         }
     }
@@ -166,6 +166,27 @@ pub(super) fn derived(view: &ClusterView) -> Option<ClusterView> {
         }
     }
     Some(out)
+}
+
+/// The labels of the proxies that serve a Gateway: those of the Service an
+/// `addresses` Hostname names (istiod binds the generated Gateway to that
+/// Service's proxies), else its own deployment's.
+fn proxies(view: &ClusterView, name: &str, spec: &crate::model::gateway_api::K8sGatewaySpec) -> Value {
+    let suffix = format!(".svc.{}", view.cluster_domain());
+    for h in &spec.address_hostnames {
+        let Some((svc, svc_ns)) = h.strip_suffix(&suffix).and_then(|s| s.split_once('.')) else {
+            continue;
+        };
+        if let Some(Parsed::Service(s)) = view
+            .get(&crate::model::ObjKey::new(Kind::Service, svc_ns, svc))
+            .map(|e| &e.parsed)
+        {
+            if !s.selector.is_empty() {
+                return json!(s.selector);
+            }
+        }
+    }
+    json!({"gateway.networking.k8s.io/gateway-name": name})
 }
 
 /// Each Gateway API match becomes one Istio route (istiod generates one match

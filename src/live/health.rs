@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use crate::model::Kind;
 
+/// One watch: its kind, and which part of the kind it covers when two watches
+/// share one (`""`: all of it; the ConfigMaps other than `istio` are watched
+/// apart, as metadata).
+pub type WatchKey = (Kind, &'static str);
+
 #[derive(Debug, Default, Clone)]
 pub struct KindHealth {
     pub init_done: bool,
@@ -18,7 +23,7 @@ pub struct KindHealth {
 
 #[derive(Debug)]
 pub struct Health {
-    kinds: Mutex<BTreeMap<Kind, KindHealth>>,
+    kinds: Mutex<BTreeMap<WatchKey, KindHealth>>,
     stale_after: Duration,
 }
 
@@ -30,21 +35,21 @@ impl Health {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<Kind, KindHealth>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<WatchKey, KindHealth>) -> R) -> R {
         f(&mut self.kinds.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    pub fn expect(&self, kind: Kind) {
+    pub fn expect(&self, kind: WatchKey) {
         self.with(|k| {
             k.entry(kind).or_default();
         });
     }
 
-    pub fn init_done(&self, kind: Kind) {
+    pub fn init_done(&self, kind: WatchKey) {
         self.with(|k| k.entry(kind).or_default().init_done = true);
     }
 
-    pub fn event(&self, kind: Kind) {
+    pub fn event(&self, kind: WatchKey) {
         self.with(|k| {
             let h = k.entry(kind).or_default();
             h.failing_since = None;
@@ -52,7 +57,7 @@ impl Health {
         });
     }
 
-    pub fn error(&self, kind: Kind) {
+    pub fn error(&self, kind: WatchKey) {
         self.with(|k| {
             let h = k.entry(kind).or_default();
             h.restarts += 1;
@@ -71,7 +76,7 @@ impl Health {
         })
     }
 
-    pub fn snapshot(&self) -> BTreeMap<Kind, KindHealth> {
+    pub fn snapshot(&self) -> BTreeMap<WatchKey, KindHealth> {
         self.with(|k| k.clone())
     }
 }
@@ -85,20 +90,23 @@ mod tests {
         let h = Health::new(Duration::from_secs(30));
         let now = Instant::now();
         assert!(!h.is_ready(now), "nothing expected yet is not ready");
-        h.expect(Kind::Service);
-        h.expect(Kind::Pod);
-        h.init_done(Kind::Service);
+        h.expect((Kind::Service, ""));
+        h.expect((Kind::Pod, ""));
+        h.expect((Kind::Pod, "other"));
+        h.init_done((Kind::Service, ""));
         assert!(!h.is_ready(now));
-        h.init_done(Kind::Pod);
+        h.init_done((Kind::Pod, ""));
+        assert!(!h.is_ready(now), "every watch of a kind counts");
+        h.init_done((Kind::Pod, "other"));
         assert!(h.is_ready(now));
-        h.error(Kind::Pod);
+        h.error((Kind::Pod, ""));
         assert!(h.is_ready(Instant::now()), "a brief failure keeps readiness");
         assert!(
             !h.is_ready(Instant::now() + Duration::from_secs(31)),
             "a long one does not"
         );
-        h.event(Kind::Pod);
+        h.event((Kind::Pod, ""));
         assert!(h.is_ready(Instant::now() + Duration::from_secs(31)));
-        assert_eq!(h.snapshot()[&Kind::Pod].restarts, 1);
+        assert_eq!(h.snapshot()[&(Kind::Pod, "")].restarts, 1);
     }
 }

@@ -17,6 +17,21 @@ pub struct WatchSpec {
     pub metadata_only: bool,
     pub fields: Option<&'static str>,
     pub labels: Option<&'static str>,
+    /// Which part of the kind this watch covers, when two watches share it
+    /// (`""`: all of it), and which of the kind's objects that part holds (a
+    /// re-list replaces only those).
+    pub part: &'static str,
+    pub covers: fn(&str) -> bool,
+}
+
+impl WatchSpec {
+    pub fn key(&self) -> super::health::WatchKey {
+        (self.kind, self.part)
+    }
+}
+
+fn any_name(_: &str) -> bool {
+    true
 }
 
 fn spec(kind: Kind, ar: ApiResource, metadata_only: bool) -> WatchSpec {
@@ -26,6 +41,8 @@ fn spec(kind: Kind, ar: ApiResource, metadata_only: bool) -> WatchSpec {
         metadata_only,
         fields: None,
         labels: None,
+        part: "",
+        covers: any_name,
     }
 }
 
@@ -38,9 +55,18 @@ pub fn core_specs() -> Vec<WatchSpec> {
         spec(Kind::ServiceAccount, ApiResource::erase::<ServiceAccount>(&()), true),
         spec(Kind::Secret, ApiResource::erase::<Secret>(&()), true),
         spec(Kind::Node, ApiResource::erase::<Node>(&()), true),
+        // The mesh configuration whole; every other ConfigMap as metadata
+        // (a CA bundle a BackendTLSPolicy or a Gateway names need only exist).
         WatchSpec {
             fields: Some("metadata.name=istio"),
+            covers: |name| name == "istio",
             ..spec(Kind::ConfigMap, ApiResource::erase::<ConfigMap>(&()), false)
+        },
+        WatchSpec {
+            fields: Some("metadata.name!=istio"),
+            part: "metadata",
+            covers: |name| name != "istio",
+            ..spec(Kind::ConfigMap, ApiResource::erase::<ConfigMap>(&()), true)
         },
         WatchSpec {
             labels: Some("app=istiod"),

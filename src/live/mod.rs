@@ -35,7 +35,7 @@ const REDISCOVER: Duration = Duration::from_secs(30);
 pub async fn start(client: Client, view: Arc<SharedView>, pending: Arc<Pending>, health: Arc<Health>) {
     let core = core_specs();
     for spec in &core {
-        health.expect(spec.kind);
+        health.expect(spec.key());
     }
     let istio = match discover_istio_specs(&client).await {
         Ok(s) => s,
@@ -45,7 +45,7 @@ pub async fn start(client: Client, view: Arc<SharedView>, pending: Arc<Pending>,
         }
     };
     for spec in &istio {
-        health.expect(spec.kind);
+        health.expect(spec.key());
     }
     let mut started: BTreeSet<Kind> = BTreeSet::new();
     for spec in core.into_iter().chain(istio) {
@@ -62,7 +62,7 @@ pub async fn start(client: Client, view: Arc<SharedView>, pending: Arc<Pending>,
                     for spec in specs {
                         if started.insert(spec.kind) {
                             tracing::info!(kind = spec.kind.as_str(), "new Istio kind installed; watching it");
-                            health.expect(spec.kind);
+                            health.expect(spec.key());
                             spawn_watch(client.clone(), spec, view.clone(), pending.clone(), health.clone());
                         }
                     }
@@ -97,7 +97,7 @@ fn spawn_watch(client: Client, spec: WatchSpec, view: Arc<SharedView>, pending: 
                 .map_ok(move |ev| to_values(ev, &api_version, &kind_name))
                 .boxed()
         };
-        run_stream(spec.kind, stream, view, pending, health).await;
+        run_stream(&spec, stream, view, pending, health).await;
     });
 }
 
@@ -209,21 +209,24 @@ fn object(v: Value) -> Option<Object> {
 }
 
 async fn run_stream(
-    kind: Kind,
+    spec: &WatchSpec,
     mut stream: futures::stream::BoxStream<'static, Result<Event<Value>, watcher::Error>>,
     view: Arc<SharedView>,
     pending: Arc<Pending>,
     health: Arc<Health>,
 ) {
+    let (kind, covers, watch) = (spec.kind, spec.covers, spec.key());
+    // This watch's share of the kind (another watch may hold the rest).
+    let mine = |k: &ObjKey| k.kind == kind && covers(&k.name);
     let mut buffer: Vec<Object> = Vec::new();
     while let Some(item) = stream.next().await {
         match item {
             Err(e) => {
-                health.error(kind);
+                health.error(watch);
                 tracing::warn!(kind = kind.as_str(), error = %e, "watch failed; retrying with back-off");
             }
             Ok(ev) => {
-                health.event(kind);
+                health.event(watch);
                 match ev {
                     Event::Init => buffer.clear(),
                     Event::InitApply(v) => buffer.extend(object(v)),
@@ -234,14 +237,14 @@ async fn run_stream(
                         let touched: Vec<ObjKey> = view
                             .snapshot()
                             .entries()
-                            .filter(|e| e.object.key.kind == kind)
+                            .filter(|e| mine(&e.object.key))
                             .map(|e| e.object.key.clone())
                             .chain(keys.iter().cloned())
                             .collect();
                         view.update_objects(touched, |v| {
                             let stale: Vec<ObjKey> = v
                                 .entries()
-                                .filter(|e| e.object.key.kind == kind)
+                                .filter(|e| mine(&e.object.key))
                                 .map(|e| e.object.key.clone())
                                 .collect();
                             for k in stale {
@@ -254,7 +257,7 @@ async fn run_stream(
                         for k in &keys {
                             pending.forget_real(k);
                         }
-                        health.init_done(kind);
+                        health.init_done(watch);
                         tracing::info!(kind = kind.as_str(), objects = keys.len(), "initial list in");
                     }
                     Event::Apply(v) => {

@@ -22,6 +22,13 @@ pub struct GatewayClassSpec {
 pub struct K8sGatewaySpec {
     pub class: String,
     pub listeners: Vec<Listener>,
+    /// `spec.tls.frontend`: the client-certificate validation of terminating
+    /// listeners, `default` (port `None`) and `perPort`, each with its
+    /// `validation.caCertificateRefs`.
+    pub frontend: Vec<(Option<u32>, Vec<ObjectRef>)>,
+    /// `spec.addresses` of type Hostname: a Service (FQDN) whose proxies serve
+    /// the Gateway instead of its own deployment's.
+    pub address_hostnames: Vec<String>,
     /// `allowedListeners.namespaces`: which namespaces' ListenerSets it takes
     /// (`None` written or the field absent: none).
     pub allowed_listeners: Option<AllowedNamespaces>,
@@ -253,6 +260,91 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
         class: str_of(m, "gatewayClassName", &root, p).unwrap_or_default(),
         listeners: parse_listeners(m, &root, p),
         allowed_listeners,
+        frontend: parse_frontend(m, &root, p),
+        address_hostnames: {
+            let at = child(&root, "addresses");
+            fields::list(m.get("addresses"), &at, p)
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| {
+                    let here = index(&at, i);
+                    let a = fields::mapping(Some(a), &here, p)?;
+                    let kind = str_of(a, "type", &here, p).unwrap_or_else(|| "IPAddress".to_string());
+                    (kind == "Hostname").then(|| str_of(a, "value", &here, p)).flatten()
+                })
+                .collect()
+        },
+    }
+}
+
+/// `spec.tls.frontend`: (port, CA references) for `default` (no port) and
+/// each `perPort` entry.
+fn parse_frontend(
+    m: &Map<String, Value>,
+    root: &jsonptr::Pointer,
+    p: &mut Problems,
+) -> Vec<(Option<u32>, Vec<ObjectRef>)> {
+    let tls_at = child(root, "tls");
+    let front_at = child(&tls_at, "frontend");
+    let Some(front) =
+        fields::mapping(m.get("tls"), &tls_at, p).and_then(|t| fields::mapping(t.get("frontend"), &front_at, p))
+    else {
+        return Vec::new();
+    };
+    let ca_refs = |tls: &Map<String, Value>, at: &jsonptr::Pointer, p: &mut Problems| {
+        let v_at = child(at, "validation");
+        let Some(v) = fields::mapping(tls.get("validation"), &v_at, p) else {
+            return Vec::new();
+        };
+        let refs_at = child(&v_at, "caCertificateRefs");
+        fields::list(v.get("caCertificateRefs"), &refs_at, p)
+            .iter()
+            .enumerate()
+            .filter_map(|(j, c)| {
+                let ch = index(&refs_at, j);
+                let c = fields::mapping(Some(c), &ch, p)?;
+                Some(ObjectRef {
+                    group: str_of(c, "group", &ch, p).unwrap_or_default(),
+                    kind: str_of(c, "kind", &ch, p).unwrap_or_default(),
+                    name: str_of(c, "name", &ch, p).unwrap_or_default(),
+                    namespace: str_of(c, "namespace", &ch, p),
+                    pointer: ch,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut out = Vec::new();
+    let d_at = child(&front_at, "default");
+    if let Some(d) = fields::mapping(front.get("default"), &d_at, p) {
+        out.push((None, ca_refs(d, &d_at, p)));
+    }
+    let pp_at = child(&front_at, "perPort");
+    for (i, pp) in fields::list(front.get("perPort"), &pp_at, p).iter().enumerate() {
+        let here = index(&pp_at, i);
+        let Some(pp) = fields::mapping(Some(pp), &here, p) else {
+            continue;
+        };
+        let Some(port) = fields::port_field(pp, "port", &here, p) else {
+            continue;
+        };
+        let t_at = child(&here, "tls");
+        let refs = fields::mapping(pp.get("tls"), &t_at, p)
+            .map(|t| ca_refs(t, &t_at, p))
+            .unwrap_or_default();
+        out.push((Some(port), refs));
+    }
+    out
+}
+
+impl K8sGatewaySpec {
+    /// istiod's `resolveGatewayTLS`: the frontend validation CA references a
+    /// listener on `port` gets (its `perPort` entry, else `default`).
+    pub fn frontend_ca_refs(&self, port: Option<u32>) -> &[ObjectRef] {
+        self.frontend
+            .iter()
+            .find(|(p, _)| p.is_some() && *p == port)
+            .or_else(|| self.frontend.iter().find(|(p, _)| p.is_none()))
+            .map_or(&[], |(_, refs)| refs.as_slice())
     }
 }
 

@@ -90,9 +90,13 @@ impl AppState {
         self.metrics.cache_ready.set(i64::from(self.view.is_ready()));
         if let Some(h) = &self.health {
             let now = Instant::now();
-            for (kind, kh) in h.snapshot() {
+            for ((kind, part), kh) in h.snapshot() {
                 let labels = KindLabels {
-                    kind: kind.unique_name().to_string(),
+                    kind: if part.is_empty() {
+                        kind.unique_name().to_string()
+                    } else {
+                        format!("{} ({part})", kind.unique_name())
+                    },
                 };
                 self.metrics
                     .watch_restarts

@@ -72,6 +72,9 @@ pub(super) struct Indexes {
     pub k8s_gateway_routes: HashMap<(String, String), Keys>,
     /// ListenerSet (namespace, name) → routes naming it as a parent.
     pub listener_set_routes: HashMap<(String, String), Keys>,
+    /// Secret (namespace, name) → Gateway API Gateways and ListenerSets whose
+    /// listeners name it in `tls.certificateRefs`.
+    pub certificate_users: HashMap<(String, String), Keys>,
     /// Gateway API Gateway (namespace, name) → ListenerSets naming it as parent.
     pub gateway_listener_sets: HashMap<(String, String), Keys>,
     /// Service or ServiceEntry (namespace, name) → routes naming it as a parent
@@ -165,6 +168,19 @@ fn is_egress_selector(selector: &std::collections::BTreeMap<String, String>) -> 
         .any(|(k, v)| selector.get(*k).is_some_and(|s| s == v))
 }
 
+/// The Secrets (namespace, name) that listeners name as certificates.
+fn certificate_secrets(
+    listeners: &[crate::model::gateway_api::Listener],
+    ns: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    listeners
+        .iter()
+        .flat_map(|l| &l.certificate_refs)
+        .filter(|c| matches!(c.group.as_str(), "" | "core") && c.kind == "Secret")
+        .map(|c| (c.namespace.as_deref().unwrap_or(ns).to_string(), c.name.clone()))
+        .collect()
+}
+
 #[derive(Clone, Copy)]
 enum Op {
     Add,
@@ -215,6 +231,7 @@ impl Indexes {
             k8s_gateway_routes: HashMap::new(storage),
             listener_set_routes: HashMap::new(storage),
             gateway_listener_sets: HashMap::new(storage),
+            certificate_users: HashMap::new(storage),
             service_routes: HashMap::new(storage),
             cross_namespace_routes: HashMap::new(storage),
             ..Indexes::default()
@@ -321,6 +338,14 @@ impl Indexes {
                         key,
                         op,
                     );
+                }
+                for secret in certificate_secrets(&set.listeners, ns) {
+                    update(&mut self.certificate_users, secret, key, op);
+                }
+            }
+            Parsed::K8sGateway(gw) => {
+                for secret in certificate_secrets(&gw.listeners, ns) {
+                    update(&mut self.certificate_users, secret, key, op);
                 }
             }
             Parsed::Route(route) => {

@@ -691,6 +691,17 @@ impl ClusterView {
         self.lookup(self.idx.gateway_port_classes.get(&(port, class)))
     }
 
+    /// Gateway API Gateways and ListenerSets whose listeners name Secret
+    /// `namespace/name` as a certificate.
+    pub fn certificate_users(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::CertificateUsers(namespace.to_string(), name.to_string()));
+        self.lookup(
+            self.idx
+                .certificate_users
+                .get(&(namespace.to_string(), name.to_string())),
+        )
+    }
+
     /// Gateways whose servers use TLS credential `name`.
     pub fn gateways_with_credential(&self, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::Gateways);

@@ -53,6 +53,9 @@ pub enum Topic {
     BackendTlsPolicies(String),
     /// ListenerSets naming Gateway API Gateway (namespace, name) as parent.
     ListenerSetsOf(String, String),
+    /// Gateway API Gateways and ListenerSets naming Secret (namespace, name)
+    /// as a listener certificate.
+    CertificateUsers(String, String),
     /// Control planes, revision tags and the namespace labels injection follows.
     ControlPlanes,
     Nodes,
@@ -92,6 +95,17 @@ pub(super) fn read_workloads(namespace: Option<&str>, label: Option<(&String, &S
             label.map(|(k, v)| (k.clone(), v.clone())),
         )
     });
+}
+
+fn certificate_topics<'a>(
+    listeners: &'a [crate::model::gateway_api::Listener],
+    ns: &'a str,
+) -> impl Iterator<Item = Topic> + 'a {
+    listeners
+        .iter()
+        .flat_map(|l| &l.certificate_refs)
+        .filter(|c| matches!(c.group.as_str(), "" | "core") && c.kind == "Secret")
+        .map(move |c| Topic::CertificateUsers(c.namespace.as_deref().unwrap_or(ns).to_string(), c.name.clone()))
 }
 
 /// The topics whose answers `entry`'s presence in a view affects: publish them
@@ -145,7 +159,9 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
             if let Some(p) = &set.parent {
                 out.push(Topic::ListenerSetsOf(p.namespace_or(ns).to_string(), p.name.clone()));
             }
+            out.extend(certificate_topics(&set.listeners, ns));
         }
+        Parsed::K8sGateway(gw) => out.extend(certificate_topics(&gw.listeners, ns)),
         _ => {}
     }
     match key.kind {

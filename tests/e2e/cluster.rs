@@ -372,7 +372,7 @@ impl Cluster {
         replica
     }
 
-    /// Points both webhook entries at `https://127.0.0.1:PORT/validate`.
+    /// Points every webhook entry at `https://127.0.0.1:PORT/validate`.
     pub fn point_webhook_at(&self, port: u16) -> Run {
         let url = format!("https://127.0.0.1:{port}/validate");
         self.kubectl(
@@ -383,7 +383,8 @@ impl Cluster {
                 "--type=json",
                 &format!(
                     "-p=[{{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig/url\",\"value\":\"{url}\"}},\
-                     {{\"op\":\"replace\",\"path\":\"/webhooks/1/clientConfig/url\",\"value\":\"{url}\"}}]"
+                     {{\"op\":\"replace\",\"path\":\"/webhooks/1/clientConfig/url\",\"value\":\"{url}\"}},\
+                     {{\"op\":\"replace\",\"path\":\"/webhooks/2/clientConfig/url\",\"value\":\"{url}\"}}]"
                 ),
             ],
             None,
@@ -451,7 +452,7 @@ impl Cluster {
         std::fs::write(
             overlay.join("kustomization.yaml"),
             format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\ncomponents:\n- ../../manifests/policy-reports\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n    - op: replace\n      path: /webhooks/1/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../manifests\ncomponents:\n- ../../manifests/policy-reports\npatches:\n- target: {{kind: ValidatingWebhookConfiguration, name: meshgate}}\n  patch: |-\n    - op: replace\n      path: /webhooks/0/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n    - op: replace\n      path: /webhooks/1/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n    - op: replace\n      path: /webhooks/2/clientConfig\n      value:\n        url: https://127.0.0.1:{0}/validate\n        caBundle: {1}\n",
                 self.webhook_port, self.ca_bundle
             ),
         )

@@ -1165,7 +1165,80 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
         ),
         &[],
     );
-    check(r.code == 0 && !r.stderr.contains("MG09"), "nor its routes", &r)
+    check(r.code == 0 && !r.stderr.contains("MG09"), "nor its routes", &r)?;
+    // A certificate Secret's deletion: warned of (secrets.meshgate.io), never
+    // denied; its data never reaches meshgate's log.
+    let tls = "apiVersion: v1\nkind: Secret\nmetadata: {name: shop-cert, namespace: e2e-gapi}\ntype: kubernetes.io/tls\ndata: {tls.crt: bWVzaGdhdGUtZTJlLWNlcnQ=, tls.key: bWVzaGdhdGUtZTJlLWtleQ==}\n";
+    let opaque = "apiVersion: v1\nkind: Secret\nmetadata: {name: settings, namespace: e2e-gapi}\ndata: {password: bWVzaGdhdGUtZTJlLXB3}\n";
+    for s in [tls, opaque] {
+        let r = c.kubectl(&["apply", "-f", "-"], Some(s));
+        check(r.code == 0, "a Secret is created", &r)?;
+    }
+    let secure = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: secure, namespace: e2e-gapi}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: \"*.example.com\"\n    tls: {certificateRefs: [{name: shop-cert}]}\n";
+    wait_until(
+        "meshgate to see the certificate Secret",
+        Duration::from_secs(30),
+        || {
+            let r = apply(c, secure, &[]);
+            r.code == 0 && !r.stderr.contains("MG0921")
+        },
+    )?;
+    let r = apply(
+        c,
+        &httproute("e2e-gapi", "secure", "{name: secure}", "{name: web, port: 80}"),
+        &[],
+    );
+    check(
+        r.code == 0 && !r.stderr.contains("MG09"),
+        "a route on the HTTPS listener",
+        &r,
+    )?;
+    let r = c.kubectl(&["delete", "secret", "shop-cert", "-n", "e2e-gapi"], None);
+    check(
+        r.code == 0
+            && r.stderr.contains("Warning: without this Secret, Gateway e2e-gapi/secure: MG0921 /spec/listeners/0/tls/certificateRefs/0: listener \"https\" has no usable certificate: Secret e2e-gapi/shop-cert does not exist (istiod: InvalidCertificateRef)")
+            && r.stderr.contains("Warning: without this Secret, HTTPRoute e2e-gapi/secure: MG0906 /spec/parentRefs/0"),
+        "deleting a certificate Secret in use warns of its listener and route",
+        &r,
+    )?;
+    let r = c.kubectl(&["delete", "secret", "settings", "-n", "e2e-gapi"], None);
+    check(
+        r.code == 0 && !r.stderr.contains("Warning"),
+        "an Opaque Secret without a certificate is not even sent",
+        &r,
+    )?;
+    // ConfigMaps are watched as metadata: a BackendTLSPolicy's missing CA
+    // bundle warns live, and stops once the ConfigMap exists.
+    apply(c, &service("e2e-gapi", "ledger", ""), &[]);
+    let btls = "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: ledger, namespace: e2e-gapi}\nspec:\n  targetRefs: [{group: \"\", kind: Service, name: ledger}]\n  validation:\n    hostname: ledger.internal\n    caCertificateRefs: [{group: \"\", kind: ConfigMap, name: internal-ca}]\n";
+    let r = apply(c, btls, &[]);
+    check(
+        r.code == 0 && r.stderr.contains("Warning: MG0924 /spec/validation/caCertificateRefs/0: CA ConfigMap e2e-gapi/internal-ca does not exist"),
+        "a BackendTLSPolicy whose CA ConfigMap is missing warns",
+        &r,
+    )?;
+    let r = c.kubectl(
+        &[
+            "create",
+            "configmap",
+            "internal-ca",
+            "-n",
+            "e2e-gapi",
+            "--from-literal=ca.crt=x",
+        ],
+        None,
+    );
+    check(r.code == 0, "the CA ConfigMap is created", &r)?;
+    wait_until("meshgate to see the CA ConfigMap", Duration::from_secs(30), || {
+        let r = apply(c, btls, &[]);
+        r.code == 0 && !r.stderr.contains("MG0924")
+    })?;
+    let log = c.log("meshgate.log");
+    check(
+        !log.contains("bWVzaGdhdGUtZTJl") && !log.contains("meshgate-e2e-"),
+        "no Secret data in meshgate's log",
+        &r,
+    )
 }
 
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.

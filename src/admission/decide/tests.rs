@@ -717,3 +717,60 @@ fn namespace_relabel_warns_and_never_denies() {
         .warnings
         .is_empty());
 }
+
+#[test]
+fn deleting_a_certificate_secret_warns_of_the_listeners_and_routes_it_leaves_without_one() {
+    let class = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio}\nspec: {controllerName: istio.io/gateway-controller}\n";
+    let gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: shop}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n    hostname: shop.example.com\n    tls: {certificateRefs: [{name: shop-cert}]}\n";
+    let route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: shop}\nspec:\n  parentRefs: [{name: edge}]\n  hostnames: [shop.example.com]\n  rules:\n  - backendRefs: [{name: web, port: 80}]\n";
+    let istio_gw = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: shop}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: SIMPLE, credentialName: shop-cert}\n";
+    let ingress = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ingress, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {istio: ingressgateway}}\n    spec: {containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.30.3}]}\n";
+    let secret = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "shop"},
+               "type": "kubernetes.io/tls"})
+    };
+    let yaml = |v: Value| crate::synthetic::to_yaml(&v);
+    let base = std::sync::Arc::new(view(&[
+        class,
+        gw,
+        route,
+        SVC,
+        istio_gw,
+        ingress,
+        &yaml(secret("shop-cert")),
+        &yaml(secret("unused")),
+    ]));
+    let policy = Policy::with_defaults("m");
+    let r = req(Operation::Delete, "Secret", "", None, Some(secret("shop-cert")), false);
+    let d = run(&r, &base, &policy, &Pending::default());
+    // Warnings, never a denial: a missing Secret is what cert-manager's first
+    // minutes look like too.
+    assert!(d.allowed, "{d:?}");
+    let has = |prefix: &str, code: &str| d.warnings.iter().any(|w| w.starts_with(prefix) && w.contains(code));
+    assert!(
+        has(
+            "without this Secret, Gateway shop/edge",
+            "MG0921 /spec/listeners/0/tls/certificateRefs/0"
+        ),
+        "{:?}",
+        d.warnings
+    );
+    assert!(
+        has("without this Secret, HTTPRoute shop/r", "MG0906 /spec/parentRefs/0"),
+        "{:?}",
+        d.warnings
+    );
+    assert!(
+        has(
+            "without this Secret, Gateway shop/public",
+            "MG0303 /spec/servers/0/tls/credentialName"
+        ),
+        "{:?}",
+        d.warnings
+    );
+    assert_eq!(d.warnings.len(), 3, "{:?}", d.warnings);
+    // A Secret nothing names: nothing to say.
+    let r = req(Operation::Delete, "Secret", "", None, Some(secret("unused")), false);
+    let d = run(&r, &base, &policy, &Pending::default());
+    assert!(d.allowed && d.warnings.is_empty(), "{d:?}");
+}

@@ -141,9 +141,95 @@ pub(super) fn listener_problems(view: &ClusterView, entry: &Entry, l: &Listener)
                 },
                 warns_only: missing_only,
             });
+        } else if let Parsed::K8sGateway(gw) = &entry.parsed {
+            if let Some(problem) = frontend_problem(view, entry, gw, l, not_programmed) {
+                out.push(problem);
+            }
         }
     }
     out
+}
+
+/// The Gateway's client-certificate validation (`spec.tls.frontend`) for a
+/// listener whose certificates are usable, as istiod's `buildTLS` reads it:
+/// one CA reference, a ConfigMap or a Secret, that exists, across namespaces
+/// only with a ReferenceGrant; otherwise the listener is not programmed.
+fn frontend_problem(
+    view: &ClusterView,
+    entry: &Entry,
+    gw: &K8sGatewaySpec,
+    l: &Listener,
+    not_programmed: &str,
+) -> Option<ListenerProblem> {
+    let key = &entry.object.key;
+    let refs = gw.frontend_ca_refs(l.port);
+    let ca = refs.first()?;
+    let port = l.port.map_or("?".to_string(), |p| p.to_string());
+    let problem = |pointer: jsonptr::PointerBuf, why: String, warns_only: bool| {
+        let f = Finding::new(
+            &catalog::MG0921,
+            key,
+            pointer,
+            format!("listener {:?} (port {port}): {why}: {not_programmed}", l.name),
+        );
+        Some(ListenerProblem {
+            finding: if warns_only {
+                f.with_severity(crate::finding::Severity::Warning)
+            } else {
+                f
+            },
+            warns_only,
+        })
+    };
+    if refs.len() > 1 {
+        return problem(
+            refs[1].pointer.clone(),
+            format!(
+                "spec.tls.frontend names {} caCertificateRefs for it; istiod supports one (istiod: InvalidTLS, \"only one caCertificateRef is supported\")",
+                refs.len()
+            ),
+            false,
+        );
+    }
+    let kind = match (ca.group.as_str(), ca.kind.as_str()) {
+        ("" | "core", "ConfigMap") => Kind::ConfigMap,
+        ("" | "core", "Secret") => Kind::Secret,
+        _ => {
+            return problem(
+                ca.pointer.clone(),
+                format!(
+                    "the client CA {} {} of spec.tls.frontend is neither a ConfigMap nor a Secret (istiod: InvalidTLS)",
+                    ca.kind, ca.name
+                ),
+                false,
+            )
+        }
+    };
+    let ns = ca.namespace.as_deref().unwrap_or(&key.namespace);
+    let target = ObjKey::new(kind, ns, ca.name.clone());
+    if view.get(&target).is_none() {
+        // Like a missing certificate Secret: it may come after the Gateway.
+        return problem(
+            ca.pointer.clone(),
+            format!(
+                "the client CA {} {ns}/{} of spec.tls.frontend does not exist (istiod: InvalidTLS)",
+                ca.kind, ca.name
+            ),
+            true,
+        );
+    }
+    if ns != key.namespace && !grant_allows(view, key.kind, &key.namespace, ns, "", kind.as_str(), &ca.name) {
+        // istiod checks the grant as for a Secret; not shown by the oracle yet.
+        return problem(
+            ca.pointer.clone(),
+            format!(
+                "the client CA {} {ns}/{} of spec.tls.frontend is in another namespace and no ReferenceGrant there lets Gateways in {} use it (istiod: RefNotPermitted)",
+                ca.kind, ca.name, key.namespace
+            ),
+            true,
+        );
+    }
+    None
 }
 
 /// Route kinds a listener takes (`generateSupportedKinds`).

@@ -124,9 +124,9 @@ pub(crate) fn check_backend_tls_policy(
         ));
         return;
     }
-    // The live view holds only the `istio` ConfigMap: absence is known in file mode only.
+    // The live view holds every ConfigMap (as metadata, but for `istio`).
     let cm = ObjKey::new(Kind::ConfigMap, ns, ca.name.clone());
-    if view.settings().file_mode && view.get(&cm).is_none() {
+    if view.get(&cm).is_none() {
         out.push(
             Finding::new(
                 &catalog::MG0924,

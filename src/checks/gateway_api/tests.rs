@@ -777,3 +777,77 @@ fn mg0923_listener_conflicts_from_istiod_1_31() {
         .iter()
         .all(|f| f.code != "MG0906"));
 }
+
+#[test]
+fn mg0921_the_gateways_frontend_client_ca() {
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: infra}\ntype: kubernetes.io/tls\n";
+    let ca = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: client-ca, namespace: infra}\n";
+    let with_frontend = |tls: &str| {
+        https_gateway("[{name: cert}]", "").replace(
+            "spec:\n  gatewayClassName: istio\n",
+            &format!("spec:\n  gatewayClassName: istio\n  tls:\n    frontend:\n{tls}"),
+        )
+    };
+    let default = |refs: &str| format!("      default:\n        validation:\n          caCertificateRefs: {refs}\n");
+    let frontend_findings = |gw: &str, docs: &[&str]| {
+        let mut all = vec![gw, secret, SHOP_NS, SVC];
+        all.extend_from_slice(docs);
+        check_yaml(&view(&all), gw)
+    };
+    // A ConfigMap that exists: clean.
+    let ok = with_frontend(&default("[{group: \"\", kind: ConfigMap, name: client-ca}]"));
+    assert!(frontend_findings(&ok, &[ca]).is_empty());
+    // Missing: a warning (it may come after the Gateway).
+    let f = frontend_findings(&ok, &[]);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0921", "/spec/tls/frontend/default/validation/caCertificateRefs/0")])
+    );
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+    assert!(
+        f[0].message.contains(
+            "the client CA ConfigMap infra/client-ca of spec.tls.frontend does not exist (istiod: InvalidTLS)"
+        ),
+        "{}",
+        f[0].message
+    );
+    // Of another kind, or two of them: errors istiod refuses the listener for.
+    let service = with_frontend(&default("[{group: \"\", kind: Service, name: client-ca}]"));
+    let f = frontend_findings(&service, &[ca]);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0921", "/spec/tls/frontend/default/validation/caCertificateRefs/0")])
+    );
+    assert_eq!(f[0].severity, crate::finding::Severity::Error);
+    let two = with_frontend(&default(
+        "[{group: \"\", kind: ConfigMap, name: client-ca}, {group: \"\", kind: ConfigMap, name: client-ca}]",
+    ));
+    let f = frontend_findings(&two, &[ca]);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG0921", "/spec/tls/frontend/default/validation/caCertificateRefs/1")])
+    );
+    assert!(
+        f[0].message.contains("only one caCertificateRef is supported"),
+        "{}",
+        f[0].message
+    );
+    // A perPort entry for the listener's port replaces the default, even
+    // without validation; one for another port does not.
+    let per_port = |port: u32| {
+        with_frontend(&format!(
+            "{}      perPort:\n      - port: {port}\n        tls: {{}}\n",
+            default("[{group: \"\", kind: Service, name: client-ca}]")
+        ))
+    };
+    assert!(frontend_findings(&per_port(443), &[ca]).is_empty());
+    assert_eq!(frontend_findings(&per_port(8443), &[ca]).len(), 1);
+    // Across namespaces without a grant: a warning.
+    let cross = with_frontend(&default(
+        "[{group: \"\", kind: ConfigMap, name: client-ca, namespace: certs}]",
+    ));
+    let f = frontend_findings(&cross, &[&ca.replace("namespace: infra", "namespace: certs")]);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, crate::finding::Severity::Warning);
+    assert!(f[0].message.contains("(istiod: RefNotPermitted)"), "{}", f[0].message);
+}
