@@ -131,7 +131,12 @@ fn mutate(v: &mut Value, rng: &mut Rng) {
 }
 
 fn seeds() -> Vec<Value> {
-    let mut paths = vec![repo("tests/corpus").display().to_string()];
+    let mut paths = vec![
+        repo("tests/corpus").display().to_string(),
+        // Every real-world set: the Gateway API readers' fields (ListenerSets,
+        // BackendTLSPolicies, GRPCRoute methods, frontend client CAs) among them.
+        repo("tests/realworld").display().to_string(),
+    ];
     for s in [
         "istio/samples/bookinfo/networking",
         "istio/samples/external",
