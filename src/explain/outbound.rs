@@ -473,6 +473,16 @@ pub fn take_l4_route(
             .collect();
         let weighted = dests.len() > 1;
         for d in dests {
+            // istiod's stand-in for a Gateway API backend it refuses.
+            if d.host == super::gateway_api::UNKNOWN_SERVICE {
+                out.clusters.push(Cluster {
+                    name: d.host.clone(),
+                    weight: weighted.then_some(d.weight.unwrap_or(0)),
+                    missing: Some("istiod routes a backend it refuses (RefNotPermitted, InvalidKind) here".to_string()),
+                    ..Cluster::default()
+                });
+                continue;
+            }
             let fqdn = host::resolve(&d.host, vs_ns, domain);
             out.clusters.push(Cluster {
                 name: envoy_names::outbound_cluster(dest_port(d, &fqdn), d.subset.as_deref().unwrap_or(""), &fqdn),

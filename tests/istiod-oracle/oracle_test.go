@@ -17,9 +17,11 @@ import (
 	"testing"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tcp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	clienttesting "k8s.io/client-go/testing"
 
@@ -31,7 +33,9 @@ import (
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/config/schema/gvk"
+	"istio.io/istio/pkg/config/schema/gvr"
 	kubelib "istio.io/istio/pkg/kube"
+	"istio.io/istio/pkg/kube/kclient/clienttest"
 )
 
 // installedGatewayAPI marks every CRD the fake API server installs as Gateway
@@ -55,7 +59,25 @@ func installedGatewayAPI(c kubelib.Client) {
 	}
 	fmc.PrependReactor("create", "customresourcedefinitions", annotate)
 	fmc.PrependReactor("update", "customresourcedefinitions", annotate)
+	// The fake API server's own list lacks these; a real install has them.
+	for _, g := range []schema.GroupVersionResource{gvr.ListenerSet, gvr.BackendTLSPolicy} {
+		clienttest.MakeCRD(fakeT{}, c, g)
+	}
 }
+
+// fakeT is the test.Failer MakeCRD asks for (it fails only on a fake client error).
+type fakeT struct{}
+
+func (fakeT) Fail()                             { panic("oracle: installing a CRD failed") }
+func (fakeT) FailNow()                          { panic("oracle: installing a CRD failed") }
+func (fakeT) Fatal(args ...any)                 { panic(args) }
+func (fakeT) Fatalf(format string, args ...any) { panic(format) }
+func (fakeT) Helper()                           {}
+func (fakeT) Cleanup(func())                    {}
+func (fakeT) Skip(args ...any)                  {}
+func (fakeT) Log(args ...any)                   {}
+func (fakeT) Logf(format string, args ...any)   {}
+func (fakeT) TempDir() string                   { return os.TempDir() }
 
 type Proxy struct {
 	Namespace string            `json:"namespace"`
@@ -106,7 +128,7 @@ type Outcome struct {
 	DirectResponse uint32 `json:"directResponse,omitempty"`
 	// A redirect the route answers with (its status code).
 	Redirect uint32 `json:"redirect,omitempty"`
-	Error    string     `json:"error"`
+	Error    string `json:"error"`
 }
 
 type Weighted struct {
@@ -268,10 +290,41 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 				o.Error = simulation.ErrNoRoute.Error()
 			}
 		}
+		// A TCP proxy to weighted clusters: the simulation names no cluster.
+		if r.RouteConfigMatched == "" && r.ClusterMatched == "" {
+			for _, w := range tcpWeightedClusters(sim, r.ListenerMatched, r.FilterChainMatched) {
+				o.Weighted = append(o.Weighted, Weighted{Cluster: w.Name, Weight: w.GetWeight(), Exists: clusters[w.Name]})
+			}
+		}
 		o.ClusterExists = o.Cluster != "" && clusters[o.Cluster]
 		res.Outcomes = append(res.Outcomes, o)
 	}
 	return res
+}
+
+// tcpWeightedClusters: the weighted clusters of the tcp_proxy filter in the
+// matched filter chain, if it splits.
+func tcpWeightedClusters(sim *simulation.Simulation, listenerName, chainName string) []*tcp.TcpProxy_WeightedCluster_ClusterWeight {
+	for _, l := range sim.Listeners {
+		if l.Name != listenerName {
+			continue
+		}
+		for _, fc := range append(l.FilterChains, l.DefaultFilterChain) {
+			if fc == nil || fc.Name != chainName {
+				continue
+			}
+			for _, f := range fc.Filters {
+				if f.Name != "envoy.filters.network.tcp_proxy" {
+					continue
+				}
+				var p tcp.TcpProxy
+				if f.GetTypedConfig().UnmarshalTo(&p) == nil {
+					return p.GetWeightedClusters().GetClusters()
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func TestOracle(t *testing.T) {

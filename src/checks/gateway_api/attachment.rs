@@ -167,9 +167,7 @@ pub(super) fn check_listener_set_parent(
                 hosts_text(&route.hostnames)
             ),
         )
-        .with_referent(referent)
-        // The oracle's istiod runs no ListenerSets: not proven, so a warning.
-        .with_severity(crate::finding::Severity::Warning),
+        .with_referent(referent),
     );
 }
 
@@ -520,38 +518,55 @@ pub(crate) fn served_at<'v>(
     let Parsed::Route(spec) = &route.parsed else {
         return Vec::new();
     };
-    if !(r.group == GROUP && r.kind == "Gateway") {
-        return Vec::new();
-    }
     let key = &route.object.key;
-    let gw_ns = r.namespace_or(&key.namespace);
-    let Some(gw) = view.get(&ObjKey::new(Kind::K8sGateway, gw_ns, r.name.clone())) else {
-        return Vec::new();
+    let ns = r.namespace_or(&key.namespace);
+    // The parent that owns the listeners: a Gateway of an Istio class, or a
+    // ListenerSet such a Gateway admits (istiod generates its Gateways under
+    // the ListenerSet's name).
+    let (owner, listeners): (&Arc<Entry>, &[Listener]) = match (r.group.as_str(), r.kind.as_str()) {
+        (GROUP, "Gateway") => {
+            let Some(gw) = view.get(&ObjKey::new(Kind::K8sGateway, ns, r.name.clone())) else {
+                return Vec::new();
+            };
+            let Parsed::K8sGateway(gspec) = &gw.parsed else {
+                return Vec::new();
+            };
+            if class_controller(view, &gspec.class) != Controller::Routes {
+                return Vec::new();
+            }
+            (gw, &gspec.listeners)
+        }
+        (GROUP, "ListenerSet") => {
+            let Some(set) = view.get(&ObjKey::new(Kind::ListenerSet, ns, r.name.clone())) else {
+                return Vec::new();
+            };
+            let Parsed::ListenerSet(sspec) = &set.parsed else {
+                return Vec::new();
+            };
+            if !matches!(listener_set_state(view, ns, sspec), SetState::Accepted) {
+                return Vec::new();
+            }
+            (set, &sspec.listeners)
+        }
+        _ => return Vec::new(),
     };
-    let Parsed::K8sGateway(gspec) = &gw.parsed else {
-        return Vec::new();
-    };
-    if class_controller(view, &gspec.class) != Controller::Routes {
-        return Vec::new();
-    }
     let route_hosts: Vec<String> = if spec.hostnames.is_empty() {
         vec!["*".to_string()]
     } else {
         spec.hostnames.clone()
     };
-    gspec
-        .listeners
+    listeners
         .iter()
-        .filter(|l| reference_allowed(view, l, gw_ns, r, key.kind, &spec.hostnames, &key.namespace).is_none())
-        .filter(|l| listener_problems(view, gw, l).is_empty())
+        .filter(|l| reference_allowed(view, l, ns, r, key.kind, &spec.hostnames, &key.namespace).is_none())
+        .filter(|l| listener_problems(view, owner, l).is_empty())
         .map(|l| {
             let lhost = l.hostname.as_deref().unwrap_or("*");
             let hosts = route_hosts
                 .iter()
-                .filter(|h| hostnames_overlap(lhost, h) && isolated_by(h, l, &gspec.listeners).is_none())
+                .filter(|h| hostnames_overlap(lhost, h) && isolated_by(h, l, listeners).is_none())
                 .cloned()
                 .collect();
-            (gw, l, hosts)
+            (owner, l, hosts)
         })
         .collect()
 }

@@ -32,7 +32,7 @@ pub(crate) use policies::check_backend_tls_policy;
 
 pub(crate) use attachment::served_at;
 pub(crate) use backends::{backend_refused, route_dropped};
-pub(crate) use listeners::generated_gateway_programmed;
+pub(crate) use listeners::{generated_gateway_programmed, listener_set_programmed};
 
 /// The controllers of Istio's classes, and what istiod does with their Gateways.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -596,8 +596,11 @@ fn listener_sets_mg0909_and_routes_attached_to_them() {
         "{}",
         f[0].message
     );
+    // Errors: the istiod oracle shows the refused set's routes get nothing.
+    assert_eq!(f[0].severity, crate::finding::Severity::Error);
     let f = check_yaml(&v, &to_set);
     assert_eq!(codes(&f), pairs(&[("MG0901", "/spec/parentRefs/0/name")]));
+    assert_eq!(f[0].severity, crate::finding::Severity::Error);
     assert!(
         f[0].message
             .starts_with("parent ListenerSet shop/shop refused by its Gateway"),
