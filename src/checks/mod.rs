@@ -1,6 +1,7 @@
 //! The check engine: pure functions of (object, cluster view) → findings, one module
 //! per resource kind. The CLI and the webhook both call `check`.
 
+mod ambient;
 pub mod catalog;
 mod common;
 mod destination_rule;
@@ -25,6 +26,7 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Parsed::Service(svc) = &entry.parsed {
         service::check(entry, svc, view, &mut out);
+        ambient::check_labels(entry, view, &mut out);
         return out;
     }
     if entry.object.key.kind.is_gateway_api() {
@@ -40,6 +42,10 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         return out;
     }
     if !entry.object.key.kind.is_istio() {
+        // Namespaces and workloads: their ambient labels.
+        if entry.object.key.kind == crate::model::Kind::Namespace || entry.workload.is_some() {
+            ambient::check_labels(entry, view, &mut out);
+        }
         return out;
     }
     common::check(entry, view, &mut out);
@@ -47,11 +53,29 @@ pub fn check(entry: &Entry, view: &ClusterView) -> Vec<Finding> {
         Parsed::VirtualService(vs) => virtual_service::check(entry, vs, view, &mut out),
         Parsed::DestinationRule(dr) => destination_rule::check(entry, dr, view, &mut out),
         Parsed::Gateway(gw) => gateway::check(entry, gw, view, &mut out),
-        Parsed::EnvoyFilter(ef) => envoy_filter::check(entry, ef, view, &mut out),
-        Parsed::Security(sec) => security::check(entry, sec, view, &mut out),
-        Parsed::ServiceEntry(se) => service_entry::check(entry, se, view, &mut out),
-        Parsed::Sidecar(sc) => sidecar::check(entry, sc, view, &mut out),
+        Parsed::EnvoyFilter(ef) => {
+            envoy_filter::check(entry, ef, view, &mut out);
+            ambient::check_sidecar_only(entry, ef.workload_selector.as_ref(), view, &mut out);
+        }
+        Parsed::Security(sec) => {
+            security::check(entry, sec, view, &mut out);
+            ambient::check_authorization(entry, sec, view, &mut out);
+            if entry.object.key.kind == crate::model::Kind::RequestAuthentication && sec.target_refs.is_empty() {
+                ambient::check_sidecar_only(entry, sec.selector.as_ref(), view, &mut out);
+            }
+        }
+        Parsed::ServiceEntry(se) => {
+            service_entry::check(entry, se, view, &mut out);
+            ambient::check_labels(entry, view, &mut out);
+        }
+        Parsed::Sidecar(sc) => {
+            sidecar::check(entry, sc, view, &mut out);
+            ambient::check_sidecar_only(entry, sc.workload_selector.as_ref(), view, &mut out);
+        }
         _ => {}
+    }
+    if entry.object.key.kind == crate::model::Kind::WorkloadEntry {
+        ambient::check_labels(entry, view, &mut out);
     }
     out
 }

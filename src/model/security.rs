@@ -28,13 +28,79 @@ pub struct SecuritySpec {
     /// AuthorizationPolicy `rules`: `None` when absent; the count of rules and
     /// whether one of them is empty (`{}` matches every request).
     pub rules: Option<(usize, bool)>,
+    /// Each AuthorizationPolicy rule's HTTP attributes, which ztunnel cannot
+    /// see (istiod's `handleRule`): `to.operation` hosts, methods, paths (and
+    /// their `not` forms), `from.source` remoteIpBlocks and requestPrincipals
+    /// (and `not`), `when` keys other than the L4 ones.
+    pub rule_l7: Vec<(PointerBuf, Vec<String>)>,
+    /// `targetRefs` (or the older single `targetRef`).
+    pub target_refs: Vec<TargetRef>,
 }
+
+/// One `targetRefs` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetRef {
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub pointer: PointerBuf,
+}
+
+/// `when` keys ztunnel evaluates (istiod's `l4WhenAttributes`).
+const L4_WHEN: [&str; 5] = [
+    "source.ip",
+    "source.namespace",
+    "source.principal",
+    "destination.ip",
+    "destination.port",
+];
 
 impl SecuritySpec {
     /// Applies to the whole namespace (or the mesh, in the root namespace).
     pub fn is_namespace_wide(&self) -> bool {
         self.selector.as_ref().is_none_or(BTreeMap::is_empty) && !self.has_target_refs
     }
+}
+
+/// The HTTP attributes of one AuthorizationPolicy rule, by name, sorted.
+fn l7_attributes(rule: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    use serde_json::Value;
+    let non_empty = |m: Option<&Value>, k: &str| {
+        m.and_then(|m| m.get(k))
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let mut found = std::collections::BTreeSet::new();
+    for to in rule.get("to").and_then(Value::as_array).into_iter().flatten() {
+        let op = to.get("operation");
+        for k in ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"] {
+            if non_empty(op, k) {
+                found.insert(k.to_string());
+            }
+        }
+    }
+    for from in rule.get("from").and_then(Value::as_array).into_iter().flatten() {
+        let src = from.get("source");
+        for k in [
+            "remoteIpBlocks",
+            "notRemoteIpBlocks",
+            "requestPrincipals",
+            "notRequestPrincipals",
+        ] {
+            if non_empty(src, k) {
+                found.insert(k.to_string());
+            }
+        }
+    }
+    for when in rule.get("when").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(k) = when.get("key").and_then(Value::as_str) {
+            if !L4_WHEN.contains(&k) {
+                found.insert(k.to_string());
+            }
+        }
+    }
+    found.into_iter().collect()
 }
 
 pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
@@ -72,12 +138,31 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
         }
     }
     spec.has_target_refs = fields::has_target_refs(m);
+    let read_ref = |r: &serde_json::Map<String, serde_json::Value>, at: PointerBuf, p: &mut Problems| TargetRef {
+        group: fields::str_field(r, "group", &at, p).unwrap_or_default().to_string(),
+        kind: fields::str_field(r, "kind", &at, p).unwrap_or_default().to_string(),
+        name: fields::str_field(r, "name", &at, p).unwrap_or_default().to_string(),
+        namespace: fields::str_field(r, "namespace", &at, p).map(str::to_string),
+        pointer: at,
+    };
+    let refs_at = child(&root, "targetRefs");
+    for (i, r) in fields::list(m.get("targetRefs"), &refs_at, p).iter().enumerate() {
+        let at = index(&refs_at, i);
+        if let Some(r) = fields::mapping(Some(r), &at, p) {
+            spec.target_refs.push(read_ref(r, at, p));
+        }
+    }
+    let one_at = child(&root, "targetRef");
+    if let Some(r) = fields::mapping(m.get("targetRef").filter(|v| !v.is_null()), &one_at, p) {
+        spec.target_refs.push(read_ref(r, one_at, p));
+    }
     let rules_at = child(&root, "rules");
     for (i, rule) in fields::list(m.get("rules"), &rules_at, p).iter().enumerate() {
         let rule_at = index(&rules_at, i);
         let Some(rule) = fields::mapping(Some(rule), &rule_at, p) else {
             continue;
         };
+        spec.rule_l7.push((rule_at.clone(), l7_attributes(rule)));
         let from_at = child(&rule_at, "from");
         for (j, from) in fields::list(rule.get("from"), &from_at, p).iter().enumerate() {
             let here = index(&from_at, j);

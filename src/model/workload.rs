@@ -18,6 +18,9 @@ pub struct Workload {
     pub node: Option<String>,
     /// A Pod's `status.podIP`, a WorkloadEntry's `spec.address`.
     pub ip: Option<String>,
+    /// Annotated `ambient.istio.io/redirection: enabled`: istio-cni captured
+    /// it for ztunnel (what istiod reads to send it HBONE).
+    pub redirected: bool,
 }
 
 /// Whether `labels` carry every pair of `selector` (an empty selector selects all).
@@ -74,7 +77,9 @@ pub fn from_object(obj: &mut Object, from_templates: bool) -> Option<Workload> {
             .map(str::to_string),
         _ => None,
     };
+    let redirected = annotations.get("ambient.istio.io/redirection").map(String::as_str) == Some("enabled");
     Some(Workload {
+        redirected,
         namespace: obj.key.namespace.clone(),
         labels: Labels::from(labels),
         service_account,

@@ -64,6 +64,8 @@ pub(super) struct Indexes {
     pub selecting_peer_auth: HashMap<String, Keys>,
     /// Namespace → RequestAuthentications.
     pub request_auth: HashMap<String, Keys>,
+    /// Namespace → AuthorizationPolicies.
+    pub authorization_policies: HashMap<String, Keys>,
     /// Namespace → ReferenceGrants.
     pub reference_grants: HashMap<String, Keys>,
     /// Namespace → BackendTLSPolicies.
@@ -225,6 +227,7 @@ impl Indexes {
             namespace_wide_peer_auth: HashMap::new(storage),
             selecting_peer_auth: HashMap::new(storage),
             request_auth: HashMap::new(storage),
+            authorization_policies: HashMap::new(storage),
             proxy_classes: HashMap::new(storage),
             reference_grants: HashMap::new(storage),
             backend_tls_policies: HashMap::new(storage),
@@ -288,6 +291,9 @@ impl Indexes {
             }
             Parsed::Security(_) if key.kind == crate::model::Kind::RequestAuthentication => {
                 update(&mut self.request_auth, ns.to_string(), key, op);
+            }
+            Parsed::Security(_) if key.kind == crate::model::Kind::AuthorizationPolicy => {
+                update(&mut self.authorization_policies, ns.to_string(), key, op);
             }
             Parsed::Service(_) => update(&mut self.services_by_ns, ns.to_string(), key, op),
             Parsed::Gateway(gw) => {

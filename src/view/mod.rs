@@ -691,6 +691,18 @@ impl ClusterView {
         self.lookup(self.idx.gateway_port_classes.get(&(port, class)))
     }
 
+    /// The AuthorizationPolicies of a namespace.
+    pub fn authorization_policies_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::AuthorizationPolicies(namespace.to_string()));
+        self.lookup(self.idx.authorization_policies.get(namespace))
+    }
+
+    /// The RequestAuthentications of a namespace.
+    pub fn request_authentications_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::RequestAuthentications(namespace.to_string()));
+        self.lookup(self.idx.request_auth.get(namespace))
+    }
+
     /// Gateway API Gateways and ListenerSets whose listeners name Secret
     /// `namespace/name` as a certificate.
     pub fn certificate_users(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {

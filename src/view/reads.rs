@@ -41,6 +41,7 @@ pub enum Topic {
     Sidecars(String),
     PeerAuthentications(String),
     RequestAuthentications(String),
+    AuthorizationPolicies(String),
     /// DestinationRules that turn TLS off.
     TlsDisablingRules,
     /// MeshConfig.
@@ -151,6 +152,9 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
         }
         Parsed::Security(_) if key.kind == Kind::RequestAuthentication => {
             out.push(Topic::RequestAuthentications(ns.to_string()))
+        }
+        Parsed::Security(_) if key.kind == Kind::AuthorizationPolicy => {
+            out.push(Topic::AuthorizationPolicies(ns.to_string()))
         }
         Parsed::MeshConfig(_) => out.push(Topic::Mesh),
         Parsed::ReferenceGrant(_) => out.push(Topic::ReferenceGrants(ns.to_string())),

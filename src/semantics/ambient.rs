@@ -1,0 +1,261 @@
+//! Ambient mode as istiod and istio-cni apply it (product.md §4 "Ambient mode";
+//! istiod's `pilot/pkg/serviceregistry/ambient`): which workloads ztunnel
+//! captures, and which waypoint a Service, ServiceEntry or workload is bound to.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::model::gateway_api::{AllowedNamespaces, K8sGatewaySpec};
+use crate::model::{Kind, ObjKey};
+use crate::view::{ClusterView, Entry, Parsed};
+
+pub const DATAPLANE_MODE: &str = "istio.io/dataplane-mode";
+pub const USE_WAYPOINT: &str = "istio.io/use-waypoint";
+pub const USE_WAYPOINT_NAMESPACE: &str = "istio.io/use-waypoint-namespace";
+pub const WAYPOINT_FOR: &str = "istio.io/waypoint-for";
+/// The class istiod deploys waypoints for.
+pub const WAYPOINT_CLASS: &str = "istio-waypoint";
+
+/// The labels of a namespace as Kubernetes gives them (the API server adds
+/// `kubernetes.io/metadata.name`).
+pub fn namespace_labels(view: &ClusterView, ns: &str) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = view
+        .get(&ObjKey::new(Kind::Namespace, "", ns))
+        .map(|e| e.object.labels.clone())
+        .unwrap_or_default();
+    labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
+    labels
+}
+
+/// Whether ztunnel captures this workload. A live Pod: istio-cni's
+/// `ambient.istio.io/redirection: enabled` annotation, which is what istiod
+/// reads. Otherwise (a manifest's template, a Pod not annotated yet) istio-cni's
+/// rule: `istio.io/dataplane-mode: ambient` on the workload, or on its namespace
+/// unless the workload says `none`; never with a sidecar.
+pub fn is_ambient(view: &ClusterView, entry: &Entry) -> bool {
+    let Some(w) = &entry.workload else { return false };
+    if w.redirected {
+        return true;
+    }
+    if entry.object.key.kind == Kind::Pod && !view.settings().file_mode {
+        return false;
+    }
+    if has_sidecar(view, entry) || w.proxy.as_ref().is_some_and(|p| p.gateway) {
+        return false;
+    }
+    match w.labels.get(DATAPLANE_MODE) {
+        Some("ambient") => true,
+        Some("none") => false,
+        _ => {
+            namespace_labels(view, &w.namespace)
+                .get(DATAPLANE_MODE)
+                .map(String::as_str)
+                == Some("ambient")
+        }
+    }
+}
+
+/// Whether the workload runs (or will run) a sidecar.
+fn has_sidecar(view: &ClusterView, entry: &Entry) -> bool {
+    use crate::model::proxy::Injection;
+    let Some(w) = &entry.workload else { return false };
+    match &w.proxy {
+        None => false,
+        Some(p) => match p.injection {
+            Injection::Injected | Injection::Requested => true,
+            Injection::IfNamespaceInjects => {
+                crate::model::proxy::namespace_injection(&namespace_labels(view, &w.namespace)).is_some()
+            }
+        },
+    }
+}
+
+/// What a binding is for: istiod checks a waypoint's `istio.io/waypoint-for`
+/// against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A Service or ServiceEntry.
+    Service,
+    /// A Pod or WorkloadEntry.
+    Workload,
+}
+
+/// A Gateway istiod treats as a waypoint (any Gateway with addresses: istiod's
+/// `Waypoints` collection does not look at the class).
+#[derive(Clone, Debug)]
+pub struct Waypoint<'v> {
+    pub entry: &'v Arc<Entry>,
+    /// `istio.io/waypoint-for` of the Gateway, else its class, else `service`.
+    pub traffic: String,
+    pub class: String,
+}
+
+impl Waypoint<'_> {
+    pub fn key(&self) -> &ObjKey {
+        &self.entry.object.key
+    }
+
+    pub fn is_waypoint_class(&self) -> bool {
+        self.class == WAYPOINT_CLASS
+    }
+
+    pub fn serves(&self, target: Target) -> bool {
+        match target {
+            Target::Service => matches!(self.traffic.as_str(), "service" | "all"),
+            Target::Workload => matches!(self.traffic.as_str(), "workload" | "all"),
+        }
+    }
+}
+
+/// Where `istio.io/use-waypoint` leads, as istiod's `fetchWaypointForTarget`.
+#[derive(Clone, Debug)]
+pub enum Binding<'v> {
+    /// No label on the object or its namespace, or `none`.
+    Unbound,
+    Bound {
+        waypoint: Waypoint<'v>,
+        /// The label is on the namespace, not the object.
+        inherited: bool,
+    },
+    /// The label names a waypoint istiod does not bind: traffic bypasses it.
+    Failed {
+        /// The waypoint named (`namespace/name`).
+        named: ObjKey,
+        inherited: bool,
+        why: String,
+    },
+}
+
+/// The waypoint the object (namespace `ns`, `labels`) binds to.
+pub fn waypoint_binding<'v>(
+    view: &'v ClusterView,
+    ns: &str,
+    labels: &BTreeMap<String, String>,
+    target: Target,
+) -> Binding<'v> {
+    let (named, inherited) = match use_waypoint(labels, ns) {
+        Some(None) => return Binding::Unbound,
+        Some(Some(n)) => (n, false),
+        None => match use_waypoint(&namespace_labels(view, ns), ns) {
+            Some(Some(n)) => (n, true),
+            _ => return Binding::Unbound,
+        },
+    };
+    let failed = |why: String| Binding::Failed {
+        named: named.clone(),
+        inherited,
+        why,
+    };
+    let Some(waypoint) = waypoint(view, &named) else {
+        return failed(format!(
+            "Gateway {} does not exist{}",
+            named.qualified_name(),
+            if view.settings().file_mode {
+                ""
+            } else {
+                " or has no address yet (not ready)"
+            }
+        ));
+    };
+    if !admits(view, &waypoint, ns) {
+        return failed(format!(
+            "its HBONE listener's allowedRoutes does not admit namespace {ns} (istiod: AttachmentDenied)"
+        ));
+    }
+    if !waypoint.serves(target) {
+        // A workload that only inherits a service waypoint from its namespace
+        // is simply not bound (istiod reports nothing).
+        if inherited && target == Target::Workload {
+            return Binding::Unbound;
+        }
+        return failed(format!(
+            "its istio.io/waypoint-for is {:?}, which does not take {} traffic (istiod: UnsupportedTrafficType)",
+            waypoint.traffic,
+            match target {
+                Target::Service => "service",
+                Target::Workload => "workload",
+            }
+        ));
+    }
+    Binding::Bound { waypoint, inherited }
+}
+
+/// `istio.io/use-waypoint` of an object: `None` without the label,
+/// `Some(None)` for `none`, else the Gateway it names.
+fn use_waypoint(labels: &BTreeMap<String, String>, ns: &str) -> Option<Option<ObjKey>> {
+    let name = labels.get(USE_WAYPOINT)?;
+    if name == "none" {
+        return Some(None);
+    }
+    let wns = labels.get(USE_WAYPOINT_NAMESPACE).map_or(ns, String::as_str);
+    Some(Some(ObjKey::new(Kind::K8sGateway, wns, name.clone())))
+}
+
+/// The Gateway `key` as a waypoint: it must exist and, live, have an address
+/// (istiod's `gatewayToWaypointTransform` skips a Gateway without one).
+pub fn waypoint<'v>(view: &'v ClusterView, key: &ObjKey) -> Option<Waypoint<'v>> {
+    let entry = view.get(key)?;
+    let Parsed::K8sGateway(spec) = &entry.parsed else {
+        return None;
+    };
+    if !view.settings().file_mode && !has_address(entry) {
+        return None;
+    }
+    let class_labels = view
+        .get(&ObjKey::new(Kind::GatewayClass, "", spec.class.clone()))
+        .map(|c| c.object.labels.clone())
+        .unwrap_or_default();
+    let traffic = entry
+        .object
+        .labels
+        .get(WAYPOINT_FOR)
+        .or_else(|| class_labels.get(WAYPOINT_FOR))
+        .cloned()
+        .unwrap_or_else(|| "service".to_string());
+    Some(Waypoint {
+        entry,
+        traffic,
+        class: spec.class.clone(),
+    })
+}
+
+fn has_address(entry: &Entry) -> bool {
+    entry
+        .object
+        .value
+        .pointer("/status/addresses")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+}
+
+/// istiod's `AllowsAttachmentFromNamespace`: the `allowedRoutes` of the HBONE
+/// listener on 15008 (`Same` without one).
+fn admits(view: &ClusterView, w: &Waypoint, ns: &str) -> bool {
+    let Parsed::K8sGateway(spec) = &w.entry.parsed else {
+        return false;
+    };
+    let wns = w.key().namespace.as_str();
+    match hbone_namespaces(spec) {
+        AllowedNamespaces::All => true,
+        AllowedNamespaces::Selector(sel) => sel.matches(&namespace_labels(view, ns)),
+        AllowedNamespaces::Same | AllowedNamespaces::None => ns == wns,
+    }
+}
+
+fn hbone_namespaces(spec: &K8sGatewaySpec) -> AllowedNamespaces {
+    spec.listeners
+        .iter()
+        .find(|l| l.protocol == "HBONE" && l.port == Some(15008))
+        .map_or(AllowedNamespaces::Same, |l| l.namespaces.clone())
+}
+
+/// The ambient workloads a selector picks in `ns` (the root namespace's
+/// policies reach every namespace; `None` selects the whole namespace).
+pub fn ambient_workloads<'v>(
+    view: &'v ClusterView,
+    ns: Option<&'v str>,
+    selector: &'v BTreeMap<String, String>,
+) -> impl Iterator<Item = &'v Arc<Entry>> + 'v {
+    view.workloads_matching(ns, selector)
+        .filter(move |e| is_ambient(view, e))
+}
