@@ -313,6 +313,35 @@ fn oracle(cases: &[(String, String, Vec<Value>)]) -> Vec<Vec<Value>> {
     oracle_with_env(cases, &[])
 }
 
+/// Runs the oracle binary on JSON cases (in `dir`) with istiod's environment
+/// `env`: the raw results, one per case.
+fn run_oracle(dir: &std::path::Path, cases: &[Value], env: &[(&str, &str)]) -> Vec<Value> {
+    let input = dir.join("in.json");
+    let output = dir.join("out.json");
+    std::fs::write(&input, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let run = Command::new(oracle_binary())
+        .arg("-test.run=TestOracle")
+        .envs(env.iter().copied())
+        .env("ORACLE_INPUT", &input)
+        .env("ORACLE_OUTPUT", &output)
+        .current_dir(dir)
+        .output()
+        .expect("the oracle runs");
+    let text = std::fs::read_to_string(&output).unwrap_or_else(|_| {
+        panic!(
+            "the oracle wrote no result:\n{}",
+            String::from_utf8_lossy(&run.stdout)
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    let results: Vec<Value> = serde_json::from_str(&text).unwrap();
+    results
+}
+
 /// The oracle with istiod's environment (feature flags are read from it when
 /// the process starts), e.g. `PILOT_ENABLE_ALPHA_GATEWAY_API=true`.
 fn oracle_with_env(cases: &[(String, String, Vec<Value>)], env: &[(&str, &str)]) -> Vec<Vec<Value>> {
@@ -338,29 +367,7 @@ fn oracle_with_env(cases: &[(String, String, Vec<Value>)], env: &[(&str, &str)])
             })
         })
         .collect();
-    let input = dir.path().join("in.json");
-    let output = dir.path().join("out.json");
-    std::fs::write(&input, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let run = Command::new(oracle_binary())
-        .arg("-test.run=TestOracle")
-        .envs(env.iter().copied())
-        .env("ORACLE_INPUT", &input)
-        .env("ORACLE_OUTPUT", &output)
-        .current_dir(dir.path())
-        .output()
-        .expect("the oracle runs");
-    let text = std::fs::read_to_string(&output).unwrap_or_else(|_| {
-        panic!(
-            "the oracle wrote no result:\n{}",
-            String::from_utf8_lossy(&run.stdout)
-                .lines()
-                .rev()
-                .take(30)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
-    let results: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let results = run_oracle(dir.path(), &cases, env);
     results
         .into_iter()
         .map(|r| {
@@ -1281,6 +1288,9 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
         ),
     ]
 }
+
+#[path = "oracle/ambient.rs"]
+mod ambient;
 
 #[test]
 fn explain_agrees_with_istiods_generator_on_routing_features() {

@@ -15,10 +15,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tcp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,6 +38,7 @@ import (
 	"istio.io/istio/pkg/config/schema/gvr"
 	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/kube/kclient/clienttest"
+	"istio.io/istio/pkg/workloadapi"
 )
 
 // installedGatewayAPI marks every CRD the fake API server installs as Gateway
@@ -106,6 +109,43 @@ type Case struct {
 	// The mesh config text (the `mesh` key of the istio ConfigMap); empty: defaults.
 	Mesh  string `json:"mesh"`
 	Calls []Call `json:"calls"`
+	// Report what istiod's ambient index makes of the case (run the oracle
+	// with PILOT_ENABLE_AMBIENT=true).
+	Ambient bool `json:"ambient"`
+}
+
+// AmbientOut is what istiod's ambient index holds for ztunnel: workloads (captured
+// or not, their waypoint, the selector policies attached), services (their
+// waypoint, or why none), and the AuthorizationPolicies it sends.
+type AmbientOut struct {
+	Workloads []AmbWorkload `json:"workloads"`
+	Services  []AmbService  `json:"services"`
+	Policies  []AmbPolicy   `json:"policies"`
+}
+
+type AmbWorkload struct {
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Hbone     bool     `json:"hbone"`
+	Waypoint  string   `json:"waypoint"`
+	Policies  []string `json:"policies"`
+}
+
+type AmbService struct {
+	Namespace     string `json:"namespace"`
+	Hostname      string `json:"hostname"`
+	Waypoint      string `json:"waypoint"`
+	WaypointError string `json:"waypointError"`
+}
+
+type AmbPolicy struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Action    string `json:"action"`
+	Scope     string `json:"scope"`
+	// Per group (an input rule istiod kept), per clause, whether a match of it
+	// is empty (matches every connection).
+	Groups [][]bool `json:"groups"`
 }
 
 type Outcome struct {
@@ -141,7 +181,8 @@ type CaseResult struct {
 	Name     string    `json:"name"`
 	Outcomes []Outcome `json:"outcomes"`
 	// Set when istiod's generator could not be run on the case at all.
-	Failure string `json:"failure,omitempty"`
+	Failure string      `json:"failure,omitempty"`
+	Ambient *AmbientOut `json:"ambient,omitempty"`
 }
 
 func proxyOf(p Proxy) *model.Proxy {
@@ -200,6 +241,9 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 		opts.MeshConfig = m
 	}
 	s := xds.NewFakeDiscoveryServer(t, opts)
+	if c.Ambient {
+		res.Ambient = ambientOut(s.Env().AmbientIndexes)
+	}
 	if os.Getenv("ORACLE_DEBUG") != "" {
 		for _, g := range s.Env().ConfigStore.List(gvk.Gateway, "") {
 			t.Logf("DEBUG gateway %s/%s %v %v", g.Namespace, g.Name, g.Annotations, g.Spec)
@@ -300,6 +344,63 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 		res.Outcomes = append(res.Outcomes, o)
 	}
 	return res
+}
+
+func gatewayHost(a *workloadapi.GatewayAddress) string {
+	if a == nil {
+		return ""
+	}
+	if h := a.GetHostname(); h != nil {
+		return h.GetNamespace() + "/" + h.GetHostname()
+	}
+	return "address"
+}
+
+func ambientOut(idx model.AmbientIndexes) *AmbientOut {
+	if synced, ok := idx.(interface{ HasSynced() bool }); ok {
+		for i := 0; i < 500 && !synced.HasSynced(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	out := &AmbientOut{}
+	all, _ := idx.AddressInformation(nil)
+	for _, a := range all {
+		if w := a.GetWorkload(); w != nil {
+			out.Workloads = append(out.Workloads, AmbWorkload{
+				Namespace: w.GetNamespace(),
+				Name:      w.GetName(),
+				Hbone:     w.GetTunnelProtocol() == workloadapi.TunnelProtocol_HBONE,
+				Waypoint:  gatewayHost(w.GetWaypoint()),
+				Policies:  w.GetAuthorizationPolicies(),
+			})
+		}
+		if sv := a.GetService(); sv != nil {
+			svc := AmbService{Namespace: sv.GetNamespace(), Hostname: sv.GetHostname(), Waypoint: gatewayHost(sv.GetWaypoint())}
+			if info := idx.ServiceInfo(sv.GetNamespace() + "/" + sv.GetHostname()); info != nil && info.Waypoint.Error != nil {
+				svc.WaypointError = info.Waypoint.Error.Reason + ": " + info.Waypoint.Error.Message
+			}
+			out.Services = append(out.Services, svc)
+		}
+	}
+	for _, p := range idx.Policies(nil) {
+		a := p.Authorization
+		ap := AmbPolicy{Namespace: a.GetNamespace(), Name: a.GetName(), Action: a.GetAction().String(), Scope: a.GetScope().String()}
+		for _, g := range a.GetGroups() {
+			var clauses []bool
+			for _, r := range g.GetRules() {
+				empty := false
+				for _, m := range r.GetMatches() {
+					if proto.Size(m) == 0 {
+						empty = true
+					}
+				}
+				clauses = append(clauses, empty)
+			}
+			ap.Groups = append(ap.Groups, clauses)
+		}
+		out.Policies = append(out.Policies, ap)
+	}
+	return out
 }
 
 // tcpWeightedClusters: the weighted clusters of the tcp_proxy filter in the
