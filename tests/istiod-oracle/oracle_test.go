@@ -146,6 +146,8 @@ type AmbPolicy struct {
 	// Per group (an input rule istiod kept), per clause, whether a match of it
 	// is empty (matches every connection).
 	Groups [][]bool `json:"groups"`
+	// The status istiod writes (e.g. the HTTP attributes it found and dropped).
+	Status string `json:"status"`
 }
 
 type Outcome struct {
@@ -385,6 +387,9 @@ func ambientOut(idx model.AmbientIndexes) *AmbientOut {
 	for _, p := range idx.Policies(nil) {
 		a := p.Authorization
 		ap := AmbPolicy{Namespace: a.GetNamespace(), Name: a.GetName(), Action: a.GetAction().String(), Scope: a.GetScope().String()}
+		if st := p.Binding.Status; st != nil {
+			ap.Status = st.Reason + ": " + st.Message
+		}
 		for _, g := range a.GetGroups() {
 			var clauses []bool
 			for _, r := range g.GetRules() {
