@@ -47,7 +47,7 @@ fn ambient_oracle(cases: &[(String, String)]) -> Vec<Value> {
         .collect()
 }
 
-fn find<'a>(list: &'a Value, pred: impl Fn(&Value) -> bool) -> Option<&'a Value> {
+fn find(list: &Value, pred: impl Fn(&Value) -> bool) -> Option<&Value> {
     list.as_array().and_then(|a| a.iter().find(|v| pred(v)))
 }
 
