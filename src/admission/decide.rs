@@ -311,8 +311,12 @@ fn impact_lines(
     let mut warn = Vec::new();
     let mut referrers = Vec::new();
     let impact = impact::analyze(view, change);
-    // What a certificate Secret's deletion leaves behind: warnings, never a
-    // denial (the checks themselves only warn about a missing Secret).
+    // What a certificate Secret's or a waypoint's deletion leaves behind that
+    // the checks only warn about: warnings, never a denial.
+    let after = match change {
+        ImpactChange::Delete(k) => format!("without this {}", k.kind.as_str()),
+        ImpactChange::Update(_) => "after this change".to_string(),
+    };
     for (referrer, mut findings) in impact.warned {
         let key = &referrer.object.key;
         if policy.exempt_namespaces.contains(&key.namespace) {
@@ -323,7 +327,7 @@ fn impact_lines(
             .iter()
             .filter(|f| matches!(policy.action(f), Action::Warn | Action::Deny))
         {
-            warn.push(format!("without this Secret, {key}: {}", f.headline()));
+            warn.push(format!("{after}, {key}: {}", f.headline()));
         }
     }
     for (referrer, mut findings) in impact.broken {

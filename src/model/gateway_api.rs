@@ -29,6 +29,9 @@ pub struct K8sGatewaySpec {
     /// `spec.addresses` of type Hostname: a Service (FQDN) whose proxies serve
     /// the Gateway instead of its own deployment's.
     pub address_hostnames: Vec<String>,
+    /// `status.addresses` is set: its deployment runs (istiod binds a waypoint
+    /// only then).
+    pub has_status_address: bool,
     /// `allowedListeners.namespaces`: which namespaces' ListenerSets it takes
     /// (`None` written or the field absent: none).
     pub allowed_listeners: Option<AllowedNamespaces>,
@@ -261,6 +264,11 @@ pub fn parse_gateway(obj: &Object, p: &mut Problems) -> K8sGatewaySpec {
         listeners: parse_listeners(m, &root, p),
         allowed_listeners,
         frontend: parse_frontend(m, &root, p),
+        has_status_address: obj
+            .value
+            .pointer("/status/addresses")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty()),
         address_hostnames: {
             let at = child(&root, "addresses");
             fields::list(m.get("addresses"), &at, p)

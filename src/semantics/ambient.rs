@@ -180,6 +180,19 @@ pub fn waypoint_binding<'v>(
     Binding::Bound { waypoint, inherited }
 }
 
+/// The waypoint (namespace, name) a Service, ServiceEntry or Namespace names
+/// in `istio.io/use-waypoint` (not `none`): what the view indexes.
+pub fn named_waypoint(entry: &Entry) -> Option<(String, String)> {
+    let key = &entry.object.key;
+    let ns = match key.kind {
+        Kind::Service | Kind::ServiceEntry => key.namespace.as_str(),
+        Kind::Namespace => key.name.as_str(),
+        _ => return None,
+    };
+    let named = use_waypoint(&entry.object.labels, ns)??;
+    Some((named.namespace, named.name))
+}
+
 /// `istio.io/use-waypoint` of an object: `None` without the label,
 /// `Some(None)` for `none`, else the Gateway it names.
 fn use_waypoint(labels: &BTreeMap<String, String>, ns: &str) -> Option<Option<ObjKey>> {
@@ -198,7 +211,7 @@ pub fn waypoint<'v>(view: &'v ClusterView, key: &ObjKey) -> Option<Waypoint<'v>>
     let Parsed::K8sGateway(spec) = &entry.parsed else {
         return None;
     };
-    if !view.settings().file_mode && !has_address(entry) {
+    if !view.settings().file_mode && !spec.has_status_address {
         return None;
     }
     let class_labels = view
@@ -217,15 +230,6 @@ pub fn waypoint<'v>(view: &'v ClusterView, key: &ObjKey) -> Option<Waypoint<'v>>
         traffic,
         class: spec.class.clone(),
     })
-}
-
-fn has_address(entry: &Entry) -> bool {
-    entry
-        .object
-        .value
-        .pointer("/status/addresses")
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|a| !a.is_empty())
 }
 
 /// istiod's `AllowsAttachmentFromNamespace`: the `allowedRoutes` of the HBONE

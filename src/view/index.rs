@@ -66,6 +66,9 @@ pub(super) struct Indexes {
     pub request_auth: HashMap<String, Keys>,
     /// Namespace → AuthorizationPolicies.
     pub authorization_policies: HashMap<String, Keys>,
+    /// Waypoint Gateway (namespace, name) → the Services, ServiceEntries and
+    /// Namespaces whose `istio.io/use-waypoint` names it.
+    pub waypoint_users: HashMap<(String, String), Keys>,
     /// Namespace → ReferenceGrants.
     pub reference_grants: HashMap<String, Keys>,
     /// Namespace → BackendTLSPolicies.
@@ -228,6 +231,7 @@ impl Indexes {
             selecting_peer_auth: HashMap::new(storage),
             request_auth: HashMap::new(storage),
             authorization_policies: HashMap::new(storage),
+            waypoint_users: HashMap::new(storage),
             proxy_classes: HashMap::new(storage),
             reference_grants: HashMap::new(storage),
             backend_tls_policies: HashMap::new(storage),
@@ -251,6 +255,9 @@ impl Indexes {
 
     fn walk(&mut self, key: &Arc<ObjKey>, entry: &Entry, domain: &str, op: Op) {
         let ns = key.namespace.as_str();
+        if let Some(w) = crate::semantics::ambient::named_waypoint(entry) {
+            update(&mut self.waypoint_users, w, key, op);
+        }
         for h in entry.provided_hosts(domain) {
             if !host::is_wildcard(&h) {
                 let rev = host::reversed(&h);

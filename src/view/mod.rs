@@ -691,6 +691,13 @@ impl ClusterView {
         self.lookup(self.idx.gateway_port_classes.get(&(port, class)))
     }
 
+    /// The Services, ServiceEntries and Namespaces whose `istio.io/use-waypoint`
+    /// names Gateway `namespace/name`.
+    pub fn waypoint_users(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::WaypointUsers(namespace.to_string(), name.to_string()));
+        self.lookup(self.idx.waypoint_users.get(&(namespace.to_string(), name.to_string())))
+    }
+
     /// The AuthorizationPolicies of a namespace.
     pub fn authorization_policies_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::AuthorizationPolicies(namespace.to_string()));

@@ -42,6 +42,8 @@ pub enum Topic {
     PeerAuthentications(String),
     RequestAuthentications(String),
     AuthorizationPolicies(String),
+    /// Objects whose `istio.io/use-waypoint` names Gateway (namespace, name).
+    WaypointUsers(String, String),
     /// DestinationRules that turn TLS off.
     TlsDisablingRules,
     /// MeshConfig.
@@ -167,6 +169,9 @@ pub fn published(entry: &Entry, domain: &str) -> Vec<Topic> {
         }
         Parsed::K8sGateway(gw) => out.extend(certificate_topics(&gw.listeners, ns)),
         _ => {}
+    }
+    if let Some((wns, w)) = crate::semantics::ambient::named_waypoint(entry) {
+        out.push(Topic::WaypointUsers(wns, w));
     }
     match key.kind {
         Kind::Namespace => out.extend([Topic::Namespaces, Topic::ControlPlanes]),

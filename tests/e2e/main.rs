@@ -1241,6 +1241,143 @@ fn s_gateway_api_routes(c: &Cluster) -> Result<(), Failed> {
     )
 }
 
+const AMB_NS: &str =
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: e2e-amb, labels: {istio.io/dataplane-mode: ambient}}\n";
+/// A Pod istio-cni captured (its redirection annotation: what istiod reads).
+const AMB_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-1\n  namespace: e2e-amb\n  labels: {app: web}\n  annotations: {ambient.istio.io/redirection: enabled}\nspec:\n  containers: [{name: web, image: web:1}]\n";
+const WAYPOINT_CLASS: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio-waypoint}\nspec: {controllerName: istio.io/mesh-controller}\n";
+const AMB_WAYPOINT: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: waypoint, namespace: e2e-amb}\nspec:\n  gatewayClassName: istio-waypoint\n  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n";
+
+fn amb_policy(name: &str, body: &str) -> String {
+    format!("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: {name}, namespace: e2e-amb}}\nspec:\n{body}")
+}
+
+fn t_ambient(c: &Cluster) -> Result<(), Failed> {
+    for doc in [AMB_NS, AMB_POD, WAYPOINT_CLASS, AMB_WAYPOINT] {
+        let r = c.kubectl(&["apply", "-f", "-"], Some(doc));
+        check(r.code == 0, "ambient fixtures apply", &r)?;
+    }
+    // What istiod's deployment controller writes once the waypoint runs: its
+    // address (istiod binds no waypoint without one).
+    let r = c.kubectl(
+        &[
+            "patch",
+            "gateways.gateway.networking.k8s.io",
+            "waypoint",
+            "-n",
+            "e2e-amb",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"addresses":[{"type":"Hostname","value":"waypoint.e2e-amb.svc.cluster.local"}]}}"#,
+        ],
+        None,
+    );
+    check(r.code == 0, "the waypoint's status address", &r)?;
+    // An HTTP-only ALLOW for the captured pod: ztunnel's deny-all.
+    let l7 = amb_policy(
+        "web-get",
+        "  selector: {matchLabels: {app: web}}\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n",
+    );
+    wait_until("meshgate to see the captured pod", Duration::from_secs(30), || {
+        apply(c, &l7, &["--dry-run=server"]).stderr.contains("MG1004")
+    })?;
+    let r = apply(c, &l7, &[]);
+    check(
+        r.code == 1
+            && r.stderr.contains("denied the request: MG1004 /spec/rules/0: it selects 1 ambient workload(s) (web-1), so ztunnel enforces it, which cannot see HTTP attributes: every rule of this ALLOW has some (methods), so istiod sends it with no rule left and ztunnel denies every connection to them (web-1): deny-all, connections reset"),
+        "an L7 ALLOW selecting ambient pods is denied (MG1004)",
+        &r,
+    )?;
+    // A targetRefs policy naming the waypoint class from outside the root namespace.
+    let class = amb_policy(
+        "all-waypoints",
+        "  targetRefs: [{group: gateway.networking.k8s.io, kind: GatewayClass, name: istio-waypoint}]\n  rules: [{}]\n",
+    );
+    let r = apply(c, &class, &[]);
+    check(
+        r.code == 1
+            && r.stderr.contains("MG1008 /spec/targetRefs/0: targetRefs istio-waypoint: a GatewayClass target attaches only from the root namespace (istio-system), not e2e-amb: this policy is not applied there"),
+        "a GatewayClass target outside the root namespace is denied (MG1008)",
+        &r,
+    )?;
+    // A Service naming a waypoint that does not exist: warned.
+    let missing = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: e2e-amb, labels: {istio.io/use-waypoint: nope}}\nspec:\n  selector: {app: api}\n  ports: [{name: http, port: 80}]\n";
+    let r = apply(c, missing, &[]);
+    check(
+        r.code == 0
+            && r.stderr.contains("Warning: MG1001 /metadata/labels/istio.io~1use-waypoint: istio.io/use-waypoint names e2e-amb/nope, which istiod does not bind: Gateway e2e-amb/nope does not exist or has no address yet (not ready): traffic bypasses the waypoint"),
+        "a Service labelled with a missing waypoint is warned (MG1001)",
+        &r,
+    )?;
+    // A Service bound to the waypoint, an L7 policy at the waypoint for it.
+    let bound_first = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: e2e-amb, labels: {istio.io/use-waypoint: waypoint}}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80}]\n";
+    let bound = bound_first;
+    let r = apply(c, bound, &[]);
+    check(r.code == 0, "the Service bound to the waypoint is created", &r)?;
+    let at_waypoint = amb_policy(
+        "web-get-at-waypoint",
+        "  targetRefs: [{group: \"\", kind: Service, name: web}]\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n",
+    );
+    wait_until(
+        "meshgate to see the waypoint's address",
+        Duration::from_secs(30),
+        || {
+            let r = apply(c, &at_waypoint, &["--dry-run=server"]);
+            r.code == 0 && !r.stderr.contains("MG10")
+        },
+    )
+    .map_err(|e| {
+        let g = c.kubectl(
+            &[
+                "get",
+                "gateways.gateway.networking.k8s.io",
+                "-n",
+                "e2e-amb",
+                "-o",
+                "yaml",
+            ],
+            None,
+        );
+        Failed::from(format!("{e:?}\n{}", g.stdout))
+    })?;
+    let r = apply(c, bound, &[]);
+    check(
+        r.code == 0 && !r.stderr.contains("MG10"),
+        "a Service bound to a ready waypoint is admitted without a word",
+        &r,
+    )?;
+    let r = apply(c, &at_waypoint, &[]);
+    check(
+        r.code == 0 && !r.stderr.contains("MG10"),
+        "an L7 policy at the Service's waypoint is admitted",
+        &r,
+    )?;
+    // Deleting the waypoint: the policy would no longer apply (impact).
+    let r = c.kubectl(
+        &[
+            "delete",
+            "gateways.gateway.networking.k8s.io",
+            "waypoint",
+            "-n",
+            "e2e-amb",
+        ],
+        None,
+    );
+    check(
+        r.code == 1
+            && r.stderr.contains(
+                "deleting Gateway.gateway.networking.k8s.io e2e-amb/waypoint breaks 2 object(s) that refer to it",
+            )
+            && r.stderr
+                .contains("AuthorizationPolicy e2e-amb/web-get-at-waypoint (MG1008 /spec/targetRefs/0")
+            && r.stderr
+                .contains("Service e2e-amb/web (MG1001 /metadata/labels/istio.io~1use-waypoint"),
+        "deleting a waypoint a targetRefs policy depends on is denied, naming it",
+        &r,
+    )
+}
+
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
     let out = std::process::Command::new("bash")
@@ -1451,6 +1588,7 @@ fn main() {
             r_kubectl_file_order_converges(c)
         }),
         trial("scenario_s_gateway_api_routes", &shared, |c| s_gateway_api_routes(c)),
+        trial("scenario_t_ambient", &shared, |c| t_ambient(c)),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.

@@ -774,3 +774,52 @@ fn deleting_a_certificate_secret_warns_of_the_listeners_and_routes_it_leaves_wit
     let d = run(&r, &base, &policy, &Pending::default());
     assert!(d.allowed && d.warnings.is_empty(), "{d:?}");
 }
+
+#[test]
+fn deleting_a_waypoint_denies_what_depends_on_it_and_warns_of_what_bypasses_it() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}\n";
+    let class = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio-waypoint}\nspec: {controllerName: istio.io/mesh-controller}\n";
+    let waypoint = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "waypoint", "namespace": "shop"},
+        "spec": {"gatewayClassName": "istio-waypoint", "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]}});
+    let bound = |name: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: shop, labels: {{istio.io/use-waypoint: waypoint}}}}\nspec:\n  ports: [{{port: 80}}]\n")
+    };
+    let policy = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: web-get, namespace: shop}\nspec:\n  targetRefs: [{group: \"\", kind: Service, name: web}]\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n";
+    let yaml = |v: &Value| crate::synthetic::to_yaml(v);
+    let policy_obj = Policy::with_defaults("m");
+    // A Service bound to it without L7 configuration: a warning.
+    let base = std::sync::Arc::new(view(&[ns, class, &yaml(&waypoint), &bound("api")]));
+    let r = req(
+        Operation::Delete,
+        "Gateway",
+        "gateway.networking.k8s.io",
+        None,
+        Some(waypoint.clone()),
+        false,
+    );
+    let d = run(&r, &base, &policy_obj, &Pending::default());
+    assert!(d.allowed, "{d:?}");
+    assert!(
+        d.warnings.iter().any(|w| w.starts_with("without this Gateway, Service shop/api: MG1001 /metadata/labels/istio.io~1use-waypoint: istio.io/use-waypoint names shop/waypoint, which istiod does not bind")),
+        "{:?}",
+        d.warnings
+    );
+    // A targetRefs policy depends on it: denied, naming the policy and the Service.
+    let base = std::sync::Arc::new(view(&[ns, class, &yaml(&waypoint), &bound("web"), policy]));
+    let d = run(&r, &base, &policy_obj, &Pending::default());
+    assert!(!d.allowed, "{d:?}");
+    let m = d.message.unwrap();
+    assert!(
+        m.starts_with("deleting Gateway.gateway.networking.k8s.io shop/waypoint breaks 2 object(s) that refer to it"),
+        "{m}"
+    );
+    assert!(
+        m.contains("AuthorizationPolicy shop/web-get (MG1008 /spec/targetRefs/0"),
+        "{m}"
+    );
+    assert!(
+        m.contains("Service shop/web (MG1001 /metadata/labels/istio.io~1use-waypoint"),
+        "{m}"
+    );
+}
