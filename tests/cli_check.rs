@@ -701,3 +701,39 @@ fn broken_gateway_api_samples_are_errors_on_the_field() {
         stdout(&o)
     );
 }
+
+/// Istio's ambient sample (bookinfo with waypoints, Argo CD's application):
+/// no finding at all; and its namespace turned into the classic mistake — an
+/// HTTP-only ALLOW for its captured pods — is MG1004 on the rule.
+#[test]
+fn istio_ambient_sample_has_no_finding_and_an_l7_allow_there_is_a_deny_all() {
+    let app = shared("istio/samples/ambient-argo/application");
+    let o = run(&["check", "-o", "json", &path(&app)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(json(&o)["findings"], json!([]));
+    let dir = tempfile::tempdir().unwrap();
+    let ns = std::fs::read_to_string(app.join("namespace.yaml")).unwrap();
+    assert!(ns.contains("name: ambient"), "{ns}");
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ambient, labels: {istio.io/dataplane-mode: ambient}}\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: reviews-get, namespace: ambient}\nspec:\n  selector: {matchLabels: {app: reviews}}\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n",
+    )
+    .unwrap();
+    let files: Vec<String> = std::fs::read_dir(&app)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("namespace.yaml"))
+        .map(|p| path(&p))
+        .collect();
+    let mut args = vec!["check".to_string(), "-n".into(), "ambient".into()];
+    args.extend(files);
+    args.push(path(&dir.path().join("policy.yaml")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("error MG1004 AuthorizationPolicy ambient/reviews-get /spec/rules/0: it selects"),
+        "{}",
+        stdout(&o)
+    );
+}
