@@ -260,6 +260,22 @@ fn decide_move(
     };
     let mut findings = checks::upgrade::check(&old, &subject, view);
     ignore_annotated(&subject, &mut findings);
+    // A Namespace entering (or leaving) ambient: what its policies become once
+    // istio-cni captures its pods.
+    if subject.key.kind == Kind::Namespace {
+        let mode = |o: &Object| o.labels.get(crate::semantics::ambient::DATAPLANE_MODE).cloned();
+        if mode(&old) != mode(&subject) {
+            let before = view.with_predicted_ambient();
+            let mut after = before.clone();
+            after.apply(subject.clone());
+            for (key, f) in checks::ambient::relabel_findings(&before, &after, &subject.key.name) {
+                decision
+                    .warnings
+                    .push(format!("once istio-cni applies this label, {key}: {}", f.headline()));
+                decision.findings.push((f, Action::Warn));
+            }
+        }
+    }
     for f in findings {
         let action = match policy.action(&f) {
             Action::Deny => Action::Warn,

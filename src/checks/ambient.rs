@@ -712,3 +712,37 @@ mod tests {
         assert_eq!(codes(&check_yaml(&v, ra)), pairs(&[("MG1009", "/spec/selector")]));
     }
 }
+
+/// What relabelling a Namespace's `istio.io/dataplane-mode` changes for the
+/// policies that select its pods (product.md §3: a warning through the
+/// upgrades entry): the MG1004, MG1006 and MG1009 findings the policies of the
+/// namespace and the root namespace gain once istio-cni captures (or releases)
+/// its pods. `before` judges capture by labels; `after` has the new Namespace.
+pub fn relabel_findings(before: &ClusterView, after: &ClusterView, ns: &str) -> Vec<(ObjKey, Finding)> {
+    let root = before.mesh().root_namespace.clone();
+    let mut subjects: Vec<std::sync::Arc<Entry>> = before
+        .authorization_policies_in(ns)
+        .chain(before.request_authentications_in(ns))
+        .chain(before.default_sidecars(ns))
+        .chain(before.selecting_sidecars(ns))
+        .cloned()
+        .collect();
+    if ns != root {
+        subjects.extend(before.authorization_policies_in(&root).cloned());
+    }
+    let mut out = Vec::new();
+    for e in subjects {
+        let had: std::collections::BTreeSet<(&str, String)> = super::check(&e, before)
+            .into_iter()
+            .filter(|f| f.code.starts_with("MG10"))
+            .map(|f| (f.code, f.message))
+            .collect();
+        for f in super::check(&e, after)
+            .into_iter()
+            .filter(|f| matches!(f.code, "MG1004" | "MG1006" | "MG1009") && !had.contains(&(f.code, f.message.clone())))
+        {
+            out.push((e.object.key.clone(), f));
+        }
+    }
+    out
+}

@@ -1,7 +1,7 @@
 //! The check engine: pure functions of (object, cluster view) → findings, one module
 //! per resource kind. The CLI and the webhook both call `check`.
 
-mod ambient;
+pub mod ambient;
 pub mod catalog;
 mod common;
 mod destination_rule;

@@ -37,7 +37,7 @@ pub fn is_ambient(view: &ClusterView, entry: &Entry) -> bool {
     if w.redirected {
         return true;
     }
-    if entry.object.key.kind == Kind::Pod && !view.settings().file_mode {
+    if entry.object.key.kind == Kind::Pod && !view.settings().file_mode && !view.predicts_ambient() {
         return false;
     }
     if has_sidecar(view, entry) || w.proxy.as_ref().is_some_and(|p| p.gateway) {

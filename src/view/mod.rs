@@ -138,6 +138,9 @@ pub struct ClusterView {
     object_namespaces: index::HashMap<String, usize>,
     /// Policy's `rootNamespace`, which beats MeshConfig's.
     root_override: Option<String>,
+    /// Judge live Pods' ambient capture by istio-cni's label rules, not by its
+    /// annotation: what a Namespace relabel will do once istio-cni acts.
+    predict_ambient: bool,
 }
 
 impl ClusterView {
@@ -275,6 +278,17 @@ impl ClusterView {
         let mut v = self.clone();
         v.assumed_proxy_version = assumed;
         v
+    }
+
+    /// The same view judging ambient capture by labels (see `predict_ambient`).
+    pub fn with_predicted_ambient(&self) -> ClusterView {
+        let mut v = self.clone();
+        v.predict_ambient = true;
+        v
+    }
+
+    pub fn predicts_ambient(&self) -> bool {
+        self.predict_ambient
     }
 
     pub fn assumed_proxy_version(&self) -> Option<&AssumedProxyVersion> {

@@ -823,3 +823,39 @@ fn deleting_a_waypoint_denies_what_depends_on_it_and_warns_of_what_bypasses_it()
         "{m}"
     );
 }
+
+#[test]
+fn relabelling_a_namespace_into_ambient_warns_of_policies_that_turn_into_a_deny_all() {
+    let ns = |labels: &str| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": serde_json::from_str::<Value>(labels).unwrap()}});
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\nspec:\n  containers: [{name: web, image: web:1}]\n";
+    let l7 = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: web-get, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n";
+    let before = ns("{}");
+    let base = std::sync::Arc::new(view(&[&crate::synthetic::to_yaml(&before), pod, l7]));
+    let r = req(
+        Operation::Update,
+        "Namespace",
+        "",
+        Some(ns(r#"{"istio.io/dataplane-mode": "ambient"}"#)),
+        Some(before.clone()),
+        false,
+    );
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(d.allowed, "{d:?}");
+    assert!(
+        d.warnings.iter().any(|w| w
+            .starts_with("once istio-cni applies this label, AuthorizationPolicy shop/web-get: MG1004 /spec/rules/0")),
+        "{:?}",
+        d.warnings
+    );
+    // Another label change says nothing about ambient.
+    let r = req(
+        Operation::Update,
+        "Namespace",
+        "",
+        Some(ns(r#"{"team": "a"}"#)),
+        Some(before),
+        false,
+    );
+    let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+    assert!(d.warnings.iter().all(|w| !w.contains("MG10")), "{:?}", d.warnings);
+}
