@@ -123,6 +123,10 @@ pub enum Binding<'v> {
         named: ObjKey,
         inherited: bool,
         why: String,
+        /// Only because the Gateway has no address yet (its deployment is
+        /// starting): it binds once it has, so this is no error (a GitOps batch
+        /// creates the waypoint and what uses it together).
+        pending: bool,
     },
 }
 
@@ -145,17 +149,21 @@ pub fn waypoint_binding<'v>(
         named: named.clone(),
         inherited,
         why,
+        pending: false,
     };
     let Some(waypoint) = waypoint(view, &named) else {
-        return failed(format!(
-            "Gateway {} does not exist{}",
-            named.qualified_name(),
-            if view.settings().file_mode {
-                ""
-            } else {
-                " or has no address yet (not ready)"
-            }
-        ));
+        if view.get(&named).is_some() {
+            return Binding::Failed {
+                named: named.clone(),
+                inherited,
+                why: format!(
+                    "Gateway {} has no address yet (istiod binds a waypoint once its deployment runs)",
+                    named.qualified_name()
+                ),
+                pending: true,
+            };
+        }
+        return failed(format!("Gateway {} does not exist", named.qualified_name()));
     };
     if !admits(view, &waypoint, ns) {
         return failed(format!(

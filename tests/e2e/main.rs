@@ -1306,7 +1306,7 @@ fn t_ambient(c: &Cluster) -> Result<(), Failed> {
     let r = apply(c, missing, &[]);
     check(
         r.code == 0
-            && r.stderr.contains("Warning: MG1001 /metadata/labels/istio.io~1use-waypoint: istio.io/use-waypoint names e2e-amb/nope, which istiod does not bind: Gateway e2e-amb/nope does not exist or has no address yet (not ready): traffic bypasses the waypoint"),
+            && r.stderr.contains("Warning: MG1001 /metadata/labels/istio.io~1use-waypoint: istio.io/use-waypoint names e2e-amb/nope, which istiod does not bind: Gateway e2e-amb/nope does not exist: traffic bypasses the waypoint"),
         "a Service labelled with a missing waypoint is warned (MG1001)",
         &r,
     )?;

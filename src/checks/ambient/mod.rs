@@ -11,6 +11,9 @@ use crate::model::{Kind, ObjKey};
 use crate::semantics::ambient::{
     self, ambient_workloads, waypoint_binding, Binding, Target, DATAPLANE_MODE, USE_WAYPOINT, WAYPOINT_CLASS,
 };
+
+/// The controller istiod's waypoint classes name.
+const MESH_CONTROLLER: &str = "istio.io/mesh-controller";
 use crate::view::{ClusterView, Entry, Parsed};
 
 /// `/metadata/labels/<label>` as a JSON pointer.
@@ -162,78 +165,123 @@ fn check_target_refs(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out
     let key = &entry.object.key;
     let root = view.mesh().root_namespace.as_str();
     for r in &spec.target_refs {
-        let ns = key.namespace.as_str();
-        let why: Option<(String, Option<ObjKey>)> = match (r.group.as_str(), r.kind.as_str()) {
-            ("gateway.networking.k8s.io", "GatewayClass") => {
-                if r.name != WAYPOINT_CLASS {
-                    Some((
-                        format!(
-                            "GatewayClass {} is not {WAYPOINT_CLASS}: only the waypoint class takes policies",
-                            r.name
-                        ),
-                        None,
-                    ))
-                } else if ns != root {
-                    Some((
-                        format!("a GatewayClass target attaches only from the root namespace ({root}), not {ns}"),
-                        None,
-                    ))
-                } else {
-                    None
-                }
-            }
-            ("gateway.networking.k8s.io", "Gateway") => {
-                let gw = ObjKey::new(Kind::K8sGateway, ns, r.name.clone());
-                view.get(&gw)
-                    .is_none()
-                    .then(|| (format!("Gateway {ns}/{} does not exist", r.name), Some(gw)))
-            }
-            ("" | "core", "Service") | ("networking.istio.io", "ServiceEntry") => {
-                let kind = if r.kind == "Service" {
-                    Kind::Service
-                } else {
-                    Kind::ServiceEntry
-                };
-                let target = ObjKey::new(kind, ns, r.name.clone());
-                match view.get(&target) {
-                    None => Some((format!("{} {ns}/{} does not exist", r.kind, r.name), Some(target))),
-                    Some(t) => match waypoint_binding(view, ns, &t.object.labels, Target::Service) {
-                        Binding::Bound { .. } => None,
-                        Binding::Unbound => Some((
-                            format!("{} {ns}/{} is bound to no waypoint (no istio.io/use-waypoint on it or its namespace), and a Service target applies only at its waypoint", r.kind, r.name),
-                            None,
-                        )),
-                        Binding::Failed { named, why, .. } => Some((
-                            format!("{} {ns}/{}'s waypoint {} is not bound: {why}", r.kind, r.name, named.qualified_name()),
-                            Some(named),
-                        )),
-                    },
-                }
-            }
-            _ => Some((
-                format!(
-                    "istiod attaches no policy to a {} target",
-                    if r.group.is_empty() {
-                        r.kind.clone()
-                    } else {
-                        format!("{}/{}", r.group, r.kind)
-                    }
-                ),
-                None,
-            )),
+        // istiod's WaypointPolicyStatusCollection: a target's own namespace, else the policy's.
+        let ns = r.namespace.as_deref().unwrap_or(&key.namespace);
+        let Some(NotAttached { why, referent, pending }) = target_not_attached(view, root, &key.namespace, ns, r)
+        else {
+            continue;
         };
-        if let Some((why, referent)) = why {
-            let f = Finding::new(
-                &catalog::MG1008,
-                key,
-                r.pointer.clone(),
-                format!("targetRefs {}: {why}: this policy is not applied there", r.name),
-            );
-            out.push(match referent {
-                Some(k) => f.with_referent(k),
-                None => f,
-            });
+        let f = Finding::new(
+            &catalog::MG1008,
+            key,
+            r.pointer.clone(),
+            format!("targetRefs {}: {why}: this policy is not applied there", r.name),
+        );
+        let f = match referent {
+            Some(k) => f.with_referent(k),
+            None => f,
+        };
+        out.push(if pending { f.with_severity(Severity::Warning) } else { f });
+    }
+}
+
+/// Why a `targetRefs` entry does not attach.
+struct NotAttached {
+    why: String,
+    /// What another object of the batch could create.
+    referent: Option<ObjKey>,
+    /// Only until a waypoint's deployment runs: a warning.
+    pending: bool,
+}
+
+fn target_not_attached(
+    view: &ClusterView,
+    root: &str,
+    policy_ns: &str,
+    ns: &str,
+    r: &crate::model::security::TargetRef,
+) -> Option<NotAttached> {
+    let plain = |why: String, referent: Option<ObjKey>| {
+        Some(NotAttached {
+            why,
+            referent,
+            pending: false,
+        })
+    };
+    match (r.group.as_str(), r.kind.as_str()) {
+        ("gateway.networking.k8s.io", "GatewayClass") => {
+            if policy_ns != root {
+                return plain(
+                    format!("a GatewayClass target attaches only from the root namespace ({root}), not {policy_ns}"),
+                    None,
+                );
+            }
+            // The class must be the mesh controller's (istiod's built-in
+            // `istio-waypoint` when no object says otherwise).
+            let controller = match view
+                .get(&ObjKey::new(Kind::GatewayClass, "", r.name.clone()))
+                .map(|e| &e.parsed)
+            {
+                Some(Parsed::GatewayClass(c)) => Some(c.controller.clone()),
+                _ if r.name == WAYPOINT_CLASS => Some(MESH_CONTROLLER.to_string()),
+                _ => None,
+            };
+            match controller {
+                Some(c) if c == MESH_CONTROLLER => None,
+                Some(c) => plain(
+                    format!(
+                        "GatewayClass {} is of controller {c}, not the waypoints' ({MESH_CONTROLLER})",
+                        r.name
+                    ),
+                    None,
+                ),
+                None => plain(format!("GatewayClass {} does not exist", r.name), None),
+            }
         }
+        ("gateway.networking.k8s.io", "Gateway") => {
+            let gw = ObjKey::new(Kind::K8sGateway, ns, r.name.clone());
+            if view.get(&gw).is_some() {
+                return None;
+            }
+            plain(format!("Gateway {ns}/{} does not exist", r.name), Some(gw))
+        }
+        ("" | "core", "Service") | ("networking.istio.io", "ServiceEntry") => {
+            let kind = if r.kind == "Service" {
+                Kind::Service
+            } else {
+                Kind::ServiceEntry
+            };
+            let target = ObjKey::new(kind, ns, r.name.clone());
+            let Some(t) = view.get(&target) else {
+                return plain(format!("{} {ns}/{} does not exist", r.kind, r.name), Some(target));
+            };
+            match waypoint_binding(view, ns, &t.object.labels, Target::Service) {
+                Binding::Bound { .. } => None,
+                Binding::Unbound => plain(
+                    format!(
+                        "{} {ns}/{} is bound to no waypoint (no istio.io/use-waypoint on it or its namespace), and a Service target applies only at its waypoint",
+                        r.kind, r.name
+                    ),
+                    None,
+                ),
+                Binding::Failed { named, why, pending, .. } => Some(NotAttached {
+                    why: format!("{} {ns}/{}'s waypoint {} is not bound: {why}", r.kind, r.name, named.qualified_name()),
+                    referent: Some(named),
+                    pending,
+                }),
+            }
+        }
+        _ => plain(
+            format!(
+                "istiod attaches no policy to a {} target",
+                if r.group.is_empty() {
+                    r.kind.clone()
+                } else {
+                    format!("{}/{}", r.group, r.kind)
+                }
+            ),
+            None,
+        ),
     }
 }
 
@@ -333,7 +381,12 @@ pub fn check_labels(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
                 ));
             }
         }
-        Binding::Failed { named, inherited, why } if !inherited => {
+        Binding::Failed {
+            named,
+            inherited,
+            why,
+            pending,
+        } if !inherited => {
             let depends = l7_dependents(view, entry);
             let f = Finding::new(
                 &catalog::MG1001,
@@ -350,7 +403,9 @@ pub fn check_labels(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
                 ),
             )
             .with_referent(named);
-            out.push(if l7_dependents(view, entry).is_empty() {
+            // An error when L7 configuration depends on the waypoint, unless it
+            // is only starting (it binds once its deployment runs).
+            out.push(if l7_dependents(view, entry).is_empty() || pending {
                 f
             } else {
                 f.with_severity(Severity::Error)

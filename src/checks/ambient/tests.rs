@@ -285,3 +285,102 @@ fn mg1009_sidecar_only_configuration_on_ambient_pods() {
     let ra = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  jwtRules: [{issuer: https://idp.example.com}]\n";
     assert_eq!(codes(&check_yaml(&v, ra)), pairs(&[("MG1009", "/spec/selector")]));
 }
+
+/// A live view: Pods captured by their annotation, waypoints bound once they
+/// have a status address.
+fn live(docs: &[&str]) -> crate::view::ClusterView {
+    let mut v = crate::view::ClusterView::new(crate::view::ViewSettings {
+        file_mode: false,
+        ..Default::default()
+    });
+    for d in docs {
+        for m in crate::manifest::parse_text("live.yaml", d, "default").unwrap() {
+            v.apply(m.object);
+        }
+    }
+    v
+}
+
+#[test]
+fn live_a_starting_waypoint_is_no_error_and_pods_are_judged_by_annotation() {
+    let policy = ap(
+        "shop",
+        "  targetRefs: [{group: \"\", kind: Service, name: web}]\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n",
+    );
+    let bound = WEB_SVC.replace(
+        "namespace: shop}",
+        "namespace: shop, labels: {istio.io/use-waypoint: waypoint}}",
+    );
+    // The waypoint exists but has no address yet (a GitOps batch just made it):
+    // warnings, never an error.
+    let v = live(&[AMBIENT_NS, WAYPOINT_CLASS, WAYPOINT, &policy]);
+    let f = check_yaml(&v, &bound);
+    assert_eq!(
+        codes(&f),
+        pairs(&[("MG1001", "/metadata/labels/istio.io~1use-waypoint")])
+    );
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].message.contains("has no address yet"), "{}", f[0].message);
+    let v = live(&[AMBIENT_NS, WAYPOINT_CLASS, WAYPOINT, &bound]);
+    let f = check_yaml(&v, &policy);
+    assert_eq!(codes(&f), pairs(&[("MG1008", "/spec/targetRefs/0")]));
+    assert_eq!(f[0].severity, Severity::Warning);
+    // Once it has one: bound, silent.
+    let ready =
+        format!("{WAYPOINT}status:\n  addresses: [{{type: Hostname, value: waypoint.shop.svc.cluster.local}}]\n");
+    let v = live(&[AMBIENT_NS, WAYPOINT_CLASS, &ready, &bound]);
+    assert!(check_yaml(&v, &policy).is_empty());
+    // Live Pods: the namespace label alone does not capture them; istio-cni's
+    // annotation does.
+    let l7 = ap(
+        "shop",
+        "  selector: {matchLabels: {app: web}}\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n",
+    );
+    assert!(check_yaml(&live(&[AMBIENT_NS, WEB_POD]), &l7).is_empty());
+    let captured = WEB_POD.replace(
+        "labels: {app: web}}",
+        "labels: {app: web}, annotations: {ambient.istio.io/redirection: enabled}}",
+    );
+    assert_eq!(
+        codes(&check_yaml(&live(&[AMBIENT_NS, &captured]), &l7)),
+        pairs(&[("MG1004", "/spec/rules/0")])
+    );
+}
+
+#[test]
+fn mg1008_gateway_class_by_controller_and_target_namespace() {
+    let target = |ns: &str, r: &str| ap(ns, &format!("  targetRefs: [{r}]\n  rules: [{{}}]\n"));
+    // Another class of the mesh controller takes policies too.
+    let custom = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: my-waypoints}\nspec: {controllerName: istio.io/mesh-controller}\n";
+    let v = view(&[custom]);
+    assert!(check_yaml(
+        &v,
+        &target(
+            "istio-system",
+            "{group: gateway.networking.k8s.io, kind: GatewayClass, name: my-waypoints}"
+        )
+    )
+    .is_empty());
+    let f = check_yaml(
+        &v,
+        &target(
+            "istio-system",
+            "{group: gateway.networking.k8s.io, kind: GatewayClass, name: nope}",
+        ),
+    );
+    assert!(
+        f[0].message.contains("GatewayClass nope does not exist"),
+        "{}",
+        f[0].message
+    );
+    // A target's own namespace.
+    let v = view(&[AMBIENT_NS, WAYPOINT_CLASS, WAYPOINT]);
+    assert!(check_yaml(
+        &v,
+        &target(
+            "other",
+            "{group: gateway.networking.k8s.io, kind: Gateway, name: waypoint, namespace: shop}"
+        )
+    )
+    .is_empty());
+}
