@@ -179,7 +179,8 @@ pub struct ControlPlane {
 }
 
 /// The istiod flags meshgate reads.
-pub const ISTIOD_FLAGS: [&str; 4] = [
+pub const ISTIOD_FLAGS: [&str; 5] = [
+    "PILOT_AUTO_ALLOW_WAYPOINT_POLICY",
     "PILOT_ENABLE_ALPHA_GATEWAY_API",
     "PILOT_ENABLE_AMBIENT",
     "ENABLE_GATEWAY_API_INFERENCE_EXTENSION",

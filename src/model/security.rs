@@ -35,7 +35,14 @@ pub struct SecuritySpec {
     pub rule_l7: Vec<(PointerBuf, Vec<String>)>,
     /// `targetRefs` (or the older single `targetRef`).
     pub target_refs: Vec<TargetRef>,
+    /// Each AuthorizationPolicy rule's `from` entries as (principals,
+    /// namespaces) — empty lists constrain nothing; `None` for a rule without
+    /// `from` (any source).
+    pub rule_from: Vec<RuleSources>,
 }
+
+/// One rule's `from` entries as (principals, namespaces); `None` without `from`.
+pub type RuleSources = Option<Vec<(Vec<String>, Vec<String>)>>;
 
 /// One `targetRefs` entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -163,6 +170,27 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
             continue;
         };
         spec.rule_l7.push((rule_at.clone(), l7_attributes(rule)));
+        spec.rule_from
+            .push(rule.get("from").and_then(serde_json::Value::as_array).map(|froms| {
+                let strings = |src: Option<&serde_json::Value>, k: &str| -> Vec<String> {
+                    src.and_then(|s| s.get(k))
+                        .and_then(serde_json::Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(serde_json::Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                froms
+                    .iter()
+                    .map(|f| {
+                        let src = f.get("source");
+                        (strings(src, "principals"), strings(src, "namespaces"))
+                    })
+                    .collect()
+            }));
         let from_at = child(&rule_at, "from");
         for (j, from) in fields::list(rule.get("from"), &from_at, p).iter().enumerate() {
             let here = index(&from_at, j);

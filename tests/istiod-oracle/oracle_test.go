@@ -11,8 +11,10 @@ package oracle
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,7 @@ import (
 	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/kube/kclient/clienttest"
 	"istio.io/istio/pkg/workloadapi"
+	"istio.io/istio/pkg/workloadapi/security"
 )
 
 // installedGatewayAPI marks every CRD the fake API server installs as Gateway
@@ -129,6 +132,30 @@ type AmbWorkload struct {
 	Hbone     bool     `json:"hbone"`
 	Waypoint  string   `json:"waypoint"`
 	Policies  []string `json:"policies"`
+	// The Services it backs ("namespace/hostname").
+	Services []string `json:"services"`
+}
+
+type AmbSource struct {
+	Principals []string `json:"principals"`
+	Namespaces []string `json:"namespaces"`
+}
+
+func patterns(ms []*security.StringMatch) []string {
+	var out []string
+	for _, m := range ms {
+		switch {
+		case m.GetPresence() != nil:
+			out = append(out, "*")
+		case m.GetPrefix() != "":
+			out = append(out, m.GetPrefix()+"*")
+		case m.GetSuffix() != "":
+			out = append(out, "*"+m.GetSuffix())
+		default:
+			out = append(out, m.GetExact())
+		}
+	}
+	return out
 }
 
 type AmbService struct {
@@ -146,6 +173,9 @@ type AmbPolicy struct {
 	// Per group (an input rule istiod kept), per clause, whether a match of it
 	// is empty (matches every connection).
 	Groups [][]bool `json:"groups"`
+	// Per group, per clause, its matches' source constraints (principals and
+	// namespaces as Istio patterns; empty: unconstrained).
+	Sources [][][]AmbSource `json:"sources"`
 	// The status istiod writes (e.g. the HTTP attributes it found and dropped).
 	Status string `json:"status"`
 }
@@ -374,6 +404,7 @@ func ambientOut(idx model.AmbientIndexes) *AmbientOut {
 				Hbone:     w.GetTunnelProtocol() == workloadapi.TunnelProtocol_HBONE,
 				Waypoint:  gatewayHost(w.GetWaypoint()),
 				Policies:  w.GetAuthorizationPolicies(),
+				Services:  slices.Sorted(maps.Keys(w.GetServices())),
 			})
 		}
 		if sv := a.GetService(); sv != nil {
@@ -392,16 +423,21 @@ func ambientOut(idx model.AmbientIndexes) *AmbientOut {
 		}
 		for _, g := range a.GetGroups() {
 			var clauses []bool
+			var sources [][]AmbSource
 			for _, r := range g.GetRules() {
 				empty := false
+				var ms []AmbSource
 				for _, m := range r.GetMatches() {
 					if proto.Size(m) == 0 {
 						empty = true
 					}
+					ms = append(ms, AmbSource{Principals: patterns(m.GetPrincipals()), Namespaces: patterns(m.GetNamespaces())})
 				}
 				clauses = append(clauses, empty)
+				sources = append(sources, ms)
 			}
 			ap.Groups = append(ap.Groups, clauses)
+			ap.Sources = append(ap.Sources, sources)
 		}
 		out.Policies = append(out.Policies, ap)
 	}

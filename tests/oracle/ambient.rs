@@ -97,8 +97,116 @@ fn ambient_shows(f: &meshgate::finding::Finding, a: &Value) -> bool {
         }
         // What selects them is captured by ztunnel: no sidecar reads it.
         "MG1009" => captured,
+        // The pods named sit behind the waypoint named, and no ALLOW istiod
+        // sends for them admits its identity.
+        "MG1007" => {
+            let waypoint = f
+                .message
+                .split("behind waypoint ")
+                .nth(1)
+                .and_then(|t| t.split(',').next())
+                .unwrap_or("");
+            let workloads = a["workloads"].as_array().cloned().unwrap_or_default();
+            let named: Vec<&Value> = workloads
+                .iter()
+                .filter(|w| {
+                    w["namespace"] == f.namespace.as_str()
+                        && w["name"].as_str().is_some_and(|n| {
+                            f.message.contains(&format!("{n} sit"))
+                                || f.message.contains(&format!("{n},"))
+                                || f.message.contains(&format!("{n} and"))
+                        })
+                })
+                .collect();
+            !named.is_empty()
+                && named.iter().all(|w| {
+                    waypoints_in_front(w, a).contains(&waypoint.to_string()) && !waypoint_admitted(w, waypoint, a)
+                })
+        }
         _ => false,
     }
+}
+
+/// The waypoints (`namespace/name`) in front of an ambient workload in
+/// istiod's output: its own, and those of the Services it backs.
+fn waypoints_in_front(w: &Value, a: &Value) -> Vec<String> {
+    let name_of = |addr: &str| -> Option<String> {
+        // "ns/name.ns.svc.cluster.local" → "ns/name"
+        let (ns, host) = addr.split_once('/')?;
+        Some(format!("{ns}/{}", host.split('.').next()?))
+    };
+    let mut out: Vec<String> = name_of(w["waypoint"].as_str().unwrap_or("")).into_iter().collect();
+    // The generator's ingress Gateway (`ingress-istio`) is MG1002's case, not a
+    // waypoint of the waypoint class.
+    for key in w["services"].as_array().into_iter().flatten() {
+        let host = key.as_str().unwrap_or("").split_once('/').map_or("", |(_, h)| h);
+        if let Some(s) = find(&a["services"], |s| s["hostname"] == host) {
+            out.extend(name_of(s["waypoint"].as_str().unwrap_or("")));
+        }
+    }
+    out.retain(|w| !w.ends_with("-istio"));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Istio's string patterns: `*`, `prefix*`, `*suffix`, exact.
+fn pattern_matches(p: &str, v: &str) -> bool {
+    if p == "*" {
+        true
+    } else if let Some(s) = p.strip_prefix('*') {
+        v.ends_with(s)
+    } else if let Some(s) = p.strip_suffix('*') {
+        v.starts_with(s)
+    } else {
+        p == v
+    }
+}
+
+/// Whether an ALLOW istiod sends ztunnel for workload `w` admits the identity
+/// of `waypoint` (`ns/name`; its service account is its name: the scenarios
+/// run no waypoint Pods): a group every clause of which has a match whose
+/// principals and namespaces (where constrained) take it.
+fn waypoint_admitted(w: &Value, waypoint: &str, a: &Value) -> bool {
+    let (wns, wname) = waypoint.split_once('/').unwrap_or(("", ""));
+    let principal = format!("cluster.local/ns/{wns}/sa/{wname}");
+    let key_of = |p: &Value| {
+        format!(
+            "{}/{}",
+            p["namespace"].as_str().unwrap_or(""),
+            p["name"].as_str().unwrap_or("")
+        )
+    };
+    a["policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["action"] == "ALLOW")
+        .filter(|p| match p["scope"].as_str() {
+            Some("WORKLOAD_SELECTOR") => w["policies"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|x| x == key_of(p).as_str())),
+            Some("NAMESPACE") => p["namespace"] == w["namespace"],
+            _ => true,
+        })
+        .any(|p| {
+            p["sources"].as_array().into_iter().flatten().any(|group| {
+                group.as_array().is_some_and(|clauses| {
+                    clauses.iter().all(|clause| {
+                        clause.as_array().is_some_and(|ms| {
+                            ms.iter().any(|m| {
+                                let ok = |field: &str, v: &str| {
+                                    m[field].as_array().is_none_or(|l| {
+                                        l.is_empty() || l.iter().any(|x| pattern_matches(x.as_str().unwrap_or(""), v))
+                                    })
+                                };
+                                ok("principals", &principal) && ok("namespaces", wns)
+                            })
+                        })
+                    })
+                })
+            })
+        })
 }
 
 /// istiod's status on a policy: it found HTTP attributes ztunnel cannot see.
@@ -184,6 +292,24 @@ fn ambient_findings_agree_with_istiods_ambient_index() {
                 policy("api-get", "  targetRefs: [{group: \"\", kind: Service, name: api}]\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n")
             ),
             &["MG1008"],
+        ),
+        (
+            "an L4 ALLOW for a pod behind a waypoint, not admitting it",
+            format!(
+                "{}---\n{}",
+                svc("shop", "web", "istio.io/use-waypoint: waypoint", "10.0.0.50"),
+                policy("front-only", "  selector: {matchLabels: {app: web}}\n  rules:\n  - from: [{source: {namespaces: [front]}}]\n")
+            ),
+            &["MG1007"],
+        ),
+        (
+            "the same admitting the waypoint's service account",
+            format!(
+                "{}---\n{}",
+                svc("shop", "web", "istio.io/use-waypoint: waypoint", "10.0.0.50"),
+                policy("front-and-waypoint", "  selector: {matchLabels: {app: web}}\n  rules:\n  - from: [{source: {namespaces: [front]}}]\n  - from: [{source: {principals: [cluster.local/ns/shop/sa/waypoint]}}]\n")
+            ),
+            &[],
         ),
         (
             "an EnvoyFilter for the captured pod",
@@ -303,6 +429,48 @@ fn judge(manifests: &str, a: &Value) -> (Vec<&'static str>, usize, Vec<String>) 
             verdict.push(format!(
                 "istiod binds {host} to an ingress Gateway, and no finding says so"
             ));
+        }
+    }
+    // Every captured workload behind a waypoint that an ALLOW (with a rule)
+    // applies to, and none admits the waypoint: MG1007 names it.
+    for w in &workloads {
+        if w["hbone"] != true {
+            continue;
+        }
+        let name = w["name"].as_str().unwrap_or("");
+        let key_of = |p: &Value| {
+            format!(
+                "{}/{}",
+                p["namespace"].as_str().unwrap_or(""),
+                p["name"].as_str().unwrap_or("")
+            )
+        };
+        let governed = a["policies"].as_array().into_iter().flatten().any(|p| {
+            p["action"] == "ALLOW"
+                && p["groups"].as_array().is_some_and(|g| !g.is_empty())
+                && match p["scope"].as_str() {
+                    Some("WORKLOAD_SELECTOR") => w["policies"]
+                        .as_array()
+                        .is_some_and(|l| l.iter().any(|x| x == key_of(p).as_str())),
+                    Some("NAMESPACE") => p["namespace"] == w["namespace"],
+                    _ => true,
+                }
+        });
+        if !governed {
+            continue;
+        }
+        for waypoint in waypoints_in_front(w, a) {
+            if !waypoint_admitted(w, &waypoint, a)
+                && !findings.iter().any(|f| {
+                    f.code == "MG1007"
+                        && f.message.contains(&format!("behind waypoint {waypoint},"))
+                        && f.message.contains(name)
+                })
+            {
+                verdict.push(format!(
+                    "no ALLOW istiod sends for {name} admits waypoint {waypoint}, and no MG1007 says so"
+                ));
+            }
         }
     }
     (codes, findings.len(), verdict)

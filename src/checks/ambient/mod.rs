@@ -90,6 +90,9 @@ fn check_allow(
 ) {
     let key = &entry.object.key;
     let dropped: Vec<_> = spec.rule_l7.iter().filter(|(_, l7)| !l7.is_empty()).collect();
+    if dropped.len() < spec.rule_l7.len() {
+        check_waypoint_identity(entry, spec, view, pods, who, out);
+    }
     if dropped.is_empty() {
         return;
     }
@@ -132,6 +135,142 @@ fn check_allow(
             ),
         ));
     }
+}
+
+/// MG1007: captured pods behind a waypoint whose ztunnel ALLOW policies admit
+/// no connection from the waypoint's identity (istiod adds no implicit allow
+/// unless `PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true`): the waypoint forwards
+/// every request to them, and ztunnel resets it.
+fn check_waypoint_identity(
+    entry: &Entry,
+    spec: &SecuritySpec,
+    view: &ClusterView,
+    pods: &[&std::sync::Arc<Entry>],
+    who: &str,
+    out: &mut Vec<Finding>,
+) {
+    if view
+        .control_plane_list()
+        .iter()
+        .any(|cp| cp.flag("PILOT_AUTO_ALLOW_WAYPOINT_POLICY") == Some(true))
+    {
+        return;
+    }
+    let key = &entry.object.key;
+    let mut denied: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pod in pods {
+        let Some(w) = &pod.workload else { continue };
+        let labels = w.labels.to_map();
+        for waypoint in waypoints_in_front(view, &w.namespace, &labels) {
+            let wk = waypoint.key().clone();
+            // This policy as reviewed, and the other ALLOWs for the pod.
+            let admits = |s: &SecuritySpec, sa: &str| {
+                s.rule_l7
+                    .iter()
+                    .zip(&s.rule_from)
+                    .any(|((_, l7), from)| l7.is_empty() && rule_admits(from, &wk.namespace, sa))
+            };
+            let admitted = waypoint_identities(view, &wk).iter().any(|sa| {
+                admits(spec, sa)
+                    || allow_policies_for(view, &w.namespace, &labels).any(|(k, s)| k != *key && admits(s, sa))
+            });
+            if !admitted {
+                denied
+                    .entry(wk.qualified_name())
+                    .or_default()
+                    .push(pod.object.key.name.clone());
+            }
+        }
+    }
+    for (waypoint, names) in denied {
+        out.push(Finding::new(
+            &catalog::MG1007,
+            key,
+            pointer("/spec/rules"),
+            format!(
+                "{who}, and {} sit behind waypoint {waypoint}, whose identity no ztunnel ALLOW rule for them admits (PILOT_AUTO_ALLOW_WAYPOINT_POLICY is not on): every request the waypoint forwards to them is reset; allow its service account or namespace",
+                super::join_at_most(names, 3)
+            ),
+        ));
+    }
+}
+
+/// The ready waypoints (of the waypoint class) traffic to a workload goes
+/// through: its own binding, and those of the Services that select it.
+fn waypoints_in_front<'v>(
+    view: &'v ClusterView,
+    ns: &str,
+    labels: &BTreeMap<String, String>,
+) -> Vec<ambient::Waypoint<'v>> {
+    let mut out: Vec<ambient::Waypoint<'v>> = Vec::new();
+    // A Gateway of another class named as a waypoint is MG1002's case.
+    let mut add = |b: Binding<'v>| {
+        if let Binding::Bound { waypoint, .. } = b {
+            if waypoint.is_waypoint_class() && !out.iter().any(|w| w.key() == waypoint.key()) {
+                out.push(waypoint);
+            }
+        }
+    };
+    add(waypoint_binding(view, ns, labels, Target::Workload));
+    for svc in view.services_in(ns) {
+        if let Parsed::Service(s) = &svc.parsed {
+            if !s.selector.is_empty() && crate::model::workload::labels_match(&s.selector, labels) {
+                add(waypoint_binding(view, ns, &svc.object.labels, Target::Service));
+            }
+        }
+    }
+    out
+}
+
+/// The service accounts a waypoint's proxies run as (istiod's deployment
+/// names it after the Gateway when no Pod says otherwise).
+fn waypoint_identities(view: &ClusterView, waypoint: &ObjKey) -> Vec<String> {
+    let sel: BTreeMap<String, String> = [(
+        "gateway.networking.k8s.io/gateway-name".to_string(),
+        waypoint.name.clone(),
+    )]
+    .into();
+    let mut sas: Vec<String> = view
+        .workloads_matching(Some(&waypoint.namespace), &sel)
+        .filter_map(|e| e.workload.as_ref()?.service_account.clone())
+        .collect();
+    if sas.is_empty() {
+        sas.push(waypoint.name.clone());
+    }
+    sas.sort();
+    sas.dedup();
+    sas
+}
+
+/// Istio's string match in AuthorizationPolicies: `*`, `prefix*`, `*suffix`.
+fn istio_match(pattern: &str, value: &str) -> bool {
+    if pattern == "*" {
+        true
+    } else if let Some(suffix) = pattern.strip_prefix('*') {
+        value.ends_with(suffix)
+    } else if let Some(prefix) = pattern.strip_suffix('*') {
+        value.starts_with(prefix)
+    } else {
+        pattern == value
+    }
+}
+
+/// Whether an L4 rule's `from` admits connections from service account `sa`
+/// of namespace `ns` (any trust domain; `not*` fields and IP blocks are not
+/// held against it, so a doubt never reports).
+fn rule_admits(from: &crate::model::security::RuleSources, ns: &str, sa: &str) -> bool {
+    let Some(froms) = from else { return true };
+    let identity = format!("ns/{ns}/sa/{sa}");
+    froms.iter().any(|(principals, namespaces)| {
+        let by_principal = principals.is_empty()
+            || principals.iter().any(|p| {
+                istio_match(p, &format!("cluster.local/{identity}"))
+                    || p.split_once("/ns/")
+                        .is_some_and(|(_, rest)| istio_match(&format!("ns/{rest}"), &identity))
+            });
+        let by_namespace = namespaces.is_empty() || namespaces.iter().any(|n| istio_match(n, ns));
+        by_principal && by_namespace
+    })
 }
 
 /// The ALLOW AuthorizationPolicies without targetRefs that ztunnel applies to

@@ -384,3 +384,55 @@ fn mg1008_gateway_class_by_controller_and_target_namespace() {
     )
     .is_empty());
 }
+
+#[test]
+fn mg1007_a_ztunnel_allow_that_does_not_admit_the_waypoint() {
+    let bound = WEB_SVC.replace(
+        "namespace: shop}",
+        "namespace: shop, labels: {istio.io/use-waypoint: waypoint}}",
+    );
+    let v = view(&[AMBIENT_NS, WEB_POD, WAYPOINT_CLASS, WAYPOINT, &bound]);
+    let only_front = ap(
+        "shop",
+        "  selector: {matchLabels: {app: web}}\n  rules:\n  - from: [{source: {namespaces: [front]}}]\n",
+    );
+    let f = check_yaml(&v, &only_front);
+    assert_eq!(codes(&f), pairs(&[("MG1007", "/spec/rules")]));
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(
+        f[0].message
+            .contains("web-1 sit behind waypoint shop/waypoint, whose identity no ztunnel ALLOW rule for them admits"),
+        "{}",
+        f[0].message
+    );
+    // Its service account (the Gateway's name by default), its namespace, or a
+    // rule without `from` admit it.
+    for rule in [
+        "  - from: [{source: {principals: [cluster.local/ns/shop/sa/waypoint]}}]\n",
+        "  - from: [{source: {principals: [\"*/ns/shop/sa/*\"]}}]\n",
+        "  - from: [{source: {namespaces: [shop]}}]\n",
+        "  - to: [{operation: {ports: [\"8080\"]}}]\n",
+    ] {
+        let admits = format!("{only_front}{rule}");
+        assert!(check_yaml(&v, &admits).is_empty(), "{rule}");
+    }
+    // Another ALLOW for the same pods admitting it is enough.
+    let other = ap(
+        "shop",
+        "  selector: {matchLabels: {app: web}}\n  rules:\n  - from: [{source: {namespaces: [shop]}}]\n",
+    )
+    .replace("name: p,", "name: from-waypoint,");
+    assert!(check_yaml(
+        &view(&[AMBIENT_NS, WEB_POD, WAYPOINT_CLASS, WAYPOINT, &bound, &other]),
+        &only_front
+    )
+    .is_empty());
+    // No waypoint in front: nothing to say; istiod's automatic allow: nothing either.
+    assert!(check_yaml(&view(&[AMBIENT_NS, WEB_POD, WEB_SVC]), &only_front).is_empty());
+    let istiod = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}\nspec:\n  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, image: docker.io/istio/pilot:1.30.3, env: [{name: PILOT_AUTO_ALLOW_WAYPOINT_POLICY, value: \"true\"}]}]}\n";
+    assert!(check_yaml(
+        &view(&[AMBIENT_NS, WEB_POD, WAYPOINT_CLASS, WAYPOINT, &bound, istiod]),
+        &only_front
+    )
+    .is_empty());
+}
