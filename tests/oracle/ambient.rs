@@ -107,15 +107,24 @@ fn ambient_shows(f: &meshgate::finding::Finding, a: &Value) -> bool {
                 .and_then(|t| t.split(',').next())
                 .unwrap_or("");
             let workloads = a["workloads"].as_array().cloned().unwrap_or_default();
+            // The pods, as namespace/name, before " sit behind".
+            let listed = f
+                .message
+                .split(" sit behind")
+                .next()
+                .unwrap_or("")
+                .rsplit(", and ")
+                .next()
+                .unwrap_or("");
             let named: Vec<&Value> = workloads
                 .iter()
                 .filter(|w| {
-                    w["namespace"] == f.namespace.as_str()
-                        && w["name"].as_str().is_some_and(|n| {
-                            f.message.contains(&format!("{n} sit"))
-                                || f.message.contains(&format!("{n},"))
-                                || f.message.contains(&format!("{n} and"))
-                        })
+                    let q = format!(
+                        "{}/{}",
+                        w["namespace"].as_str().unwrap_or(""),
+                        w["name"].as_str().unwrap_or("")
+                    );
+                    listed.split([',', ' ']).any(|t| t == q)
                 })
                 .collect();
             !named.is_empty()

@@ -178,7 +178,7 @@ fn check_waypoint_identity(
                 denied
                     .entry(wk.qualified_name())
                     .or_default()
-                    .push(pod.object.key.name.clone());
+                    .push(pod.object.key.qualified_name());
             }
         }
     }

@@ -400,8 +400,9 @@ fn mg1007_a_ztunnel_allow_that_does_not_admit_the_waypoint() {
     assert_eq!(codes(&f), pairs(&[("MG1007", "/spec/rules")]));
     assert_eq!(f[0].severity, Severity::Error);
     assert!(
-        f[0].message
-            .contains("web-1 sit behind waypoint shop/waypoint, whose identity no ztunnel ALLOW rule for them admits"),
+        f[0].message.contains(
+            "shop/web-1 sit behind waypoint shop/waypoint, whose identity no ztunnel ALLOW rule for them admits"
+        ),
         "{}",
         f[0].message
     );
