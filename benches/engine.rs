@@ -85,7 +85,7 @@ fn subject(v: serde_json::Value) -> Arc<Entry> {
 }
 
 /// One review's check work: parse the object into an entry and run every check.
-#[divan::bench(args = ["mesh-vs-with-subset", "gateway-vs", "destination-rule", "gateway", "service-entry"])]
+#[divan::bench(args = ["mesh-vs-with-subset", "gateway-vs", "destination-rule", "gateway", "service-entry", "authorization-policy-mesh-wide"])]
 fn check_one(bencher: divan::Bencher, which: &str) {
     let s = Scale::PRODUCT;
     let value = match which {
@@ -93,6 +93,13 @@ fn check_one(bencher: divan::Bencher, which: &str) {
         "gateway-vs" => synthetic::virtual_service(&s, 4243),
         "destination-rule" => synthetic::destination_rule(&s, 77),
         "service-entry" => synthetic::service_entry(&s, 17),
+        // Namespace-wide in the root namespace: every namespace's workloads in
+        // scope (the ambient checks go through the indexes, never a scan).
+        "authorization-policy-mesh-wide" => serde_json::json!({
+            "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+            "metadata": {"name": "mesh-wide", "namespace": "istio-system"},
+            "spec": {"rules": [{"to": [{"operation": {"ports": ["8080"]}}]}, {"to": [{"operation": {"methods": ["GET"]}}]}]}
+        }),
         _ => synthetic::gateway(&s, 5),
     };
     let view = view();

@@ -46,13 +46,15 @@ pub fn is_ambient(view: &ClusterView, entry: &Entry) -> bool {
     match w.labels.get(DATAPLANE_MODE) {
         Some("ambient") => true,
         Some("none") => false,
-        _ => {
-            namespace_labels(view, &w.namespace)
-                .get(DATAPLANE_MODE)
-                .map(String::as_str)
-                == Some("ambient")
-        }
+        _ => namespace_label(view, &w.namespace, DATAPLANE_MODE) == Some("ambient"),
     }
+}
+
+/// One label of a namespace, without copying its labels.
+fn namespace_label<'v>(view: &'v ClusterView, ns: &str, label: &str) -> Option<&'v str> {
+    view.get(&ObjKey::new(Kind::Namespace, "", ns))
+        .and_then(|e| e.object.labels.get(label))
+        .map(String::as_str)
 }
 
 /// Whether the workload runs (or will run) a sidecar.
@@ -64,7 +66,8 @@ fn has_sidecar(view: &ClusterView, entry: &Entry) -> bool {
         Some(p) => match p.injection {
             Injection::Injected | Injection::Requested => true,
             Injection::IfNamespaceInjects => {
-                crate::model::proxy::namespace_injection(&namespace_labels(view, &w.namespace)).is_some()
+                namespace_label(view, &w.namespace, "istio.io/rev").is_some()
+                    || namespace_label(view, &w.namespace, "istio-injection") == Some("enabled")
             }
         },
     }
@@ -261,13 +264,22 @@ fn hbone_namespaces(spec: &K8sGatewaySpec) -> AllowedNamespaces {
         .map_or(AllowedNamespaces::Same, |l| l.namespaces.clone())
 }
 
-/// The ambient workloads a selector picks in `ns` (the root namespace's
-/// policies reach every namespace; `None` selects the whole namespace).
+/// The ambient workloads a selector picks in `ns` (`None`: every namespace,
+/// as the root namespace's policies reach; an empty selector: all of them),
+/// through the indexes: a namespace's workloads, a label's, or where ambient
+/// workloads can be — never a scan of every workload.
 pub fn ambient_workloads<'v>(
     view: &'v ClusterView,
     ns: Option<&'v str>,
     selector: &'v BTreeMap<String, String>,
-) -> impl Iterator<Item = &'v Arc<Entry>> + 'v {
-    view.workloads_matching(ns, selector)
-        .filter(move |e| is_ambient(view, e))
+) -> Vec<&'v Arc<Entry>> {
+    let candidates: Box<dyn Iterator<Item = &'v Arc<Entry>> + 'v> = match (ns, selector.is_empty()) {
+        (_, false) => Box::new(view.workloads_matching(ns, selector)),
+        (Some(ns), true) => Box::new(view.workloads_in(ns)),
+        (None, true) => Box::new(view.ambient_candidates()),
+    };
+    let mut out: Vec<&Arc<Entry>> = candidates.filter(|e| is_ambient(view, e)).collect();
+    out.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+    out.dedup_by(|a, b| a.object.key == b.object.key);
+    out
 }

@@ -32,6 +32,13 @@ pub(super) struct Indexes {
     /// string is copied to look a pair up or to add a workload to a known pair.
     pub workloads_by_label: HashMap<String, HashMap<String, Keys>>,
     pub workloads: Keys,
+    /// Namespace → workloads (what a namespace-wide policy selects).
+    pub workloads_by_ns: HashMap<String, Keys>,
+    /// Namespaces labelled `istio.io/dataplane-mode: ambient`, and workloads
+    /// captured by their own label or istio-cni's annotation: where ambient
+    /// pods can be, so a mesh-wide policy need not scan every workload.
+    pub ambient_namespaces: Keys,
+    pub ambient_opt_ins: Keys,
     /// Control-plane revision → istiod Deployments/Pods.
     pub control_planes: HashMap<String, Keys>,
     /// Nodes (their labels answer subset topology labels).
@@ -232,6 +239,7 @@ impl Indexes {
             request_auth: HashMap::new(storage),
             authorization_policies: HashMap::new(storage),
             waypoint_users: HashMap::new(storage),
+            workloads_by_ns: HashMap::new(storage),
             proxy_classes: HashMap::new(storage),
             reference_grants: HashMap::new(storage),
             backend_tls_policies: HashMap::new(storage),
@@ -476,6 +484,26 @@ impl Indexes {
             match op {
                 Op::Add => self.workloads.insert(key.clone()),
                 Op::Remove => self.workloads.remove(key),
+            };
+            update(&mut self.workloads_by_ns, ns.to_string(), key, op);
+            if w.redirected || w.labels.get(crate::semantics::ambient::DATAPLANE_MODE) == Some("ambient") {
+                match op {
+                    Op::Add => self.ambient_opt_ins.insert(key.clone()),
+                    Op::Remove => self.ambient_opt_ins.remove(key),
+                };
+            }
+        }
+        if key.kind == crate::model::Kind::Namespace
+            && entry
+                .object
+                .labels
+                .get(crate::semantics::ambient::DATAPLANE_MODE)
+                .map(String::as_str)
+                == Some("ambient")
+        {
+            match op {
+                Op::Add => self.ambient_namespaces.insert(key.clone()),
+                Op::Remove => self.ambient_namespaces.remove(key),
             };
         }
     }

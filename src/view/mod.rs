@@ -712,6 +712,23 @@ impl ClusterView {
         self.lookup(self.idx.waypoint_users.get(&(namespace.to_string(), name.to_string())))
     }
 
+    /// The workloads of a namespace.
+    pub fn workloads_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        read_workloads(Some(namespace), None);
+        self.lookup(self.idx.workloads_by_ns.get(namespace))
+    }
+
+    /// Where ambient workloads can be: every workload of a namespace labelled
+    /// ambient, and workloads opted in by label or captured by istio-cni.
+    pub fn ambient_candidates(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        read_workloads(None, None);
+        read(|| Topic::Namespaces);
+        let namespaces = self
+            .lookup(Some(&self.idx.ambient_namespaces))
+            .flat_map(move |ns| self.lookup(self.idx.workloads_by_ns.get(&ns.object.key.name)));
+        namespaces.chain(self.lookup(Some(&self.idx.ambient_opt_ins)))
+    }
+
     /// The AuthorizationPolicies of a namespace.
     pub fn authorization_policies_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::AuthorizationPolicies(namespace.to_string()));

@@ -42,7 +42,7 @@ pub fn check_authorization(entry: &Entry, spec: &SecuritySpec, view: &ClusterVie
     let empty = BTreeMap::new();
     let selector = spec.selector.as_ref().unwrap_or(&empty);
     let ns = scope(view, &key.namespace);
-    let pods: Vec<_> = ambient_workloads(view, ns, selector).collect();
+    let pods = ambient_workloads(view, ns, selector);
     if pods.is_empty() {
         return;
     }
@@ -158,11 +158,30 @@ fn check_waypoint_identity(
     }
     let key = &entry.object.key;
     let mut denied: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Per namespace, once: its Services bound to a waypoint (most are not).
+    let mut bound_services: BTreeMap<&str, Vec<(BTreeMap<String, String>, ambient::Waypoint)>> = BTreeMap::new();
     for pod in pods {
         let Some(w) = &pod.workload else { continue };
         let labels = w.labels.to_map();
-        for waypoint in waypoints_in_front(view, &w.namespace, &labels) {
+        let services = bound_services
+            .entry(w.namespace.as_str())
+            .or_insert_with(|| waypoint_services(view, &w.namespace));
+        let mut in_front: Vec<&ambient::Waypoint> = services
+            .iter()
+            .filter(|(sel, _)| crate::model::workload::labels_match(sel, &labels))
+            .map(|(_, wp)| wp)
+            .collect();
+        let own = match waypoint_binding(view, &w.namespace, &labels, Target::Workload) {
+            Binding::Bound { waypoint, .. } if waypoint.is_waypoint_class() => Some(waypoint),
+            _ => None,
+        };
+        in_front.extend(own.as_ref());
+        let mut seen = std::collections::BTreeSet::new();
+        for waypoint in in_front {
             let wk = waypoint.key().clone();
+            if !seen.insert(wk.clone()) {
+                continue;
+            }
             // This policy as reviewed, and the other ALLOWs for the pod.
             let admits = |s: &SecuritySpec, sa: &str| {
                 s.rule_l7
@@ -195,31 +214,29 @@ fn check_waypoint_identity(
     }
 }
 
-/// The ready waypoints (of the waypoint class) traffic to a workload goes
-/// through: its own binding, and those of the Services that select it.
-fn waypoints_in_front<'v>(
-    view: &'v ClusterView,
-    ns: &str,
-    labels: &BTreeMap<String, String>,
-) -> Vec<ambient::Waypoint<'v>> {
-    let mut out: Vec<ambient::Waypoint<'v>> = Vec::new();
-    // A Gateway of another class named as a waypoint is MG1002's case.
-    let mut add = |b: Binding<'v>| {
-        if let Binding::Bound { waypoint, .. } = b {
-            if waypoint.is_waypoint_class() && !out.iter().any(|w| w.key() == waypoint.key()) {
-                out.push(waypoint);
+/// The Services of a namespace bound to a ready waypoint of the waypoint
+/// class (a Gateway of another class named as one is MG1002's case), with
+/// their selectors: the waypoints in front of the workloads they select.
+fn waypoint_services<'v>(view: &'v ClusterView, ns: &str) -> Vec<(BTreeMap<String, String>, ambient::Waypoint<'v>)> {
+    view.services_in(ns)
+        .filter_map(|svc| {
+            let Parsed::Service(s) = &svc.parsed else { return None };
+            if s.selector.is_empty()
+                || !svc.object.labels.contains_key(USE_WAYPOINT) && !namespace_names_waypoint(view, ns)
+            {
+                return None;
             }
-        }
-    };
-    add(waypoint_binding(view, ns, labels, Target::Workload));
-    for svc in view.services_in(ns) {
-        if let Parsed::Service(s) = &svc.parsed {
-            if !s.selector.is_empty() && crate::model::workload::labels_match(&s.selector, labels) {
-                add(waypoint_binding(view, ns, &svc.object.labels, Target::Service));
+            match waypoint_binding(view, ns, &svc.object.labels, Target::Service) {
+                Binding::Bound { waypoint, .. } if waypoint.is_waypoint_class() => Some((s.selector.clone(), waypoint)),
+                _ => None,
             }
-        }
-    }
-    out
+        })
+        .collect()
+}
+
+fn namespace_names_waypoint(view: &ClusterView, ns: &str) -> bool {
+    view.get(&ObjKey::new(Kind::Namespace, "", ns))
+        .is_some_and(|e| e.object.labels.contains_key(USE_WAYPOINT))
 }
 
 /// The service accounts a waypoint's proxies run as (istiod's deployment
