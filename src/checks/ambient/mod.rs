@@ -159,7 +159,7 @@ fn check_waypoint_identity(
     let key = &entry.object.key;
     let mut denied: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Per namespace, once: its Services bound to a waypoint (most are not).
-    let mut bound_services: BTreeMap<&str, Vec<(BTreeMap<String, String>, ambient::Waypoint)>> = BTreeMap::new();
+    let mut bound_services: BTreeMap<&str, Vec<BoundService>> = BTreeMap::new();
     for pod in pods {
         let Some(w) = &pod.workload else { continue };
         let labels = w.labels.to_map();
@@ -214,10 +214,13 @@ fn check_waypoint_identity(
     }
 }
 
+/// A Service's selector and the waypoint it is bound to.
+type BoundService<'v> = (BTreeMap<String, String>, ambient::Waypoint<'v>);
+
 /// The Services of a namespace bound to a ready waypoint of the waypoint
 /// class (a Gateway of another class named as one is MG1002's case), with
 /// their selectors: the waypoints in front of the workloads they select.
-fn waypoint_services<'v>(view: &'v ClusterView, ns: &str) -> Vec<(BTreeMap<String, String>, ambient::Waypoint<'v>)> {
+fn waypoint_services<'v>(view: &'v ClusterView, ns: &str) -> Vec<BoundService<'v>> {
     view.services_in(ns)
         .filter_map(|svc| {
             let Parsed::Service(s) = &svc.parsed else { return None };
