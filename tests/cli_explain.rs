@@ -341,3 +341,30 @@ fn bookinfo_through_its_gateway_api_gateway() {
         "outbound|8080||productpage.default.svc.cluster.local"
     );
 }
+
+/// A client ztunnel captures has no sidecar: explain says so instead of
+/// passing a sidecar's path off as its own (ambient paths: issue #21).
+#[test]
+fn an_ambient_client_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ambient.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: web:1}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec:\n  selector: {app: api}\n  ports: [{name: http, port: 80}]\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "explain",
+        &file.display().to_string(),
+        "--from",
+        "shop/web",
+        "-o",
+        "json",
+        "http://api/",
+    ]);
+    let notes = json(&o)["notes"].to_string();
+    assert!(
+        notes.contains("Deployment/shop/web is captured by ztunnel (ambient mode), not a sidecar"),
+        "{notes}"
+    );
+}

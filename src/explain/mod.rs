@@ -246,6 +246,20 @@ pub fn explain(view: &ClusterView, req: &Request) -> Result<Explanation, Explain
         outbound::follow(view, &client, req, &reg, scope.as_ref(), &mut out);
     }
     backend::finish(view, &client, &reg, &mut out);
+    // An ambient client has no sidecar: say so rather than let a sidecar's
+    // path pass for its own.
+    if let From::Workload(from) = &req.from {
+        let captured = from
+            .split_once('/')
+            .and_then(|(ns, name)| request::workload(view, ns, name))
+            .filter(|e| crate::semantics::ambient::is_ambient(view, e));
+        if let Some(e) = captured {
+            out.notes.push(format!(
+                "{} is captured by ztunnel (ambient mode), not a sidecar: ztunnel does no HTTP routing, the destination's waypoint (if any) applies routes and L7 policies, and ztunnel the L4 ones; the path above is what a sidecar would do. Ambient paths are not explained yet",
+                key(&e.object.key)
+            ));
+        }
+    }
     Ok(out)
 }
 

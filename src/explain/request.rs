@@ -135,7 +135,7 @@ const WORKLOAD_KINDS: &[Kind] = &[
     Kind::WorkloadEntry,
 ];
 
-fn workload<'v>(view: &'v ClusterView, ns: &str, name: &str) -> Option<&'v Arc<Entry>> {
+pub(crate) fn workload<'v>(view: &'v ClusterView, ns: &str, name: &str) -> Option<&'v Arc<Entry>> {
     WORKLOAD_KINDS
         .iter()
         .filter_map(|k| view.get(&ObjKey::new(*k, ns, name)))
