@@ -342,29 +342,93 @@ fn bookinfo_through_its_gateway_api_gateway() {
     );
 }
 
-/// A client ztunnel captures has no sidecar: explain says so instead of
-/// passing a sidecar's path off as its own (ambient paths: issue #21).
+/// A client ztunnel captures: its path is ztunnel's — straight to the pods,
+/// or through the Service's waypoint (L7 policies there: 403), then the
+/// destination's ztunnel (L4 policies as istiod sends them: a reset).
 #[test]
-fn an_ambient_client_is_named_as_such() {
+fn an_ambient_client_follows_ztunnel_and_the_waypoint() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("ambient.yaml");
-    std::fs::write(
-        &file,
-        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: web:1}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec:\n  selector: {app: api}\n  ports: [{name: http, port: 80}]\n",
-    )
-    .unwrap();
-    let o = run(&[
-        "explain",
-        &file.display().to_string(),
-        "--from",
-        "shop/web",
-        "-o",
-        "json",
-        "http://api/",
-    ]);
-    let notes = json(&o)["notes"].to_string();
-    assert!(
-        notes.contains("Deployment/shop/web is captured by ztunnel (ambient mode), not a sidecar"),
-        "{notes}"
+    let base = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {serviceAccountName: web, containers: [{name: web, image: web:1}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {serviceAccountName: api, containers: [{name: api, image: api:1}]}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: waypoint, namespace: shop}\nspec:\n  gatewayClassName: istio-waypoint\n  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n";
+    let svc = |labels: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: api, namespace: shop, labels: {{{labels}}}}}\nspec:\n  selector: {{app: api}}\n  ports: [{{name: http, port: 80}}]\n")
+    };
+    let explain = |docs: &[String], url: &str, extra: &[&str]| {
+        let file = dir.path().join(format!("case-{}.yaml", docs.len()));
+        std::fs::write(&file, docs.join("---\n")).unwrap();
+        let mut args = vec![
+            "explain".to_string(),
+            file.display().to_string(),
+            "--from".into(),
+            "shop/web".into(),
+            "-o".into(),
+            "json".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(url.to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        (o.status.code(), json(&o))
+    };
+    // No waypoint: straight to the pod, no policy: OK.
+    let (code, e) = explain(&[base.to_string(), svc("")], "http://api/orders", &[]);
+    assert_eq!(code, Some(0), "{e}");
+    assert_eq!(e["client"]["kind"], "ambient");
+    assert_eq!(
+        e["hops"][0]["detail"],
+        "Service/shop/api has no waypoint: sent straight to its pods over HBONE"
     );
+    assert_eq!(e["hops"][1]["at"], "ztunnel (destination node)");
+    assert_eq!(e["outcome"]["status"], "OK");
+    // An L7-only ALLOW at ztunnel: istiod sends it with no rule, the connection is reset.
+    let l7 = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: api-get, namespace: shop}\nspec:\n  selector: {matchLabels: {app: api}}\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n".to_string();
+    let (code, e) = explain(&[base.to_string(), svc(""), l7.clone()], "http://api/orders", &[]);
+    assert_eq!(code, Some(1), "{e}");
+    assert_eq!(e["outcome"]["status"], "connection reset", "{e}");
+    assert!(
+        e["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no rule of the ALLOW policies (AuthorizationPolicy/shop/api-get (ALLOW)) matches"),
+        "{e}"
+    );
+    // Through the waypoint: the same rule as a targetRefs policy there decides on
+    // the method (403 for POST), and the destination's ztunnel sees the waypoint.
+    let at_waypoint = l7.replace(
+        "  selector: {matchLabels: {app: api}}\n",
+        "  targetRefs: [{group: \"\", kind: Service, name: api}]\n",
+    );
+    let bound = svc("istio.io/use-waypoint: waypoint");
+    let (code, e) = explain(
+        &[base.to_string(), bound.clone(), at_waypoint.clone()],
+        "http://api/orders",
+        &[],
+    );
+    assert_eq!(code, Some(0), "{e}");
+    assert_eq!(e["hops"][1]["at"], "waypoint shop/waypoint");
+    assert_eq!(e["hops"][1]["verdict"], "allowed");
+    assert!(
+        e["hops"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("as cluster.local/ns/shop/sa/waypoint"),
+        "{e}"
+    );
+    let (code, e) = explain(
+        &[base.to_string(), bound.clone(), at_waypoint.clone()],
+        "http://api/orders",
+        &["-H", ":method: POST"],
+    );
+    assert_eq!(code, Some(1), "{e}");
+    assert_eq!(e["outcome"]["status"], "403");
+    // An L4 ALLOW at the destination that admits only the client, not the waypoint (MG1007).
+    let client_only = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: from-web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: api}}\n  rules:\n  - from: [{source: {principals: [cluster.local/ns/shop/sa/web]}}]\n".to_string();
+    let (code, e) = explain(
+        &[base.to_string(), svc(""), client_only.clone()],
+        "http://api/orders",
+        &[],
+    );
+    assert_eq!(code, Some(0), "{e}");
+    let (code, e) = explain(&[base.to_string(), bound, client_only], "http://api/orders", &[]);
+    assert_eq!(code, Some(1), "{e}");
+    assert_eq!(e["outcome"]["status"], "connection reset", "{e}");
 }

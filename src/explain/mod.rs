@@ -8,6 +8,7 @@
 //! (tests/oracle.rs) compares them with istiod's own output. What it does not
 //! model is said in its notes and in docs/explain.md.
 
+mod ambient;
 mod backend;
 mod gateway;
 mod gateway_api;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use crate::finding::Finding;
 use crate::view::ClusterView;
 
+pub use ambient::Hop;
 pub use render::{json, mermaid, text};
 pub use request::{parse_header, Protocol, Target};
 
@@ -178,6 +180,9 @@ pub struct Explanation {
     pub clusters: Vec<Cluster>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub envoy_filters: Vec<FilterPatch>,
+    /// An ambient client's path: ztunnel, the waypoint, the destination's ztunnel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<ambient::Hop>,
     pub outcome: Outcome,
     /// Findings of the objects on the path (their routing and policy codes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -201,6 +206,7 @@ impl Explanation {
             route: None,
             clusters: Vec::new(),
             envoy_filters: Vec::new(),
+            hops: Vec::new(),
             outcome: Outcome {
                 status: "OK".to_string(),
                 detail: String::new(),
@@ -233,6 +239,25 @@ pub fn explain(view: &ClusterView, req: &Request) -> Result<Explanation, Explain
     let view = derived.as_ref().unwrap_or(view);
     let client = request::resolve_client(view, &req.from)?;
     let mut out = Explanation::new(client.proxy.clone(), req.target.to_string());
+    // A client ztunnel captures runs no sidecar: its path is ztunnel's.
+    let captured = match &req.from {
+        From::Workload(from) => from
+            .split_once('/')
+            .and_then(|(ns, name)| request::workload(view, ns, name))
+            .filter(|e| crate::semantics::ambient::is_ambient(view, e)),
+        _ => None,
+    };
+    if let Some(e) = captured {
+        out.client.kind = "ambient";
+        if ambient::follow(view, e, req, &mut out).is_some() {
+            return Ok(out);
+        }
+        out.notes.push(format!(
+            "{} is captured by ztunnel (ambient mode), not a sidecar, and the URL names no Service: the path below is what a sidecar would do",
+            key(&e.object.key)
+        ));
+        out.client.kind = "sidecar";
+    }
     // What the proxy sees, computed once: each is a scan of the view.
     let ns = client.proxy.namespace.as_str();
     let scope = (!client.gateway)
@@ -246,20 +271,6 @@ pub fn explain(view: &ClusterView, req: &Request) -> Result<Explanation, Explain
         outbound::follow(view, &client, req, &reg, scope.as_ref(), &mut out);
     }
     backend::finish(view, &client, &reg, &mut out);
-    // An ambient client has no sidecar: say so rather than let a sidecar's
-    // path pass for its own.
-    if let From::Workload(from) = &req.from {
-        let captured = from
-            .split_once('/')
-            .and_then(|(ns, name)| request::workload(view, ns, name))
-            .filter(|e| crate::semantics::ambient::is_ambient(view, e));
-        if let Some(e) = captured {
-            out.notes.push(format!(
-                "{} is captured by ztunnel (ambient mode), not a sidecar: ztunnel does no HTTP routing, the destination's waypoint (if any) applies routes and L7 policies, and ztunnel the L4 ones; the path above is what a sidecar would do. Ambient paths are not explained yet",
-                key(&e.object.key)
-            ));
-        }
-    }
     Ok(out)
 }
 

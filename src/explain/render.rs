@@ -25,6 +25,13 @@ pub fn text(e: &Explanation) -> String {
     if let Some(s) = &e.sidecar {
         line(1, format!("scoped by {s}"));
     }
+    for h in &e.hops {
+        line(1, format!("{}: {}", h.at, h.detail));
+        for p in &h.policies {
+            line(2, format!("AuthorizationPolicy {p}"));
+        }
+        line(2, h.verdict.clone());
+    }
     for g in &e.gateways {
         line(1, format!("server {g}"));
     }
@@ -144,6 +151,9 @@ fn label(s: &str) -> String {
 pub fn mermaid(e: &Explanation) -> String {
     let mut nodes: Vec<(String, String)> = Vec::new();
     nodes.push(("client".into(), format!("{} {}", e.client.kind, e.client.name)));
+    for (i, h) in e.hops.iter().enumerate() {
+        nodes.push((format!("hop{i}"), format!("{}: {}", h.at, h.verdict)));
+    }
     if let Some(l) = &e.listener {
         nodes.push(("listener".into(), format!("listener {l}")));
     }

@@ -99,7 +99,12 @@ impl Target {
 
 /// `-H 'name: value'`.
 pub fn parse_header(h: &str) -> Result<(String, String), ExplainError> {
-    let Some((name, value)) = h.split_once(':') else {
+    // A pseudo-header (`:method: POST`) starts with its own colon.
+    let split = match h.strip_prefix(':') {
+        Some(rest) => rest.split_once(':').map(|(n, v)| (&h[..n.len() + 1], v)),
+        None => h.split_once(':'),
+    };
+    let Some((name, value)) = split else {
         return Err(ExplainError::BadRequest(format!("header {h:?} is not `name: value`")));
     };
     let name = name.trim();

@@ -39,6 +39,17 @@ pub struct SecuritySpec {
     /// namespaces) — empty lists constrain nothing; `None` for a rule without
     /// `from` (any source).
     pub rule_from: Vec<RuleSources>,
+    /// Each AuthorizationPolicy rule whole, for `meshgate explain` to evaluate.
+    pub rules_full: Vec<AuthzRule>,
+}
+
+/// One AuthorizationPolicy rule: `from[].source` and `to[].operation` as field
+/// → values (`None`: no `from` / `to`), and `when` as (key, values, notValues).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthzRule {
+    pub from: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub to: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub when: Vec<(String, Vec<String>, Vec<String>)>,
 }
 
 /// One rule's `from` entries as (principals, namespaces); `None` without `from`.
@@ -67,6 +78,51 @@ impl SecuritySpec {
     /// Applies to the whole namespace (or the mesh, in the root namespace).
     pub fn is_namespace_wide(&self) -> bool {
         self.selector.as_ref().is_none_or(BTreeMap::is_empty) && !self.has_target_refs
+    }
+}
+
+fn string_lists(m: Option<&serde_json::Value>) -> BTreeMap<String, Vec<String>> {
+    m.and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    let list: Vec<String> = v
+                        .as_array()?
+                        .iter()
+                        .filter_map(serde_json::Value::as_str)
+                        .map(str::to_string)
+                        .collect();
+                    Some((k.clone(), list))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn authz_rule(rule: &serde_json::Map<String, serde_json::Value>) -> AuthzRule {
+    use serde_json::Value;
+    let entries = |key: &str, inner: &str| {
+        rule.get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|e| string_lists(e.get(inner))).collect())
+    };
+    AuthzRule {
+        from: entries("from", "source"),
+        to: entries("to", "operation"),
+        when: rule
+            .get("when")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|w| {
+                let l = string_lists(Some(w));
+                (
+                    w.get("key").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    l.get("values").cloned().unwrap_or_default(),
+                    l.get("notValues").cloned().unwrap_or_default(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -170,6 +226,7 @@ pub fn parse(obj: &Object, p: &mut Problems) -> SecuritySpec {
             continue;
         };
         spec.rule_l7.push((rule_at.clone(), l7_attributes(rule)));
+        spec.rules_full.push(authz_rule(rule));
         spec.rule_from
             .push(rule.get("from").and_then(serde_json::Value::as_array).map(|froms| {
                 let strings = |src: Option<&serde_json::Value>, k: &str| -> Vec<String> {
