@@ -28,7 +28,7 @@ pub fn text(e: &Explanation) -> String {
     for h in &e.hops {
         line(1, format!("{}: {}", h.at, h.detail));
         for p in &h.policies {
-            line(2, format!("AuthorizationPolicy {p}"));
+            line(2, p.clone());
         }
         line(2, h.verdict.clone());
     }
