@@ -259,8 +259,16 @@ fn label(e: &Entry, s: &SecuritySpec) -> String {
 
 /// The Service a URL host names, from the client's namespace.
 fn service<'v>(view: &'v ClusterView, host_name: &str, client_ns: &str) -> Option<&'v Arc<Entry>> {
-    let fqdn = host::resolve(host_name, client_ns, view.cluster_domain());
-    let short = fqdn.strip_suffix(&format!(".svc.{}", view.cluster_domain()))?;
+    // Kubernetes DNS: `name`, `name.ns`, `name.ns.svc` and the FQDN all
+    // reach the Service.
+    let suffix = format!(".svc.{}", view.cluster_domain());
+    let fqdn = match host_name.matches('.').count() {
+        0 => host::resolve(host_name, client_ns, view.cluster_domain()).into_owned(),
+        1 => format!("{host_name}{suffix}"),
+        _ if host_name.ends_with(".svc") => format!("{host_name}.{}", view.cluster_domain()),
+        _ => host_name.to_string(),
+    };
+    let short = fqdn.strip_suffix(&suffix)?;
     let (name, ns) = short.split_once('.')?;
     view.get(&ObjKey::new(Kind::Service, ns, name))
 }
@@ -296,6 +304,25 @@ pub(super) fn follow(view: &ClusterView, client: &Entry, req: &Request, out: &mu
     let binding = amb::waypoint_binding(view, &sk.namespace, &svc.object.labels, Target::Service);
     let waypoint = match &binding {
         Binding::Bound { waypoint, .. } if waypoint.is_waypoint_class() => Some(waypoint.clone()),
+        Binding::Bound { waypoint, .. } => {
+            // istiod binds any Gateway with an address (MG1002).
+            out.hops.push(Hop {
+                at: "ztunnel (client node)".to_string(),
+                detail: format!(
+                    "{} is bound to Gateway {}, of class {}, not a waypoint: sent there over HBONE (port 15008), which it does not serve (MG1002)",
+                    super::key(sk),
+                    waypoint.key().qualified_name(),
+                    waypoint.class
+                ),
+                policies: Vec::new(),
+                verdict: "forwarded".to_string(),
+            });
+            out.outcome = super::Outcome {
+                status: "connection reset".to_string(),
+                detail: format!("{} serves no HBONE", waypoint.key().qualified_name()),
+            };
+            return Some(());
+        }
         _ => None,
     };
     out.hops.push(Hop {

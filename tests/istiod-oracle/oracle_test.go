@@ -137,8 +137,14 @@ type AmbWorkload struct {
 }
 
 type AmbSource struct {
-	Principals []string `json:"principals"`
-	Namespaces []string `json:"namespaces"`
+	Principals    []string `json:"principals"`
+	Namespaces    []string `json:"namespaces"`
+	NotPrincipals []string `json:"notPrincipals"`
+	NotNamespaces []string `json:"notNamespaces"`
+	Ports         []uint32 `json:"ports"`
+	NotPorts      []uint32 `json:"notPorts"`
+	// Constrained on what explain cannot know (source or destination IPs).
+	Ips bool `json:"ips"`
 }
 
 func patterns(ms []*security.StringMatch) []string {
@@ -431,7 +437,15 @@ func ambientOut(idx model.AmbientIndexes) *AmbientOut {
 					if proto.Size(m) == 0 {
 						empty = true
 					}
-					ms = append(ms, AmbSource{Principals: patterns(m.GetPrincipals()), Namespaces: patterns(m.GetNamespaces())})
+					ms = append(ms, AmbSource{
+						Principals:    patterns(m.GetPrincipals()),
+						Namespaces:    patterns(m.GetNamespaces()),
+						NotPrincipals: patterns(m.GetNotPrincipals()),
+						NotNamespaces: patterns(m.GetNotNamespaces()),
+						Ports:         m.GetDestinationPorts(),
+						NotPorts:      m.GetNotDestinationPorts(),
+						Ips:           len(m.GetSourceIps())+len(m.GetNotSourceIps())+len(m.GetDestinationIps())+len(m.GetNotDestinationIps()) > 0,
+					})
 				}
 				clauses = append(clauses, empty)
 				sources = append(sources, ms)

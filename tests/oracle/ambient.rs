@@ -625,8 +625,15 @@ fn random_ambient_configurations_agree_with_istiods_ambient_index() {
         .collect();
     let outcomes = ambient_oracle(&cases);
     let (mut checked, mut by_code, mut disagreements) = (0, BTreeMap::<&str, usize>::new(), Vec::new());
+    let mut explained = (0, 0, 0, 0);
     for ((name, manifests), a) in cases.iter().zip(&outcomes) {
-        let (codes, n, verdict) = judge(manifests, a);
+        let (codes, n, mut verdict) = judge(manifests, a);
+        let (calls, agreed, differ, compared, resets) = explain_agrees(manifests, a);
+        explained.0 += calls;
+        explained.1 += agreed;
+        explained.2 += compared;
+        explained.3 += resets;
+        verdict.extend(differ);
         checked += n;
         for c in codes {
             *by_code.entry(c).or_default() += 1;
@@ -639,7 +646,11 @@ fn random_ambient_configurations_agree_with_istiods_ambient_index() {
         }
     }
     eprintln!(
-        "istiod oracle, {n} random ambient configurations: {checked} MG10xx findings ({by_code:?}), {} disagreements",
+        "istiod oracle, {n} random ambient configurations: {checked} MG10xx findings ({by_code:?}); explain from an ambient client: {} of {} calls agree on the waypoint, {} destination ztunnel verdicts checked on istiod's groups ({} resets); {} disagreements",
+        explained.1,
+        explained.0,
+        explained.2,
+        explained.3,
         disagreements.len()
     );
     assert!(
@@ -647,4 +658,211 @@ fn random_ambient_configurations_agree_with_istiods_ambient_index() {
         "disagreements:\n{}",
         disagreements.iter().take(3).cloned().collect::<Vec<_>>().join("\n")
     );
+}
+
+/// Whether ztunnel, on istiod's groups for workload `w`, lets a connection from
+/// `principal`/`ns` to `port` through: `None` when it depends on an IP.
+fn ztunnel_allows(w: &Value, a: &Value, principal: &str, ns: &str, port: u64) -> Option<bool> {
+    let key_of = |p: &Value| {
+        format!(
+            "{}/{}",
+            p["namespace"].as_str().unwrap_or(""),
+            p["name"].as_str().unwrap_or("")
+        )
+    };
+    let strs = |m: &Value, k: &str| -> Vec<String> {
+        m[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let nums = |m: &Value, k: &str| -> Vec<u64> {
+        m[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .collect()
+    };
+    // Tri-state as (matched, unknown).
+    let match_ok = |m: &Value| -> Option<bool> {
+        let any_of = |list: Vec<String>, v: &str| list.is_empty() || list.iter().any(|p| pattern_matches(p, v));
+        let none_of = |list: Vec<String>, v: &str| !list.iter().any(|p| pattern_matches(p, v));
+        let ok = any_of(strs(m, "principals"), principal)
+            && any_of(strs(m, "namespaces"), ns)
+            && none_of(strs(m, "notPrincipals"), principal)
+            && none_of(strs(m, "notNamespaces"), ns)
+            && (nums(m, "ports").is_empty() || nums(m, "ports").contains(&port))
+            && !nums(m, "notPorts").contains(&port);
+        if !ok {
+            Some(false)
+        } else if m["ips"] == true {
+            None
+        } else {
+            Some(true)
+        }
+    };
+    let tri_any = |v: Vec<Option<bool>>| {
+        if v.contains(&Some(true)) {
+            Some(true)
+        } else if v.contains(&None) {
+            None
+        } else {
+            Some(false)
+        }
+    };
+    let tri_all = |v: Vec<Option<bool>>| {
+        if v.contains(&Some(false)) {
+            Some(false)
+        } else if v.contains(&None) {
+            None
+        } else {
+            Some(true)
+        }
+    };
+    let mut allow_results = Vec::new();
+    let mut deny_unknown = false;
+    for p in a["policies"].as_array().into_iter().flatten() {
+        let applies = match p["scope"].as_str() {
+            Some("WORKLOAD_SELECTOR") => w["policies"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|x| x == key_of(p).as_str())),
+            Some("NAMESPACE") => p["namespace"] == w["namespace"],
+            _ => true,
+        };
+        if !applies {
+            continue;
+        }
+        let groups: Vec<Option<bool>> = p["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| {
+                tri_all(
+                    g.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| tri_any(c.as_array().into_iter().flatten().map(match_ok).collect()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let matched = tri_any(groups);
+        match p["action"].as_str() {
+            Some("DENY") if matched == Some(true) => return Some(false),
+            Some("DENY") if matched.is_none() => deny_unknown = true,
+            Some("ALLOW") => allow_results.push(matched),
+            _ => {}
+        }
+    }
+    if deny_unknown {
+        return None;
+    }
+    if allow_results.is_empty() {
+        return Some(true);
+    }
+    tri_any(allow_results)
+}
+
+/// `meshgate explain` from an ambient client to each Service of a generated
+/// configuration that captured pods back, against istiod's output: the
+/// waypoint it goes through, and — when no waypoint policy answers 403 and
+/// nothing depends on an IP or a JWT — whether the destination's ztunnel lets
+/// it through, on istiod's groups for the waypoint's or the client's identity.
+/// (calls, agreed, disagreements).
+fn explain_agrees(manifests: &str, a: &Value) -> (usize, usize, Vec<String>, usize, usize) {
+    let workloads = a["workloads"].as_array().cloned().unwrap_or_default();
+    let Some(client) = workloads.iter().find(|w| w["hbone"] == true) else {
+        return (0, 0, Vec::new(), 0, 0);
+    };
+    let (cns, cname) = (
+        client["namespace"].as_str().unwrap_or(""),
+        client["name"].as_str().unwrap_or(""),
+    );
+    let csa = cname.split('-').next().unwrap_or("");
+    let mut view = ClusterView::new(ViewSettings::default());
+    for m in parse_text("scenario.yaml", manifests, "default").unwrap() {
+        view.apply(m.object);
+    }
+    let (mut calls, mut agreed, mut differ) = (0, 0, Vec::new());
+    // Verdicts compared with istiod's groups, and how many of them deny.
+    let (mut compared, mut resets) = (0, 0);
+    for s in a["services"].as_array().into_iter().flatten() {
+        let host = s["hostname"].as_str().unwrap_or("");
+        let (sname, sns) = match host.split('.').collect::<Vec<_>>()[..] {
+            [n, ns, ..] => (n, ns),
+            _ => continue,
+        };
+        let key = format!("{}/{host}", s["namespace"].as_str().unwrap_or(""));
+        let Some(dest) = workloads.iter().find(|w| {
+            w["hbone"] == true
+                && w["services"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|x| x == key.as_str()))
+        }) else {
+            continue;
+        };
+        let req = meshgate::explain::Request {
+            from: meshgate::explain::From::Workload(format!("{cns}/{cname}")),
+            target: meshgate::explain::Target::parse(&format!("http://{sname}.{sns}:80/"), None).unwrap(),
+            headers: Default::default(),
+        };
+        let e = meshgate::explain::explain(&view, &req).expect("explain runs");
+        calls += 1;
+        let theirs_waypoint = s["waypoint"].as_str().unwrap_or("");
+        let mine = e.hops.first().map(|h| h.detail.clone()).unwrap_or_default();
+        let mut wrong = Vec::new();
+        let wp_name = waypoints_in_front(&json!({"waypoint": "", "services": [key.clone()]}), a)
+            .into_iter()
+            .next();
+        match (&wp_name, theirs_waypoint.contains("ingress")) {
+            (_, true) => {
+                if !mine.contains("not a waypoint") {
+                    wrong.push(format!("istiod binds {host} to an ingress Gateway; explain: {mine}"));
+                }
+            }
+            (Some(w), false) => {
+                if !mine.contains(&format!("bound to waypoint {w}")) {
+                    wrong.push(format!("istiod binds {host} to waypoint {w}; explain: {mine}"));
+                }
+            }
+            (None, false) => {
+                if mine.contains("bound to") {
+                    wrong.push(format!("istiod binds {host} to no waypoint; explain: {mine}"));
+                }
+            }
+        }
+        let depends = e
+            .hops
+            .iter()
+            .any(|h| h.verdict.contains("depends") || h.verdict.contains("unless"));
+        if wrong.is_empty() && !depends && e.outcome.status != "403" && !theirs_waypoint.contains("ingress") {
+            let (principal, ns) = match &wp_name {
+                Some(w) => {
+                    let (wns, wn) = w.split_once('/').unwrap_or(("", ""));
+                    (format!("cluster.local/ns/{wns}/sa/{wn}"), wns.to_string())
+                }
+                None => (format!("cluster.local/ns/{cns}/sa/{csa}"), cns.to_string()),
+            };
+            if let Some(allowed) = ztunnel_allows(dest, a, &principal, &ns, 80) {
+                compared += 1;
+                resets += usize::from(!allowed);
+                let mine_allowed = e.outcome.status != "connection reset";
+                if allowed != mine_allowed {
+                    wrong.push(format!(
+                        "{host} from {principal}: istiod's groups {} it at the destination's ztunnel, explain says {} ({})",
+                        if allowed { "allow" } else { "deny" },
+                        e.outcome.status,
+                        e.outcome.detail
+                    ));
+                }
+            }
+        }
+        if wrong.is_empty() {
+            agreed += 1;
+        } else {
+            differ.extend(wrong.into_iter().map(|w| format!("explain: {w}")));
+        }
+    }
+    (calls, agreed, differ, compared, resets)
 }
