@@ -15,6 +15,7 @@ pub mod finding;
 pub mod live;
 pub mod manifest;
 pub mod model;
+pub mod multicluster;
 pub mod policy;
 pub mod report;
 pub mod semantics;
