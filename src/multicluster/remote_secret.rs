@@ -8,7 +8,7 @@
 //! token read from a file. A rejected kubeconfig is never used, let alone run.
 
 use kube::config::Kubeconfig;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The label that marks a remote secret.
 pub const MULTICLUSTER_LABEL: &str = "istio/multiCluster";
@@ -137,7 +137,7 @@ pub fn sanitize(id: &str, kc: &Kubeconfig) -> Result<(), RemoteSecretError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     fn kubeconfig(user: &str) -> String {
         format!(
