@@ -14,7 +14,7 @@ use super::{Explanation, Request};
 use crate::model::security::{AuthzRule, SecuritySpec};
 use crate::model::workload::labels_match;
 use crate::model::{Kind, ObjKey};
-use crate::semantics::ambient::{self as amb, Binding, Target};
+use crate::semantics::ambient::{self as amb, istio_match, Binding, Target};
 use crate::semantics::host;
 use crate::view::{ClusterView, Entry, Parsed};
 
@@ -63,19 +63,6 @@ fn all(items: impl IntoIterator<Item = Tri>) -> Tri {
     out
 }
 
-/// Istio's string match: `*`, `prefix*`, `*suffix`, exact.
-fn pattern(p: &str, v: &str) -> bool {
-    if p == "*" {
-        true
-    } else if let Some(s) = p.strip_prefix('*') {
-        v.ends_with(s)
-    } else if let Some(s) = p.strip_suffix('*') {
-        v.starts_with(s)
-    } else {
-        p == v
-    }
-}
-
 /// Who connects, as the hop sees it.
 struct Peer {
     principal: String,
@@ -114,8 +101,8 @@ const HTTP_OPERATION: [&str; 6] = ["hosts", "notHosts", "methods", "notMethods",
 
 fn source(m: &BTreeMap<String, Vec<String>>, peer: &Peer, a: &Asked) -> Tri {
     let mut parts = vec![
-        field(m, "principals", |p| pattern(p, &peer.principal)),
-        field(m, "namespaces", |p| pattern(p, &peer.namespace)),
+        field(m, "principals", |p| istio_match(p, &peer.principal)),
+        field(m, "namespaces", |p| istio_match(p, &peer.namespace)),
     ];
     // Unknown to explain: source IPs, JWTs (at a waypoint); at ztunnel the HTTP
     // ones are gone (an ALLOW's rule dropped before, a DENY's removed).
@@ -136,8 +123,8 @@ fn operation(m: &BTreeMap<String, Vec<String>>, a: &Asked) -> Tri {
     let mut parts = vec![field(m, "ports", |p| p == port)];
     if a.l7 {
         parts.push(field(m, "methods", |p| p == a.method));
-        parts.push(field(m, "paths", |p| pattern(p, path)));
-        parts.push(field(m, "hosts", |p| pattern(&p.to_ascii_lowercase(), a.host)));
+        parts.push(field(m, "paths", |p| istio_match(p, path)));
+        parts.push(field(m, "hosts", |p| istio_match(&p.to_ascii_lowercase(), a.host)));
     }
     all(parts)
 }
@@ -156,8 +143,8 @@ fn condition(key: &str, values: &[String], not_values: &[String], peer: &Peer, a
         _ => None,
     };
     let Some(v) = value else { return Tri::Unknown };
-    let pos = values.is_empty() || values.iter().any(|p| pattern(p, &v));
-    let neg = not_values.iter().any(|p| pattern(p, &v));
+    let pos = values.is_empty() || values.iter().any(|p| istio_match(p, &v));
+    let neg = not_values.iter().any(|p| istio_match(p, &v));
     if pos && !neg {
         Tri::Yes
     } else {

@@ -357,14 +357,7 @@ fn istio_route(
         .iter()
         .filter_map(|&b| spec.backends.get(b))
         .map(|b| {
-            let ns = b.namespace.as_deref().unwrap_or(&rk.namespace);
-            let host = if backend_refused(view, route, b, at_gateway) {
-                UNKNOWN_SERVICE.to_string()
-            } else if b.kind == "Hostname" {
-                b.name.clone()
-            } else {
-                crate::semantics::host::service_fqdn(&b.name, ns, view.cluster_domain())
-            };
+            let host = backend_host(view, route, b, at_gateway);
             let mut d = json!({"destination": {"host": host, "port": {"number": b.port.unwrap_or(0)}}});
             if rule.backend_indexes.len() > 1 {
                 d["weight"] = json!(b.weight.unwrap_or(1));
@@ -405,7 +398,6 @@ fn narrowed(route_host: &str, listener_host: Option<&str>) -> String {
 /// rule whose weights are all 0 to `internal.cluster.local` (the connection
 /// refused).
 fn l4_destinations(view: &ClusterView, route: &Entry, spec: &RouteSpec, i: usize) -> Vec<Value> {
-    let rk = &route.object.key;
     let backends: Vec<_> = spec.rules[i]
         .backend_indexes
         .iter()
@@ -421,14 +413,7 @@ fn l4_destinations(view: &ClusterView, route: &Entry, spec: &RouteSpec, i: usize
     backends
         .into_iter()
         .map(|b| {
-            let ns = b.namespace.as_deref().unwrap_or(&rk.namespace);
-            let host = if backend_refused(view, route, b, true) {
-                UNKNOWN_SERVICE.to_string()
-            } else if b.kind == "Hostname" {
-                b.name.clone()
-            } else {
-                crate::semantics::host::service_fqdn(&b.name, ns, view.cluster_domain())
-            };
+            let host = backend_host(view, route, b, true);
             let mut d = json!({"destination": {"host": host, "port": {"number": b.port.unwrap_or(0)}}});
             if !single {
                 d["weight"] = json!(b.weight.unwrap_or(1));
@@ -436,6 +421,24 @@ fn l4_destinations(view: &ClusterView, route: &Entry, spec: &RouteSpec, i: usize
             d
         })
         .collect()
+}
+
+/// The host istiod routes a backend to: `UnknownService` when it refuses it,
+/// a Hostname backend's name, else the Service's FQDN.
+fn backend_host(
+    view: &ClusterView,
+    route: &Entry,
+    b: &crate::model::gateway_api::BackendRef,
+    enforce_grants: bool,
+) -> String {
+    if backend_refused(view, route, b, enforce_grants) {
+        UNKNOWN_SERVICE.to_string()
+    } else if b.kind == "Hostname" {
+        b.name.clone()
+    } else {
+        let ns = b.namespace.as_deref().unwrap_or(&route.object.key.namespace);
+        crate::semantics::host::service_fqdn(&b.name, ns, view.cluster_domain())
+    }
 }
 
 /// `sortHTTPRoutes`' order key of an Istio route (greater sorts first).

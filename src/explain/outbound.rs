@@ -193,14 +193,8 @@ pub fn take_route(
     let dests: Vec<_> = r.destinations.iter().filter(|d| d.role == Role::HttpRoute).collect();
     let weighted = dests.len() > 1;
     for d in dests {
-        // istiod's stand-in for a Gateway API backend it refuses: no such cluster.
-        if d.host == super::gateway_api::UNKNOWN_SERVICE {
-            out.clusters.push(Cluster {
-                name: d.host.clone(),
-                weight: weighted.then_some(d.weight.unwrap_or(0)),
-                missing: Some("istiod routes a backend it refuses (RefNotPermitted, InvalidKind) here".to_string()),
-                ..Cluster::default()
-            });
+        if let Some(c) = refused_backend(d, weighted) {
+            out.clusters.push(c);
             continue;
         }
         let fqdn = host::resolve(&d.host, ns, view.cluster_domain());
@@ -473,14 +467,8 @@ pub fn take_l4_route(
             .collect();
         let weighted = dests.len() > 1;
         for d in dests {
-            // istiod's stand-in for a Gateway API backend it refuses.
-            if d.host == super::gateway_api::UNKNOWN_SERVICE {
-                out.clusters.push(Cluster {
-                    name: d.host.clone(),
-                    weight: weighted.then_some(d.weight.unwrap_or(0)),
-                    missing: Some("istiod routes a backend it refuses (RefNotPermitted, InvalidKind) here".to_string()),
-                    ..Cluster::default()
-                });
+            if let Some(c) = refused_backend(d, weighted) {
+                out.clusters.push(c);
                 continue;
             }
             let fqdn = host::resolve(&d.host, vs_ns, domain);
@@ -493,4 +481,15 @@ pub fn take_l4_route(
         return true;
     }
     false
+}
+
+/// istiod's stand-in for a Gateway API backend it refuses (RefNotPermitted,
+/// InvalidKind): a cluster that does not exist.
+fn refused_backend(d: &Destination, weighted: bool) -> Option<Cluster> {
+    (d.host == super::gateway_api::UNKNOWN_SERVICE).then(|| Cluster {
+        name: d.host.clone(),
+        weight: weighted.then_some(d.weight.unwrap_or(0)),
+        missing: Some("istiod routes a backend it refuses (RefNotPermitted, InvalidKind) here".to_string()),
+        ..Cluster::default()
+    })
 }

@@ -16,6 +16,20 @@ pub const WAYPOINT_FOR: &str = "istio.io/waypoint-for";
 /// The class istiod deploys waypoints for.
 pub const WAYPOINT_CLASS: &str = "istio-waypoint";
 
+/// Istio's string match in AuthorizationPolicies (principals, namespaces,
+/// paths, hosts): `*`, `prefix*`, `*suffix`, or exact.
+pub fn istio_match(pattern: &str, value: &str) -> bool {
+    if pattern == "*" {
+        true
+    } else if let Some(suffix) = pattern.strip_prefix('*') {
+        value.ends_with(suffix)
+    } else if let Some(prefix) = pattern.strip_suffix('*') {
+        value.starts_with(prefix)
+    } else {
+        pattern == value
+    }
+}
+
 /// The labels of a namespace as Kubernetes gives them (the API server adds
 /// `kubernetes.io/metadata.name`).
 pub fn namespace_labels(view: &ClusterView, ns: &str) -> BTreeMap<String, String> {

@@ -9,7 +9,8 @@ use crate::finding::{pointer, Finding, Severity};
 use crate::model::security::SecuritySpec;
 use crate::model::{Kind, ObjKey};
 use crate::semantics::ambient::{
-    self, ambient_workloads, waypoint_binding, Binding, Target, DATAPLANE_MODE, USE_WAYPOINT, WAYPOINT_CLASS,
+    self, ambient_workloads, istio_match, waypoint_binding, Binding, Target, DATAPLANE_MODE, USE_WAYPOINT,
+    WAYPOINT_CLASS,
 };
 
 /// The controller istiod's waypoint classes name.
@@ -260,19 +261,6 @@ fn waypoint_identities(view: &ClusterView, waypoint: &ObjKey) -> Vec<String> {
     sas.sort();
     sas.dedup();
     sas
-}
-
-/// Istio's string match in AuthorizationPolicies: `*`, `prefix*`, `*suffix`.
-fn istio_match(pattern: &str, value: &str) -> bool {
-    if pattern == "*" {
-        true
-    } else if let Some(suffix) = pattern.strip_prefix('*') {
-        value.ends_with(suffix)
-    } else if let Some(prefix) = pattern.strip_suffix('*') {
-        value.starts_with(prefix)
-    } else {
-        pattern == value
-    }
 }
 
 /// Whether an L4 rule's `from` admits connections from service account `sa`
