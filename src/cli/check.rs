@@ -51,6 +51,11 @@ pub struct CheckArgs {
     /// The kubeconfig for `--cluster` (default: in-cluster configuration or $KUBECONFIG).
     #[arg(long, value_name = "FILE", requires = "cluster")]
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// With `--cluster`, a remote cluster of a multi-cluster mesh, `ID=FILE`
+    /// (repeatable): its Services count wherever a host is resolved. The
+    /// kubeconfig is sanitised as istiod sanitises remote secrets.
+    #[arg(long = "remote-kubeconfig", value_name = "ID=FILE", requires = "cluster")]
+    pub remote_kubeconfig: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -329,9 +334,30 @@ pub fn run(args: &CheckArgs) -> i32 {
     } else {
         Vec::new()
     };
+    let remotes = match remote_snapshots(&args.remote_kubeconfig) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("meshgate: error: --remote-kubeconfig: {e}");
+            return 2;
+        }
+    };
     // Every readable file is checked; unreadable ones are reported and make the
     // exit status 2 once the rest has been checked.
     let mut checker = Checker::new(live, settings);
+    let mut unreachable: Vec<String> = Vec::new();
+    for (id, listed) in remotes {
+        match listed {
+            Ok(objects) => {
+                for o in objects {
+                    checker.view.apply_remote(&id, o);
+                }
+            }
+            Err(e) => {
+                eprintln!("meshgate: warning: remote cluster {id} could not be read ({e}): findings that rest on something being absent are warnings");
+                unreachable.push(id);
+            }
+        }
+    }
     if let Some(version) = &args.proxy_version {
         checker.assume_proxy_version(crate::view::AssumedProxyVersion {
             version: version.clone(),
@@ -364,6 +390,18 @@ pub fn run(args: &CheckArgs) -> i32 {
     if args.require_egress_gateway {
         checks::require_egress_gateway(&mut report.findings);
     }
+    // An unreachable remote may serve what looks absent: no error rests on it.
+    if !unreachable.is_empty() {
+        for f in report.findings.iter_mut() {
+            if f.severity == crate::finding::Severity::Error && f.referent.is_some() {
+                f.severity = crate::finding::Severity::Warning;
+                f.message.push_str(&format!(
+                    " (a warning: remote cluster {} could not be read, and may serve it)",
+                    unreachable.join(", ")
+                ));
+            }
+        }
+    }
     for (key, shadowed, winner) in &report.duplicates {
         eprintln!("meshgate: note: {key} is defined at {shadowed} and again at {winner}; the later one is checked");
     }
@@ -381,6 +419,40 @@ pub fn run(args: &CheckArgs) -> i32 {
         return 2;
     }
     i32::from(failed)
+}
+
+/// Each `--remote-kubeconfig ID=FILE`: its Services, or why it could not be
+/// read. A malformed argument or an unsafe kubeconfig is an error (nothing of
+/// it is used); an unreachable cluster is not.
+#[allow(clippy::type_complexity)]
+fn remote_snapshots(args: &[String]) -> Result<Vec<(String, Result<Vec<Object>, String>)>, String> {
+    let mut configs = Vec::new();
+    for a in args {
+        let Some((id, file)) = a.split_once('=').filter(|(id, f)| !id.is_empty() && !f.is_empty()) else {
+            return Err(format!("{a:?} is not ID=FILE"));
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+        let kc = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| format!("{file}: {e}"))?;
+        crate::multicluster::sanitize(id, &kc).map_err(|e| e.to_string())?;
+        configs.push((id.to_string(), kc));
+    }
+    if configs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    Ok(runtime.block_on(async {
+        let mut out = Vec::new();
+        for (id, kc) in configs {
+            let listed = tokio::time::timeout(std::time::Duration::from_secs(15), crate::live::remote_services(kc))
+                .await
+                .unwrap_or_else(|_| Err("timed out after 15 s".to_string()));
+            out.push((id, listed));
+        }
+        out
+    }))
 }
 
 /// A one-time list of the cluster's objects for `--cluster`.

@@ -170,6 +170,23 @@ pub async fn snapshot(client: &Client) -> Result<(Vec<Object>, Vec<String>), Str
     Ok((objects, skipped))
 }
 
+/// The Services of a remote cluster (multi-cluster meshes), through a
+/// kubeconfig already sanitised.
+pub async fn remote_services(kc: kube::config::Kubeconfig) -> Result<Vec<Object>, String> {
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let client = Client::try_from(config).map_err(|e| e.to_string())?;
+    let spec = core_specs()
+        .into_iter()
+        .find(|s| s.kind == Kind::Service)
+        .ok_or("no Service watch")?;
+    let values = list_all(&client, &spec)
+        .await
+        .map_err(|e| format!("listing Services: {e}"))?;
+    Ok(values.into_iter().filter_map(object).collect())
+}
+
 async fn list_all(client: &Client, spec: &WatchSpec) -> Result<Vec<Value>, kube::Error> {
     let mut params = kube::api::ListParams::default().limit(PAGE);
     if let Some(f) = spec.fields {

@@ -141,7 +141,14 @@ pub struct ClusterView {
     /// Judge live Pods' ambient capture by istio-cni's label rules, not by its
     /// annotation: what a Namespace relabel will do once istio-cni acts.
     predict_ambient: bool,
+    /// Services of remote clusters (a multi-cluster mesh: istiod merges
+    /// registries by hostname), by host, with their cluster: `registry`
+    /// answers them too. Istio configuration is never read from them.
+    remote_hosts: index::HashMap<String, Vec<RemoteService>>,
 }
+
+/// A remote cluster's id and one of its Services.
+type RemoteService = (Arc<str>, Arc<Entry>);
 
 impl ClusterView {
     /// A view to share as snapshots (persistent maps).
@@ -355,7 +362,7 @@ impl ClusterView {
     }
 
     /// Services and ServiceEntries that declare exactly `host` (a wildcard host
-    /// matches only the same wildcard).
+    /// matches only the same wildcard), this cluster's and remote clusters'.
     pub fn registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::Host(host.to_string()));
         let declared = self.idx.hosts.get(host);
@@ -365,7 +372,37 @@ impl ClusterView {
             .filter(|(fqdn, _)| declared.is_none() && fqdn == host)
             .map(|(_, e)| e)
             .next();
-        self.lookup(declared).chain(builtin)
+        let remote = self.remote_hosts.get(host).into_iter().flatten().map(|(_, e)| e);
+        self.lookup(declared).chain(builtin).chain(remote)
+    }
+
+    /// A Service of remote cluster `cluster` (multi-cluster meshes): its host
+    /// counts wherever a host is resolved. Other kinds are not read remotely.
+    pub fn apply_remote(&mut self, cluster: &str, object: Object) {
+        if object.key.kind != Kind::Service {
+            return;
+        }
+        let entry = Arc::new(Entry::new(object, &self.settings));
+        let domain = self.settings.cluster_domain.clone();
+        for h in entry.provided_hosts(&domain) {
+            let list = self.remote_hosts.or_default(h);
+            list.retain(|(c, e)| !(&**c == cluster && e.object.key == entry.object.key));
+            list.push((Arc::from(cluster), entry.clone()));
+        }
+    }
+
+    /// The remote clusters that serve `host`.
+    pub fn remote_clusters_serving(&self, host: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .remote_hosts
+            .get(host)
+            .into_iter()
+            .flatten()
+            .map(|(c, _)| &**c)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Wildcard registry hosts covering `host`, most specific first.

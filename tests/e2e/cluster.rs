@@ -242,6 +242,72 @@ impl Cluster {
         );
     }
 
+    /// A second API server on loopback, a remote cluster of a multi-cluster
+    /// mesh: it shares the etcd under its own prefix. Returns it and an admin
+    /// kubeconfig for it (a real CA, a token).
+    pub fn start_remote_apiserver(&self, name: &str) -> (Proc, PathBuf) {
+        let d = self.dir.path();
+        let port = free_port();
+        let certs = d.join(format!("{name}-certs"));
+        let p = Proc::spawn(
+            "remote kube-apiserver",
+            Command::new(self.bin.join("kube-apiserver"))
+                .arg(format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_port))
+                .arg(format!("--etcd-prefix=/registry-{name}"))
+                .arg("--bind-address=127.0.0.1")
+                .arg("--advertise-address=127.0.0.1")
+                .arg(format!("--secure-port={port}"))
+                .arg(format!("--cert-dir={}", certs.display()))
+                .arg("--service-cluster-ip-range=10.1.0.0/16")
+                .arg("--endpoint-reconciler-type=none")
+                .arg(format!("--service-account-key-file={}", d.join("sa.key").display()))
+                .arg(format!(
+                    "--service-account-signing-key-file={}",
+                    d.join("sa.key").display()
+                ))
+                .arg(format!("--service-account-issuer=https://127.0.0.1:{port}"))
+                .arg(format!("--token-auth-file={}", d.join("tokens.csv").display()))
+                .arg("--authorization-mode=RBAC")
+                .arg("--disable-admission-plugins=ServiceAccount"),
+            &d.join(format!("{name}-apiserver.log")),
+        );
+        let kubeconfig = d.join(format!("{name}.kubeconfig"));
+        let write = |ca: Option<&str>| {
+            let trust = match ca {
+                Some(ca) => format!("certificate-authority-data: {ca}"),
+                None => "insecure-skip-tls-verify: true".to_string(),
+            };
+            std::fs::write(
+                &kubeconfig,
+                format!("apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: https://127.0.0.1:{port}\n    {trust}\nusers:\n- name: admin\n  user:\n    token: {TOKEN}\ncontexts:\n- name: {name}\n  context: {{cluster: {name}, user: admin}}\ncurrent-context: {name}\n"),
+            )
+            .unwrap();
+        };
+        write(None);
+        let ready = wait_until(Duration::from_secs(120), || {
+            let r = Command::new(kubectl_bin())
+                .arg(format!("--kubeconfig={}", kubeconfig.display()))
+                .args(["get", "--raw", "/readyz"])
+                .output();
+            r.is_ok_and(|o| o.status.success())
+        });
+        assert!(
+            ready,
+            "remote kube-apiserver not ready:\n{}",
+            tail(&self.log(&format!("{name}-apiserver.log")), 30)
+        );
+        // Its own CA (kube-apiserver wrote it in its cert dir), not trust-all.
+        let ca = std::fs::read(certs.join("apiserver.crt")).expect("the remote API server's certificate");
+        let b64 = Command::new("base64")
+            .arg("-w0")
+            .arg(certs.join("apiserver.crt"))
+            .output()
+            .expect("base64 runs");
+        assert!(!ca.is_empty() && b64.status.success());
+        write(Some(&String::from_utf8_lossy(&b64.stdout)));
+        (p, kubeconfig)
+    }
+
     fn install_crds(&self) {
         let crds = shared("istio/crds/istio-1.30.3-crd-all.gen.yaml");
         let r = self.kubectl(&["create", "-f", &crds.display().to_string()], None);
@@ -476,17 +542,7 @@ impl Cluster {
     }
 
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = Command::new(kubectl_bin());
-        cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = cmd.spawn().expect("kubectl runs");
-        if let Some(text) = stdin {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-        }
-        child.wait_with_output().unwrap().into()
+        kubectl_at(&self.kubeconfig, args, stdin)
     }
 
     pub fn namespace(&self, ns: &str) {
@@ -527,6 +583,21 @@ pub fn gateway(ns: &str, name: &str, host: &str) -> String {
     format!(
         "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  selector: {{istio: ingressgateway}}\n  servers:\n  - port: {{number: 80, name: http, protocol: HTTP}}\n    hosts: [\"{host}\"]\n"
     )
+}
+
+/// kubectl against the API server a kubeconfig names.
+pub fn kubectl_at(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(kubectl_bin());
+    cmd.arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = cmd.spawn().expect("kubectl runs");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap().into()
 }
 
 pub fn service(ns: &str, name: &str, labels: &str) -> String {

@@ -1378,6 +1378,103 @@ fn t_ambient(c: &Cluster) -> Result<(), Failed> {
     )
 }
 
+/// `meshgate check --cluster` with a remote cluster (a second API server
+/// sharing the etcd under its own prefix, reached with its real CA and a
+/// token): a host only it serves is a valid destination; unreachable, what
+/// rests on absence is a warning naming it; an unsafe kubeconfig is refused and
+/// never run.
+fn u_remote_cluster(c: &Cluster) -> Result<(), Failed> {
+    let (remote, west) = c.start_remote_apiserver("west");
+    let r = cluster::kubectl_at(
+        &west,
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: e2e-mc}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: e2e-mc}\nspec:\n  selector: {app: pay}\n  ports: [{name: http, port: 8080}]\n"),
+    );
+    check(r.code == 0, "a Service only on the remote cluster", &r)?;
+    let dir = tempfile::tempdir().unwrap();
+    let vs = dir.path().join("vs.yaml");
+    std::fs::write(
+        &vs,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: pay, namespace: e2e-mc-client}\nspec:\n  hosts: [pay.e2e-mc.svc.cluster.local]\n  http:\n  - route:\n    - destination: {host: pay.e2e-mc.svc.cluster.local, port: {number: 8080}}\n",
+    )
+    .unwrap();
+    let (local, vs) = (c.kubeconfig.display().to_string(), vs.display().to_string());
+    let r = meshgate_check(&["--cluster", "--kubeconfig", &local, &vs]);
+    check(
+        r.code == 1 && r.stdout.contains("MG0102"),
+        "without the remote cluster the host is missing",
+        &r,
+    )?;
+    let west_arg = format!("west={}", west.display());
+    let r = meshgate_check(&[
+        "--cluster",
+        "--kubeconfig",
+        &local,
+        "--remote-kubeconfig",
+        &west_arg,
+        &vs,
+    ]);
+    check(
+        r.code == 0 && !r.stdout.contains("MG0102"),
+        "a host only the remote cluster serves is valid",
+        &r,
+    )?;
+    // Unreachable: a warning naming it, never an error that rests on absence.
+    let down = dir.path().join("down.kubeconfig");
+    std::fs::write(
+        &down,
+        std::fs::read_to_string(&west)
+            .unwrap()
+            .replace("server: https://127.0.0.1:", "server: https://127.0.0.1:1#"),
+    )
+    .unwrap();
+    let down_arg = format!("west={}", down.display());
+    let r = meshgate_check(&[
+        "--cluster",
+        "--kubeconfig",
+        &local,
+        "--remote-kubeconfig",
+        &down_arg,
+        &vs,
+    ]);
+    check(
+        r.code == 0
+            && r.stderr.contains("remote cluster west could not be read")
+            && r.stdout.contains("warning MG0102")
+            && r.stdout
+                .contains("(a warning: remote cluster west could not be read, and may serve it)"),
+        "an unreachable remote makes absence a warning",
+        &r,
+    )?;
+    // An exec kubeconfig: refused, and its command never runs.
+    let marker = dir.path().join("ran");
+    let exec = dir.path().join("exec.kubeconfig");
+    std::fs::write(
+        &exec,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: x, cluster: {{server: https://127.0.0.1:1}}}}]\nusers:\n- name: x\n  user:\n    exec: {{apiVersion: client.authentication.k8s.io/v1, command: touch, args: [\"{}\"]}}\ncontexts: [{{name: x, context: {{cluster: x, user: x}}}}]\ncurrent-context: x\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let exec_arg = format!("west={}", exec.display());
+    let r = meshgate_check(&[
+        "--cluster",
+        "--kubeconfig",
+        &local,
+        "--remote-kubeconfig",
+        &exec_arg,
+        &vs,
+    ]);
+    check(
+        r.code == 2 && r.stderr.contains("user \"x\": exec is not allowed in a remote secret") && !marker.exists(),
+        "an exec kubeconfig is refused and nothing runs",
+        &r,
+    )?;
+    drop(remote);
+    Ok(())
+}
+
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
     let out = std::process::Command::new("bash")
@@ -1589,6 +1686,7 @@ fn main() {
         }),
         trial("scenario_s_gateway_api_routes", &shared, |c| s_gateway_api_routes(c)),
         trial("scenario_t_ambient", &shared, |c| t_ambient(c)),
+        trial("scenario_u_remote_cluster_in_check", &shared, |c| u_remote_cluster(c)),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.
