@@ -432,3 +432,27 @@ fn an_ambient_client_follows_ztunnel_and_the_waypoint() {
     assert_eq!(code, Some(1), "{e}");
     assert_eq!(e["outcome"]["status"], "connection reset", "{e}");
 }
+
+/// ztunnel judges the port the destination pod listens on: the Service
+/// port's targetPort.
+#[test]
+fn ztunnel_policies_see_the_target_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |policy_port: &str| {
+        format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: shop, labels: {{istio.io/dataplane-mode: ambient}}}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: shop, labels: {{app: web}}}}\nspec: {{containers: [{{name: web, image: web:1}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: api, namespace: shop, labels: {{app: api}}}}\nspec: {{containers: [{{name: api, image: api:1}}]}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: api, namespace: shop}}\nspec:\n  selector: {{app: api}}\n  ports: [{{name: http, port: 80, targetPort: 8080}}]\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: port-only, namespace: shop}}\nspec:\n  selector: {{matchLabels: {{app: api}}}}\n  rules:\n  - to: [{{operation: {{ports: [\"{policy_port}\"]}}}}]\n")
+    };
+    for (port, status) in [("8080", "OK"), ("80", "connection reset")] {
+        let file = dir.path().join(format!("{port}.yaml"));
+        std::fs::write(&file, doc(port)).unwrap();
+        let o = run(&[
+            "explain",
+            &file.display().to_string(),
+            "--from",
+            "shop/web",
+            "-o",
+            "json",
+            "http://api/",
+        ]);
+        assert_eq!(json(&o)["outcome"]["status"], status, "policy port {port}");
+    }
+}

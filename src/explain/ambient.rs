@@ -376,8 +376,17 @@ pub(super) fn follow(view: &ClusterView, client: &Entry, req: &Request, out: &mu
             namespace: wk.namespace.clone(),
         };
     }
-    // The destination pods' ztunnel: the L4 policies istiod sends it.
+    // The destination pods' ztunnel: the L4 policies istiod sends it, on the
+    // port the pod listens on (the Service port's numeric targetPort).
     asked.l7 = false;
+    if let Some(crate::model::service::TargetPort::Number(p)) = spec
+        .ports
+        .iter()
+        .find(|p| p.port == req.target.port)
+        .and_then(|p| p.target_port.clone())
+    {
+        asked.port = p;
+    }
     let pods: Vec<&Arc<Entry>> = if spec.selector.is_empty() {
         Vec::new()
     } else {
