@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::{Explanation, Request};
 use crate::model::security::{AuthzRule, SecuritySpec};
-use crate::model::workload::labels_match;
 use crate::model::{Kind, ObjKey};
 use crate::semantics::ambient::{self as amb, istio_match, Binding, Target};
 use crate::semantics::host;
@@ -370,7 +369,7 @@ pub(super) fn follow(view: &ClusterView, client: &Entry, req: &Request, out: &mu
             return Some(());
         }
         // The destination's ztunnel sees the waypoint, not the client.
-        let sa = wp.key().name.clone();
+        let sa = amb::waypoint_identities(view, &wk).swap_remove(0);
         dest_peer = Peer {
             principal: format!("cluster.local/ns/{}/sa/{sa}", wk.namespace),
             namespace: wk.namespace.clone(),
@@ -419,19 +418,8 @@ pub(super) fn follow(view: &ClusterView, client: &Entry, req: &Request, out: &mu
         return Some(());
     };
     let labels = first.workload.as_ref().map(|w| w.labels.to_map()).unwrap_or_default();
-    let enforced: Vec<(String, &SecuritySpec)> = view
-        .authorization_policies_in(&sk.namespace)
-        .chain(view.authorization_policies_in(&root).filter(|_| sk.namespace != root))
-        .filter_map(|e| match &e.parsed {
-            Parsed::Security(s)
-                if s.target_refs.is_empty()
-                    && matches!(s.action.as_deref().unwrap_or("ALLOW"), "ALLOW" | "DENY")
-                    && s.selector.as_ref().is_none_or(|sel| labels_match(sel, &labels)) =>
-            {
-                Some((label(e, s), &**s))
-            }
-            _ => None,
-        })
+    let enforced: Vec<(String, &SecuritySpec)> = amb::ztunnel_policies(view, &sk.namespace, &labels)
+        .map(|(e, s)| (label(e, s), s))
         .collect();
     let verdict = decide(&enforced, &dest_peer, &asked);
     out.hops.push(Hop {

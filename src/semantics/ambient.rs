@@ -30,17 +30,6 @@ pub fn istio_match(pattern: &str, value: &str) -> bool {
     }
 }
 
-/// The labels of a namespace as Kubernetes gives them (the API server adds
-/// `kubernetes.io/metadata.name`).
-pub fn namespace_labels(view: &ClusterView, ns: &str) -> BTreeMap<String, String> {
-    let mut labels: BTreeMap<String, String> = view
-        .get(&ObjKey::new(Kind::Namespace, "", ns))
-        .map(|e| e.object.labels.clone())
-        .unwrap_or_default();
-    labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
-    labels
-}
-
 /// Whether ztunnel captures this workload. A live Pod: istio-cni's
 /// `ambient.istio.io/redirection: enabled` annotation, which is what istiod
 /// reads. Otherwise (a manifest's template, a Pod not annotated yet) istio-cni's
@@ -157,7 +146,7 @@ pub fn waypoint_binding<'v>(
     let (named, inherited) = match use_waypoint(labels, ns) {
         Some(None) => return Binding::Unbound,
         Some(Some(n)) => (n, false),
-        None => match use_waypoint(&namespace_labels(view, ns), ns) {
+        None => match use_waypoint(&view.namespace_labels(ns), ns) {
             Some(Some(n)) => (n, true),
             _ => return Binding::Unbound,
         },
@@ -266,7 +255,7 @@ fn admits(view: &ClusterView, w: &Waypoint, ns: &str) -> bool {
     let wns = w.key().namespace.as_str();
     match hbone_namespaces(spec) {
         AllowedNamespaces::All => true,
-        AllowedNamespaces::Selector(sel) => sel.matches(&namespace_labels(view, ns)),
+        AllowedNamespaces::Selector(sel) => sel.matches(&view.namespace_labels(ns)),
         AllowedNamespaces::Same | AllowedNamespaces::None => ns == wns,
     }
 }
@@ -296,4 +285,47 @@ pub fn ambient_workloads<'v>(
     out.sort_by(|a, b| a.object.key.cmp(&b.object.key));
     out.dedup_by(|a, b| a.object.key == b.object.key);
     out
+}
+
+/// The AuthorizationPolicies ztunnel enforces for a workload of namespace `ns`
+/// with `labels`: without `targetRefs`, ALLOW or DENY (istiod sends ztunnel no
+/// other action), namespace-wide or selecting it, in its namespace or the root
+/// namespace.
+pub fn ztunnel_policies<'v>(
+    view: &'v ClusterView,
+    ns: &'v str,
+    labels: &'v BTreeMap<String, String>,
+) -> impl Iterator<Item = (&'v Arc<Entry>, &'v crate::model::security::SecuritySpec)> + 'v {
+    let root = view.mesh().root_namespace.as_str();
+    view.authorization_policies_in(ns)
+        .chain(view.authorization_policies_in(root).filter(move |_| ns != root))
+        .filter_map(move |e| {
+            let Parsed::Security(s) = &e.parsed else { return None };
+            let applies = s.target_refs.is_empty()
+                && matches!(s.action.as_deref().unwrap_or("ALLOW"), "ALLOW" | "DENY")
+                && s.selector
+                    .as_ref()
+                    .is_none_or(|sel| crate::model::workload::labels_match(sel, labels));
+            applies.then_some((e, &**s))
+        })
+}
+
+/// The service accounts a waypoint's proxies run as: its Pods', else the
+/// Gateway's name (istiod's deployment names the account after it).
+pub fn waypoint_identities(view: &ClusterView, waypoint: &ObjKey) -> Vec<String> {
+    let sel: BTreeMap<String, String> = [(
+        "gateway.networking.k8s.io/gateway-name".to_string(),
+        waypoint.name.clone(),
+    )]
+    .into();
+    let mut sas: Vec<String> = view
+        .workloads_matching(Some(&waypoint.namespace), &sel)
+        .filter_map(|e| e.workload.as_ref()?.service_account.clone())
+        .collect();
+    if sas.is_empty() {
+        sas.push(waypoint.name.clone());
+    }
+    sas.sort();
+    sas.dedup();
+    sas
 }

@@ -766,6 +766,17 @@ impl ClusterView {
         namespaces.chain(self.lookup(Some(&self.idx.ambient_opt_ins)))
     }
 
+    /// A namespace's labels as Kubernetes gives them (the API server adds
+    /// `kubernetes.io/metadata.name`), for namespace selectors.
+    pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+        let mut labels: BTreeMap<String, String> = self
+            .get(&ObjKey::new(Kind::Namespace, "", ns))
+            .map(|e| e.object.labels.clone())
+            .unwrap_or_default();
+        labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
+        labels
+    }
+
     /// The AuthorizationPolicies of a namespace.
     pub fn authorization_policies_in(&self, namespace: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::AuthorizationPolicies(namespace.to_string()));

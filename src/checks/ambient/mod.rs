@@ -19,9 +19,7 @@ use crate::view::{ClusterView, Entry, Parsed};
 
 /// `/metadata/labels/<label>` as a JSON pointer.
 fn label_pointer(label: &str) -> jsonptr::PointerBuf {
-    let mut p = pointer("/metadata/labels");
-    p.push_back(label);
-    p
+    crate::finding::ptr(&pointer("/metadata/labels"), [label])
 }
 
 /// The scope of a selector-based or namespace-wide policy: its namespace, or
@@ -190,7 +188,7 @@ fn check_waypoint_identity(
                     .zip(&s.rule_from)
                     .any(|((_, l7), from)| l7.is_empty() && rule_admits(from, &wk.namespace, sa))
             };
-            let admitted = waypoint_identities(view, &wk).iter().any(|sa| {
+            let admitted = ambient::waypoint_identities(view, &wk).iter().any(|sa| {
                 admits(spec, sa)
                     || allow_policies_for(view, &w.namespace, &labels).any(|(k, s)| k != *key && admits(s, sa))
             });
@@ -243,26 +241,6 @@ fn namespace_names_waypoint(view: &ClusterView, ns: &str) -> bool {
         .is_some_and(|e| e.object.labels.contains_key(USE_WAYPOINT))
 }
 
-/// The service accounts a waypoint's proxies run as (istiod's deployment
-/// names it after the Gateway when no Pod says otherwise).
-fn waypoint_identities(view: &ClusterView, waypoint: &ObjKey) -> Vec<String> {
-    let sel: BTreeMap<String, String> = [(
-        "gateway.networking.k8s.io/gateway-name".to_string(),
-        waypoint.name.clone(),
-    )]
-    .into();
-    let mut sas: Vec<String> = view
-        .workloads_matching(Some(&waypoint.namespace), &sel)
-        .filter_map(|e| e.workload.as_ref()?.service_account.clone())
-        .collect();
-    if sas.is_empty() {
-        sas.push(waypoint.name.clone());
-    }
-    sas.sort();
-    sas.dedup();
-    sas
-}
-
 /// Whether an L4 rule's `from` admits connections from service account `sa`
 /// of namespace `ns` (any trust domain; `not*` fields and IP blocks are not
 /// held against it, so a doubt never reports).
@@ -281,29 +259,15 @@ fn rule_admits(from: &crate::model::security::RuleSources, ns: &str, sa: &str) -
     })
 }
 
-/// The ALLOW AuthorizationPolicies without targetRefs that ztunnel applies to
-/// a workload: namespace-wide in its namespace or the root namespace, or
-/// selecting it from either.
+/// The ALLOW AuthorizationPolicies ztunnel enforces for a workload.
 fn allow_policies_for<'v>(
     view: &'v ClusterView,
     ns: &'v str,
     labels: &'v BTreeMap<String, String>,
 ) -> impl Iterator<Item = (ObjKey, &'v SecuritySpec)> + 'v {
-    let root = view.mesh().root_namespace.clone();
-    view.authorization_policies_in(ns)
-        .chain(
-            view.authorization_policies_in(&root)
-                .filter(move |_| ns != root.as_str()),
-        )
-        .filter_map(move |e| {
-            let Parsed::Security(s) = &e.parsed else { return None };
-            let allow = s.action.as_deref().is_none_or(|a| a == "ALLOW");
-            let applies = s.target_refs.is_empty()
-                && s.selector
-                    .as_ref()
-                    .is_none_or(|sel| crate::model::workload::labels_match(sel, labels));
-            (allow && applies).then(|| (e.object.key.clone(), &**s))
-        })
+    ambient::ztunnel_policies(view, ns, labels)
+        .filter(|(_, s)| s.action.as_deref().is_none_or(|a| a == "ALLOW"))
+        .map(|(e, s)| (e.object.key.clone(), s))
 }
 
 /// MG1008: `targetRefs` that never attach (istiod's `policyattachment.go` and
@@ -535,6 +499,9 @@ pub fn check_labels(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
             pending,
         } if !inherited => {
             let depends = l7_dependents(view, entry);
+            // An error when L7 configuration depends on the waypoint, unless it
+            // is only starting (it binds once its deployment runs).
+            let error = !depends.is_empty() && !pending;
             let f = Finding::new(
                 &catalog::MG1001,
                 key,
@@ -550,13 +517,7 @@ pub fn check_labels(entry: &Entry, view: &ClusterView, out: &mut Vec<Finding>) {
                 ),
             )
             .with_referent(named);
-            // An error when L7 configuration depends on the waypoint, unless it
-            // is only starting (it binds once its deployment runs).
-            out.push(if l7_dependents(view, entry).is_empty() || pending {
-                f
-            } else {
-                f.with_severity(Severity::Error)
-            });
+            out.push(if error { f.with_severity(Severity::Error) } else { f });
         }
         Binding::Failed { .. } => {}
     }

@@ -42,7 +42,7 @@ pub(super) fn reference_allowed(
     let namespace_allowed = match &l.namespaces {
         AllowedNamespaces::Same => route_ns == gw_ns,
         AllowedNamespaces::All => true,
-        AllowedNamespaces::Selector(sel) => sel.matches(&namespace_labels(view, route_ns)),
+        AllowedNamespaces::Selector(sel) => sel.matches(&view.namespace_labels(route_ns)),
         AllowedNamespaces::None => false,
     };
     if !(host_matched && namespace_allowed) {
@@ -217,7 +217,7 @@ pub(super) fn listener_set_state(view: &ClusterView, ns: &str, spec: &ListenerSe
         None | Some(AllowedNamespaces::None) => false,
         Some(AllowedNamespaces::All) => true,
         Some(AllowedNamespaces::Same) => ns == pns,
-        Some(AllowedNamespaces::Selector(sel)) => sel.matches(&namespace_labels(view, ns)),
+        Some(AllowedNamespaces::Selector(sel)) => sel.matches(&view.namespace_labels(ns)),
     };
     if !admitted {
         return SetState::Refused(

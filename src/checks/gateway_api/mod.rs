@@ -3,7 +3,6 @@
 //! (`referenceAllowed`, `createRouteStatus`), backends (`buildDestination`),
 //! and Gateway classes. Findings go on the user's own fields.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{catalog, join};
@@ -196,23 +195,6 @@ fn hostnames_overlap(a: &str, b: &str) -> bool {
             sa.ends_with(&sb) || sb.ends_with(&sa)
         }
     }
-}
-
-/// The labels a namespace is selected by: its own, and the implicit
-/// `kubernetes.io/metadata.name` (istiod's `toNamespaceSet`).
-fn namespace_labels(view: &ClusterView, ns: &str) -> BTreeMap<String, String> {
-    let mut labels: BTreeMap<String, String> = view
-        .get(&ObjKey::new(Kind::Namespace, "", ns))
-        .map(|e| {
-            e.object
-                .labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
-    labels
 }
 
 fn http_like(kind: Kind) -> bool {
