@@ -1573,6 +1573,16 @@ fn gateway_api_findings_agree_with_istiods_controller() {
             &["MG0921", "MG0906"],
         ),
         (
+            "the Gateway's frontend naming two client CAs: the listener not programmed",
+            format!(
+                "{}---\n{}",
+                tls_material(),
+                secure_gateway_with_client_ca("{group: \"\", kind: ConfigMap, name: client-ca}, {group: \"\", kind: ConfigMap, name: client-ca}")
+            ),
+            "https://secure.example.com",
+            &["MG0921", "MG0906"],
+        ),
+        (
             "ListenerSet its Gateway admits (allowedListeners Same): its listener serves the route",
             listener_set_scenario("allowedListeners: {namespaces: {from: Same}}", "{kind: ListenerSet, name: team}"),
             "http://ls.example.com:81",
