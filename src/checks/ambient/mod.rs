@@ -278,7 +278,11 @@ fn check_target_refs(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out
     for r in &spec.target_refs {
         // istiod's WaypointPolicyStatusCollection: a target's own namespace, else the policy's.
         let ns = r.namespace.as_deref().unwrap_or(&key.namespace);
-        let Some(NotAttached { why, referent, pending }) = target_not_attached(view, root, &key.namespace, ns, r)
+        let Some(NotAttached {
+            why,
+            referent,
+            warns_only,
+        }) = target_not_attached(view, root, &key.namespace, ns, r)
         else {
             continue;
         };
@@ -292,7 +296,11 @@ fn check_target_refs(entry: &Entry, spec: &SecuritySpec, view: &ClusterView, out
             Some(k) => f.with_referent(k),
             None => f,
         };
-        out.push(if pending { f.with_severity(Severity::Warning) } else { f });
+        out.push(if warns_only {
+            f.with_severity(Severity::Warning)
+        } else {
+            f
+        });
     }
 }
 
@@ -301,8 +309,11 @@ struct NotAttached {
     why: String,
     /// What another object of the batch could create.
     referent: Option<ObjKey>,
-    /// Only until a waypoint's deployment runs: a warning.
-    pending: bool,
+    /// A warning: the Service's waypoint only has no address yet (it binds
+    /// once its deployment runs), or the attachment is decided at the waypoint
+    /// (GatewayClass and Gateway targets, other kinds), which istiod's ambient
+    /// index — what the oracle shows — does not carry.
+    warns_only: bool,
 }
 
 fn target_not_attached(
@@ -312,17 +323,25 @@ fn target_not_attached(
     ns: &str,
     r: &crate::model::security::TargetRef,
 ) -> Option<NotAttached> {
+    // Service targets: the ambient index shows the Service without a waypoint.
     let plain = |why: String, referent: Option<ObjKey>| {
         Some(NotAttached {
             why,
             referent,
-            pending: false,
+            warns_only: false,
+        })
+    };
+    let at_waypoint = |why: String, referent: Option<ObjKey>| {
+        Some(NotAttached {
+            why,
+            referent,
+            warns_only: true,
         })
     };
     match (r.group.as_str(), r.kind.as_str()) {
         ("gateway.networking.k8s.io", "GatewayClass") => {
             if policy_ns != root {
-                return plain(
+                return at_waypoint(
                     format!("a GatewayClass target attaches only from the root namespace ({root}), not {policy_ns}"),
                     None,
                 );
@@ -339,14 +358,14 @@ fn target_not_attached(
             };
             match controller {
                 Some(c) if c == MESH_CONTROLLER => None,
-                Some(c) => plain(
+                Some(c) => at_waypoint(
                     format!(
                         "GatewayClass {} is of controller {c}, not the waypoints' ({MESH_CONTROLLER})",
                         r.name
                     ),
                     None,
                 ),
-                None => plain(format!("GatewayClass {} does not exist", r.name), None),
+                None => at_waypoint(format!("GatewayClass {} does not exist", r.name), None),
             }
         }
         ("gateway.networking.k8s.io", "Gateway") => {
@@ -354,7 +373,7 @@ fn target_not_attached(
             if view.get(&gw).is_some() {
                 return None;
             }
-            plain(format!("Gateway {ns}/{} does not exist", r.name), Some(gw))
+            at_waypoint(format!("Gateway {ns}/{} does not exist", r.name), Some(gw))
         }
         ("" | "core", "Service") | ("networking.istio.io", "ServiceEntry") => {
             let kind = if r.kind == "Service" {
@@ -378,11 +397,11 @@ fn target_not_attached(
                 Binding::Failed { named, why, pending, .. } => Some(NotAttached {
                     why: format!("{} {ns}/{}'s waypoint {} is not bound: {why}", r.kind, r.name, named.qualified_name()),
                     referent: Some(named),
-                    pending,
+                    warns_only: pending,
                 }),
             }
         }
-        _ => plain(
+        _ => at_waypoint(
             format!(
                 "istiod attaches no policy to a {} target",
                 if r.group.is_empty() {

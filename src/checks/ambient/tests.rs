@@ -150,6 +150,9 @@ fn mg1008_target_refs_that_never_attach() {
         "{}",
         f[0].message
     );
+    // Decided at the waypoint, which the ambient index (the oracle) does not
+    // show: a warning.
+    assert_eq!(f[0].severity, Severity::Warning);
     let f = check_yaml(
         &v,
         &target(
@@ -165,6 +168,8 @@ fn mg1008_target_refs_that_never_attach() {
     let f = check_yaml(&unbound, &target("shop", svc));
     assert_eq!(codes(&f), pairs(&[("MG1008", "/spec/targetRefs/0")]));
     assert!(f[0].message.contains("bound to no waypoint"), "{}", f[0].message);
+    // The ambient index shows the Service without a waypoint: an error.
+    assert_eq!(f[0].severity, Severity::Error);
     let f = check_yaml(
         &v,
         &target("shop", "{group: gateway.networking.k8s.io, kind: Gateway, name: nope}"),
