@@ -859,3 +859,30 @@ fn relabelling_a_namespace_into_ambient_warns_of_policies_that_turn_into_a_deny_
     let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
     assert!(d.warnings.iter().all(|w| !w.contains("MG10")), "{:?}", d.warnings);
 }
+
+#[test]
+fn an_ambient_deny_all_another_policy_of_the_batch_may_lift_is_never_denied() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\nspec:\n  containers: [{name: web, image: web:1}]\n";
+    let l7 = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "web-get", "namespace": "shop"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}]}});
+    let base = std::sync::Arc::new(view(&[ns, pod]));
+    for dry_run in [true, false] {
+        let r = req(
+            Operation::Create,
+            "AuthorizationPolicy",
+            "security.istio.io",
+            Some(l7.clone()),
+            None,
+            dry_run,
+        );
+        let d = run(&r, &base, &Policy::with_defaults("m"), &Pending::default());
+        assert!(d.allowed, "{d:?}");
+        assert!(
+            d.warnings.iter().any(|w| w.starts_with("MG1004 /spec/rules/0")),
+            "{:?}",
+            d.warnings
+        );
+    }
+}

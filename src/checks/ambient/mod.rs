@@ -120,7 +120,9 @@ fn check_allow(
                 if denied_all.len() == pods.len() { "them".to_string() } else { format!("{} of them", denied_all.len()) },
                 super::join_at_most(denied_all.iter().map(|e| e.object.key.name.clone()), 3)
             ),
-        ));
+        )
+        // Another ALLOW of the same batch may admit their traffic.
+        .with_referents_of(Kind::AuthorizationPolicy, policy_namespaces(view, pods)));
         return;
     }
     for (at, l7) in dropped {
@@ -209,7 +211,9 @@ fn check_waypoint_identity(
                 "{who}, and {} sit behind waypoint {waypoint}, whose identity no ztunnel ALLOW rule for them admits (PILOT_AUTO_ALLOW_WAYPOINT_POLICY is not on): every request the waypoint forwards to them is reset; allow its service account or namespace",
                 super::join_at_most(names, 3)
             ),
-        ));
+        )
+        // Another ALLOW of the same batch may admit the waypoint.
+        .with_referents_of(Kind::AuthorizationPolicy, policy_namespaces(view, pods)));
     }
 }
 
@@ -257,6 +261,16 @@ fn rule_admits(from: &crate::model::security::RuleSources, ns: &str, sa: &str) -
         let by_namespace = namespaces.is_empty() || namespaces.iter().any(|n| istio_match(n, ns));
         by_principal && by_namespace
     })
+}
+
+/// Where an AuthorizationPolicy for these pods can be: their namespaces and
+/// the root namespace.
+fn policy_namespaces(view: &ClusterView, pods: &[&std::sync::Arc<Entry>]) -> Vec<String> {
+    let mut out: Vec<String> = pods.iter().map(|p| p.object.key.namespace.clone()).collect();
+    out.push(view.mesh().root_namespace.clone());
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The ALLOW AuthorizationPolicies ztunnel enforces for a workload.
@@ -392,7 +406,8 @@ fn target_not_attached(
                         "{} {ns}/{} is bound to no waypoint (no istio.io/use-waypoint on it or its namespace), and a Service target applies only at its waypoint",
                         r.kind, r.name
                     ),
-                    None,
+                    // The same batch may label it.
+                    Some(target),
                 ),
                 Binding::Failed { named, why, pending, .. } => Some(NotAttached {
                     why: format!("{} {ns}/{}'s waypoint {} is not bound: {why}", r.kind, r.name, named.qualified_name()),
