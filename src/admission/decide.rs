@@ -31,6 +31,10 @@ pub struct Decision {
     /// The referrers an impact denial names: what a live read-through checks
     /// are still there (and still broken) before the denial stands.
     pub impact_referrers: Vec<crate::model::ObjKey>,
+    /// Services a denial finds absent, which a remote cluster of a
+    /// multi-cluster mesh may serve: read there (one GET per remote) before
+    /// the denial stands.
+    pub remote_lookups: Vec<crate::model::ObjKey>,
 }
 
 impl Decision {
@@ -146,6 +150,16 @@ pub fn decide(
                     line.push_str(&note);
                 }
             }
+            if action == Action::Deny && crate::multicluster::rests_on_registry(&f) {
+                if let Some(note) = crate::multicluster::unsynced_note(view) {
+                    action = Action::Warn;
+                    line.push_str(&note);
+                } else if let Some(Referent::Object(k)) = &f.referent {
+                    if k.kind == Kind::Service && !decision.remote_lookups.contains(k) {
+                        decision.remote_lookups.push(k.clone());
+                    }
+                }
+            }
             if !ready && action == Action::Deny && f.code != "MG0001" {
                 action = Action::Warn;
             }
@@ -170,6 +184,10 @@ pub fn decide(
         };
         let (deny, warn, referrers) = impact_lines(view, &change, policy, ready);
         decision.impact_referrers = referrers;
+        if !deny.is_empty() && kind == Kind::Service {
+            // A remote cluster serving the same Service keeps its host.
+            decision.remote_lookups.push(entry.object.key.clone());
+        }
         if !deny.is_empty() {
             denials.push(format!(
                 "{verb} {} {} breaks {} object(s) that refer to it: {}",
@@ -346,17 +364,24 @@ fn impact_lines(
             warn.push(format!("{after}, {key}: {}", f.headline()));
         }
     }
+    // While a remote cluster is not synced, it may still serve a host this
+    // change takes away here.
+    let unsynced = crate::multicluster::unsynced_note(view);
     for (referrer, mut findings) in impact.broken {
         let key = &referrer.object.key;
         if policy.exempt_namespaces.contains(&key.namespace) {
             continue;
         }
         ignore_annotated(&referrer.object, &mut findings);
-        let lines: Vec<String> = findings
-            .iter()
-            .filter(|f| policy.action(f) == Action::Deny)
-            .map(Finding::headline)
-            .collect();
+        let mut lines: Vec<String> = Vec::new();
+        for f in findings.iter().filter(|f| policy.action(f) == Action::Deny) {
+            match &unsynced {
+                Some(note) if crate::multicluster::rests_on_registry(f) => {
+                    warn.push(format!("{after}, {key}: {}{note}", f.headline()))
+                }
+                _ => lines.push(f.headline()),
+            }
+        }
         if lines.is_empty() {
             continue;
         }

@@ -119,8 +119,19 @@ impl Audit {
     /// differ from the current view: checks again the changed audited objects
     /// and every object that read a topic the change published.
     pub fn advance(&mut self, next: Arc<ClusterView>, changed: impl IntoIterator<Item = ObjKey>) -> PassStats {
+        self.advance_with(next, changed, Vec::new())
+    }
+
+    /// `advance`, where remote clusters' objects changed too: `topics` are
+    /// the answers they changed.
+    pub fn advance_with(
+        &mut self,
+        next: Arc<ClusterView>,
+        changed: impl IntoIterator<Item = ObjKey>,
+        topics: Vec<Topic>,
+    ) -> PassStats {
         let domain = next.cluster_domain().to_string();
-        let mut published: HashSet<u64> = HashSet::new();
+        let mut published: HashSet<u64> = topics.iter().map(|t| self.hash(t)).collect();
         let mut recheck: HashSet<ObjKey> = HashSet::new();
         let mut seen: HashSet<ObjKey> = HashSet::new();
         let mut namespaces: HashSet<String> = HashSet::new();

@@ -58,14 +58,14 @@ pub async fn run(view: Arc<SharedView>, results: Arc<AuditResults>, debounce: Du
             continue; // set_ready(true) wakes us again
         }
         let (next, changes) = view.take_changes();
-        if audit.is_some() && changes == Changes::Objects(Vec::new()) {
+        if audit.is_some() && changes == Changes::none() {
             continue;
         }
         let started = Instant::now();
         let current = audit.take();
         let done = tokio::task::spawn_blocking(move || match (current, changes) {
-            (Some(mut a), Changes::Objects(keys)) => {
-                let stats = a.advance(next, keys);
+            (Some(mut a), Changes::Objects { keys, topics }) => {
+                let stats = a.advance_with(next, keys, topics);
                 (a, stats)
             }
             (Some(mut a), Changes::Everything) => {

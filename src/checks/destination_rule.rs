@@ -323,7 +323,10 @@ fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
             let found = view
                 .workloads_matching(Some(ns), &all)
                 .any(|w| topology.is_empty() || topology_matches(w, &topology, view));
-            found
+            // A remote cluster's workloads are endpoints of the host too
+            // (istiod merges them); their nodes are not read, so topology
+            // labels are not judged there.
+            found || view.remote_workloads_matching(ns, &all).next().is_some()
         });
         if !selects {
             out.push(Finding::new(

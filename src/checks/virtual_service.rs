@@ -401,6 +401,23 @@ fn check_destination(
         return;
     }
 
+    // MG0113: only remote clusters serve the host: valid, said for the reader.
+    if view.local_registry(&fqdn).next().is_none() {
+        let remote = view.remote_clusters_serving(&fqdn);
+        if !remote.is_empty() {
+            out.push(Finding::new(
+                &catalog::MG0113,
+                key,
+                d.host_pointer(),
+                format!(
+                    "host {fqdn} is served only by remote cluster{} {}: istiod sends these requests there",
+                    if remote.len() == 1 { "" } else { "s" },
+                    join(&remote)
+                ),
+            ));
+        }
+    }
+
     // MG0104 / MG0105: ports. An update of the host's entry (in the same batch)
     // may add the port: the entry is the referent.
     let ports: BTreeSet<u32> = visible.iter().flat_map(|e| e.ports()).collect();

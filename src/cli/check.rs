@@ -344,17 +344,20 @@ pub fn run(args: &CheckArgs) -> i32 {
     // Every readable file is checked; unreadable ones are reported and make the
     // exit status 2 once the rest has been checked.
     let mut checker = Checker::new(live, settings);
-    let mut unreachable: Vec<String> = Vec::new();
     for (id, listed) in remotes {
         match listed {
             Ok(objects) => {
                 for o in objects {
                     checker.view.apply_remote(&id, o);
                 }
+                checker.view.set_remote_sync(&id, crate::view::RemoteSync::Synced);
             }
             Err(e) => {
                 eprintln!("meshgate: warning: remote cluster {id} could not be read ({e}): findings that rest on something being absent are warnings");
-                unreachable.push(id);
+                let why = "could not be read".to_string();
+                checker
+                    .view
+                    .set_remote_sync(&id, crate::view::RemoteSync::Unsynced { why });
             }
         }
     }
@@ -381,6 +384,7 @@ pub fn run(args: &CheckArgs) -> i32 {
     for s in &outcome.skipped {
         eprintln!("meshgate: note: {}:{}: skipped: {}", s.file, s.line, s.reason);
     }
+    let unsynced = crate::multicluster::unsynced_note(&checker.view);
     let mut report = checker.finish();
     // The process ends after the report: freeing the view's objects one by one
     // would only cost time (a tenth of a second at 88,000 objects).
@@ -391,14 +395,11 @@ pub fn run(args: &CheckArgs) -> i32 {
         checks::require_egress_gateway(&mut report.findings);
     }
     // An unreachable remote may serve what looks absent: no error rests on it.
-    if !unreachable.is_empty() {
+    if let Some(note) = unsynced {
         for f in report.findings.iter_mut() {
-            if f.severity == crate::finding::Severity::Error && f.referent.is_some() {
+            if f.severity == crate::finding::Severity::Error && crate::multicluster::rests_on_registry(f) {
                 f.severity = crate::finding::Severity::Warning;
-                f.message.push_str(&format!(
-                    " (a warning: remote cluster {} could not be read, and may serve it)",
-                    unreachable.join(", ")
-                ));
+                f.message.push_str(&note);
             }
         }
     }
@@ -446,7 +447,7 @@ fn remote_snapshots(args: &[String]) -> Result<Vec<(String, Result<Vec<Object>, 
     Ok(runtime.block_on(async {
         let mut out = Vec::new();
         for (id, kc) in configs {
-            let listed = tokio::time::timeout(std::time::Duration::from_secs(15), crate::live::remote_services(kc))
+            let listed = tokio::time::timeout(std::time::Duration::from_secs(15), crate::live::remote_objects(kc))
                 .await
                 .unwrap_or_else(|_| Err("timed out after 15 s".to_string()));
             out.push((id, listed));

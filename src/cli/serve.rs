@@ -58,6 +58,12 @@ pub struct ServeArgs {
     /// the own namespace.
     #[arg(long, conflicts_with_all = ["cluster_from", "dev"])]
     pub policy_reports: bool,
+    /// This cluster's id in a multi-cluster mesh: a remote secret key equal
+    /// to it is ignored. Default: istiod's `CLUSTER_ID` (from its
+    /// Deployment), else `Kubernetes`. Remote secrets (label
+    /// `istio/multiCluster: "true"`) are read from the own namespace.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["cluster_from", "dev"])]
+    pub cluster_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +252,8 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
             args.kubeconfig.as_deref(),
             Duration::from_secs(args.stale_seconds),
             args.policy_reports.then_some(args.own_namespace.as_str()),
+            &args.own_namespace,
+            args.cluster_id.clone(),
         ));
         if let Err(e) = started {
             eprintln!("meshgate: error: {e}");
@@ -261,9 +269,11 @@ pub fn run_serve(mut args: ServeArgs) -> i32 {
     }
 }
 
-/// Read-through GETs on the live API server, each bounded by a timeout.
+/// Read-through GETs on the live API server (and on remote clusters), each
+/// bounded by a timeout.
 struct LiveFetch {
     client: kube::Client,
+    remotes: Arc<crate::live::remote::Remotes>,
 }
 
 impl server::Fetch for LiveFetch {
@@ -276,6 +286,11 @@ impl server::Fetch for LiveFetch {
         let client = self.client.clone();
         Box::pin(async move { crate::live::list(&client, kind, namespace.as_deref(), Duration::from_secs(1)).await })
     }
+
+    fn fetch_remote(&self, key: crate::model::ObjKey) -> server::RemoteFetchFuture {
+        let remotes = self.remotes.clone();
+        Box::pin(async move { crate::live::remote::fetch_everywhere(&remotes, &key, Duration::from_secs(1)).await })
+    }
 }
 
 /// Connects to the API server, starts the watches and the readiness monitor, and
@@ -285,8 +300,24 @@ async fn start_live(
     kubeconfig: Option<&Path>,
     stale_after: Duration,
     policy_reports_lease_namespace: Option<&str>,
+    own_namespace: &str,
+    cluster_id: Option<String>,
 ) -> Result<(), String> {
     let client = crate::live::client(kubeconfig).await?;
+    // Remote clusters never hold readiness back: they are not in `health`.
+    let remotes = Arc::new(crate::live::remote::Remotes::default());
+    let local_id = match cluster_id {
+        Some(id) => id,
+        None => crate::live::remote::local_cluster_id(&client).await,
+    };
+    tracing::info!(cluster_id = %local_id, namespace = %own_namespace, "reading remote secrets");
+    tokio::spawn(crate::live::remote::run_secrets(
+        client.clone(),
+        own_namespace.to_string(),
+        local_id,
+        state.view.clone(),
+        remotes.clone(),
+    ));
     if let Some(ns) = policy_reports_lease_namespace {
         let policy = state.policy.clone();
         let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
@@ -324,7 +355,11 @@ async fn start_live(
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     });
-    state.fetcher = Some(Arc::new(LiveFetch { client }));
+    state.fetcher = Some(Arc::new(LiveFetch {
+        client,
+        remotes: remotes.clone(),
+    }));
+    state.remotes = Some(remotes);
     state.health = Some(health);
     Ok(())
 }

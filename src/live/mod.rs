@@ -8,6 +8,7 @@
 mod health;
 mod kinds;
 pub mod policy_reports;
+pub mod remote;
 
 pub use health::Health;
 pub use kinds::{core_specs, discover_istio_specs, WatchSpec};
@@ -170,21 +171,18 @@ pub async fn snapshot(client: &Client) -> Result<(Vec<Object>, Vec<String>), Str
     Ok((objects, skipped))
 }
 
-/// The Services of a remote cluster (multi-cluster meshes), through a
-/// kubeconfig already sanitised.
-pub async fn remote_services(kc: kube::config::Kubeconfig) -> Result<Vec<Object>, String> {
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    let client = Client::try_from(config).map_err(|e| e.to_string())?;
-    let spec = core_specs()
-        .into_iter()
-        .find(|s| s.kind == Kind::Service)
-        .ok_or("no Service watch")?;
-    let values = list_all(&client, &spec)
-        .await
-        .map_err(|e| format!("listing Services: {e}"))?;
-    Ok(values.into_iter().filter_map(object).collect())
+/// The Services and Pods of a remote cluster (multi-cluster meshes), through
+/// a kubeconfig already sanitised.
+pub async fn remote_objects(kc: kube::config::Kubeconfig) -> Result<Vec<Object>, String> {
+    let client = remote::client(kc).await?;
+    let mut out = Vec::new();
+    for spec in remote::specs() {
+        let values = list_all(&client, &spec)
+            .await
+            .map_err(|e| format!("listing {}: {e}", spec.ar.plural))?;
+        out.extend(values.into_iter().filter_map(object));
+    }
+    Ok(out)
 }
 
 async fn list_all(client: &Client, spec: &WatchSpec) -> Result<Vec<Value>, kube::Error> {

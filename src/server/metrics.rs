@@ -36,6 +36,17 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterKindLabels {
+    pub cluster: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: String,
 }
@@ -62,6 +73,12 @@ pub struct Metrics {
     pub audit_last_pass_seconds: Gauge<f64, AtomicU64>,
     pub audit_last_pass_rechecked: Gauge,
     pub audit_passes: Gauge,
+    pub remote_cluster_ready: Family<ClusterLabels, Gauge>,
+    pub remote_cluster_last_sync: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    pub remote_cluster_objects: Family<ClusterKindLabels, Gauge>,
+    pub remote_secret_rejections: Counter,
+    /// The clusters the remote gauges were last published for.
+    pub remote_known: std::sync::Mutex<Vec<String>>,
 }
 
 impl Default for Metrics {
@@ -181,6 +198,30 @@ impl Metrics {
         );
         let audit_passes = Gauge::default();
         registry.register("audit_passes", "Audit passes since start", audit_passes.clone());
+        let remote_cluster_ready = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "remote_cluster_ready",
+            "1 while a remote cluster (multi-cluster mesh) is synced, 0 while it is syncing or unreachable (its last-known objects are kept)",
+            remote_cluster_ready.clone(),
+        );
+        let remote_cluster_last_sync = Family::<ClusterLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "remote_cluster_last_sync_timestamp_seconds",
+            "When a remote cluster's objects were last known current (Unix seconds)",
+            remote_cluster_last_sync.clone(),
+        );
+        let remote_cluster_objects = Family::<ClusterKindLabels, Gauge>::default();
+        registry.register(
+            "remote_cluster_objects",
+            "Objects of a remote cluster in the view, by kind",
+            remote_cluster_objects.clone(),
+        );
+        let remote_secret_rejections = Counter::default();
+        registry.register(
+            "remote_secret_rejections",
+            "Remote secret keys rejected (an unsafe or unreadable kubeconfig: never used)",
+            remote_secret_rejections.clone(),
+        );
         Metrics {
             registry,
             reviews,
@@ -203,6 +244,11 @@ impl Metrics {
             audit_last_pass_seconds,
             audit_last_pass_rechecked,
             audit_passes,
+            remote_cluster_ready,
+            remote_cluster_last_sync,
+            remote_cluster_objects,
+            remote_secret_rejections,
+            remote_known: std::sync::Mutex::default(),
         }
     }
 

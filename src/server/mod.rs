@@ -31,6 +31,10 @@ pub type FetchFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result
 /// A live LIST of one kind in one namespace (`None`: all), with its own timeout.
 pub type ListFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Object>, String>> + Send>>;
 
+/// One GET in each remote cluster: per cluster, its answer.
+pub type RemoteFetchFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(String, Result<Option<Object>, String>)>> + Send>>;
+
 /// The API server, read live before a denial (product.md §3 "Read-through").
 pub trait Fetch: Send + Sync {
     /// `Ok(None)` only when the API server says the object does not exist.
@@ -38,6 +42,11 @@ pub trait Fetch: Send + Sync {
     fn list(&self, kind: Kind, namespace: Option<String>) -> ListFuture {
         let _ = namespace;
         Box::pin(async move { Err(format!("cannot list {kind}")) })
+    }
+    /// `key` in each remote cluster of a multi-cluster mesh (none by default).
+    fn fetch_remote(&self, key: ObjKey) -> RemoteFetchFuture {
+        let _ = key;
+        Box::pin(async { Vec::new() })
     }
 }
 
@@ -57,6 +66,9 @@ pub struct AppState {
     pub health: Option<Arc<crate::live::Health>>,
     /// The audit's passes (`serve` runs the audit; `/report` reads it).
     pub audit: Arc<crate::audit::AuditResults>,
+    /// Remote clusters of a multi-cluster mesh, for metrics; `None` when the
+    /// view comes from files.
+    pub remotes: Option<Arc<crate::live::remote::Remotes>>,
 }
 
 impl AppState {
@@ -69,6 +81,7 @@ impl AppState {
             fetcher: None,
             health: None,
             audit: Arc::default(),
+            remotes: None,
         }
     }
 
@@ -88,6 +101,7 @@ impl AppState {
                 .set(n as i64);
         }
         self.metrics.cache_ready.set(i64::from(self.view.is_ready()));
+        self.refresh_remote_metrics(&view);
         if let Some(h) = &self.health {
             let now = Instant::now();
             for ((kind, part), kh) in h.snapshot() {
@@ -110,6 +124,52 @@ impl AppState {
                 }
             }
         }
+    }
+}
+
+impl AppState {
+    fn refresh_remote_metrics(&self, view: &crate::view::ClusterView) {
+        let Some(remotes) = &self.remotes else { return };
+        let m = &self.metrics;
+        let clusters = view.remote_clusters();
+        let last_sync = remotes.last_sync();
+        // A cluster whose secret is gone leaves the metrics too.
+        let known: Vec<String> = m.remote_known.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for id in known.iter().filter(|id| !clusters.contains_key(id.as_str())) {
+            let labels = metrics::ClusterLabels { cluster: id.clone() };
+            m.remote_cluster_ready.remove(&labels);
+            m.remote_cluster_last_sync.remove(&labels);
+            for kind in [Kind::Service, Kind::Pod] {
+                m.remote_cluster_objects.remove(&metrics::ClusterKindLabels {
+                    cluster: id.clone(),
+                    kind: kind.as_str().to_string(),
+                });
+            }
+        }
+        for (id, sync) in &clusters {
+            let labels = metrics::ClusterLabels {
+                cluster: id.to_string(),
+            };
+            m.remote_cluster_ready
+                .get_or_create(&labels)
+                .set(i64::from(*sync == &crate::view::RemoteSync::Synced));
+            if let Some(t) = last_sync.get(*id) {
+                let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+                m.remote_cluster_last_sync.get_or_create(&labels).set(secs);
+            }
+            for kind in [Kind::Service, Kind::Pod] {
+                m.remote_cluster_objects
+                    .get_or_create(&metrics::ClusterKindLabels {
+                        cluster: id.to_string(),
+                        kind: kind.as_str().to_string(),
+                    })
+                    .set(view.remote_object_count(id, kind) as i64);
+            }
+        }
+        *m.remote_known.lock().unwrap_or_else(|p| p.into_inner()) = clusters.keys().map(|s| s.to_string()).collect();
+        let seen = m.remote_secret_rejections.get();
+        m.remote_secret_rejections
+            .inc_by(remotes.rejected().saturating_sub(seen));
     }
 }
 
@@ -211,15 +271,23 @@ async fn validate(
         }
     };
     if let (false, Some(mut again), Some(fetcher)) = (decision.allowed, retry, st.fetcher.as_ref()) {
-        if read_through(&st, fetcher.as_ref(), &decision).await {
-            if let Ok(d) = admission::decide(
-                &mut again,
-                &st.view.snapshot(),
-                ready,
-                &policy,
-                &st.pending,
-                Instant::now(),
-            ) {
+        let (local, remote) = futures::join!(
+            read_through(&st, fetcher.as_ref(), &decision),
+            remote_read_through(&st, fetcher.as_ref(), &decision)
+        );
+        let (remote_found, remote_failed) = remote;
+        if local || remote_found || !remote_failed.is_empty() {
+            let mut base = st.view.snapshot();
+            if !remote_failed.is_empty() {
+                // Unreachable just now, whatever its watch last said: this
+                // decision does not rest on it.
+                let mut v = (*base).clone();
+                for (id, why) in remote_failed {
+                    v.set_remote_sync(&id, crate::view::RemoteSync::Unsynced { why });
+                }
+                base = Arc::new(v);
+            }
+            if let Ok(d) = admission::decide(&mut again, &base, ready, &policy, &st.pending, Instant::now()) {
                 decision = d;
             }
         }
@@ -340,6 +408,53 @@ async fn read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -
         }
     });
     true
+}
+
+/// Before a denial that finds a Service absent, one bounded GET of it in each
+/// remote cluster: a remote watch lagging (or down) must never cause a false
+/// denial. Returns whether a remote had it (then it is in the view) and the
+/// clusters that did not answer.
+async fn remote_read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -> (bool, Vec<(String, String)>) {
+    if decision.remote_lookups.is_empty() || decision.remote_lookups.len() > MAX_READ_THROUGH {
+        return (false, Vec::new());
+    }
+    let answers =
+        futures::future::join_all(decision.remote_lookups.iter().map(|k| fetcher.fetch_remote(k.clone()))).await;
+    let mut found: Vec<(String, Object)> = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for (cluster, got) in answers.into_iter().flatten() {
+        let outcome = match got {
+            Ok(Some(o)) => {
+                found.push((cluster, o));
+                "remote found"
+            }
+            Ok(None) => "remote absent",
+            Err(e) => {
+                tracing::warn!(cluster = %cluster, error = %e, "remote read-through failed");
+                if !failed.iter().any(|(c, _)| *c == cluster) {
+                    failed.push((cluster, format!("unreachable: {e}")));
+                }
+                "remote error"
+            }
+        };
+        st.metrics
+            .read_through
+            .get_or_create(&metrics::OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+    let any = !found.is_empty();
+    if any {
+        st.view.update_remote(|v| {
+            let mut topics = Vec::new();
+            for (cluster, o) in found {
+                topics.extend(v.apply_remote(&cluster, o));
+            }
+            topics
+        });
+    }
+    (any, failed)
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {

@@ -9,10 +9,12 @@ mod index;
 mod keyset;
 mod map;
 pub mod reads;
+mod remote;
 mod shared;
 
 pub use entry::{Entry, Parsed, RegistryPort, ViewSettings};
 pub use map::Storage;
+pub use remote::{is_remote_kind, RemoteSync};
 pub use shared::{Changes, SharedView};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -141,14 +143,11 @@ pub struct ClusterView {
     /// Judge live Pods' ambient capture by istio-cni's label rules, not by its
     /// annotation: what a Namespace relabel will do once istio-cni acts.
     predict_ambient: bool,
-    /// Services of remote clusters (a multi-cluster mesh: istiod merges
-    /// registries by hostname), by host, with their cluster: `registry`
-    /// answers them too. Istio configuration is never read from them.
-    remote_hosts: index::HashMap<String, Vec<RemoteService>>,
+    /// Services and workloads of remote clusters (a multi-cluster mesh:
+    /// istiod merges registries by hostname): `registry` answers their
+    /// Services too. Istio configuration is never read from them.
+    remotes: remote::Remotes,
 }
-
-/// A remote cluster's id and one of its Services.
-type RemoteService = (Arc<str>, Arc<Entry>);
 
 impl ClusterView {
     /// A view to share as snapshots (persistent maps).
@@ -361,9 +360,8 @@ impl ClusterView {
         ExportTo::resolve(entry.export_to_entries(), default, &entry.object.key.namespace)
     }
 
-    /// Services and ServiceEntries that declare exactly `host` (a wildcard host
-    /// matches only the same wildcard), this cluster's and remote clusters'.
-    pub fn registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
+    /// `registry` without remote clusters' Services.
+    pub fn local_registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
         read(|| Topic::Host(host.to_string()));
         let declared = self.idx.hosts.get(host);
         let builtin = self
@@ -372,37 +370,86 @@ impl ClusterView {
             .filter(|(fqdn, _)| declared.is_none() && fqdn == host)
             .map(|(_, e)| e)
             .next();
-        let remote = self.remote_hosts.get(host).into_iter().flatten().map(|(_, e)| e);
-        self.lookup(declared).chain(builtin).chain(remote)
+        self.lookup(declared).chain(builtin)
     }
 
-    /// A Service of remote cluster `cluster` (multi-cluster meshes): its host
-    /// counts wherever a host is resolved. Other kinds are not read remotely.
-    pub fn apply_remote(&mut self, cluster: &str, object: Object) {
-        if object.key.kind != Kind::Service {
-            return;
-        }
-        let entry = Arc::new(Entry::new(object, &self.settings));
-        let domain = self.settings.cluster_domain.clone();
-        for h in entry.provided_hosts(&domain) {
-            let list = self.remote_hosts.or_default(h);
-            list.retain(|(c, e)| !(&**c == cluster && e.object.key == entry.object.key));
-            list.push((Arc::from(cluster), entry.clone()));
-        }
+    /// Services and ServiceEntries that declare exactly `host` (a wildcard host
+    /// matches only the same wildcard), this cluster's and remote clusters'.
+    pub fn registry(&self, host: &str) -> impl Iterator<Item = &Arc<Entry>> {
+        let remote = self.remotes.services(host).map(|(_, e)| e);
+        self.local_registry(host).chain(remote)
+    }
+
+    /// An object (Service or Pod) of remote cluster `cluster` (multi-cluster
+    /// meshes): its host counts wherever a host is resolved, its workload
+    /// wherever a subset's endpoints are. Other kinds are ignored. Returns the
+    /// topics whose answers changed.
+    pub fn apply_remote(&mut self, cluster: &str, object: Object) -> Vec<Topic> {
+        self.remotes.apply(cluster, object, &self.settings)
+    }
+
+    pub fn delete_remote(&mut self, cluster: &str, key: &ObjKey) -> Vec<Topic> {
+        self.remotes.remove(cluster, key, &self.settings)
+    }
+
+    /// Replaces every object of `kind` of a remote cluster (a re-list).
+    pub fn replace_remote(&mut self, cluster: &str, kind: Kind, objects: Vec<Object>) -> Vec<Topic> {
+        self.remotes.replace(cluster, kind, objects, &self.settings)
+    }
+
+    /// Forgets a remote cluster (its remote secret is gone).
+    pub fn drop_remote_cluster(&mut self, cluster: &str) -> Vec<Topic> {
+        self.remotes.drop_cluster(cluster, &self.settings)
+    }
+
+    pub fn set_remote_sync(&mut self, cluster: &str, sync: RemoteSync) {
+        self.remotes.set_sync(cluster, sync);
+    }
+
+    /// Every remote cluster, with its sync state.
+    pub fn remote_clusters(&self) -> BTreeMap<&str, &RemoteSync> {
+        self.remotes.clusters()
+    }
+
+    /// Remote clusters whose objects may not be current, with why: while one
+    /// is listed, nothing meshgate finds absent is known to be absent.
+    pub fn unsynced_remotes(&self) -> Vec<(&str, &str)> {
+        self.remotes
+            .clusters()
+            .into_iter()
+            .filter_map(|(id, s)| match s {
+                RemoteSync::Synced => None,
+                RemoteSync::Unsynced { why } => Some((id, why.as_str())),
+            })
+            .collect()
+    }
+
+    pub fn remote_object_count(&self, cluster: &str, kind: Kind) -> usize {
+        self.remotes.object_count(cluster, kind)
+    }
+
+    pub fn remote_get(&self, cluster: &str, key: &ObjKey) -> Option<&Arc<Entry>> {
+        self.remotes.get(cluster, key)
     }
 
     /// The remote clusters that serve `host`.
     pub fn remote_clusters_serving(&self, host: &str) -> Vec<&str> {
-        let mut out: Vec<&str> = self
-            .remote_hosts
-            .get(host)
-            .into_iter()
-            .flatten()
-            .map(|(c, _)| &**c)
-            .collect();
+        read(|| Topic::Host(host.to_string()));
+        let mut out: Vec<&str> = self.remotes.services(host).map(|(c, _)| &**c).collect();
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Remote workloads of `namespace` whose labels include all of `selector`,
+    /// with their cluster.
+    pub fn remote_workloads_matching<'a>(
+        &'a self,
+        namespace: &'a str,
+        selector: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (&'a Arc<str>, &'a Arc<Entry>)> + 'a {
+        read_workloads(Some(namespace), selector.iter().next());
+        self.remotes.workloads_matching(namespace, selector)
     }
 
     /// Wildcard registry hosts covering `host`, most specific first.

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
+use super::reads::Topic;
 use super::ClusterView;
 use crate::model::ObjKey;
 
@@ -17,10 +18,22 @@ const JOURNAL_LIMIT: usize = 50_000;
 /// What changed since the journal was last taken.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Changes {
-    /// Exactly these objects (added, replaced or deleted) may differ.
-    Objects(Vec<ObjKey>),
+    /// Exactly these objects (added, replaced or deleted) may differ, and
+    /// the answers of these topics (remote clusters' objects, which are not
+    /// objects of the view).
+    Objects { keys: Vec<ObjKey>, topics: Vec<Topic> },
     /// Anything may differ.
     Everything,
+}
+
+impl Changes {
+    /// Nothing changed.
+    pub fn none() -> Changes {
+        Changes::Objects {
+            keys: Vec::new(),
+            topics: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -65,23 +78,38 @@ impl SharedView {
     /// Applies `f` to a copy of the current view and publishes the result; the
     /// journal records that anything may have changed.
     pub fn update(&self, f: impl FnOnce(&mut ClusterView)) {
-        self.write(None, f);
+        self.write(None, |v| {
+            f(v);
+            Vec::new()
+        });
     }
 
     /// As `update`, where `f` changes only the objects of `keys`.
     pub fn update_objects(&self, keys: impl IntoIterator<Item = ObjKey>, f: impl FnOnce(&mut ClusterView)) {
-        self.write(Some(keys.into_iter().collect()), f);
+        self.write(Some(keys.into_iter().collect()), |v| {
+            f(v);
+            Vec::new()
+        });
     }
 
-    fn write(&self, keys: Option<Vec<ObjKey>>, f: impl FnOnce(&mut ClusterView)) {
+    /// As `update`, where `f` changes remote clusters' objects only and
+    /// returns the topics whose answers changed.
+    pub fn update_remote(&self, f: impl FnOnce(&mut ClusterView) -> Vec<Topic>) {
+        self.write(Some(Vec::new()), f);
+    }
+
+    fn write(&self, keys: Option<Vec<ObjKey>>, f: impl FnOnce(&mut ClusterView) -> Vec<Topic>) {
         {
             let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
             let mut next = (*guard.view).clone();
-            f(&mut next);
+            let changed_topics = f(&mut next);
             guard.view = Arc::new(next);
             match (&mut guard.changes, keys) {
-                (Changes::Objects(journal), Some(keys)) if journal.len() + keys.len() <= JOURNAL_LIMIT => {
-                    journal.extend(keys)
+                (Changes::Objects { keys: journal, topics }, Some(keys))
+                    if journal.len() + topics.len() + keys.len() + changed_topics.len() <= JOURNAL_LIMIT =>
+                {
+                    journal.extend(keys);
+                    topics.extend(changed_topics);
                 }
                 (changes, _) => *changes = Changes::Everything,
             }
@@ -93,7 +121,7 @@ impl SharedView {
     /// restarts empty).
     pub fn take_changes(&self) -> (Arc<ClusterView>, Changes) {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let changes = std::mem::replace(&mut guard.changes, Changes::Objects(Vec::new()));
+        let changes = std::mem::replace(&mut guard.changes, Changes::none());
         (guard.view.clone(), changes)
     }
 

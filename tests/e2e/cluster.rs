@@ -17,6 +17,10 @@ const TOKEN: &str = "meshgate-e2e-token";
 /// meshgate's own token: it authenticates as the ServiceAccount of `manifests/`, so
 /// the ClusterRole there is all it may do (a missing RBAC rule fails the suite).
 const MESHGATE_TOKEN: &str = "meshgate-e2e-sa-token";
+/// The remote clusters' reader (manifests/remote-reader's ServiceAccount): a
+/// remote secret's kubeconfig carries it, so that ClusterRole is all meshgate
+/// may do there.
+pub const READER_TOKEN: &str = "meshgate-e2e-remote-reader-token";
 
 pub fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -174,7 +178,7 @@ impl Cluster {
         std::fs::write(
             d.join("tokens.csv"),
             format!(
-                "{TOKEN},admin,admin,\"system:masters\"\n{MESHGATE_TOKEN},system:serviceaccount:meshgate:meshgate,meshgate-sa,\"system:serviceaccounts,system:serviceaccounts:meshgate\"\n"
+                "{TOKEN},admin,admin,\"system:masters\"\n{MESHGATE_TOKEN},system:serviceaccount:meshgate:meshgate,meshgate-sa,\"system:serviceaccounts,system:serviceaccounts:meshgate\"\n{READER_TOKEN},system:serviceaccount:meshgate:meshgate-reader,meshgate-reader,\"system:serviceaccounts,system:serviceaccounts:meshgate\"\n"
             ),
         )
         .unwrap();
@@ -246,8 +250,13 @@ impl Cluster {
     /// mesh: it shares the etcd under its own prefix. Returns it and an admin
     /// kubeconfig for it (a real CA, a token).
     pub fn start_remote_apiserver(&self, name: &str) -> (Proc, PathBuf) {
+        self.start_remote_apiserver_on(name, free_port())
+    }
+
+    /// A remote API server on `port`: a restart on the same port and cert
+    /// dir keeps its address and its CA.
+    pub fn start_remote_apiserver_on(&self, name: &str, port: u16) -> (Proc, PathBuf) {
         let d = self.dir.path();
-        let port = free_port();
         let certs = d.join(format!("{name}-certs"));
         let p = Proc::spawn(
             "remote kube-apiserver",

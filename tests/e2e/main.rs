@@ -1418,8 +1418,10 @@ fn u_remote_cluster(c: &Cluster) -> Result<(), Failed> {
         &vs,
     ]);
     check(
-        r.code == 0 && !r.stdout.contains("MG0102"),
-        "a host only the remote cluster serves is valid",
+        r.code == 0
+            && !r.stdout.contains("MG0102")
+            && r.stdout.contains("info MG0113 VirtualService e2e-mc-client/pay /spec/http/0/route/0/destination/host: host pay.e2e-mc.svc.cluster.local is served only by remote cluster west"),
+        "a host only the remote cluster serves is valid, and said to be served there",
         &r,
     )?;
     // Unreachable: a warning naming it, never an error that rests on absence.
@@ -1444,8 +1446,9 @@ fn u_remote_cluster(c: &Cluster) -> Result<(), Failed> {
         r.code == 0
             && r.stderr.contains("remote cluster west could not be read")
             && r.stdout.contains("warning MG0102")
-            && r.stdout
-                .contains("(a warning: remote cluster west could not be read, and may serve it)"),
+            && r.stdout.contains(
+                "(a warning, not a denial: remote cluster west (could not be read) is not synced and may serve it)",
+            ),
         "an unreachable remote makes absence a warning",
         &r,
     )?;
@@ -1476,6 +1479,188 @@ fn u_remote_cluster(c: &Cluster) -> Result<(), Failed> {
     )?;
     drop(remote);
     Ok(())
+}
+
+/// A remote secret as `istioctl create-remote-secret` writes it, in
+/// meshgate's namespace: one key per cluster id holding a kubeconfig.
+fn remote_secret(name: &str, cluster_id: &str, kubeconfig: &str) -> String {
+    let indented: String = kubeconfig.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: meshgate\n  labels: {{istio/multiCluster: \"true\"}}\n  annotations: {{networking.istio.io/cluster: {cluster_id}}}\ntype: Opaque\nstringData:\n  {cluster_id}: |\n{indented}"
+    )
+}
+
+/// `meshgate_remote_cluster_ready{cluster="ID"}` on the admin port, if published.
+fn remote_ready(c: &Cluster, id: &str) -> Option<String> {
+    let (_, body) = c.admin("/metrics");
+    let prefix = format!("meshgate_remote_cluster_ready{{cluster=\"{id}\"}} ");
+    body.lines().find_map(|l| l.strip_prefix(&prefix)).map(str::to_string)
+}
+
+fn mc_route(name: &str, host: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: {name}, namespace: e2e-mcl-client}}\nspec:\n  hosts: [{name}.e2e-mcl-client.svc.cluster.local]\n  http:\n  - route:\n    - destination: {{host: {host}, port: {{number: 8080}}}}\n"
+    )
+}
+
+const MC_REMOTE_SVC: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: e2e-mcl}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: e2e-mcl}\nspec:\n  selector: {app: pay}\n  ports: [{name: http, port: 8080}]\n";
+const MC_HOST: &str = "pay.e2e-mcl.svc.cluster.local";
+
+/// Issue #22 live: meshgate reads a remote cluster through its own remote
+/// secret (a real CA, the reader's token and manifests/remote-reader's RBAC
+/// there), and no absence it cannot vouch for ever denies.
+fn v_remote_cluster_live(c: &Cluster) -> Result<(), Failed> {
+    let (remote, admin_kc) = c.start_remote_apiserver("east");
+    let port: u16 = std::fs::read_to_string(&admin_kc)
+        .unwrap()
+        .split("server: https://127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.lines().next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the remote kubeconfig names its port");
+    let mut remote = Some(remote);
+    let reader = repo_path("manifests/remote-reader");
+    let r = cluster::kubectl_at(&admin_kc, &["apply", "-k", &reader], None);
+    check(r.code == 0, "manifests/remote-reader applies in the remote cluster", &r)?;
+    let r = cluster::kubectl_at(&admin_kc, &["apply", "-f", "-"], Some(MC_REMOTE_SVC));
+    check(r.code == 0, "a Service only the remote cluster has", &r)?;
+    c.namespace("e2e-mcl-client");
+    let reader_kc = std::fs::read_to_string(&admin_kc).unwrap().replace(
+        "token: meshgate-e2e-token",
+        &format!("token: {}", cluster::READER_TOKEN),
+    );
+    let secret = remote_secret("istio-remote-secret-east", "east", &reader_kc);
+    let r = apply(c, &secret, &[]);
+    check(r.code == 0, "the remote secret applies", &r)?;
+    wait_until("remote cluster east synced", Duration::from_secs(60), || {
+        remote_ready(c, "east").as_deref() == Some("1")
+    })?;
+    // A route to a host only the remote cluster serves: admitted.
+    let r = apply(c, &mc_route("pay", MC_HOST), &[]);
+    check(
+        r.code == 0 && !r.stderr.contains("MG0102"),
+        "a route to a remote-only host is admitted",
+        &r,
+    )?;
+    // The remote Service deleted: a new route is denied, the admitted one reported.
+    let r = cluster::kubectl_at(&admin_kc, &["delete", "service", "pay", "-n", "e2e-mcl"], None);
+    check(r.code == 0, "the remote Service is deleted", &r)?;
+    let mut last = None;
+    wait_until("a new route to the deleted remote host denied", Duration::from_secs(30), || {
+        let r = apply(c, &mc_route("pay-new", MC_HOST), &["--dry-run=server"]);
+        let r = if r.code == 0 { apply(c, &mc_route("pay-new", MC_HOST), &[]) } else { r };
+        let denied = r.code == 1 && r.stderr.contains("MG0102 /spec/http/0/route/0/destination/host: host pay.e2e-mcl.svc.cluster.local matches no Service or ServiceEntry");
+        last = Some(r);
+        denied
+    })
+    .map_err(|e| format!("{e:?}: {last:?}"))?;
+    wait_until("the admitted route in /report", Duration::from_secs(60), || {
+        audit(c, "namespace=e2e-mcl-client").contains(&(
+            "MG0102".to_string(),
+            "VirtualService/pay".to_string(),
+            "/spec/http/0/route/0/destination/host".to_string(),
+        ))
+    })?;
+    // The remote API server stopped: absence is no longer vouched for.
+    drop(remote.take());
+    wait_until("remote cluster east unsynced", Duration::from_secs(60), || {
+        remote_ready(c, "east").as_deref() == Some("0")
+    })?;
+    let r = apply(c, &mc_route("nowhere", "nowhere.e2e-mcl.svc.cluster.local"), &[]);
+    check(
+        r.code == 0
+            && r.stderr.contains("Warning: MG0102 /spec/http/0/route/0/destination/host: host nowhere.e2e-mcl.svc.cluster.local matches no Service or ServiceEntry")
+            && r.stderr.contains("(a warning, not a denial: remote cluster east (unreachable since "),
+        "a route to a host present nowhere is admitted with a warning naming the unreachable cluster",
+        &r,
+    )?;
+    check(
+        c.admin("/readyz").0 == 200,
+        "/readyz is 200 while a remote cluster is down",
+        &r,
+    )?;
+    let r = c.kubectl(&["delete", "virtualservice", "nowhere", "-n", "e2e-mcl-client"], None);
+    check(r.code == 0, "clean up", &r)?;
+    // Restarted (same address, same CA): absence is enforced again.
+    remote = Some(c.start_remote_apiserver_on("east", port).0);
+    wait_until("remote cluster east synced again", Duration::from_secs(90), || {
+        remote_ready(c, "east").as_deref() == Some("1")
+    })?;
+    let r = apply(c, &mc_route("nowhere", "nowhere.e2e-mcl.svc.cluster.local"), &[]);
+    check(
+        r.code == 1 && r.stderr.contains("denied the request: MG0102"),
+        "absence is enforced again",
+        &r,
+    )?;
+    // The Service back, then the secret deleted: the remote-only host is denied.
+    let r = cluster::kubectl_at(&admin_kc, &["apply", "-f", "-"], Some(MC_REMOTE_SVC));
+    check(r.code == 0, "the remote Service again", &r)?;
+    wait_until("the remote host served again", Duration::from_secs(30), || {
+        apply(c, &mc_route("pay-new", MC_HOST), &["--dry-run=server"]).code == 0
+            && !apply(c, &mc_route("pay-new", MC_HOST), &["--dry-run=server"])
+                .stderr
+                .contains("MG0102")
+    })?;
+    let r = c.kubectl(
+        &["delete", "secret", "istio-remote-secret-east", "-n", "meshgate"],
+        None,
+    );
+    check(r.code == 0, "the remote secret is deleted", &r)?;
+    wait_until(
+        "remote cluster east removed from the metrics",
+        Duration::from_secs(30),
+        || remote_ready(c, "east").is_none(),
+    )?;
+    let r = apply(c, &mc_route("pay-new", MC_HOST), &[]);
+    check(
+        r.code == 1 && r.stderr.contains("denied the request: MG0102"),
+        "without the secret the remote-only host is denied",
+        &r,
+    )?;
+    // A secret whose kubeconfig runs a command: rejected, nothing runs.
+    let marker = c.dir.path().join("remote-exec-ran");
+    let exec_kc = format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: x, cluster: {{server: \"https://127.0.0.1:{port}\"}}}}]\nusers:\n- name: x\n  user:\n    exec: {{apiVersion: client.authentication.k8s.io/v1, command: touch, args: [\"{}\"]}}\ncontexts: [{{name: x, context: {{cluster: x, user: x}}}}]\ncurrent-context: x\n",
+        marker.display()
+    );
+    let before = rejections(c);
+    let r = apply(c, &remote_secret("istio-remote-secret-exec", "north", &exec_kc), &[]);
+    check(
+        r.code == 0,
+        "the exec secret is stored (the API server does not judge it)",
+        &r,
+    )?;
+    wait_until("the exec secret rejected", Duration::from_secs(30), || {
+        rejections(c) > before
+    })?;
+    std::thread::sleep(Duration::from_secs(1));
+    let log = c.log("meshgate.log");
+    check(
+        !marker.exists()
+            && remote_ready(c, "north").is_none()
+            && log.contains("exec is not allowed in a remote secret"),
+        "an exec kubeconfig is rejected, logged, and never run",
+        &r,
+    )?;
+    let r = c.kubectl(
+        &["delete", "secret", "istio-remote-secret-exec", "-n", "meshgate"],
+        None,
+    );
+    check(r.code == 0, "clean up", &r)?;
+    drop(remote);
+    Ok(())
+}
+
+fn rejections(c: &Cluster) -> u64 {
+    let (_, body) = c.admin("/metrics");
+    body.lines()
+        .find_map(|l| l.strip_prefix("meshgate_remote_secret_rejections_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn repo_path(p: &str) -> String {
+    cluster::repo(p).display().to_string()
 }
 
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
@@ -1690,6 +1875,7 @@ fn main() {
         trial("scenario_s_gateway_api_routes", &shared, |c| s_gateway_api_routes(c)),
         trial("scenario_t_ambient", &shared, |c| t_ambient(c)),
         trial("scenario_u_remote_cluster_in_check", &shared, |c| u_remote_cluster(c)),
+        trial("scenario_v_remote_cluster_live", &shared, |c| v_remote_cluster_live(c)),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.

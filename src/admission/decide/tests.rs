@@ -886,3 +886,144 @@ fn an_ambient_deny_all_another_policy_of_the_batch_may_lift_is_never_denied() {
         );
     }
 }
+
+mod multicluster {
+    use super::*;
+    use crate::manifest::parse_text;
+    use crate::view::RemoteSync;
+
+    /// A mesh route to `pay.payments`, which the local cluster does not serve.
+    fn route() -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+               "metadata": {"name": "pay", "namespace": "shop"},
+               "spec": {"hosts": ["pay.shop.svc.cluster.local"],
+                        "http": [{"route": [{"destination": {"host": "pay.payments.svc.cluster.local"}}]}]}})
+    }
+
+    fn remote_svc() -> crate::model::Object {
+        let text =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: payments}\nspec:\n  ports: [{port: 80}]\n";
+        parse_text("r.yaml", text, "default").unwrap().remove(0).object
+    }
+
+    fn decide_route(base: ClusterView) -> Decision {
+        run(
+            &create_vs(route(), false),
+            &std::sync::Arc::new(base),
+            &Policy::with_defaults("meshgate"),
+            &Pending::default(),
+        )
+    }
+
+    #[test]
+    fn a_route_to_a_host_only_a_synced_remote_serves_is_allowed_with_an_info() {
+        let mut v = view(&[]);
+        v.apply_remote("west", remote_svc());
+        v.set_remote_sync("west", RemoteSync::Synced);
+        let d = decide_route(v);
+        assert!(d.allowed, "{:?}", d.message);
+        let info: Vec<&str> = d
+            .findings
+            .iter()
+            .filter(|(f, _)| f.code == "MG0113")
+            .map(|(f, _)| f.message.as_str())
+            .collect();
+        assert_eq!(
+            info,
+            ["host pay.payments.svc.cluster.local is served only by remote cluster west: istiod sends these requests there"]
+        );
+    }
+
+    #[test]
+    fn absence_is_denied_while_every_remote_is_synced_and_the_remotes_are_asked_first() {
+        let mut v = view(&[]);
+        v.set_remote_sync("west", RemoteSync::Synced);
+        let d = decide_route(v);
+        assert!(!d.allowed);
+        assert!(d
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("MG0102 /spec/http/0/route/0/destination/host"));
+        assert_eq!(
+            d.remote_lookups,
+            [crate::model::ObjKey::new(Kind::Service, "payments", "pay")]
+        );
+    }
+
+    #[test]
+    fn absence_is_a_warning_naming_the_cluster_while_a_remote_is_unsynced() {
+        let mut v = view(&[]);
+        v.set_remote_sync("west", RemoteSync::Synced);
+        v.set_remote_sync(
+            "east",
+            RemoteSync::Unsynced {
+                why: "unreachable since 2026-12-07T05:00:00Z".into(),
+            },
+        );
+        let d = decide_route(v);
+        assert!(d.allowed, "{:?}", d.message);
+        assert!(
+            d.warnings.iter().any(|w| w.starts_with("MG0102 ")
+                && w.ends_with("(a warning, not a denial: remote cluster east (unreachable since 2026-12-07T05:00:00Z) is not synced and may serve it)")),
+            "{:?}",
+            d.warnings
+        );
+        assert!(d.remote_lookups.is_empty());
+    }
+
+    #[test]
+    fn an_unsynced_remote_never_softens_what_it_cannot_change() {
+        // A missing Gateway is Istio configuration: read from this cluster only.
+        let mut v = view(&[SVC]);
+        v.set_remote_sync("east", RemoteSync::Unsynced { why: "syncing".into() });
+        let d = run(
+            &create_vs(vs("a", "istio-system/public"), false),
+            &std::sync::Arc::new(v),
+            &Policy::with_defaults("meshgate"),
+            &Pending::default(),
+        );
+        assert!(!d.allowed);
+        assert!(d.message.unwrap().starts_with("MG0101 "));
+    }
+
+    #[test]
+    fn deleting_a_service_a_remote_also_serves_breaks_nothing() {
+        let local =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: pay, namespace: payments}\nspec:\n  ports: [{port: 80}]\n";
+        // JSON is YAML.
+        let route_text = route().to_string();
+        let mut v = view(&[local, &route_text]);
+        v.set_remote_sync("west", RemoteSync::Synced);
+        let delete = |v: &ClusterView| {
+            let old = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pay", "namespace": "payments"},
+                             "spec": {"ports": [{"port": 80}]}});
+            run(
+                &req(Operation::Delete, "Service", "", None, Some(old), false),
+                &std::sync::Arc::new(v.clone()),
+                &Policy::with_defaults("meshgate"),
+                &Pending::default(),
+            )
+        };
+        let d = delete(&v);
+        assert!(!d.allowed, "only this cluster serves it");
+        assert_eq!(
+            d.remote_lookups,
+            [crate::model::ObjKey::new(Kind::Service, "payments", "pay")]
+        );
+        let mut served = v.clone();
+        served.apply_remote("west", remote_svc());
+        assert!(delete(&served).allowed, "{:?}", delete(&served).message);
+        let mut unsynced = v.clone();
+        unsynced.set_remote_sync("west", RemoteSync::Unsynced { why: "syncing".into() });
+        let d = delete(&unsynced);
+        assert!(d.allowed, "{:?}", d.message);
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("shop/pay") && w.contains("remote cluster west (syncing)")),
+            "{:?}",
+            d.warnings
+        );
+    }
+}
