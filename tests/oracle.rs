@@ -1291,6 +1291,8 @@ fn explain_scenarios() -> Vec<(&'static str, String, Vec<Value>)> {
 
 #[path = "oracle/ambient.rs"]
 mod ambient;
+#[path = "oracle/multicluster.rs"]
+mod multicluster;
 
 #[test]
 fn explain_agrees_with_istiods_generator_on_routing_features() {

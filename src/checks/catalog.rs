@@ -72,7 +72,7 @@ checks! {
     MG0112 = "MG0112", Warning, "VirtualService", "C/U", "IST0149", "/spec/http/0/match/0/headers/@request.auth.claims.group", "match never succeeds",
         "An `http[].match[].headers` (or `withoutHeaders`) key on `@request.auth.claims.*` applies at a Gateway whose workload no RequestAuthentication covers (its namespace's, selecting it or namespace-wide, or the root namespace's): the claim is never set and the match never succeeds.";
     MG0113 = "MG0113", Info, "VirtualService", "C/U", "—", "/spec/http/0/route/0/destination/host", "—",
-        "A destination host that only remote clusters of a multi-cluster mesh serve (meshgate reads them through its remote secrets, as istiod does): valid, and istiod sends the requests there; the message names the clusters, so a reader knows the route leaves this cluster.";
+        "A destination host that only remote clusters of a multi-cluster mesh serve (meshgate reads them through its remote secrets, as istiod does): valid, and istiod sends the requests there; the message names the clusters, so a reader knows the route leaves this cluster. A warning when the host is cluster-local (MeshConfig `serviceSettings`, or istiod's defaults: `*.kube-system`, `kubernetes.default`, istiod): istiod then sends only this cluster's endpoints, none, and requests get 503 UH.";
     MG0201 = "MG0201", Warning, "DestinationRule", "C/U", "IST0174, KIA0202", "/spec/host", "rule applies to nothing",
         "The `host` resolves to no Service or ServiceEntry visible to the rule's clients.";
     MG0202 = "MG0202", Warning, "DestinationRule", "C/U", "IST0173, KIA0203", "/spec/subsets/0/labels", "503 UH for routes to the subset",

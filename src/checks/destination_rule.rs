@@ -326,7 +326,10 @@ fn check_subsets(entry: &Entry, dr: &DestinationRuleSpec, fqdn: &str, view: &Clu
             // A remote cluster's workloads are endpoints of the host too
             // (istiod merges them); their nodes are not read, so topology
             // labels are not judged there.
-            found || view.remote_workloads_matching(ns, &all).next().is_some()
+            // A cluster-local host gets this cluster's endpoints only.
+            found
+                || (!crate::semantics::cluster_local::is_cluster_local(view.mesh(), fqdn, view.cluster_domain())
+                    && view.remote_workloads_matching(ns, &all).next().is_some())
         });
         if !selects {
             out.push(Finding::new(

@@ -401,20 +401,31 @@ fn check_destination(
         return;
     }
 
-    // MG0113: only remote clusters serve the host: valid, said for the reader.
+    // MG0113: only remote clusters serve the host: valid, said for the reader;
+    // unless the host is cluster-local, where istiod sends this cluster's
+    // endpoints only (none).
     if view.local_registry(&fqdn).next().is_none() {
         let remote = view.remote_clusters_serving(&fqdn);
         if !remote.is_empty() {
-            out.push(Finding::new(
+            let clusters = format!(
+                "remote cluster{} {}",
+                if remote.len() == 1 { "" } else { "s" },
+                join(&remote)
+            );
+            let mut f = Finding::new(
                 &catalog::MG0113,
                 key,
                 d.host_pointer(),
-                format!(
-                    "host {fqdn} is served only by remote cluster{} {}: istiod sends these requests there",
-                    if remote.len() == 1 { "" } else { "s" },
-                    join(&remote)
-                ),
-            ));
+                format!("host {fqdn} is served only by {clusters}: istiod sends these requests there"),
+            );
+            if crate::semantics::cluster_local::is_cluster_local(view.mesh(), &fqdn, domain) {
+                f.severity = Severity::Warning;
+                f.message = format!(
+                    "host {fqdn} is served only by {clusters}, and it is cluster-local (MeshConfig serviceSettings, or istiod's defaults: kube-system, kubernetes.default, istiod): \
+                     istiod sends these clients this cluster's endpoints only, and there are none, so requests get 503 UH (no healthy upstream)"
+                );
+            }
+            out.push(f);
         }
     }
 

@@ -422,6 +422,9 @@ pub fn run(args: &CheckArgs) -> i32 {
     i32::from(failed)
 }
 
+/// How long one remote cluster's lists may take before it counts as unreachable.
+const REMOTE_LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Each `--remote-kubeconfig ID=FILE`: its Services, or why it could not be
 /// read. A malformed argument or an unsafe kubeconfig is an error (nothing of
 /// it is used); an unreachable cluster is not.
@@ -447,9 +450,17 @@ fn remote_snapshots(args: &[String]) -> Result<Vec<(String, Result<Vec<Object>, 
     Ok(runtime.block_on(async {
         let mut out = Vec::new();
         for (id, kc) in configs {
-            let listed = tokio::time::timeout(std::time::Duration::from_secs(15), crate::live::remote_objects(kc))
+            let started = std::time::Instant::now();
+            let listed = tokio::time::timeout(REMOTE_LIST_TIMEOUT, crate::live::remote_objects(kc))
                 .await
-                .unwrap_or_else(|_| Err("timed out after 15 s".to_string()));
+                .unwrap_or_else(|_| Err(format!("timed out after {} s", REMOTE_LIST_TIMEOUT.as_secs())));
+            if let Ok(objects) = &listed {
+                eprintln!(
+                    "meshgate: note: remote cluster {id}: {} Services and Pods listed in {:.2} s",
+                    objects.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
             out.push((id, listed));
         }
         out

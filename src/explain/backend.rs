@@ -108,17 +108,33 @@ fn judge_cluster(view: &ClusterView, ns: &str, reg: &[Registered], c: &mut Clust
             return; // endpoints managed elsewhere
         }
         let svc_ns = r.entry.object.key.namespace.as_str();
+        let in_subset = |e: &crate::view::Entry| {
+            let w = e.workload.as_ref()?;
+            subset_labels
+                .as_ref()
+                .is_none_or(|l| labels_match(l, &w.labels))
+                .then(|| (e.object.key.clone(), w.ip.clone(), w.labels.to_map()))
+        };
         let mut eps: Vec<(ObjKey, Option<String>, std::collections::BTreeMap<String, String>)> = view
             .workloads_matching(Some(svc_ns), &s.selector)
-            .filter_map(|e| {
-                let w = e.workload.as_ref()?;
-                subset_labels
-                    .as_ref()
-                    .is_none_or(|l| labels_match(l, &w.labels))
-                    .then(|| (e.object.key.clone(), w.ip.clone(), w.labels.to_map()))
-            })
+            .filter_map(|e| in_subset(e))
             .collect();
         eps.sort_by(|a, b| a.0.cmp(&b.0));
+        // Remote clusters' endpoints too (istiod merges them), unless the host
+        // is cluster-local. Policies and TLS are judged on this cluster's.
+        let mut remote: Vec<Endpoint> = Vec::new();
+        if !crate::semantics::cluster_local::is_cluster_local(view.mesh(), host, view.cluster_domain()) {
+            for (cluster, e) in view.remote_workloads_matching(svc_ns, &s.selector) {
+                if let Some((k, ip, _)) = in_subset(e) {
+                    remote.push(Endpoint {
+                        workload: format!("{}/{}/{}", k.kind, k.namespace, k.name),
+                        address: ip,
+                        cluster: Some(cluster.to_string()),
+                    });
+                }
+            }
+        }
+        remote.sort_by(|a, b| (&a.cluster, &a.workload).cmp(&(&b.cluster, &b.workload)));
         c.tls_mismatch = tls_mismatch(view, rules.first(), host, port, subset, &eps);
         c.authorization = authorization(view, svc_ns, &eps.iter().map(|e| e.2.clone()).collect::<Vec<_>>(), c);
         c.endpoints = Some(
@@ -126,7 +142,9 @@ fn judge_cluster(view: &ClusterView, ns: &str, reg: &[Registered], c: &mut Clust
                 .map(|(k, ip, _)| Endpoint {
                     workload: format!("{}/{}/{}", k.kind, k.namespace, k.name),
                     address: ip,
+                    cluster: None,
                 })
+                .chain(remote)
                 .collect(),
         );
     }

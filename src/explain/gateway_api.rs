@@ -42,7 +42,12 @@ pub(super) fn derived(view: &ClusterView) -> Option<ClusterView> {
         .entries()
         .filter(|e| e.object.key.kind == Kind::K8sGateway)
         .collect();
-    if gateways.is_empty() {
+    // Mesh (GAMMA) routes need no Gateway.
+    let any_route = || {
+        view.entries()
+            .any(|e| matches!(e.object.key.kind, Kind::HTTPRoute | Kind::GRPCRoute))
+    };
+    if gateways.is_empty() && !any_route() {
         return None;
     }
     let mut objects: Vec<Value> = Vec::new();

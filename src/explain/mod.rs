@@ -107,6 +107,9 @@ pub struct Endpoint {
     pub workload: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The remote cluster it runs in (multi-cluster meshes); `None`: this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

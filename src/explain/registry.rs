@@ -122,6 +122,9 @@ pub fn visible(view: &ClusterView, namespace: &str, scope: Option<&Scope>) -> Ve
         .filter(|e| matches!(e.object.key.kind, Kind::Service | Kind::ServiceEntry))
         .collect();
     entries.extend(view.registry(&host::service_fqdn("kubernetes", "default", domain)));
+    // Remote clusters' Services after this cluster's: on the same key, the
+    // local one is kept (the stable sort keeps their order).
+    entries.extend(view.remote_services());
     entries.sort_by(|a, b| a.object.key.cmp(&b.object.key));
     entries.dedup_by(|a, b| a.object.key == b.object.key);
     for e in entries {

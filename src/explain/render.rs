@@ -99,7 +99,12 @@ pub fn text(e: &Explanation) -> String {
             Some(eps) => {
                 for ep in eps.iter().take(10) {
                     let addr = ep.address.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
-                    line(depth + 1, format!("endpoint {}{addr}", ep.workload));
+                    let cluster = ep
+                        .cluster
+                        .as_deref()
+                        .map(|c| format!(" (remote cluster {c})"))
+                        .unwrap_or_default();
+                    line(depth + 1, format!("endpoint {}{addr}{cluster}", ep.workload));
                 }
                 if eps.len() > 10 {
                     line(depth + 1, format!("... and {} more endpoints", eps.len() - 10));

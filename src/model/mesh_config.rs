@@ -16,6 +16,8 @@ pub struct MeshConfig {
     pub dns_capture: bool,
     /// `enableAutoMtls` (default true): sidecars send mTLS to sidecars that accept it.
     pub auto_mtls: bool,
+    /// `serviceSettings`: (host pattern, `settings.clusterLocal`), in order.
+    pub service_settings: Vec<(String, bool)>,
 }
 
 impl Default for MeshConfig {
@@ -28,6 +30,7 @@ impl Default for MeshConfig {
             outbound_allow_any: true,
             dns_capture: false,
             auto_mtls: true,
+            service_settings: Vec::new(),
         }
     }
 }
@@ -66,6 +69,17 @@ impl MeshConfig {
             .and_then(Value::as_str)
             .is_some_and(|s| s.eq_ignore_ascii_case("true"));
         mc.auto_mtls = v.get("enableAutoMtls").and_then(Value::as_bool).unwrap_or(true);
+        for setting in v.get("serviceSettings").and_then(Value::as_array).into_iter().flatten() {
+            let local = setting
+                .pointer("/settings/clusterLocal")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            for h in setting.get("hosts").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(h) = h.as_str() {
+                    mc.service_settings.push((h.to_string(), local));
+                }
+            }
+        }
         mc
     }
 }

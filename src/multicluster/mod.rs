@@ -14,15 +14,14 @@ use crate::view::ClusterView;
 
 /// Whether `finding` rests on a host (or its ports) being absent from the
 /// registry, which a remote cluster may hold: its referent is the Service or
-/// ServiceEntry that would declare it. Gateway API backends are resolved in
-/// the config cluster only (istiod's `buildDestination` reads that cluster's
-/// Services), so a remote cluster never makes those wrong.
+/// ServiceEntry that would declare it. (A Gateway API backend too: istiod
+/// resolves it in the config cluster only, yet routes to its host, which a
+/// remote cluster's Service makes work.)
 pub fn rests_on_registry(finding: &Finding) -> bool {
     finding
         .referent
         .as_ref()
         .is_some_and(|r| matches!(r.kind(), Kind::Service | Kind::ServiceEntry))
-        && !finding.code.starts_with("MG09")
 }
 
 /// Why an absence cannot be trusted now, if it cannot: the remote clusters

@@ -428,6 +428,12 @@ impl ClusterView {
         self.remotes.object_count(cluster, kind)
     }
 
+    /// Every remote cluster's Services (explain's registry of a proxy).
+    pub fn remote_services(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        read(|| Topic::Registry);
+        self.remotes.all_services().map(|(_, e)| e)
+    }
+
     pub fn remote_get(&self, cluster: &str, key: &ObjKey) -> Option<&Arc<Entry>> {
         self.remotes.get(cluster, key)
     }

@@ -175,6 +175,16 @@ impl Remotes {
             .flat_map(|m| m.iter().map(|((c, _), e)| (c, e)))
     }
 
+    /// Every remote Service, with its cluster.
+    pub fn all_services(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<Entry>)> {
+        self.clusters.iter().flat_map(|(id, c)| {
+            c.objects
+                .iter()
+                .filter(|(k, _)| k.kind == Kind::Service)
+                .map(move |(_, e)| (id, e))
+        })
+    }
+
     pub fn get(&self, id: &str, key: &ObjKey) -> Option<&Arc<Entry>> {
         self.clusters.get(id)?.objects.get(key)
     }

@@ -34,6 +34,7 @@ import (
 	"istio.io/istio/pilot/pkg/simulation"
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pilot/test/xdstest"
+	"istio.io/istio/pkg/cluster"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/config/schema/gvk"
@@ -115,6 +116,11 @@ type Case struct {
 	// Report what istiod's ambient index makes of the case (run the oracle
 	// with PILOT_ENABLE_AMBIENT=true).
 	Ambient bool `json:"ambient"`
+	// Kubernetes objects of remote clusters (a multi-cluster mesh), by
+	// cluster id: istiod builds a service registry for each (its Services,
+	// Pods, EndpointSlices) and merges them by hostname; Istio configuration
+	// comes from the config cluster only.
+	Remote map[string]string `json:"remote"`
 }
 
 // AmbientOut is what istiod's ambient index holds for ztunnel: workloads (captured
@@ -207,6 +213,8 @@ type Outcome struct {
 	// A redirect the route answers with (its status code).
 	Redirect uint32 `json:"redirect,omitempty"`
 	Error    string `json:"error"`
+	// The endpoints istiod sends the calling proxy for Cluster (EDS).
+	Endpoints []string `json:"endpoints"`
 }
 
 type Weighted struct {
@@ -269,6 +277,12 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 		Configs:                withDomain,
 		KubernetesObjectString: c.Kube,
 		KubeClientModifier:     installedGatewayAPI,
+	}
+	if len(c.Remote) > 0 {
+		opts.KubernetesObjectStringByCluster = map[cluster.ID]string{}
+		for id, objects := range c.Remote {
+			opts.KubernetesObjectStringByCluster[cluster.ID(id)] = objects
+		}
 	}
 	if c.Mesh != "" {
 		m, err := mesh.ApplyMeshConfigDefaults(c.Mesh)
@@ -379,6 +393,9 @@ func runCase(t *testing.T, c Case) (res CaseResult) {
 			}
 		}
 		o.ClusterExists = o.Cluster != "" && clusters[o.Cluster]
+		if o.ClusterExists {
+			o.Endpoints = xdstest.ExtractLoadAssignments(s.Endpoints(proxy))[o.Cluster]
+		}
 		res.Outcomes = append(res.Outcomes, o)
 	}
 	return res

@@ -121,6 +121,28 @@ pub(super) fn check_backend(
             let svc_key = ObjKey::new(Kind::Service, ns, b.name.clone());
             let Some(svc) = view.get(&svc_key) else {
                 let fqdn = host::service_fqdn(&b.name, ns, view.cluster_domain());
+                // istiod resolves the backend in the config cluster only, but
+                // still routes to its host, which the merged registry builds
+                // when a remote cluster serves it (proven in the oracle).
+                let remote = view.remote_clusters_serving(&fqdn);
+                if !remote.is_empty() {
+                    let mut f = Finding::new(
+                        &catalog::MG0911,
+                        key,
+                        child(&b.pointer, "name"),
+                        format!(
+                            "backend Service {ns}/{} is not in this cluster, so istiod's status says BackendNotFound (ResolvedRefs False), \
+                             yet remote cluster{} {} serve{} {fqdn} and traffic goes there",
+                            b.name,
+                            if remote.len() == 1 { "" } else { "s" },
+                            join(&remote),
+                            if remote.len() == 1 { "s" } else { "" },
+                        ),
+                    );
+                    f.severity = crate::finding::Severity::Warning;
+                    push(out, f);
+                    return;
+                }
                 push(
                     out,
                     Finding::new(
