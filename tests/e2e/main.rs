@@ -1529,10 +1529,32 @@ fn v_remote_cluster_live(c: &Cluster) -> Result<(), Failed> {
         "token: meshgate-e2e-token",
         &format!("token: {}", cluster::READER_TOKEN),
     );
+    // First with a token the remote cluster refuses, and a key naming the
+    // local cluster (istiod's default id here: no istiod sets CLUSTER_ID).
+    let wrong = remote_secret(
+        "istio-remote-secret-east",
+        "east",
+        &reader_kc.replace(cluster::READER_TOKEN, "not-a-token"),
+    ) + &format!(
+        "  Kubernetes: |\n{}",
+        reader_kc.lines().map(|l| format!("    {l}\n")).collect::<String>()
+    );
+    let r = apply(c, &wrong, &[]);
+    check(r.code == 0, "the remote secret applies", &r)?;
+    wait_until("remote cluster east known but not synced", Duration::from_secs(60), || {
+        remote_ready(c, "east").as_deref() == Some("0")
+    })?;
+    check(
+        remote_ready(c, "Kubernetes").is_none()
+            && c.log("meshgate.log").contains("remote secret key names the local cluster; ignored"),
+        "a key naming the local cluster is ignored",
+        &r,
+    )?;
+    // Rotated to the reader's token: picked up at run time.
     let secret = remote_secret("istio-remote-secret-east", "east", &reader_kc);
     let r = apply(c, &secret, &[]);
-    check(r.code == 0, "the remote secret applies", &r)?;
-    wait_until("remote cluster east synced", Duration::from_secs(60), || {
+    check(r.code == 0, "the rotated remote secret applies", &r)?;
+    wait_until("remote cluster east synced after the rotation", Duration::from_secs(60), || {
         remote_ready(c, "east").as_deref() == Some("1")
     })?;
     // A route to a host only the remote cluster serves: admitted.
