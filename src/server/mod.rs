@@ -753,3 +753,95 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::OK);
     }
 }
+
+#[cfg(test)]
+mod remote_read_through_tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// Remote clusters that answer a GET with `answer` (the local API server
+    /// knows nothing more than the view).
+    struct Remote {
+        answer: fn() -> Result<Option<Object>, String>,
+    }
+
+    impl Fetch for Remote {
+        fn fetch(&self, _key: ObjKey) -> FetchFuture {
+            Box::pin(async { Ok(None) })
+        }
+        fn fetch_remote(&self, _key: ObjKey) -> RemoteFetchFuture {
+            let answer = self.answer;
+            Box::pin(async move { vec![("west".to_string(), answer())] })
+        }
+    }
+
+    fn pay_service() -> Result<Option<Object>, String> {
+        let v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pay", "namespace": "payments"},
+                       "spec": {"ports": [{"port": 8080}]}});
+        Ok(Some(Object::from_value(v, "payments").unwrap()))
+    }
+
+    /// A route to `pay.payments`, which the view (west synced) does not have.
+    async fn review(answer: fn() -> Result<Option<Object>, String>) -> (serde_json::Value, Arc<SharedView>) {
+        let mut view = crate::checks::testutil::view(&[]);
+        view.set_remote_sync("west", crate::view::RemoteSync::Synced);
+        let shared = Arc::new(SharedView::new(view, true));
+        let mut st = AppState::new(shared.clone(), Policy::with_defaults("meshgate"));
+        st.fetcher = Some(Arc::new(Remote { answer }));
+        let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u1", "kind": {"group": "networking.istio.io", "version": "v1", "kind": "VirtualService"},
+            "namespace": "shop", "name": "pay", "operation": "CREATE",
+            "object": {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                       "metadata": {"name": "pay", "namespace": "shop"},
+                       "spec": {"hosts": ["pay.shop.svc.cluster.local"],
+                                "http": [{"route": [{"destination": {"host": "pay.payments.svc.cluster.local"}}]}]}}}});
+        let resp = router(st, DEFAULT_BODY_LIMIT)
+            .oneshot(
+                Request::post("/validate")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        (serde_json::from_slice(&bytes).unwrap(), shared)
+    }
+
+    #[tokio::test]
+    async fn a_remote_that_has_the_service_after_all_turns_the_denial_into_an_admission() {
+        let (v, shared) = review(pay_service).await;
+        assert_eq!(v["response"]["allowed"], true, "{v}");
+        assert_eq!(
+            shared
+                .snapshot()
+                .remote_clusters_serving("pay.payments.svc.cluster.local"),
+            ["west"],
+            "what the remote GET found is in the view"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remote_that_does_not_answer_makes_the_absence_a_warning() {
+        let (v, _) = review(|| Err("GET timed out after 1s".to_string())).await;
+        assert_eq!(v["response"]["allowed"], true, "{v}");
+        let warnings = v["response"]["warnings"].to_string();
+        assert!(
+            warnings.contains("MG0102")
+                && warnings.contains("remote cluster west (unreachable: GET timed out after 1s)"),
+            "{warnings}"
+        );
+    }
+
+    #[tokio::test]
+    async fn remotes_that_say_absent_leave_the_denial() {
+        let (v, _) = review(|| Ok(None)).await;
+        assert_eq!(v["response"]["allowed"], false, "{v}");
+        assert!(v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("MG0102 "));
+    }
+}

@@ -1541,12 +1541,15 @@ fn v_remote_cluster_live(c: &Cluster) -> Result<(), Failed> {
     );
     let r = apply(c, &wrong, &[]);
     check(r.code == 0, "the remote secret applies", &r)?;
-    wait_until("remote cluster east known but not synced", Duration::from_secs(60), || {
-        remote_ready(c, "east").as_deref() == Some("0")
-    })?;
+    wait_until(
+        "remote cluster east known but not synced",
+        Duration::from_secs(60),
+        || remote_ready(c, "east").as_deref() == Some("0"),
+    )?;
     check(
         remote_ready(c, "Kubernetes").is_none()
-            && c.log("meshgate.log").contains("remote secret key names the local cluster; ignored"),
+            && c.log("meshgate.log")
+                .contains("remote secret key names the local cluster; ignored"),
         "a key naming the local cluster is ignored",
         &r,
     )?;
@@ -1554,9 +1557,11 @@ fn v_remote_cluster_live(c: &Cluster) -> Result<(), Failed> {
     let secret = remote_secret("istio-remote-secret-east", "east", &reader_kc);
     let r = apply(c, &secret, &[]);
     check(r.code == 0, "the rotated remote secret applies", &r)?;
-    wait_until("remote cluster east synced after the rotation", Duration::from_secs(60), || {
-        remote_ready(c, "east").as_deref() == Some("1")
-    })?;
+    wait_until(
+        "remote cluster east synced after the rotation",
+        Duration::from_secs(60),
+        || remote_ready(c, "east").as_deref() == Some("1"),
+    )?;
     // A route to a host only the remote cluster serves: admitted.
     let r = apply(c, &mc_route("pay", MC_HOST), &[]);
     check(
