@@ -342,6 +342,21 @@ fn run_oracle(dir: &std::path::Path, cases: &[Value], env: &[(&str, &str)]) -> V
     results
 }
 
+/// A scenario's Istio configuration (istiod's config store) and its other
+/// objects (the fake API server), as YAML streams.
+fn split_config(manifests: &str) -> (String, String) {
+    let (mut config, mut kube) = (Vec::new(), Vec::new());
+    // Comment-only documents (a sample's license header) are no objects.
+    for doc in manifests.split("---\n").filter(|d| d.contains("kind:")) {
+        if doc.contains("istio.io/v1") {
+            config.push(doc);
+        } else {
+            kube.push(doc);
+        }
+    }
+    (config.join("---\n"), kube.join("---\n"))
+}
+
 /// The oracle with istiod's environment (feature flags are read from it when
 /// the process starts), e.g. `PILOT_ENABLE_ALPHA_GATEWAY_API=true`.
 fn oracle_with_env(cases: &[(String, String, Vec<Value>)], env: &[(&str, &str)]) -> Vec<Vec<Value>> {
@@ -349,19 +364,11 @@ fn oracle_with_env(cases: &[(String, String, Vec<Value>)], env: &[(&str, &str)])
     let cases: Vec<Value> = cases
         .iter()
         .map(|(name, manifests, calls)| {
-            let (mut config, mut kube) = (Vec::new(), Vec::new());
-            // Comment-only documents (a sample's license header) are no objects.
-            for doc in manifests.split("---\n").filter(|d| d.contains("kind:")) {
-                if doc.contains("istio.io/v1") {
-                    config.push(doc);
-                } else {
-                    kube.push(doc);
-                }
-            }
+            let (config, kube) = split_config(manifests);
             json!({
                 "name": name,
-                "config": config.join("---\n"),
-                "kube": kube.join("---\n"),
+                "config": config,
+                "kube": kube,
                 "mesh": mesh_text(manifests),
                 "calls": calls,
             })

@@ -42,18 +42,6 @@ struct Case {
     call: (&'static str, u16, &'static str),
 }
 
-fn split(manifests: &str) -> (String, String) {
-    let (mut config, mut kube) = (Vec::new(), Vec::new());
-    for doc in manifests.split("---\n").filter(|d| d.contains("kind:")) {
-        if doc.contains("istio.io/v1") {
-            config.push(doc);
-        } else {
-            kube.push(doc);
-        }
-    }
-    (config.join("---\n"), kube.join("---\n"))
-}
-
 /// meshgate's findings on the config cluster's objects, `west` synced, and
 /// its explanation of the call.
 fn findings(c: &Case) -> (Vec<Finding>, meshgate::explain::Explanation) {
@@ -141,7 +129,7 @@ fn remote_clusters_agree_with_istiods_merged_registry() {
     let input: Vec<Value> = cases
         .iter()
         .map(|c| {
-            let (config, kube) = split(&c.local);
+            let (config, kube) = split_config(&c.local);
             let (address, port, host) = c.call;
             json!({
                 "name": c.name, "config": config, "kube": kube, "mesh": c.mesh,
