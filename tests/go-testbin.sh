@@ -3,6 +3,8 @@
 # keyed by the hash of its module's sources; prints the binary's path. Used by
 # tests/istiod-oracle/build.sh and tests/flux-driver/build.sh.
 #   go-testbin.sh NAME MODULE_DIR BINARY "FIRST-RUN NOTE" go test -c ...|go build ...
+# The package built is the module's own (.) unless GO_TESTBIN_PACKAGE names another
+# (a tool the module pins, e.g. helm.sh/helm/v4/cmd/helm).
 # A lock makes concurrent test threads wait for one build instead of racing.
 set -euo pipefail
 
@@ -27,7 +29,7 @@ cd "$dir"
 # so it is not consulted.
 export GOSUMDB=off GOFLAGS=-mod=readonly
 start=$(date +%s)
-"$@" -trimpath -o "$BIN.tmp" . >&2
+"$@" -trimpath -o "$BIN.tmp" "${GO_TESTBIN_PACKAGE:-.}" >&2
 mv "$BIN.tmp" "$BIN"
 echo "$name: built in $(( $(date +%s) - start )) s" >&2
 echo "$BIN"
