@@ -164,6 +164,18 @@ fn each_certificate_mode_renders_its_certificate_and_ca_bundle() {
         .args(["x509", "-noout", "-ext", "subjectAltName"])
         .stdin_bytes(crt.as_bytes());
     assert!(text.contains("DNS:meshgate.meshgate.svc"), "{text}");
+    // A webhook.url's host is in it too (meshgate outside the cluster).
+    let r = template(&["webhook.url=https://127.0.0.1:9443/validate"]);
+    let objs = objects(&r.stdout);
+    let crt = decode(
+        find(&objs, "Secret", "meshgate-tls").unwrap()["data"]["tls.crt"]
+            .as_str()
+            .unwrap(),
+    );
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName"])
+        .stdin_bytes(&crt);
+    assert!(text.contains("IP Address:127.0.0.1"), "{text}");
 
     // certManager: an Issuer, a Certificate for the Service, CA injection.
     let r = template(&["certificates.mode=certManager"]);

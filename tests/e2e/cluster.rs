@@ -477,6 +477,44 @@ impl Cluster {
 }
 
 /// A meshgate replica started by a scenario; stopped when dropped.
+impl Cluster {
+    /// meshgate serving with the given certificate pair on `webhook_port`,
+    /// with policy file `config` (the Helm scenario: what a chart installs).
+    pub fn start_replica_with(
+        &self,
+        identity: &'static str,
+        certs: &Path,
+        config: &Path,
+        webhook_port: u16,
+    ) -> Replica {
+        let d = self.dir.path();
+        let admin_port = free_port();
+        let proc = Proc::spawn(
+            identity,
+            Command::new(env!("CARGO_BIN_EXE_meshgate"))
+                .env("RUST_LOG", "info")
+                .arg("serve")
+                .arg(format!("--kubeconfig={}", d.join("meshgate.kubeconfig").display()))
+                .arg(format!("--addr=127.0.0.1:{webhook_port}"))
+                .arg(format!("--admin-addr=127.0.0.1:{admin_port}"))
+                .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
+                .arg(format!("--tls-key={}", certs.join("tls.key").display()))
+                .arg(format!("--config={}", config.display()))
+                .arg("--own-namespace=meshgate"),
+            &d.join(format!("{identity}.log")),
+        );
+        let replica = Replica {
+            _proc: proc,
+            webhook_port,
+            admin_port,
+        };
+        wait_for(&format!("{identity} to be ready"), Duration::from_secs(60), || {
+            admin_get(admin_port, "/readyz").0 == 200
+        });
+        replica
+    }
+}
+
 pub struct Replica {
     _proc: Proc,
     pub webhook_port: u16,

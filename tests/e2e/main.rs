@@ -1690,6 +1690,189 @@ fn repo_path(p: &str) -> String {
     cluster::repo(p).display().to_string()
 }
 
+/// Helm (tests/helm: helm.sh/helm/v4 v4.3.2), built or found in the cache.
+fn helm_bin() -> String {
+    let out = std::process::Command::new("bash")
+        .arg(cluster::repo("tests/helm/build.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run tests/helm/build.sh");
+    assert!(out.status.success(), "building Helm failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn helm(c: &Cluster, args: &[&str]) -> cluster::Run {
+    let home = c.dir.path().join("helm-home");
+    let out = std::process::Command::new(helm_bin())
+        .args(args)
+        .arg(format!("--kubeconfig={}", c.kubeconfig.display()))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("helm runs");
+    cluster::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `kubectl get -o jsonpath=...` of one object.
+fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    let p = format!("jsonpath={path}");
+    args.extend_from_slice(&["-o", &p]);
+    c.kubectl(&args, None).stdout
+}
+
+/// Issue #23: the chart installed, upgraded and uninstalled with Helm against
+/// the real API server. meshgate runs on loopback with the certificate the
+/// chart generated and the policy it wrote, behind the webhook configuration
+/// it installed (`webhook.url`). The objects of this scenario carry
+/// `meshgate.io/skip: "true"`, which the suite's own webhook skips, so a
+/// denial can only come from the chart's.
+fn w_helm_install_upgrade_uninstall(c: &Cluster) -> Result<(), Failed> {
+    let chart = cluster::repo("charts/meshgate").display().to_string();
+    let port = cluster::free_loopback_port();
+    let url = format!("webhook.url=https://127.0.0.1:{port}/validate");
+    let base = [
+        "--namespace",
+        "meshgate-helm",
+        "--set",
+        &url,
+        "--set",
+        "policy.exemptions.optOutLabel=e2e.meshgate.io/helm-skip",
+    ];
+    // A typo in the values: the schema refuses it, nothing is installed.
+    let mut typo = vec!["install", "mg", &chart, "--create-namespace", "--set", "replica=3"];
+    typo.extend_from_slice(&base);
+    let r = helm(c, &typo);
+    check(
+        r.code != 0 && r.stderr.contains("additional properties 'replica' not allowed"),
+        "a values typo fails helm install with the schema's message",
+        &r,
+    )?;
+    check(
+        c.kubectl(&["get", "validatingwebhookconfiguration", "mg-meshgate"], None)
+            .code
+            != 0,
+        "nothing installed",
+        &r,
+    )?;
+    let mut install = vec!["install", "mg", &chart, "--create-namespace"];
+    install.extend_from_slice(&base);
+    let r = helm(c, &install);
+    check(r.code == 0 && r.stdout.contains("STATUS: deployed"), "helm install", &r)?;
+    // The certificate the chart generated, and the CA bundle it installed.
+    let secret = ["secret", "mg-meshgate-tls", "-n", "meshgate-helm"];
+    let (crt, key, ca) = (
+        jsonpath(c, &secret, "{.data.tls\\.crt}"),
+        jsonpath(c, &secret, "{.data.tls\\.key}"),
+        jsonpath(c, &secret, "{.data.ca\\.crt}"),
+    );
+    let bundle = jsonpath(
+        c,
+        &["validatingwebhookconfiguration", "mg-meshgate"],
+        "{.webhooks[0].clientConfig.caBundle}",
+    );
+    check(
+        !crt.is_empty() && !key.is_empty() && bundle == ca,
+        "the generated CA is the webhook's caBundle",
+        &r,
+    )?;
+    let certs = c.dir.path().join("helm-certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    for (file, b64) in [("tls.crt", &crt), ("tls.key", &key)] {
+        let out = std::process::Command::new("base64").arg("-d").stdin_text(b64);
+        std::fs::write(certs.join(file), out).unwrap();
+    }
+    let policy = c.dir.path().join("helm-policy.yaml");
+    let text = jsonpath(
+        c,
+        &["configmap", "mg-meshgate-policy", "-n", "meshgate-helm"],
+        "{.data.meshgate\\.yaml}",
+    );
+    std::fs::write(&policy, &text).unwrap();
+    let replica = c.start_replica_with("helm-meshgate", &certs, &policy, port);
+    c.namespace("e2e-helm");
+    let broken = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: e2e-helm, labels: {meshgate.io/skip: \"true\"}}\nspec:\n  hosts: [web.example.com]\n  gateways: [missing]\n  http:\n  - route:\n    - destination: {host: web}\n";
+    let denied = |r: &cluster::Run| {
+        r.code == 1
+            && r.stderr
+                .contains("admission webhook \"istio.meshgate.io\" denied the request: MG0101 /spec/gateways/0")
+    };
+    let r = apply(c, broken, &[]);
+    check(
+        denied(&r),
+        "the chart's webhook answers: meshgate on its generated certificate denies",
+        &r,
+    )?;
+    // An upgrade keeps the certificate (lookup), so running replicas keep serving.
+    let mut upgrade = vec!["upgrade", "mg", &chart, "--set", "webhook.timeoutSeconds=7"];
+    upgrade.extend_from_slice(&base);
+    let r = helm(c, &upgrade);
+    check(r.code == 0 && r.stdout.contains("REVISION: 2"), "helm upgrade", &r)?;
+    check(
+        jsonpath(c, &secret, "{.data.tls\\.crt}") == crt
+            && jsonpath(
+                c,
+                &["validatingwebhookconfiguration", "mg-meshgate"],
+                "{.webhooks[0].clientConfig.caBundle}",
+            ) == bundle
+            && jsonpath(
+                c,
+                &["validatingwebhookconfiguration", "mg-meshgate"],
+                "{.webhooks[0].timeoutSeconds}",
+            ) == "7",
+        "the upgrade keeps the generated certificate and CA bundle and applies the new value",
+        &r,
+    )?;
+    let r = apply(c, broken, &[]);
+    check(denied(&r), "after the upgrade the webhook still answers", &r)?;
+    // Uninstall: no webhook configuration is left behind.
+    let r = helm(c, &["uninstall", "mg", "--namespace", "meshgate-helm"]);
+    check(r.code == 0, "helm uninstall", &r)?;
+    let r = c.kubectl(&["get", "validatingwebhookconfigurations", "-o", "name"], None);
+    check(
+        r.code == 0 && !r.stdout.contains("mg-meshgate"),
+        "no webhook configuration left",
+        &r,
+    )?;
+    let r = apply(c, broken, &[]);
+    check(r.code == 0, "with the chart gone, nothing of it reviews", &r)?;
+    drop(replica);
+    let r = c.kubectl(
+        &["delete", "namespace", "e2e-helm", "meshgate-helm", "--wait=false"],
+        None,
+    );
+    check(r.code == 0, "clean up", &r)
+}
+
+/// Feeds text to a command's stdin, returning its stdout bytes.
+trait StdinText {
+    fn stdin_text(&mut self, input: &str) -> Vec<u8>;
+}
+
+impl StdinText for std::process::Command {
+    fn stdin_text(&mut self, input: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut child = self
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap().stdout
+    }
+}
+
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
     let out = std::process::Command::new("bash")
@@ -1903,6 +2086,9 @@ fn main() {
         trial("scenario_t_ambient", &shared, |c| t_ambient(c)),
         trial("scenario_u_remote_cluster_in_check", &shared, |c| u_remote_cluster(c)),
         trial("scenario_v_remote_cluster_live", &shared, |c| v_remote_cluster_live(c)),
+        trial("scenario_w_helm_install_upgrade_uninstall", &shared, |c| {
+            w_helm_install_upgrade_uninstall(c)
+        }),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop every process before exiting.
