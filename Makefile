@@ -1,9 +1,9 @@
 # `make test` is the one command that runs every test; .ci/run calls it.
 CARGO ?= cargo
 
-.PHONY: test fmt-check clippy unit e2e testbin bench bench-serve build
+.PHONY: test fmt-check clippy unit e2e image testbin bench bench-serve build
 
-test: fmt-check clippy unit
+test: fmt-check clippy unit image
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -15,6 +15,13 @@ clippy:
 # etcd on first use, cached under ~/.cache/meshgate-testbin).
 unit:
 	$(CARGO) test --all-targets
+
+# The container image, built without a daemon (umoci, from the Dockerfile's
+# runtime stage) and run read-only as 65532 without capabilities: it must
+# answer a review over TLS, be ready, and drain on SIGTERM (tests/image/).
+image:
+	bash tests/image/build.sh
+	bash tests/image/run.sh
 
 # Only the end-to-end suite: real kube-apiserver + etcd, kubectl 1.33.
 e2e:
