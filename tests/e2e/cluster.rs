@@ -418,33 +418,8 @@ impl Cluster {
     /// A replica for the GitOps scenario: its own ports, a policy file (hot
     /// reloaded every second), no PolicyReports.
     pub fn start_gate_replica(&self, identity: &'static str, config: &Path) -> Replica {
-        let d = self.dir.path();
-        let certs = d.join("meshgate-certs");
-        let (webhook_port, admin_port) = (free_port(), free_port());
-        let proc = Proc::spawn(
-            identity,
-            Command::new(env!("CARGO_BIN_EXE_meshgate"))
-                .env("RUST_LOG", "info")
-                .arg("serve")
-                .arg(format!("--kubeconfig={}", d.join("meshgate.kubeconfig").display()))
-                .arg(format!("--addr=127.0.0.1:{webhook_port}"))
-                .arg(format!("--admin-addr=127.0.0.1:{admin_port}"))
-                .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
-                .arg(format!("--tls-key={}", certs.join("tls.key").display()))
-                .arg(format!("--config={}", config.display()))
-                .arg("--reload-seconds=1")
-                .arg("--own-namespace=meshgate"),
-            &d.join(format!("{identity}.log")),
-        );
-        let replica = Replica {
-            _proc: proc,
-            webhook_port,
-            admin_port,
-        };
-        wait_for(&format!("{identity} to be ready"), Duration::from_secs(60), || {
-            admin_get(admin_port, "/readyz").0 == 200
-        });
-        replica
+        let certs = self.dir.path().join("meshgate-certs");
+        self.start_replica_with(identity, &certs, config, free_port(), &["--reload-seconds=1"])
     }
 
     /// Points every webhook entry at `https://127.0.0.1:PORT/validate`.
@@ -486,6 +461,7 @@ impl Cluster {
         certs: &Path,
         config: &Path,
         webhook_port: u16,
+        extra: &[&str],
     ) -> Replica {
         let d = self.dir.path();
         let admin_port = free_port();
@@ -500,7 +476,8 @@ impl Cluster {
                 .arg(format!("--tls-cert={}", certs.join("tls.crt").display()))
                 .arg(format!("--tls-key={}", certs.join("tls.key").display()))
                 .arg(format!("--config={}", config.display()))
-                .arg("--own-namespace=meshgate"),
+                .arg("--own-namespace=meshgate")
+                .args(extra),
             &d.join(format!("{identity}.log")),
         );
         let replica = Replica {

@@ -1692,12 +1692,17 @@ fn repo_path(p: &str) -> String {
 
 /// Helm (tests/helm: helm.sh/helm/v4 v4.3.2), built or found in the cache.
 fn helm_bin() -> String {
+    go_binary("tests/helm/build.sh", "Helm")
+}
+
+/// A Go binary built by `script` (tests/go-testbin.sh), or found in the cache: its path.
+fn go_binary(script: &str, what: &str) -> String {
     let out = std::process::Command::new("bash")
-        .arg(cluster::repo("tests/helm/build.sh"))
+        .arg(cluster::repo(script))
         .stderr(std::process::Stdio::inherit())
         .output()
-        .expect("run tests/helm/build.sh");
-    assert!(out.status.success(), "building Helm failed");
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(out.status.success(), "building {what} failed");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .last()
@@ -1800,7 +1805,7 @@ fn w_helm_install_upgrade_uninstall(c: &Cluster) -> Result<(), Failed> {
         "{.data.meshgate\\.yaml}",
     );
     std::fs::write(&policy, &text).unwrap();
-    let replica = c.start_replica_with("helm-meshgate", &certs, &policy, port);
+    let replica = c.start_replica_with("helm-meshgate", &certs, &policy, port, &[]);
     c.namespace("e2e-helm");
     let broken = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: e2e-helm, labels: {meshgate.io/skip: \"true\"}}\nspec:\n  hosts: [web.example.com]\n  gateways: [missing]\n  http:\n  - route:\n    - destination: {host: web}\n";
     let denied = |r: &cluster::Run| {
@@ -1875,18 +1880,7 @@ impl StdinText for std::process::Command {
 
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
-    let out = std::process::Command::new("bash")
-        .arg(cluster::repo("tests/flux-driver/build.sh"))
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("run tests/flux-driver/build.sh");
-    assert!(out.status.success(), "building the Flux driver failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    go_binary("tests/flux-driver/build.sh", "the Flux driver")
 }
 
 /// Flux's real apply logic against two replicas behind a relay that sends each
