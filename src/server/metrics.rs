@@ -41,6 +41,12 @@ pub struct ClusterLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterStateLabels {
+    pub cluster: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ClusterKindLabels {
     pub cluster: String,
     pub kind: String,
@@ -74,6 +80,7 @@ pub struct Metrics {
     pub audit_last_pass_rechecked: Gauge,
     pub audit_passes: Gauge,
     pub remote_cluster_ready: Family<ClusterLabels, Gauge>,
+    pub remote_cluster_state: Family<ClusterStateLabels, Gauge>,
     pub remote_cluster_last_sync: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     pub remote_cluster_objects: Family<ClusterKindLabels, Gauge>,
     pub remote_secret_rejections: Counter,
@@ -204,6 +211,12 @@ impl Metrics {
             "1 while a remote cluster (multi-cluster mesh) is synced, 0 while it is syncing or unreachable (its last-known objects are kept)",
             remote_cluster_ready.clone(),
         );
+        let remote_cluster_state = Family::<ClusterStateLabels, Gauge>::default();
+        registry.register(
+            "remote_cluster_state",
+            "1 for a remote cluster's current state (synced, syncing, unreachable), 0 for the others",
+            remote_cluster_state.clone(),
+        );
         let remote_cluster_last_sync = Family::<ClusterLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "remote_cluster_last_sync_timestamp_seconds",
@@ -245,6 +258,7 @@ impl Metrics {
             audit_last_pass_rechecked,
             audit_passes,
             remote_cluster_ready,
+            remote_cluster_state,
             remote_cluster_last_sync,
             remote_cluster_objects,
             remote_secret_rejections,

@@ -127,6 +127,9 @@ impl AppState {
     }
 }
 
+/// A remote cluster's states, as `meshgate_remote_cluster_state` labels them.
+const REMOTE_STATES: [&str; 3] = ["synced", "syncing", "unreachable"];
+
 impl AppState {
     fn refresh_remote_metrics(&self, view: &crate::view::ClusterView) {
         let Some(remotes) = &self.remotes else { return };
@@ -139,6 +142,12 @@ impl AppState {
             let labels = metrics::ClusterLabels { cluster: id.clone() };
             m.remote_cluster_ready.remove(&labels);
             m.remote_cluster_last_sync.remove(&labels);
+            for state in REMOTE_STATES {
+                m.remote_cluster_state.remove(&metrics::ClusterStateLabels {
+                    cluster: id.clone(),
+                    state: state.to_string(),
+                });
+            }
             for kind in [Kind::Service, Kind::Pod] {
                 m.remote_cluster_objects.remove(&metrics::ClusterKindLabels {
                     cluster: id.clone(),
@@ -153,6 +162,14 @@ impl AppState {
             m.remote_cluster_ready
                 .get_or_create(&labels)
                 .set(i64::from(*sync == &crate::view::RemoteSync::Synced));
+            for state in REMOTE_STATES {
+                m.remote_cluster_state
+                    .get_or_create(&metrics::ClusterStateLabels {
+                        cluster: id.to_string(),
+                        state: state.to_string(),
+                    })
+                    .set(i64::from(sync.state() == state));
+            }
             if let Some(t) = last_sync.get(*id) {
                 let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
                 m.remote_cluster_last_sync.get_or_create(&labels).set(secs);
@@ -843,5 +860,52 @@ mod remote_read_through_tests {
             .as_str()
             .unwrap()
             .starts_with("MG0102 "));
+    }
+}
+
+#[cfg(test)]
+mod remote_metrics_tests {
+    use super::*;
+    use crate::view::RemoteSync;
+
+    #[test]
+    fn remote_cluster_metrics_follow_the_view_and_leave_with_the_cluster() {
+        let mut view = crate::checks::testutil::view(&[]);
+        view.set_remote_sync("west", RemoteSync::Synced);
+        view.set_remote_sync(
+            "east",
+            RemoteSync::Unsynced {
+                why: "unreachable since 2026-12-07T05:00:00Z".into(),
+            },
+        );
+        view.set_remote_sync(
+            "north",
+            RemoteSync::Unsynced {
+                why: "syncing: first list not in yet".into(),
+            },
+        );
+        let shared = Arc::new(SharedView::new(view, true));
+        let mut st = AppState::new(shared.clone(), Policy::with_defaults("meshgate"));
+        st.remotes = Some(Arc::default());
+        st.refresh_cache_metrics();
+        let text = st.metrics.encode();
+        for line in [
+            "meshgate_remote_cluster_ready{cluster=\"west\"} 1",
+            "meshgate_remote_cluster_ready{cluster=\"east\"} 0",
+            "meshgate_remote_cluster_state{cluster=\"east\",state=\"unreachable\"} 1",
+            "meshgate_remote_cluster_state{cluster=\"east\",state=\"synced\"} 0",
+            "meshgate_remote_cluster_state{cluster=\"north\",state=\"syncing\"} 1",
+            "meshgate_remote_cluster_objects{cluster=\"west\",kind=\"Service\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
+        shared.update_remote(|v| v.drop_remote_cluster("east"));
+        st.refresh_cache_metrics();
+        let text = st.metrics.encode();
+        assert!(
+            !text.contains("cluster=\"east\""),
+            "a removed cluster leaves the metrics:\n{text}"
+        );
+        assert!(text.contains("meshgate_remote_cluster_ready{cluster=\"west\"} 1"));
     }
 }

@@ -30,6 +30,18 @@ pub enum RemoteSync {
 /// Remote objects keyed by (cluster, object).
 type ByCluster = imbl::OrdMap<(Arc<str>, ObjKey), Arc<Entry>>;
 
+impl RemoteSync {
+    /// The state as the metrics name it: `synced`, `syncing` (never listed
+    /// since it was added or its secret rotated) or `unreachable`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            RemoteSync::Synced => "synced",
+            RemoteSync::Unsynced { why } if why.starts_with("syncing") || why.starts_with("not listed") => "syncing",
+            RemoteSync::Unsynced { .. } => "unreachable",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub(super) struct Remotes {
     clusters: imbl::OrdMap<Arc<str>, Cluster>,

@@ -1544,7 +1544,12 @@ fn v_remote_cluster_live(c: &Cluster) -> Result<(), Failed> {
     wait_until(
         "remote cluster east known but not synced",
         Duration::from_secs(60),
-        || remote_ready(c, "east").as_deref() == Some("0"),
+        || {
+            remote_ready(c, "east").as_deref() == Some("0")
+                && c.admin("/metrics")
+                    .1
+                    .contains("meshgate_remote_cluster_state{cluster=\"east\",state=\"unreachable\"} 1")
+        },
     )?;
     check(
         remote_ready(c, "Kubernetes").is_none()
