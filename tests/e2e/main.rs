@@ -1846,9 +1846,23 @@ fn w_helm_install_upgrade_uninstall(c: &Cluster) -> Result<(), Failed> {
     )?;
     let r = apply(c, broken, &[]);
     check(denied(&r), "after the upgrade the webhook still answers", &r)?;
-    // Uninstall: no webhook configuration is left behind.
+    // Uninstall as README says: the webhook configuration first (the API server
+    // never calls a webhook whose Service is going away), then the release.
+    let r = c.kubectl(&["delete", "validatingwebhookconfiguration", "mg-meshgate"], None);
+    check(r.code == 0, "the webhook configuration deleted first", &r)?;
     let r = helm(c, &["uninstall", "mg", "--namespace", "meshgate-helm"]);
-    check(r.code == 0, "helm uninstall", &r)?;
+    check(r.code == 0, "helm uninstall after it", &r)?;
+    let r = c.kubectl(
+        &["get", "all,configmaps,secrets", "-n", "meshgate-helm", "-o", "name"],
+        None,
+    );
+    check(
+        !r.stdout.contains("mg-meshgate"),
+        "nothing of the release is left in its namespace",
+        &r,
+    )?;
+    let r = c.kubectl(&["get", "clusterroles,clusterrolebindings", "-o", "name"], None);
+    check(!r.stdout.contains("mg-meshgate"), "nor cluster-wide", &r)?;
     let r = c.kubectl(&["get", "validatingwebhookconfigurations", "-o", "name"], None);
     check(
         r.code == 0 && !r.stdout.contains("mg-meshgate"),
