@@ -7,7 +7,7 @@
 //! objects leave the view only when its secret (or key) is deleted.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -127,10 +127,52 @@ pub async fn local_cluster_id(client: &Client) -> String {
 }
 
 /// One running remote cluster: the kubeconfig it was started with (to tell a
-/// rotation from a resync) and its watch task.
+/// rotation from a resync), its watch task, and whether it may still write.
 struct Running {
     fingerprint: String,
     task: JoinHandle<()>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Running {
+    /// Stops the task. Its writes check `alive` under the view's write lock,
+    /// so none lands after this (a write racing on another thread either came
+    /// before, and a later drop removes it, or sees it dead).
+    fn stop(self) {
+        self.alive.store(false, Ordering::SeqCst);
+        self.task.abort();
+    }
+}
+
+/// What a cluster's watch task writes through: the view and the client map,
+/// only while its cluster is still wanted.
+struct ClusterWriter {
+    id: String,
+    view: Arc<SharedView>,
+    remotes: Arc<Remotes>,
+    alive: Arc<AtomicBool>,
+}
+
+impl ClusterWriter {
+    fn write(&self, f: impl FnOnce(&mut crate::view::ClusterView) -> Vec<crate::view::reads::Topic>) {
+        let alive = &self.alive;
+        self.view
+            .update_remote(|v| if alive.load(Ordering::SeqCst) { f(v) } else { Vec::new() });
+    }
+
+    fn set_sync(&self, sync: RemoteSync) {
+        self.write(|v| {
+            v.set_remote_sync(&self.id, sync);
+            Vec::new()
+        });
+    }
+
+    fn add_client(&self, client: Client) {
+        let mut clients = Remotes::lock(&self.remotes.clients);
+        if self.alive.load(Ordering::SeqCst) {
+            clients.insert(self.id.clone(), client);
+        }
+    }
 }
 
 /// Watches meshgate's remote secrets in `namespace` and keeps one watch task
@@ -223,7 +265,7 @@ impl SecretController {
         for id in running.keys().cloned().collect::<Vec<_>>() {
             if !wanted.contains_key(&id) {
                 if let Some(r) = running.remove(&id) {
-                    r.task.abort();
+                    r.stop();
                 }
                 self.remotes.forget(&id);
                 self.view.update_remote(|v| v.drop_remote_cluster(&id));
@@ -245,18 +287,27 @@ impl SecretController {
                 continue;
             }
             if let Some(old) = running.remove(&id) {
-                old.task.abort();
+                old.stop();
                 tracing::info!(secret = %name, cluster = %id, "remote secret rotated; reconnecting");
             } else {
                 tracing::info!(secret = %name, cluster = %id, "remote cluster added");
             }
-            let task = tokio::spawn(watch_cluster(
-                id.clone(),
-                cluster.kubeconfig,
-                self.view.clone(),
-                self.remotes.clone(),
-            ));
-            running.insert(id, Running { fingerprint, task });
+            let alive = Arc::new(AtomicBool::new(true));
+            let writer = ClusterWriter {
+                id: id.clone(),
+                view: self.view.clone(),
+                remotes: self.remotes.clone(),
+                alive: alive.clone(),
+            };
+            let task = tokio::spawn(watch_cluster(Arc::new(writer), cluster.kubeconfig));
+            running.insert(
+                id,
+                Running {
+                    fingerprint,
+                    task,
+                    alive,
+                },
+            );
         }
         if !running.is_empty() {
             self.by_secret.insert(name.to_string(), running);
@@ -265,38 +316,25 @@ impl SecretController {
 }
 
 /// Watches one remote cluster's Services and Pods into the view.
-async fn watch_cluster(id: String, kubeconfig: kube::config::Kubeconfig, view: Arc<SharedView>, remotes: Arc<Remotes>) {
-    let set_sync = |sync: RemoteSync| {
-        view.update_remote(|v| {
-            v.set_remote_sync(&id, sync);
-            Vec::new()
-        })
-    };
-    set_sync(RemoteSync::Unsynced {
+async fn watch_cluster(w: Arc<ClusterWriter>, kubeconfig: kube::config::Kubeconfig) {
+    w.set_sync(RemoteSync::Unsynced {
         why: "syncing: first list not in yet".to_string(),
     });
     let client = match client(kubeconfig).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(cluster = %id, error = %e, "cannot build a client for the remote cluster");
-            set_sync(RemoteSync::Unsynced {
+            tracing::warn!(cluster = %w.id, error = %e, "cannot build a client for the remote cluster");
+            w.set_sync(RemoteSync::Unsynced {
                 why: format!("cannot connect: {e}"),
             });
             return;
         }
     };
-    Remotes::lock(&remotes.clients).insert(id.clone(), client.clone());
+    w.add_client(client.clone());
     let state = Arc::new(Mutex::new(ClusterState::default()));
-    let watches = specs().into_iter().map(|spec| {
-        watch_kind(
-            id.clone(),
-            client.clone(),
-            spec,
-            view.clone(),
-            remotes.clone(),
-            state.clone(),
-        )
-    });
+    let watches = specs()
+        .into_iter()
+        .map(|spec| watch_kind(w.clone(), client.clone(), spec, state.clone()));
     futures::future::join_all(watches).await;
 }
 
@@ -308,14 +346,8 @@ struct ClusterState {
     synced: bool,
 }
 
-async fn watch_kind(
-    id: String,
-    client: Client,
-    spec: WatchSpec,
-    view: Arc<SharedView>,
-    remotes: Arc<Remotes>,
-    state: Arc<Mutex<ClusterState>>,
-) {
+async fn watch_kind(w: Arc<ClusterWriter>, client: Client, spec: WatchSpec, state: Arc<Mutex<ClusterState>>) {
+    let (id, view, remotes) = (&w.id, &w.view, &w.remotes);
     let kind = spec.kind;
     Remotes::lock(&state).listed.insert(kind, false);
     let api: Api<DynamicObject> = Api::all_with(client, &spec.ar);
@@ -330,7 +362,7 @@ async fn watch_kind(
     let publish = |state: &mut ClusterState| {
         let synced = state.failing_since.is_none() && state.listed.values().all(|l| *l);
         if synced {
-            remotes.synced_now(&id);
+            remotes.synced_now(id);
         }
         let sync = match (synced, state.failing_since) {
             (true, _) => RemoteSync::Synced,
@@ -345,10 +377,7 @@ async fn watch_kind(
         let current = view.snapshot().remote_clusters().get(id.as_str()).map(|s| (*s).clone());
         if current.as_ref() != Some(&sync) {
             tracing::info!(cluster = %id, state = ?sync, "remote cluster sync state");
-            view.update_remote(|v| {
-                v.set_remote_sync(&id, sync);
-                Vec::new()
-            });
+            w.set_sync(sync);
         }
     };
     while let Some(item) = stream.next().await {
@@ -374,7 +403,7 @@ async fn watch_kind(
                     Event::InitDone => {
                         let fresh = std::mem::take(&mut buffer);
                         let n = fresh.len();
-                        view.update_remote(|v| v.replace_remote(&id, kind, fresh));
+                        w.write(|v| v.replace_remote(id, kind, fresh));
                         tracing::info!(cluster = %id, kind = kind.as_str(), objects = n, "remote cluster list in");
                         let mut st = Remotes::lock(&state);
                         st.listed.insert(kind, true);
@@ -382,14 +411,14 @@ async fn watch_kind(
                     }
                     Event::Apply(v) => {
                         if let Some(o) = super::object(v) {
-                            view.update_remote(|v| v.apply_remote(&id, o));
-                            remotes.synced_now(&id);
+                            w.write(|v| v.apply_remote(id, o));
+                            remotes.synced_now(id);
                         }
                     }
                     Event::Delete(v) => {
                         if let Some(o) = super::object(v) {
-                            view.update_remote(|v| v.delete_remote(&id, &o.key));
-                            remotes.synced_now(&id);
+                            w.write(|v| v.delete_remote(id, &o.key));
+                            remotes.synced_now(id);
                         }
                     }
                 }
@@ -420,4 +449,43 @@ fn rfc3339(t: SystemTime) -> String {
     k8s_openapi::jiff::Timestamp::try_from(t)
         .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|_| "an unknown time".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> Object {
+        let v = serde_json::json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "pay", "namespace": "payments"}, "spec": {"ports": [{"port": 80}]}});
+        Object::from_value(v, "payments").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stopped_clusters_late_writes_never_land() {
+        let view = Arc::new(SharedView::default());
+        let alive = Arc::new(AtomicBool::new(true));
+        let w = ClusterWriter {
+            id: "west".into(),
+            view: view.clone(),
+            remotes: Arc::default(),
+            alive: alive.clone(),
+        };
+        w.write(|v| v.apply_remote("west", service()));
+        assert_eq!(
+            view.snapshot()
+                .remote_clusters_serving("pay.payments.svc.cluster.local"),
+            ["west"]
+        );
+        // The secret is deleted: the cluster stops, then leaves the view.
+        alive.store(false, Ordering::SeqCst);
+        view.update_remote(|v| v.drop_remote_cluster("west"));
+        // A write the task had in flight comes after: it must not bring the
+        // cluster back (it would stay unsynced, softening every denial).
+        w.write(|v| v.apply_remote("west", service()));
+        w.set_sync(RemoteSync::Synced);
+        assert!(view.snapshot().remote_clusters().is_empty());
+        w.add_client(Client::try_from(kube::Config::new("https://127.0.0.1:1".parse().unwrap())).unwrap());
+        assert!(w.remotes.clients().is_empty());
+    }
 }

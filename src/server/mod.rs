@@ -466,7 +466,10 @@ async fn remote_read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Deci
         st.view.update_remote(|v| {
             let mut topics = Vec::new();
             for (cluster, o) in found {
-                topics.extend(v.apply_remote(&cluster, o));
+                // A cluster removed while the GET was out stays removed.
+                if v.remote_clusters().contains_key(cluster.as_str()) {
+                    topics.extend(v.apply_remote(&cluster, o));
+                }
             }
             topics
         });
