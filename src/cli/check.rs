@@ -357,7 +357,7 @@ pub fn run(args: &CheckArgs) -> i32 {
                 let why = "could not be read".to_string();
                 checker
                     .view
-                    .set_remote_sync(&id, crate::view::RemoteSync::Unsynced { why });
+                    .set_remote_sync(&id, crate::view::RemoteSync::Unreachable { why });
             }
         }
     }
@@ -451,7 +451,7 @@ fn remote_snapshots(args: &[String]) -> Result<Vec<(String, Result<Vec<Object>, 
         let mut out = Vec::new();
         for (id, kc) in configs {
             let started = std::time::Instant::now();
-            let listed = tokio::time::timeout(REMOTE_LIST_TIMEOUT, crate::live::remote_objects(kc))
+            let listed = tokio::time::timeout(REMOTE_LIST_TIMEOUT, crate::live::remote::list_objects(kc))
                 .await
                 .unwrap_or_else(|_| Err(format!("timed out after {} s", REMOTE_LIST_TIMEOUT.as_secs())));
             if let Ok(objects) = &listed {

@@ -171,20 +171,6 @@ pub async fn snapshot(client: &Client) -> Result<(Vec<Object>, Vec<String>), Str
     Ok((objects, skipped))
 }
 
-/// The Services and Pods of a remote cluster (multi-cluster meshes), through
-/// a kubeconfig already sanitised.
-pub async fn remote_objects(kc: kube::config::Kubeconfig) -> Result<Vec<Object>, String> {
-    let client = remote::client(kc).await?;
-    let mut out = Vec::new();
-    for spec in remote::specs() {
-        let values = list_all(&client, &spec)
-            .await
-            .map_err(|e| format!("listing {}: {e}", spec.ar.plural))?;
-        out.extend(values.into_iter().filter_map(object));
-    }
-    Ok(out)
-}
-
 async fn list_all(client: &Client, spec: &WatchSpec) -> Result<Vec<Value>, kube::Error> {
     let mut params = kube::api::ListParams::default().limit(PAGE);
     if let Some(f) = spec.fields {

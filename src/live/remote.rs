@@ -47,6 +47,20 @@ pub async fn client(kc: kube::config::Kubeconfig) -> Result<Client, String> {
     Client::try_from(config).map_err(|e| e.to_string())
 }
 
+/// The Services and Pods of a remote cluster (multi-cluster meshes), through
+/// a kubeconfig already sanitised.
+pub async fn list_objects(kc: kube::config::Kubeconfig) -> Result<Vec<Object>, String> {
+    let client = client(kc).await?;
+    let mut out = Vec::new();
+    for spec in specs() {
+        let values = super::list_all(&client, &spec)
+            .await
+            .map_err(|e| format!("listing {}: {e}", spec.ar.plural))?;
+        out.extend(values.into_iter().filter_map(super::object));
+    }
+    Ok(out)
+}
+
 /// The remote clusters of a running server: clients for read-through, and
 /// what the metrics publish. Shared between the secret controller, the
 /// cluster watches and the server.
@@ -317,14 +331,14 @@ impl SecretController {
 
 /// Watches one remote cluster's Services and Pods into the view.
 async fn watch_cluster(w: Arc<ClusterWriter>, kubeconfig: kube::config::Kubeconfig) {
-    w.set_sync(RemoteSync::Unsynced {
+    w.set_sync(RemoteSync::Syncing {
         why: "syncing: first list not in yet".to_string(),
     });
     let client = match client(kubeconfig).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(cluster = %w.id, error = %e, "cannot build a client for the remote cluster");
-            w.set_sync(RemoteSync::Unsynced {
+            w.set_sync(RemoteSync::Unreachable {
                 why: format!("cannot connect: {e}"),
             });
             return;
@@ -366,10 +380,10 @@ async fn watch_kind(w: Arc<ClusterWriter>, client: Client, spec: WatchSpec, stat
         }
         let sync = match (synced, state.failing_since) {
             (true, _) => RemoteSync::Synced,
-            (false, Some(since)) => RemoteSync::Unsynced {
+            (false, Some(since)) => RemoteSync::Unreachable {
                 why: format!("unreachable since {}", rfc3339(since)),
             },
-            (false, None) => RemoteSync::Unsynced {
+            (false, None) => RemoteSync::Syncing {
                 why: "syncing: first list not in yet".to_string(),
             },
         };

@@ -300,7 +300,7 @@ async fn validate(
                 // decision does not rest on it.
                 let mut v = (*base).clone();
                 for (id, why) in remote_failed {
-                    v.set_remote_sync(&id, crate::view::RemoteSync::Unsynced { why });
+                    v.set_remote_sync(&id, crate::view::RemoteSync::Unreachable { why });
                 }
                 base = Arc::new(v);
             }
@@ -877,13 +877,13 @@ mod remote_metrics_tests {
         view.set_remote_sync("west", RemoteSync::Synced);
         view.set_remote_sync(
             "east",
-            RemoteSync::Unsynced {
+            RemoteSync::Unreachable {
                 why: "unreachable since 2026-12-07T05:00:00Z".into(),
             },
         );
         view.set_remote_sync(
             "north",
-            RemoteSync::Unsynced {
+            RemoteSync::Syncing {
                 why: "syncing: first list not in yet".into(),
             },
         );

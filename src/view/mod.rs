@@ -417,10 +417,7 @@ impl ClusterView {
         self.remotes
             .clusters()
             .into_iter()
-            .filter_map(|(id, s)| match s {
-                RemoteSync::Synced => None,
-                RemoteSync::Unsynced { why } => Some((id, why.as_str())),
-            })
+            .filter_map(|(id, s)| s.why().map(|why| (id, why)))
             .collect()
     }
 

@@ -16,13 +16,17 @@ use crate::model::workload::labels_match;
 use crate::model::{Kind, ObjKey, Object};
 
 /// Whether a remote cluster's objects in the view are its current state.
+/// While not, the view keeps its last-known objects, and `why` is said in
+/// warnings ("unreachable since 2026-12-07T05:12:03Z").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RemoteSync {
     Synced,
-    /// Not (or no longer) known to be current: never listed yet, or
-    /// unreachable. The view keeps its last-known objects; `why` is said in
-    /// warnings ("unreachable since 2026-12-07T05:12:03Z").
-    Unsynced {
+    /// Not listed yet (added, or its secret rotated).
+    Syncing {
+        why: String,
+    },
+    /// Not answering now (its last-known objects, if any, are kept).
+    Unreachable {
         why: String,
     },
 }
@@ -31,13 +35,20 @@ pub enum RemoteSync {
 type ByCluster = imbl::OrdMap<(Arc<str>, ObjKey), Arc<Entry>>;
 
 impl RemoteSync {
-    /// The state as the metrics name it: `synced`, `syncing` (never listed
-    /// since it was added or its secret rotated) or `unreachable`.
+    /// The state as the metrics name it: `synced`, `syncing` or `unreachable`.
     pub fn state(&self) -> &'static str {
         match self {
             RemoteSync::Synced => "synced",
-            RemoteSync::Unsynced { why } if why.starts_with("syncing") || why.starts_with("not listed") => "syncing",
-            RemoteSync::Unsynced { .. } => "unreachable",
+            RemoteSync::Syncing { .. } => "syncing",
+            RemoteSync::Unreachable { .. } => "unreachable",
+        }
+    }
+
+    /// Why the cluster is not synced (`None` when it is).
+    pub fn why(&self) -> Option<&str> {
+        match self {
+            RemoteSync::Synced => None,
+            RemoteSync::Syncing { why } | RemoteSync::Unreachable { why } => Some(why),
         }
     }
 }
@@ -67,7 +78,7 @@ impl Remotes {
         if !self.clusters.contains_key(id) {
             let fresh = Cluster {
                 objects: imbl::OrdMap::new(),
-                sync: RemoteSync::Unsynced {
+                sync: RemoteSync::Syncing {
                     why: "not listed yet".to_string(),
                 },
             };

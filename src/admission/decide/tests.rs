@@ -957,7 +957,7 @@ mod multicluster {
         v.set_remote_sync("west", RemoteSync::Synced);
         v.set_remote_sync(
             "east",
-            RemoteSync::Unsynced {
+            RemoteSync::Unreachable {
                 why: "unreachable since 2026-12-07T05:00:00Z".into(),
             },
         );
@@ -976,7 +976,7 @@ mod multicluster {
     fn an_unsynced_remote_never_softens_what_it_cannot_change() {
         // A missing Gateway is Istio configuration: read from this cluster only.
         let mut v = view(&[SVC]);
-        v.set_remote_sync("east", RemoteSync::Unsynced { why: "syncing".into() });
+        v.set_remote_sync("east", RemoteSync::Syncing { why: "syncing".into() });
         let d = run(
             &create_vs(vs("a", "istio-system/public"), false),
             &std::sync::Arc::new(v),
@@ -1015,7 +1015,7 @@ mod multicluster {
         served.apply_remote("west", remote_svc());
         assert!(delete(&served).allowed, "{:?}", delete(&served).message);
         let mut unsynced = v.clone();
-        unsynced.set_remote_sync("west", RemoteSync::Unsynced { why: "syncing".into() });
+        unsynced.set_remote_sync("west", RemoteSync::Syncing { why: "syncing".into() });
         let d = delete(&unsynced);
         assert!(d.allowed, "{:?}", d.message);
         assert!(
