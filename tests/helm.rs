@@ -13,22 +13,10 @@ use std::process::Command;
 use common::repo;
 use serde_json::Value;
 
-fn helm_bin() -> String {
-    let out = Command::new("bash")
-        .arg(repo("tests/helm/build.sh"))
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("run tests/helm/build.sh");
-    assert!(
-        out.status.success(),
-        "building Helm failed (needs Go and the module proxy)"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+/// Helm, built once per test run (tests/helm/build.sh).
+fn helm_bin() -> &'static str {
+    static HELM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HELM.get_or_init(|| common::go_binary("tests/helm/build.sh", "Helm"))
 }
 
 fn kubectl_bin() -> String {
@@ -159,10 +147,7 @@ fn each_certificate_mode_renders_its_certificate_and_ca_bundle() {
     assert_eq!(bundles.len(), 3);
     assert!(bundles.iter().all(|b| b.as_str() == Some(ca)), "{bundles:?}");
     // The certificate names the Service.
-    let crt = String::from_utf8(decode(secret["data"]["tls.crt"].as_str().unwrap())).unwrap();
-    let text = Command::new("openssl")
-        .args(["x509", "-noout", "-ext", "subjectAltName"])
-        .stdin_bytes(crt.as_bytes());
+    let text = subject_alt_names(&decode(secret["data"]["tls.crt"].as_str().unwrap()));
     assert!(text.contains("DNS:meshgate.meshgate.svc"), "{text}");
     // A webhook.url's host is in it too (meshgate outside the cluster).
     let r = template(&["webhook.url=https://127.0.0.1:9443/validate"]);
@@ -172,9 +157,7 @@ fn each_certificate_mode_renders_its_certificate_and_ca_bundle() {
             .as_str()
             .unwrap(),
     );
-    let text = Command::new("openssl")
-        .args(["x509", "-noout", "-ext", "subjectAltName"])
-        .stdin_bytes(&crt);
+    let text = subject_alt_names(&crt);
     assert!(text.contains("IP Address:127.0.0.1"), "{text}");
 
     // certManager: an Issuer, a Certificate for the Service, CA injection.
@@ -416,28 +399,14 @@ fn the_chart_renders_what_kustomize_renders() {
 }
 
 fn decode(b64: &str) -> Vec<u8> {
-    let o = Command::new("base64").arg("-d").stdin_bytes_raw(b64.as_bytes());
-    o
+    common::piped(Command::new("base64").arg("-d"), b64.as_bytes()).stdout
 }
 
-/// Runs a command with stdin, returning stdout (text or bytes).
-trait WithStdin {
-    fn stdin_bytes(&mut self, input: &[u8]) -> String;
-    fn stdin_bytes_raw(&mut self, input: &[u8]) -> Vec<u8>;
-}
-
-impl WithStdin for Command {
-    fn stdin_bytes(&mut self, input: &[u8]) -> String {
-        String::from_utf8_lossy(&self.stdin_bytes_raw(input)).into_owned()
-    }
-    fn stdin_bytes_raw(&mut self, input: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut child = self
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawns");
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap().stdout
-    }
+/// `openssl x509 -noout -ext subjectAltName` of a PEM certificate.
+fn subject_alt_names(pem: &[u8]) -> String {
+    let o = common::piped(
+        Command::new("openssl").args(["x509", "-noout", "-ext", "subjectAltName"]),
+        pem,
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }

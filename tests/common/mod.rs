@@ -37,16 +37,40 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 pub fn run_with_stdin(args: &[&str], input: &str) -> Output {
+    piped(meshgate().args(args), input.as_bytes())
+}
+
+/// Runs `cmd` with `input` on its stdin; its output.
+pub fn piped(cmd: &mut Command, input: &[u8]) -> Output {
     use std::io::Write;
-    let mut child = meshgate()
-        .args(args)
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("meshgate runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        .expect("the command runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// A Go binary that `script` builds with tests/go-testbin.sh (or finds in its
+/// cache): its path.
+pub fn go_binary(script: &str, what: &str) -> String {
+    let out = Command::new("bash")
+        .arg(repo(script))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "building {what} failed (needs Go and the module proxy)"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -4,6 +4,8 @@
 //! and run in order (scenario h restarts the API server, i stops meshgate).
 
 mod cluster;
+#[path = "../common/mod.rs"]
+mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1490,11 +1492,17 @@ fn remote_secret(name: &str, cluster_id: &str, kubeconfig: &str) -> String {
     )
 }
 
-/// `meshgate_remote_cluster_ready{cluster="ID"}` on the admin port, if published.
-fn remote_ready(c: &Cluster, id: &str) -> Option<String> {
+/// The value of the metric line that starts with `series` (name and labels),
+/// on meshgate's admin port, if published.
+fn metric(c: &Cluster, series: &str) -> Option<String> {
     let (_, body) = c.admin("/metrics");
-    let prefix = format!("meshgate_remote_cluster_ready{{cluster=\"{id}\"}} ");
+    let prefix = format!("{series} ");
     body.lines().find_map(|l| l.strip_prefix(&prefix)).map(str::to_string)
+}
+
+/// `meshgate_remote_cluster_ready{cluster="ID"}`, if published.
+fn remote_ready(c: &Cluster, id: &str) -> Option<String> {
+    metric(c, &format!("meshgate_remote_cluster_ready{{cluster=\"{id}\"}}"))
 }
 
 fn mc_route(name: &str, host: &str) -> String {
@@ -1684,9 +1692,7 @@ fn v_remote_cluster_live(c: &Cluster) -> Result<(), Failed> {
 }
 
 fn rejections(c: &Cluster) -> u64 {
-    let (_, body) = c.admin("/metrics");
-    body.lines()
-        .find_map(|l| l.strip_prefix("meshgate_remote_secret_rejections_total "))
+    metric(c, "meshgate_remote_secret_rejections_total")
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }
@@ -1695,25 +1701,10 @@ fn repo_path(p: &str) -> String {
     cluster::repo(p).display().to_string()
 }
 
-/// Helm (tests/helm: helm.sh/helm/v4 v4.3.2), built or found in the cache.
-fn helm_bin() -> String {
-    go_binary("tests/helm/build.sh", "Helm")
-}
-
-/// A Go binary built by `script` (tests/go-testbin.sh), or found in the cache: its path.
-fn go_binary(script: &str, what: &str) -> String {
-    let out = std::process::Command::new("bash")
-        .arg(cluster::repo(script))
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("run {script}: {e}"));
-    assert!(out.status.success(), "building {what} failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+/// Helm (tests/helm: helm.sh/helm/v4 v4.3.2), built once per run or found in the cache.
+fn helm_bin() -> &'static str {
+    static HELM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HELM.get_or_init(|| common::go_binary("tests/helm/build.sh", "Helm"))
 }
 
 fn helm(c: &Cluster, args: &[&str]) -> cluster::Run {
@@ -1800,8 +1791,8 @@ fn w_helm_install_upgrade_uninstall(c: &Cluster) -> Result<(), Failed> {
     let certs = c.dir.path().join("helm-certs");
     std::fs::create_dir_all(&certs).unwrap();
     for (file, b64) in [("tls.crt", &crt), ("tls.key", &key)] {
-        let out = std::process::Command::new("base64").arg("-d").stdin_text(b64);
-        std::fs::write(certs.join(file), out).unwrap();
+        let out = common::piped(std::process::Command::new("base64").arg("-d"), b64.as_bytes());
+        std::fs::write(certs.join(file), out.stdout).unwrap();
     }
     let policy = c.dir.path().join("helm-policy.yaml");
     let text = jsonpath(
@@ -1879,27 +1870,9 @@ fn w_helm_install_upgrade_uninstall(c: &Cluster) -> Result<(), Failed> {
     check(r.code == 0, "clean up", &r)
 }
 
-/// Feeds text to a command's stdin, returning its stdout bytes.
-trait StdinText {
-    fn stdin_text(&mut self, input: &str) -> Vec<u8>;
-}
-
-impl StdinText for std::process::Command {
-    fn stdin_text(&mut self, input: &str) -> Vec<u8> {
-        use std::io::Write;
-        let mut child = self
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawns");
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap().stdout
-    }
-}
-
 /// The Flux driver (tests/flux-driver: fluxcd/pkg/ssa v0.78.0), built or found in the cache.
 fn flux_driver() -> String {
-    go_binary("tests/flux-driver/build.sh", "the Flux driver")
+    common::go_binary("tests/flux-driver/build.sh", "the Flux driver")
 }
 
 /// Flux's real apply logic against two replicas behind a relay that sends each
