@@ -246,6 +246,29 @@ fn values_reach_the_objects() {
     assert_eq!(entries[0]["timeoutSeconds"], 9);
     assert_eq!(entries[0]["clientConfig"]["url"], "https://127.0.0.1:9443/validate");
     assert!(entries[0]["clientConfig"]["service"].is_null());
+    // The optional objects: a ServiceMonitor scraping the admin port, a
+    // NetworkPolicy admitting the webhook port, PolicyReports' RBAC and flag.
+    let r = template(&[
+        "serviceMonitor.enabled=true",
+        "networkPolicy.enabled=true",
+        "policyReports.enabled=true",
+    ]);
+    assert!(r.ok, "{}", r.stderr);
+    let extra = objects(&r.stdout);
+    let sm = find(&extra, "ServiceMonitor", "meshgate").expect("a ServiceMonitor");
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], "admin");
+    assert_eq!(sm["spec"]["endpoints"][0]["path"], "/metrics");
+    let np = find(&extra, "NetworkPolicy", "meshgate").expect("a NetworkPolicy");
+    assert_eq!(np["spec"]["ingress"][0]["ports"][0]["port"], "webhook");
+    assert!(find(&extra, "ClusterRole", "meshgate-policy-reports").is_some());
+    let args = &find(&extra, "Deployment", "meshgate").unwrap()["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(args.as_array().unwrap().iter().any(|a| a == "--policy-reports"));
+    // Off by default.
+    let defaults = objects(&template(&[]).stdout);
+    assert!(
+        find(&defaults, "ServiceMonitor", "meshgate").is_none()
+            && find(&defaults, "NetworkPolicy", "meshgate").is_none()
+    );
     // The policy the chart writes is one meshgate accepts, with the values in it.
     let text = find(&objs, "ConfigMap", "meshgate-policy").unwrap()["data"]["meshgate.yaml"]
         .as_str()

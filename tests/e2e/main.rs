@@ -1422,7 +1422,9 @@ fn u_remote_cluster(c: &Cluster) -> Result<(), Failed> {
     check(
         r.code == 0
             && !r.stdout.contains("MG0102")
-            && r.stdout.contains("info MG0113 VirtualService e2e-mc-client/pay /spec/http/0/route/0/destination/host: host pay.e2e-mc.svc.cluster.local is served only by remote cluster west"),
+            && r.stdout.contains("info MG0113 VirtualService e2e-mc-client/pay /spec/http/0/route/0/destination/host: host pay.e2e-mc.svc.cluster.local is served only by remote cluster west")
+            && r.stderr.contains("meshgate: note: remote cluster west: ")
+            && r.stderr.contains(" Services and Pods listed in "),
         "a host only the remote cluster serves is valid, and said to be served there",
         &r,
     )?;
