@@ -25,8 +25,6 @@ use crate::model::{Kind, ObjKey, Object};
 use crate::multicluster::{self, RemoteCluster};
 use crate::view::{RemoteSync, SharedView};
 
-/// The label istiod's secret controller selects remote secrets by.
-pub const REMOTE_SECRET_SELECTOR: &str = "istio/multiCluster=true";
 /// istiod's cluster id when none is configured.
 pub const DEFAULT_CLUSTER_ID: &str = "Kubernetes";
 
@@ -203,7 +201,7 @@ pub async fn run_secrets(
         &namespace,
         &ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
     );
-    let cfg = watcher::Config::default().labels(REMOTE_SECRET_SELECTOR);
+    let cfg = watcher::Config::default().labels(&multicluster::remote_secret::selector());
     let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
     let mut controller = SecretController {
         local_id,

@@ -6,7 +6,7 @@
 
 pub mod remote_secret;
 
-pub use remote_secret::{is_remote_secret, read, sanitize, RemoteCluster, RemoteSecret, RemoteSecretError};
+pub use remote_secret::{read, sanitize, RemoteCluster, RemoteSecret, RemoteSecretError};
 
 use crate::finding::Finding;
 use crate::model::Kind;

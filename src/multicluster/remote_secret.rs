@@ -45,9 +45,9 @@ pub struct RemoteSecret {
     pub ignored_local: Vec<String>,
 }
 
-/// Whether a Secret's labels mark it as a remote secret.
-pub fn is_remote_secret(labels: &std::collections::BTreeMap<String, String>) -> bool {
-    labels.get(MULTICLUSTER_LABEL).map(String::as_str) == Some("true")
+/// The label selector of remote secrets (what istiod's secret controller watches).
+pub fn selector() -> String {
+    format!("{MULTICLUSTER_LABEL}=true")
 }
 
 /// The clusters of a remote secret: `data` (base64, as the API server sends
@@ -168,9 +168,6 @@ mod tests {
         assert_eq!(s.clusters[0].id, "west");
         assert_eq!(s.ignored_local, vec!["east".to_string()]);
         assert!(s.rejected.is_empty(), "{:?}", s.rejected);
-        let labels = [("istio/multiCluster".to_string(), "true".to_string())].into();
-        assert!(is_remote_secret(&labels));
-        assert!(!is_remote_secret(&Default::default()));
     }
 
     #[test]

@@ -431,10 +431,6 @@ impl ClusterView {
         self.remotes.all_services().map(|(_, e)| e)
     }
 
-    pub fn remote_get(&self, cluster: &str, key: &ObjKey) -> Option<&Arc<Entry>> {
-        self.remotes.get(cluster, key)
-    }
-
     /// The remote clusters that serve `host`.
     pub fn remote_clusters_serving(&self, host: &str) -> Vec<&str> {
         read(|| Topic::Host(host.to_string()));

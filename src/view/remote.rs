@@ -208,10 +208,6 @@ impl Remotes {
         })
     }
 
-    pub fn get(&self, id: &str, key: &ObjKey) -> Option<&Arc<Entry>> {
-        self.clusters.get(id)?.objects.get(key)
-    }
-
     pub fn workloads_matching<'a>(
         &'a self,
         namespace: &str,
