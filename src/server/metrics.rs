@@ -266,6 +266,15 @@ impl Metrics {
         }
     }
 
+    /// One live read before a denial, by outcome.
+    pub fn count_read_through(&self, outcome: &str) {
+        self.read_through
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
     pub fn encode(&self) -> String {
         let mut s = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut s, &self.registry);

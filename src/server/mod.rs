@@ -401,12 +401,7 @@ async fn read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Decision) -
                 "found"
             }
         };
-        st.metrics
-            .read_through
-            .get_or_create(&metrics::OutcomeLabels {
-                outcome: outcome.to_string(),
-            })
-            .inc();
+        st.metrics.count_read_through(outcome);
     }
     if found.is_empty() && gone.is_empty() {
         return false;
@@ -454,12 +449,7 @@ async fn remote_read_through(st: &AppState, fetcher: &dyn Fetch, decision: &Deci
                 "remote error"
             }
         };
-        st.metrics
-            .read_through
-            .get_or_create(&metrics::OutcomeLabels {
-                outcome: outcome.to_string(),
-            })
-            .inc();
+        st.metrics.count_read_through(outcome);
     }
     let any = !found.is_empty();
     if any {
